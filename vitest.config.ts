@@ -1,0 +1,22 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    test: {
+      projects: [
+        { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=" } },
+            }),
+          ],
+          test: { name: "integration", include: ["test/integration/**/*.test.ts"], setupFiles: ["./test/integration/setup.ts"] },
+        },
+      ],
+    },
+  };
+});
