@@ -8,6 +8,17 @@ export default defineConfig(async () => {
       projects: [
         { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
         {
+          // Against a real `npm start` (wrangler dev). Each file runs its own server; one file at a time.
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            fileParallelism: false,
+            testTimeout: 300_000,
+            hookTimeout: 120_000,
+          },
+        },
+        {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },

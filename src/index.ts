@@ -1,5 +1,6 @@
-import { DurableObject } from "cloudflare:workers";
-export class JobObject extends DurableObject<Env> {
-  async ping(): Promise<string> { return "pong"; }
-}
-export default { async fetch(): Promise<Response> { return new Response("ok"); } } satisfies ExportedHandler<Env>;
+/** Worker entry: the HTTP API and the Durable Object classes. */
+import { createApp } from "./api/app";
+
+export { JobObject } from "./job/job-object";
+
+export default createApp() satisfies ExportedHandler<Env>;

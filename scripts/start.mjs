@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `npm start`: apply the local D1 migrations, then serve the engine with `wrangler dev`.
+// Honours PORT, ADMIN_TOKEN, SECRETS_KEY and STATE_DIR (wrangler's --persist-to).
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const port = process.env.PORT ?? "8787";
+const stateDir = resolve(process.env.STATE_DIR ?? resolve(root, ".wrangler/state"));
+const devVarsPath = resolve(root, ".dev.vars");
+const wrangler = resolve(root, "node_modules/.bin/wrangler");
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "" };
+
+/** Reads KEY=value lines of .dev.vars. */
+function readDevVars() {
+  if (!existsSync(devVarsPath)) return {};
+  const vars = {};
+  for (const line of readFileSync(devVarsPath, "utf8").split("\n")) {
+    const m = /^([A-Z_][A-Z0-9_]*)\s*=\s*"?([^"]*)"?\s*$/.exec(line);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+// Secrets given in the environment win; otherwise .dev.vars holds them, generated once.
+const devVars = readDevVars();
+const generated = [];
+if (!process.env.ADMIN_TOKEN && !devVars.ADMIN_TOKEN) {
+  devVars.ADMIN_TOKEN = "adm_" + randomBytes(24).toString("base64url");
+  generated.push("ADMIN_TOKEN");
+}
+if (!process.env.SECRETS_KEY && !devVars.SECRETS_KEY) {
+  devVars.SECRETS_KEY = randomBytes(32).toString("base64");
+  generated.push("SECRETS_KEY");
+}
+if (generated.length > 0) {
+  const text = Object.entries(devVars).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n";
+  writeFileSync(devVarsPath, text, { mode: 0o600 });
+  if (generated.includes("ADMIN_TOKEN")) {
+    console.log(`\nGenerated an admin token into .dev.vars (shown once):\n\n  ADMIN_TOKEN=${devVars.ADMIN_TOKEN}\n`);
+  }
+}
+const overrides = [];
+for (const name of ["ADMIN_TOKEN", "SECRETS_KEY", "HISTORY_ROLLOVER_THRESHOLD"]) {
+  if (process.env[name]) overrides.push("--var", `${name}:${process.env[name]}`);
+}
+
+const migrate = spawnSync(
+  wrangler,
+  ["d1", "migrations", "apply", "canopy", "--local", "--persist-to", stateDir],
+  { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"] },
+);
+if (migrate.status !== 0) {
+  console.error("Applying the D1 migrations failed.");
+  process.exit(migrate.status ?? 1);
+}
+
+const dev = spawn(
+  wrangler,
+  ["dev", "--port", port, "--ip", "127.0.0.1", "--persist-to", stateDir, "--show-interactive-dev-session=false", ...overrides],
+  { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"] },
+);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,90 @@
+/**
+ * The Hono application: one error model, one body limit, auth on every tenant route, and the
+ * OpenAPI document generated from the same zod schemas that validate requests.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, ValidationError, type ErrorInfo } from "../errors";
+import { MAX_BODY_BYTES } from "../limits";
+import { authenticate } from "./auth";
+import type { AppEnv } from "./context";
+import { registerJobRoutes } from "./routes/jobs";
+import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerWorkflowRoutes } from "./routes/workflows";
+
+/** Turns zod issues into the API's `errors` list and `fields` map. */
+function zodProblems(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+  const errors: string[] = [];
+  const fields: Record<string, string> = {};
+  for (const issue of issues) {
+    const path = issue.path.map(String).join(".");
+    errors.push(path ? `${path}: ${issue.message}` : issue.message);
+    if (path && !(path in fields)) fields[path] = issue.message;
+  }
+  return { errors, fields };
+}
+
+/** Writes an error in the API's format with the header the JustWorkflowIt client reads. */
+export function errorResponse(c: Context, info: ErrorInfo): Response {
+  return c.json(info, STATUS_BY_CODE[info.code], { "x-amzn-errortype": info.code });
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's own validators throw these, e.g. for a body that is not JSON.
+    if (err.status === 413) return new PayloadTooLargeError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+    if (err.status === 400) return new ValidationError(err.message || "The request is malformed.");
+  }
+  console.error(JSON.stringify({ event: "unhandled_error", error: String(err), stack: (err as Error)?.stack }));
+  return new ApiError("UnhandledError", "An unexpected error occurred.");
+}
+
+/** Builds the Worker's HTTP application. */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const { errors, fields } = zodProblems(result.error.issues);
+        throw new ValidationError("The request is invalid.", errors, fields);
+      }
+    },
+  });
+
+  app.onError((err, c) => errorResponse(c, toApiError(err).toInfo()));
+  app.notFound((c) => errorResponse(c, { code: "NotFoundError", message: `No route for ${c.req.method} ${c.req.path}.` }));
+
+  // The size check comes before anything reads the body: 413 without parsing.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+      },
+    }),
+  );
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+
+  app.use("/organizations", authenticate);
+  app.use("/organizations/*", authenticate);
+  registerOrganizationRoutes(app);
+  registerWorkflowRoutes(app);
+  registerJobRoutes(app);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Canopy",
+      version: "0.1.0",
+      description: "A durable workflow engine on Cloudflare Workers, wire-compatible with JustWorkflowIt's REST API.",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  return app;
+}

@@ -1,0 +1,18 @@
+/** The Hono environment shared by every route: bindings plus who is calling. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+
+export type Caller =
+  | { kind: "admin" }
+  | { kind: "token"; organizationId: string; apiAuthTokenId: string; name: string };
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { caller: Caller };
+}
+
+export type App = OpenAPIHono<AppEnv>;
+
+/** The name the API shows as `submittedByUser` for a caller. */
+export function callerName(caller: Caller): string {
+  return caller.kind === "admin" ? "admin" : `token:${caller.name}`;
+}

@@ -1,0 +1,288 @@
+/** Jobs: submit, read, list, cancel, resume, events, and workflow state. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ValidationError, unwrap, type RpcResult } from "../../errors";
+import type { JobSummary } from "../../job/views";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../limits";
+import { listChildJobs, listJobs } from "../../registry/jobs";
+import { jobStubFor, submitJob } from "../../job/submit";
+import { requireOrganization } from "../auth";
+import { callerName, type App } from "../context";
+import { OrgParams, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+
+const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
+
+const JobErrorSchema = z.object({ code: z.string(), message: z.string(), stepName: z.string().optional() });
+
+const JobSummarySchema = z
+  .object({
+    jobId: z.string(),
+    status: JobStatusSchema,
+    workflowId: z.string(),
+    workflowName: z.string(),
+    workflowVersion: z.object({ versionId: z.string(), versionNumber: z.number().int() }),
+    submittedByUser: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    parentJobId: z.string().optional(),
+    parentStepName: z.string().optional(),
+    rootJobId: z.string().optional(),
+    billableTransactionUnits: z.number().int(),
+    currentStepName: z.string().optional(),
+    error: JobErrorSchema.optional(),
+    output: z.unknown().optional(),
+    runNumber: z.number().int(),
+  })
+  .openapi("JobSummary");
+
+const SubmitJobBody = z
+  .object({
+    workflowId: z.string().min(1).max(100).optional(),
+    workflowName: z.string().min(1).max(200).optional().openapi({ description: "Extension: may replace workflowId." }),
+    workflowVersion: VersionSelectorSchema,
+    inputJson: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().openapi({
+      description: "The job's workflowInput: a JSON string, as the JustWorkflowIt client sends it, or a JSON value.",
+    }),
+    idempotencyKey: z.string().min(1).max(200).optional().openapi({ description: "Extension: the same key within 24 h returns the same job." }),
+  })
+  .refine((b) => (b.workflowId === undefined) !== (b.workflowName === undefined), {
+    message: "Give exactly one of workflowId and workflowName.",
+    path: ["workflowId"],
+  })
+  .openapi("SubmitJobRequest");
+
+const JobParams = OrgParams.extend({
+  jobId: z.string().min(1).max(100).openapi({ param: { name: "jobId", in: "path" } }),
+});
+
+const ListJobsQuery = z.object({
+  status: JobStatusSchema.optional(),
+  workflowName: z.string().max(200).optional(),
+  workflowVersionNumber: z.coerce.number().int().min(1).optional(),
+  createdAfter: z.iso.datetime().optional(),
+  createdBefore: z.iso.datetime().optional(),
+  jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
+  pageToken: z.string().max(500).optional(),
+  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+});
+
+const HistoryItemSchema = z
+  .object({
+    id: z.string(),
+    stepName: z.string(),
+    stepExecutorType: z.string(),
+    historySource: z.enum(["engine", "external"]),
+    input: z.unknown(),
+    output: z.object({ status: z.enum(["success", "failure", "successful_but_incomplete"]), payload: z.unknown().optional() }),
+    startTimestamp: z.string(),
+    endTimestamp: z.string(),
+    errors: z.array(z.string()),
+    warnings: z.array(z.string()),
+    eventId: z.string().optional(),
+  })
+  .openapi("ExecutionHistoryItem");
+
+const security = [{ Bearer: [] }];
+const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
+
+/** `inputJson` arrives as a JSON string from the JustWorkflowIt client, or as a value. */
+function parseInput(inputJson: unknown): unknown {
+  if (inputJson === undefined) return {};
+  if (typeof inputJson !== "string") return inputJson;
+  try {
+    return JSON.parse(inputJson);
+  } catch {
+    throw new ValidationError("inputJson is not valid JSON.", ["inputJson: not valid JSON"], { inputJson: "not valid JSON" });
+  }
+}
+
+/** Registers the job routes. */
+export function registerJobRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs",
+      operationId: "SubmitJob",
+      security,
+      request: { params: OrgParams, ...jsonBody(SubmitJobBody) },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const body = c.req.valid("json");
+      const { jobId } = await submitJob(c.env, {
+        organizationId,
+        workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
+        version: body.workflowVersion,
+        input: parseInput(body.inputJson),
+        submittedByUser: callerName(caller),
+        ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+      });
+      return c.json({ jobId }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs",
+      operationId: "ListJobs",
+      security,
+      request: { params: OrgParams, query: ListJobsQuery },
+      responses: {
+        200: json(z.object({ jobs: z.array(JobSummarySchema), nextPageToken: z.string().optional(), totalCount: z.number().int() })),
+        ...errorResponses("ValidationError", ...jobErrors),
+      },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(await listJobs(c.env.DB, organizationId, c.req.valid("query")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}",
+      operationId: "GetJob",
+      security,
+      request: { params: JobParams },
+      responses: {
+        200: json(
+          z.object({
+            job: JobSummarySchema,
+            parentJob: z.object({ jobId: z.string(), status: JobStatusSchema, workflowName: z.string(), stepName: z.string() }).optional(),
+            childJobs: z
+              .array(
+                z.object({
+                  jobId: z.string(),
+                  status: JobStatusSchema,
+                  workflowName: z.string(),
+                  parentStepName: z.string(),
+                  createdAt: z.string(),
+                  finishedAt: z.string().optional(),
+                }),
+              )
+              .optional(),
+          }),
+        ),
+        ...errorResponses(...jobErrors),
+      },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const job = unwrap((await jobStubFor(c.env, jobId).describe(organizationId)) as RpcResult<JobSummary>);
+      const [parent, childJobs] = await Promise.all([
+        job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId) as Promise<RpcResult<JobSummary>>) : undefined,
+        listChildJobs(c.env.DB, jobId),
+      ]);
+      return c.json(
+        {
+          job: job as z.infer<typeof JobSummarySchema>,
+          ...(parent?.ok
+            ? { parentJob: { jobId: parent.value.jobId, status: parent.value.status, workflowName: parent.value.workflowName, stepName: job.parentStepName ?? "" } }
+            : {}),
+          ...(childJobs.length > 0 ? { childJobs } : {}),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/{jobId}/cancel",
+      operationId: "CancelJob",
+      security,
+      request: { params: JobParams },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses(...jobErrors, "ConflictError") },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(unwrap(await jobStubFor(c.env, jobId).cancel(organizationId)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/{jobId}/resume",
+      operationId: "ResumeJob",
+      security,
+      request: { params: JobParams },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses(...jobErrors, "ConflictError") },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(unwrap(await jobStubFor(c.env, jobId).resume(organizationId)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/{jobId}/events",
+      operationId: "SendJobEvent",
+      security,
+      request: {
+        params: JobParams,
+        ...jsonBody(z.object({ eventId: z.string().min(1).max(200), payload: z.unknown().optional() }).openapi("SendJobEventRequest")),
+      },
+      responses: { 200: json(z.object({ jobId: z.string(), eventId: z.string() })), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { eventId, payload } = c.req.valid("json");
+      const result = unwrap(await jobStubFor(c.env, jobId).sendEvent(organizationId, eventId, payload ?? null));
+      return c.json({ jobId: result.jobId, eventId: result.eventId }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state",
+      operationId: "GetWorkflowState",
+      security,
+      request: { params: JobParams },
+      responses: {
+        200: json(
+          z.object({
+            state: z.object({ nextStepName: z.string().optional(), executionData: z.record(z.string(), z.unknown()), executionHistory: z.array(HistoryItemSchema) }),
+          }),
+        ),
+        ...errorResponses(...jobErrors),
+      },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state/metadata",
+      operationId: "GetWorkflowStateMetadata",
+      security,
+      request: { params: JobParams },
+      responses: { 200: json(z.object({ contentLengthBytes: z.number().int() })), ...errorResponses(...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const state = unwrap(await jobStubFor(c.env, jobId).getState(organizationId));
+      return c.json({ contentLengthBytes: new TextEncoder().encode(JSON.stringify(state)).byteLength }, 200);
+    },
+  );
+}

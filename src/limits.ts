@@ -1,0 +1,34 @@
+/** Every limit of the engine in one place, each with the reason it exists. */
+
+/** Request bodies above this are refused with 413 before parsing: protects the isolate's memory. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** ListJobs page size bounds, as in the JustWorkflowIt API. */
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+
+/** SubmitJob idempotency keys are honoured for this long (API.md). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** A job at this depth cannot start children: stops runaway self-recursion (DEFINITIONS.md). */
+export const MAX_NESTING_DEPTH = 10;
+
+/** Default history size after which a run continues as new at the next step boundary. */
+export const DEFAULT_HISTORY_ROLLOVER_THRESHOLD = 10_000;
+
+/** Old runs stay readable this long after they roll over, then delete their storage. */
+export const RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Consecutive in-memory (pure) steps committed in one transaction; bounds one invocation's CPU time. */
+export const MAX_INLINE_STEPS_PER_COMMIT = 500;
+
+/** Children started per parent alarm: keeps each invocation short and the DO call fan-out bounded. */
+export const CHILD_START_BATCH = 50;
+
+/** Backoff for outbox deliveries (child → parent) and D1 index writes that failed. */
+export const OUTBOX_RETRY_INITIAL_MS = 200;
+export const OUTBOX_RETRY_MAX_MS = 60_000;
+
+/** Webhook deliveries: signature timestamp tolerance and per-trigger rate. */
+export const WEBHOOK_TIMESTAMP_TOLERANCE_S = 5 * 60;
+export const WEBHOOK_DEFAULT_RATE_PER_SECOND = 100;

@@ -1,0 +1,172 @@
+/** The D1 job index: written by each job's Durable Object at status changes, read by ListJobs. */
+import { ValidationError } from "../errors";
+import type { JobStatus } from "../engine/types";
+import type { JobSummary } from "../job/views";
+
+interface JobRow {
+  job_id: string;
+  organization_id: string;
+  workflow_id: string;
+  workflow_name: string;
+  version_id: string;
+  version_number: number;
+  status: JobStatus;
+  submitted_by_user: string;
+  parent_job_id: string | null;
+  parent_step_name: string | null;
+  root_job_id: string;
+  run_number: number;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  billable_units: number;
+  error: string | null;
+}
+
+function toSummary(r: JobRow): JobSummary {
+  return {
+    jobId: r.job_id,
+    status: r.status,
+    workflowId: r.workflow_id,
+    workflowName: r.workflow_name,
+    workflowVersion: { versionId: r.version_id, versionNumber: r.version_number },
+    submittedByUser: r.submitted_by_user,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ...(r.started_at ? { startedAt: r.started_at } : {}),
+    ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
+    ...(r.parent_job_id ? { parentJobId: r.parent_job_id, parentStepName: r.parent_step_name ?? undefined } : {}),
+    rootJobId: r.root_job_id,
+    billableTransactionUnits: r.billable_units,
+    ...(r.error ? { error: JSON.parse(r.error) } : {}),
+    runNumber: r.run_number,
+  };
+}
+
+/**
+ * Writes a job's row. `seq` only grows per job, so a delayed retry carrying older facts never
+ * overwrites newer ones: the index converges on the Durable Object's state.
+ */
+export async function upsertJobIndex(db: D1Database, organizationId: string, job: JobSummary, seq: number): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
+         submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
+         started_at, finished_at, billable_units, error, index_seq)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+       ON CONFLICT (job_id) DO UPDATE SET
+         workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
+         status = excluded.status, run_number = excluded.run_number,
+         updated_at = excluded.updated_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
+         billable_units = excluded.billable_units, error = excluded.error, index_seq = excluded.index_seq
+       WHERE excluded.index_seq > jobs.index_seq`,
+    )
+    .bind(
+      job.jobId,
+      organizationId,
+      job.workflowId,
+      job.workflowName,
+      job.workflowVersion.versionId,
+      job.workflowVersion.versionNumber,
+      job.status,
+      job.submittedByUser,
+      job.parentJobId ?? null,
+      job.parentStepName ?? null,
+      job.rootJobId ?? job.jobId,
+      job.runNumber,
+      job.createdAt,
+      job.updatedAt,
+      job.startedAt ?? null,
+      job.finishedAt ?? null,
+      job.billableTransactionUnits,
+      job.error ? JSON.stringify(job.error) : null,
+      seq,
+    )
+    .run();
+}
+
+export interface ListJobsQuery {
+  status?: JobStatus;
+  workflowName?: string;
+  workflowVersionNumber?: number;
+  createdAfter?: string;
+  createdBefore?: string;
+  jobHierarchy: "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
+  pageToken?: string;
+  pageSize: number;
+}
+
+interface Cursor {
+  c: string;
+  j: string;
+}
+
+function decodeToken(token: string): Cursor {
+  try {
+    const c = JSON.parse(atob(token.replaceAll("-", "+").replaceAll("_", "/"))) as Cursor;
+    if (typeof c.c === "string" && typeof c.j === "string") return c;
+  } catch {
+    /* fall through */
+  }
+  throw new ValidationError("pageToken is not a token this API issued.", ["pageToken: invalid"], { pageToken: "invalid" });
+}
+
+function encodeToken(c: Cursor): string {
+  return btoa(JSON.stringify(c)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * Lists an organization's jobs, newest first, by keyset pagination on (created_at, job_id): a page
+ * never repeats or skips a job, even while new jobs arrive.
+ */
+export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number }> {
+  const where: string[] = ["organization_id = ?"];
+  const args: (string | number)[] = [organizationId];
+  if (q.status) (where.push("status = ?"), args.push(q.status));
+  if (q.workflowName) (where.push("workflow_name = ?"), args.push(q.workflowName));
+  if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));
+  if (q.createdAfter) (where.push("created_at > ?"), args.push(q.createdAfter));
+  if (q.createdBefore) (where.push("created_at < ?"), args.push(q.createdBefore));
+  if (q.jobHierarchy === "TOP_LEVEL_ONLY") where.push("parent_job_id IS NULL");
+  if (q.jobHierarchy === "CHILD_JOBS_ONLY") where.push("parent_job_id IS NOT NULL");
+  const filter = where.join(" AND ");
+
+  const pageWhere = [filter];
+  const pageArgs = [...args];
+  if (q.pageToken) {
+    const cursor = decodeToken(q.pageToken);
+    pageWhere.push("(created_at < ? OR (created_at = ? AND job_id < ?))");
+    pageArgs.push(cursor.c, cursor.c, cursor.j);
+  }
+  const [page, count] = await db.batch([
+    db
+      .prepare(`SELECT * FROM jobs WHERE ${pageWhere.join(" AND ")} ORDER BY created_at DESC, job_id DESC LIMIT ?`)
+      .bind(...pageArgs, q.pageSize + 1),
+    db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE ${filter}`).bind(...args),
+  ]);
+  const rows = (page!.results as JobRow[]).slice(0, q.pageSize);
+  const more = page!.results.length > q.pageSize;
+  const last = rows[rows.length - 1];
+  return {
+    jobs: rows.map(toSummary),
+    ...(more && last ? { nextPageToken: encodeToken({ c: last.created_at, j: last.job_id }) } : {}),
+    totalCount: (count!.results[0] as { n: number }).n,
+  };
+}
+
+/** The children of a job as GetJob's `childJobs` shows them. */
+export async function listChildJobs(db: D1Database, parentJobId: string) {
+  const { results } = await db
+    .prepare(`SELECT * FROM jobs WHERE parent_job_id = ? ORDER BY created_at, job_id`)
+    .bind(parentJobId)
+    .all<JobRow>();
+  return results.map((r) => ({
+    jobId: r.job_id,
+    status: r.status,
+    workflowName: r.workflow_name,
+    parentStepName: r.parent_step_name ?? "",
+    createdAt: r.created_at,
+    ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
+  }));
+}

@@ -1,0 +1,108 @@
+/** D1 access for organization API tokens. Only SHA-256 hashes are stored. */
+import { NotFoundError } from "../errors";
+import { randomToken, sha256Hex } from "../crypto/hash";
+import { isoTime, newId } from "../ids";
+
+export interface ApiAuthToken {
+  apiAuthTokenId: string;
+  name: string;
+  createdAt: string;
+  expiresAt?: string;
+  permissions?: string[];
+}
+
+interface TokenRow {
+  api_auth_token_id: string;
+  organization_id: string;
+  name: string;
+  token_hash: string;
+  permissions: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+function toToken(row: TokenRow): ApiAuthToken {
+  return {
+    apiAuthTokenId: row.api_auth_token_id,
+    name: row.name,
+    createdAt: row.created_at,
+    ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
+    ...(row.permissions ? { permissions: JSON.parse(row.permissions) as string[] } : {}),
+  };
+}
+
+/** Prefix that makes a Canopy token recognisable in logs and secret scanners. */
+const TOKEN_PREFIX = "cnp_";
+
+/** Creates a token and returns it once in clear; only its hash is kept. */
+export async function createApiToken(
+  db: D1Database,
+  organizationId: string,
+  input: { name: string; expiresAt?: string; permissions?: string[] },
+  now: number,
+): Promise<ApiAuthToken & { token: string }> {
+  const token = TOKEN_PREFIX + randomToken(32);
+  const row = await db
+    .prepare(
+      `INSERT INTO api_tokens (api_auth_token_id, organization_id, name, token_hash, permissions, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    )
+    .bind(
+      newId(),
+      organizationId,
+      input.name,
+      await sha256Hex(token),
+      input.permissions ? JSON.stringify(input.permissions) : null,
+      isoTime(now),
+      input.expiresAt ?? null,
+    )
+    .first<TokenRow>();
+  return { ...toToken(row!), token };
+}
+
+/** Lists an organization's live (unrevoked) tokens, without secrets. */
+export async function listApiTokens(db: D1Database, organizationId: string): Promise<ApiAuthToken[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM api_tokens WHERE organization_id = ? AND revoked_at IS NULL ORDER BY created_at, api_auth_token_id`,
+    )
+    .bind(organizationId)
+    .all<TokenRow>();
+  return results.map(toToken);
+}
+
+/** Revokes a token of this organization, or throws NotFoundError. */
+export async function revokeApiToken(db: D1Database, organizationId: string, tokenId: string, now: number): Promise<void> {
+  const result = await db
+    .prepare(
+      `UPDATE api_tokens SET revoked_at = ? WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL`,
+    )
+    .bind(isoTime(now), tokenId, organizationId)
+    .run();
+  if (result.meta.changes === 0) throw new NotFoundError(`API token ${tokenId} was not found.`);
+}
+
+export interface TokenIdentity {
+  apiAuthTokenId: string;
+  organizationId: string;
+  name: string;
+  tokenHash: string;
+}
+
+/** Finds the live token with this hash, or null if unknown, revoked or expired. */
+export async function findTokenByHash(db: D1Database, tokenHash: string, now: number): Promise<TokenIdentity | null> {
+  const row = await db
+    .prepare(
+      `SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+    )
+    .bind(tokenHash, isoTime(now))
+    .first<TokenRow>();
+  if (!row) return null;
+  return {
+    apiAuthTokenId: row.api_auth_token_id,
+    organizationId: row.organization_id,
+    name: row.name,
+    tokenHash: row.token_hash,
+  };
+}

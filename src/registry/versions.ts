@@ -1,0 +1,125 @@
+/** D1 access for immutable workflow versions and their tags. */
+import { NotFoundError } from "../errors";
+import { isoTime, isUuid, newId } from "../ids";
+
+export interface WorkflowVersion {
+  workflowId: string;
+  versionId: string;
+  versionNumber: number;
+  /** The definition exactly as stored: a JSON string. */
+  definition: string;
+  createdAt: string;
+  tags: string[];
+}
+
+/** How a caller names a version (API.md: exactly one of tag, versionId, versionNumber). */
+export type VersionSelector = { tag: string } | { versionId: string } | { versionNumber: number };
+
+interface VersionRow {
+  version_id: string;
+  workflow_id: string;
+  version_number: number;
+  definition: string;
+  created_at: string;
+  tags: string | null;
+}
+
+const toVersion = (row: VersionRow): WorkflowVersion => ({
+  workflowId: row.workflow_id,
+  versionId: row.version_id,
+  versionNumber: row.version_number,
+  definition: row.definition,
+  createdAt: row.created_at,
+  tags: row.tags ? row.tags.split(",").sort() : [],
+});
+
+const SELECT_VERSION = `
+  SELECT v.*, (SELECT group_concat(t.tag) FROM workflow_tags t WHERE t.version_id = v.version_id) AS tags
+  FROM workflow_versions v`;
+
+/**
+ * Stores a new version. The number is computed inside the INSERT itself, so two concurrent
+ * registrations cannot take the same number (and the UNIQUE constraint backs that up).
+ */
+export async function createVersion(
+  db: D1Database,
+  workflowId: string,
+  definition: string,
+  now: number,
+): Promise<WorkflowVersion> {
+  const row = await db
+    .prepare(
+      `INSERT INTO workflow_versions (version_id, workflow_id, version_number, definition, created_at)
+       SELECT ?1, ?2, COALESCE(MAX(version_number), 0) + 1, ?3, ?4 FROM workflow_versions WHERE workflow_id = ?2
+       RETURNING *, NULL AS tags`,
+    )
+    .bind(newId(), workflowId, definition, isoTime(now))
+    .first<VersionRow>();
+  return toVersion(row!);
+}
+
+/** Lists a workflow's versions, oldest first. */
+export async function listVersions(db: D1Database, workflowId: string): Promise<WorkflowVersion[]> {
+  const { results } = await db
+    .prepare(`${SELECT_VERSION} WHERE v.workflow_id = ? ORDER BY v.version_number`)
+    .bind(workflowId)
+    .all<VersionRow>();
+  return results.map(toVersion);
+}
+
+/** Resolves a selector to a version of this workflow, or throws NotFoundError. */
+export async function resolveVersion(
+  db: D1Database,
+  workflowId: string,
+  selector: VersionSelector,
+): Promise<WorkflowVersion> {
+  let row: VersionRow | null;
+  if ("tag" in selector) {
+    row = await db
+      .prepare(
+        `${SELECT_VERSION} JOIN workflow_tags wt ON wt.version_id = v.version_id
+         WHERE wt.workflow_id = ? AND wt.tag = ?`,
+      )
+      .bind(workflowId, selector.tag)
+      .first<VersionRow>();
+    if (!row) throw new NotFoundError(`Tag ${selector.tag} is not set on workflow ${workflowId}.`);
+  } else if ("versionId" in selector) {
+    row = isUuid(selector.versionId)
+      ? await db
+          .prepare(`${SELECT_VERSION} WHERE v.workflow_id = ? AND v.version_id = ?`)
+          .bind(workflowId, selector.versionId)
+          .first<VersionRow>()
+      : null;
+    if (!row) throw new NotFoundError(`Version ${selector.versionId} was not found.`);
+  } else {
+    row = await db
+      .prepare(`${SELECT_VERSION} WHERE v.workflow_id = ? AND v.version_number = ?`)
+      .bind(workflowId, selector.versionNumber)
+      .first<VersionRow>();
+    if (!row) throw new NotFoundError(`Version number ${selector.versionNumber} was not found.`);
+  }
+  return toVersion(row);
+}
+
+/**
+ * Points a tag at a version of the same workflow in one statement: the upsert either moves the
+ * tag or, when the version is not this workflow's, changes nothing. Returns false in that case.
+ */
+export async function setTag(
+  db: D1Database,
+  workflowId: string,
+  tag: string,
+  versionId: string,
+  now: number,
+): Promise<boolean> {
+  if (!isUuid(versionId)) return false;
+  const result = await db
+    .prepare(
+      `INSERT INTO workflow_tags (workflow_id, tag, version_id, updated_at)
+       SELECT workflow_id, ?1, version_id, ?2 FROM workflow_versions WHERE version_id = ?3 AND workflow_id = ?4
+       ON CONFLICT (workflow_id, tag) DO UPDATE SET version_id = excluded.version_id, updated_at = excluded.updated_at`,
+    )
+    .bind(tag, isoTime(now), versionId, workflowId)
+    .run();
+  return result.meta.changes > 0;
+}

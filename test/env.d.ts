@@ -1,0 +1,8 @@
+// Bindings only the workerd test pool provides (see vitest.config.ts).
+interface CanopyTestBindings {
+  TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
+}
+interface Env extends CanopyTestBindings {}
+declare namespace Cloudflare {
+  interface Env extends CanopyTestBindings {}
+}
