@@ -1,0 +1,369 @@
+/**
+ * The pure heart of Canopy: `decide(context, state, event) -> {state, commands, history}`.
+ * No I/O, no clock: time arrives inside each event. The Durable Object persists the new state and
+ * the history rows in one transaction, then carries out the commands.
+ */
+import { evaluateLogic } from "../definition/json-logic";
+import type { StepDefinition } from "../definition/schema";
+import { executorFor } from "../executors/registry";
+import { isTerminal } from "./status";
+import { backoffMs } from "./backoff";
+import { childrenChanged, completeChildrenIfDone, recordChildReport } from "./children";
+import { computeStepInput, validateStepValue } from "./step-data";
+import type { ChildSlot, Command, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
+
+/** Collects what one decision emits. */
+export class Decider {
+  readonly commands: Command[] = [];
+  readonly history: HistoryItem[] = [];
+
+  constructor(
+    readonly ctx: EngineContext,
+    readonly state: JobState,
+  ) {}
+
+  step(name: string): StepDefinition | undefined {
+    return this.ctx.definition.steps.find((s) => s.name === name);
+  }
+
+  log(event: string, fields: Record<string, unknown> = {}): void {
+    this.commands.push({ type: "log", event, fields });
+  }
+
+  addHistory(item: Omit<HistoryItem, "id">): void {
+    const s = this.state;
+    s.historyCount += 1;
+    this.history.push({ id: `${s.identity.runNumber}.${s.historyCount}`, ...item });
+  }
+
+  /** A status change: the D1 index and (for an ended child) the parent must hear of it. */
+  statusChanged(at: number): void {
+    this.state.updatedAt = at;
+    this.state.indexSeq += 1;
+    this.commands.push({ type: "indexStatus" });
+    if (this.state.identity.parentJobId && isTerminal(this.state.status)) this.commands.push({ type: "notifyParent" });
+  }
+}
+
+/** Applies one event to a job run's state. */
+export function decide(ctx: EngineContext, state: JobState, event: EngineEvent): Decision {
+  const d = new Decider(ctx, structuredClone(state));
+  d.state.inlineSteps = 0;
+  handle(d, event);
+  return { state: d.state, commands: d.commands, history: d.history };
+}
+
+function handle(d: Decider, event: EngineEvent): void {
+  const s = d.state;
+  switch (event.type) {
+    case "start": {
+      if (s.status !== "PENDING") return;
+      s.status = "RUNNING";
+      s.startedAt = event.at;
+      d.statusChanged(event.at);
+      d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
+      const first = s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
+      s.resumeStepName = undefined;
+      beginStep(d, first, event.at);
+      return;
+    }
+    case "reject":
+      if (s.status !== "PENDING") return;
+      return finishJob(d, "FAILED", event.at, { error: event.error });
+    case "stepCompleted":
+    case "stepFailed": {
+      const cur = s.current;
+      if (s.status !== "RUNNING" || !cur || cur.name !== event.stepName || cur.attempt !== event.attempt || cur.wait?.type !== "call") {
+        return; // a late or duplicate result of an attempt that is over
+      }
+      if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at);
+      else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs);
+      return;
+    }
+    case "timerFired":
+      return timerFired(d, event.at);
+    case "eventReceived": {
+      if (s.events[event.eventId]) return;
+      s.events[event.eventId] = { payload: event.payload, receivedAt: event.at, consumed: false };
+      d.addHistory({
+        stepName: s.current?.name ?? "",
+        stepExecutorType: "external",
+        historySource: "external",
+        input: null,
+        output: { status: "success", payload: event.payload },
+        startTimestamp: new Date(event.at).toISOString(),
+        endTimestamp: new Date(event.at).toISOString(),
+        errors: [],
+        warnings: [],
+        eventId: event.eventId,
+      });
+      if (s.status === "RUNNING") tryCompleteEventWait(d, event.at);
+      return;
+    }
+    case "childFinished":
+    case "childUnits":
+      recordChildReport(d, event);
+      if (event.type === "childFinished" && s.status === "RUNNING" && childrenChanged(d, event.at)) {
+        completeChildrenIfDone(d, event.at, completeAttempt, failAttempt);
+      }
+      return;
+    case "childStarted": {
+      const wait = s.current?.wait;
+      const slot = wait?.type === "children" ? wait.children.find((c) => c.jobId === event.jobId) : undefined;
+      if (slot) {
+        slot.workflowName = event.workflowName;
+        if (slot.status === "STARTING") slot.status = "RUNNING";
+      }
+      return;
+    }
+    case "cancel":
+      return cancel(d, event.at, event.reason);
+    case "resume":
+      return resume(d, event.at);
+  }
+}
+
+/** Starts a step: the first attempt, after a transition or a resume. */
+export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): void {
+  const s = d.state;
+  const stepDef = d.step(name);
+  if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
+  const attempt = nextAttemptNumber(s, name);
+  s.current = { name, attempt, triesUsed, input: undefined, attemptStartedAt: at };
+  // A long chain of pure steps yields to commit, and so does a run whose history is full.
+  if (s.historyCount >= d.ctx.rolloverThreshold) {
+    s.current = undefined;
+    d.commands.push({ type: "continueAsNew", nextStep: name, input: s.executionData.workflowInput, version: "same" });
+    return;
+  }
+  if (s.inlineSteps >= d.ctx.maxInlineSteps) {
+    s.current.wait = { type: "retry", at };
+    return;
+  }
+  beginAttempt(d, at);
+}
+
+/** Each execution of a step name gets a fresh attempt number, so derived ids never repeat. */
+function nextAttemptNumber(s: JobState, name: string): number {
+  const n = (s.attemptCounters[name] ?? 0) + 1;
+  s.attemptCounters[name] = n;
+  return n;
+}
+
+/** Runs attempt `s.current` of its step. */
+function beginAttempt(d: Decider, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const stepDef = d.step(cur.name)!;
+  const executor = executorFor(stepDef.integrationDetails.type);
+  s.inlineSteps += 1;
+  s.ownUnits += 1;
+  cur.triesUsed += 1;
+  cur.attemptStartedAt = at;
+  cur.wait = undefined;
+  cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
+
+  const input = computeStepInput(d.ctx.definition, s, stepDef);
+  if (!input.ok) return failAttempt(d, input.error, false, at);
+  cur.input = input.value;
+  const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, input.value);
+  if (inputErrors.length > 0) {
+    return failAttempt(d, { code: "InputValidationError", message: `Step input violates its schema: ${inputErrors.join("; ")}` }, false, at);
+  }
+  s.executionData[`${cur.name}Input`] = input.value;
+  if (!executor) {
+    return failAttempt(d, { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, false, at);
+  }
+  const started = executor.start({ stepName: cur.name, config: stepDef.integrationDetails.config ?? {}, input: input.value, state: s, attempt: cur.attempt, at });
+  switch (started.kind) {
+    case "complete":
+      return completeAttempt(d, started.output, at);
+    case "fail":
+      return failAttempt(d, started.error, started.retryable, at);
+    case "call":
+      cur.wait = { type: "call" };
+      d.commands.push({ type: "callExecutor", stepName: cur.name, attempt: cur.attempt, input: input.value });
+      return;
+    case "suspend":
+      cur.wait = started.wait;
+      if (started.deadline !== undefined) cur.deadline = Math.min(cur.deadline ?? Infinity, started.deadline);
+      if (started.wait.type === "events") return tryCompleteEventWait(d, at);
+      if (started.wait.type === "children") {
+        s.resumeChildren = undefined;
+        if (childrenChanged(d, at)) completeChildrenIfDone(d, at, completeAttempt, failAttempt);
+      }
+      return;
+    case "continueAsNew": {
+      const next = started.nextStep ?? d.ctx.definition.steps[0]!.name;
+      recordAttempt(d, "success", input.value, at);
+      s.previousStepName = cur.name;
+      s.current = undefined;
+      d.commands.push({ type: "continueAsNew", nextStep: next, input: input.value, version: started.version });
+      return;
+    }
+  }
+}
+
+/** Appends the history item of the current attempt. */
+function recordAttempt(d: Decider, status: "success" | "failure", payload: unknown, at: number, errors: string[] = []): void {
+  const cur = d.state.current!;
+  d.addHistory({
+    stepName: cur.name,
+    stepExecutorType: d.step(cur.name)!.integrationDetails.type,
+    historySource: "engine",
+    input: cur.input ?? null,
+    output: payload === undefined ? { status } : { status, payload },
+    startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
+    endTimestamp: new Date(at).toISOString(),
+    errors,
+    warnings: [],
+    attempt: cur.attempt,
+  });
+}
+
+/** The current attempt produced `output`: check it, record it, and take the transition. */
+export function completeAttempt(d: Decider, output: unknown, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const stepDef = d.step(cur.name)!;
+  const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, output);
+  if (outputErrors.length > 0) {
+    return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+  }
+  recordAttempt(d, "success", output, at);
+  s.executionData[`${cur.name}Output`] = output;
+  s.previousStepName = cur.name;
+  s.current = undefined;
+
+  const next = transition(d, stepDef);
+  if (!next.ok) return failJob(d, next.error, at, stepDef.name);
+  if (next.step === null) return finishJob(d, "SUCCEEDED", at, { output });
+  beginStep(d, next.step, at);
+}
+
+function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: string | null } | { ok: false; error: JobError } {
+  const t = stepDef.transitionToStep;
+  if (t === null || t === undefined) return { ok: true, step: null };
+  if (typeof t === "string") return { ok: true, step: t };
+  let result: unknown;
+  try {
+    result = evaluateLogic(t, d.state.executionData, { previousStepName: d.state.previousStepName });
+  } catch (e) {
+    return { ok: false, error: { code: "TransitionError", message: `The transition failed: ${(e as Error).message}` } };
+  }
+  if (result === null || result === undefined) return { ok: true, step: null };
+  if (typeof result === "string" && d.step(result)) return { ok: true, step: result };
+  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${JSON.stringify(result)}, not a step name or null.` } };
+}
+
+/** The current attempt failed: retry after a durable backoff, or fail the job. */
+export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const stepDef = d.step(cur.name)!;
+  recordAttempt(d, "failure", undefined, at, [`${error.code}: ${error.message}`]);
+  d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
+  const retries = stepDef.retries ?? 0;
+  if (retryable && cur.triesUsed <= retries) {
+    const wait = Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0);
+    s.current = { name: cur.name, attempt: nextAttemptNumber(s, cur.name), triesUsed: cur.triesUsed, input: undefined, attemptStartedAt: at, wait: { type: "retry", at: at + wait } };
+    return;
+  }
+  if (cur.wait?.type === "children") {
+    s.resumeChildren = cur.wait.children;
+    cancelRunningChildren(d, cur.wait.children);
+  }
+  failJob(d, error, at, cur.name);
+}
+
+function failJob(d: Decider, error: JobError, at: number, stepName?: string): void {
+  const s = d.state;
+  if (stepName) s.resumeStepName = stepName;
+  s.current = undefined;
+  finishJob(d, "FAILED", at, { error: { ...error, ...(stepName ? { stepName } : {}) } });
+}
+
+/** Ends the run with a terminal status. */
+export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLED", at: number, result: { output?: unknown; error?: JobError }): void {
+  const s = d.state;
+  s.status = status;
+  s.finishedAt = at;
+  s.current = undefined;
+  if (status === "SUCCEEDED") {
+    s.output = result.output;
+    s.error = undefined;
+    s.resumeStepName = undefined;
+  } else {
+    s.error = result.error;
+  }
+  d.statusChanged(at);
+  d.log("job.finished", { status, workflowName: s.identity.workflowName, ...(result.error ? { error: result.error } : {}) });
+}
+
+function timerFired(d: Decider, at: number): void {
+  const s = d.state;
+  const cur = s.current;
+  if (s.status !== "RUNNING" || !cur) return;
+  if (cur.wait?.type === "retry") {
+    if (at >= cur.wait.at) beginAttempt(d, at);
+    return;
+  }
+  if (cur.deadline !== undefined && at >= cur.deadline) {
+    const seconds = Math.round((cur.deadline - cur.attemptStartedAt) / 1000);
+    if (cur.wait?.type === "children") cancelRunningChildren(d, cur.wait.children);
+    return failAttempt(d, { code: "TIMEOUT", message: `The attempt did not finish within ${seconds} s.` }, true, at);
+  }
+  if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, cur.input, at);
+}
+
+/** Completes an events wait once every listed event has arrived; their payloads merge in list order. */
+function tryCompleteEventWait(d: Decider, at: number): void {
+  const s = d.state;
+  const wait = s.current?.wait;
+  if (wait?.type !== "events") return;
+  const events = wait.eventIds.map((id) => s.events[id]);
+  if (events.some((e) => !e || e.consumed)) return;
+  let output: unknown = {};
+  for (const e of events) {
+    e!.consumed = true;
+    const p = e!.payload;
+    output = p !== null && typeof p === "object" && !Array.isArray(p) ? { ...(output as object), ...p } : p;
+  }
+  completeAttempt(d, output, at);
+}
+
+function cancelRunningChildren(d: Decider, children: ChildSlot[]): void {
+  const jobIds: string[] = [];
+  for (const c of children) {
+    if (c.status === "WAITING") c.status = "CANCELLED";
+    else if ((c.status === "STARTING" || c.status === "RUNNING") && c.jobId) jobIds.push(c.jobId);
+  }
+  if (jobIds.length > 0) d.commands.push({ type: "cancelChildren", jobIds });
+}
+
+function cancel(d: Decider, at: number, reason?: JobError): void {
+  const s = d.state;
+  if (isTerminal(s.status)) return;
+  const cur = s.current;
+  if (cur) {
+    s.resumeStepName = cur.name;
+    if (cur.wait?.type === "children") {
+      cancelRunningChildren(d, cur.wait.children);
+      s.resumeChildren = cur.wait.children;
+    }
+  }
+  finishJob(d, "CANCELLED", at, { error: reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) } });
+}
+
+function resume(d: Decider, at: number): void {
+  const s = d.state;
+  if (s.status !== "FAILED" && s.status !== "CANCELLED") return;
+  const step = s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
+  s.status = "RUNNING";
+  s.error = undefined;
+  s.finishedAt = undefined;
+  s.resumeStepName = undefined;
+  d.statusChanged(at);
+  d.log("job.resumed", { stepName: step });
+  beginStep(d, step, at);
+}

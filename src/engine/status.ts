@@ -1,0 +1,13 @@
+/** Job status helpers. */
+import { TERMINAL_STATUSES, type JobState, type JobStatus } from "./types";
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** billableTransactionUnits: this run's attempts, earlier runs', and every descendant's. */
+export function totalUnits(state: JobState): number {
+  let children = 0;
+  for (const units of Object.values(state.childUnits)) children += units;
+  return state.ownUnits + state.priorRunUnits + children;
+}

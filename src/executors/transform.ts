@@ -1,0 +1,19 @@
+/** `/canopy/transform`: each value of `config.output` is a JSON Logic expression over the execution data. */
+import { evaluateLogic } from "../definition/json-logic";
+import type { TransformConfig } from "../definition/executor-configs";
+import type { Executor } from "./types";
+
+export const transformExecutor: Executor<TransformConfig> = {
+  type: "/canopy/transform",
+  start: ({ config, state }) => {
+    const output: Record<string, unknown> = {};
+    try {
+      for (const [key, rule] of Object.entries(config.output)) {
+        output[key] = evaluateLogic(rule, state.executionData, { previousStepName: state.previousStepName });
+      }
+    } catch (e) {
+      return { kind: "fail", error: { code: "TransformError", message: String((e as Error).message ?? e) }, retryable: false };
+    }
+    return { kind: "complete", output };
+  },
+};

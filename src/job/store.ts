@@ -1,0 +1,157 @@
+/**
+ * All SQL of a JobObject: its state row, append-only history, and a queue of work (I/O the engine
+ * asked for). Decisions are committed with the work they cause in one `transactionSync`.
+ */
+import type { Command, HistoryItem, JobState } from "../engine/types";
+
+const SCHEMA_VERSION = 1;
+
+/** A unit of I/O the Durable Object owes: retried from the alarm until it succeeds. */
+export interface WorkItem {
+  id: string;
+  kind: WorkKind;
+  payload: unknown;
+  dueAt: number;
+  attempts: number;
+  /** For coalesced items (index, notify): the state version they were queued for. */
+  version: number;
+}
+
+export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "continueAsNew" | "purge";
+
+type WorkRow = {
+  id: string;
+  kind: WorkKind;
+  payload: string;
+  due_at: number;
+  attempts: number;
+  version: number;
+};
+
+export class JobStore {
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.migrate();
+  }
+
+  private get sql(): SqlStorage {
+    return this.storage.sql;
+  }
+
+  private migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0];
+    if (row && Number(row.value) >= SCHEMA_VERSION) return;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, definition TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS work (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS work_due ON work(due_at);
+      CREATE TABLE IF NOT EXISTS tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL);
+    `);
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
+  }
+
+  /** The stored state and definition text, or null for a job that does not exist here. */
+  load(): { state: JobState; definition: string } | null {
+    const row = this.sql.exec<{ state: string; definition: string }>(`SELECT state, definition FROM job WHERE id = 1`).toArray()[0];
+    return row ? { state: JSON.parse(row.state) as JobState, definition: row.definition } : null;
+  }
+
+  /** Creates the job row; false if it already exists. */
+  create(state: JobState, definition: string): boolean {
+    const cursor = this.sql.exec(`INSERT OR IGNORE INTO job (id, state, definition) VALUES (1, ?, ?)`, JSON.stringify(state), definition);
+    return cursor.rowsWritten > 0;
+  }
+
+  /** Commits a decision: the new state, its history rows, and the work its commands need. */
+  commit(state: JobState, history: HistoryItem[], commands: Command[], now: number, extra?: () => void): void {
+    this.storage.transactionSync(() => {
+      this.sql.exec(`UPDATE job SET state = ? WHERE id = 1`, JSON.stringify(state));
+      for (const item of history) this.sql.exec(`INSERT INTO history (item) VALUES (?)`, JSON.stringify(item));
+      for (const c of commands) this.enqueueCommand(c, state, now);
+      extra?.();
+    });
+  }
+
+  private enqueueCommand(c: Command, state: JobState, now: number): void {
+    switch (c.type) {
+      case "callExecutor":
+        return this.enqueue({ id: `call:${c.stepName}:${c.attempt}`, kind: "call", payload: c, dueAt: now });
+      case "startChildren":
+        for (const slot of c.children) {
+          this.enqueue({ id: `start:${slot.jobId}`, kind: "startChild", payload: { stepName: c.stepName, attempt: c.attempt, slot }, dueAt: now });
+        }
+        return;
+      case "cancelChildren":
+        for (const jobId of c.jobIds) this.enqueue({ id: `cancel:${jobId}`, kind: "cancelChild", payload: { jobId }, dueAt: now });
+        return;
+      case "notifyParent":
+        return this.enqueue({ id: "notify", kind: "notifyParent", payload: null, dueAt: now, version: state.indexSeq, replace: true });
+      case "indexStatus":
+        return this.enqueue({ id: "index", kind: "index", payload: null, dueAt: now, version: state.indexSeq, replace: true });
+      case "continueAsNew":
+        return this.enqueue({ id: "continue", kind: "continueAsNew", payload: c, dueAt: now });
+      case "log":
+        return;
+    }
+  }
+
+  /** Adds a work item; a coalesced one (`replace`) is refreshed instead of duplicated. */
+  enqueue(item: { id: string; kind: WorkKind; payload: unknown; dueAt: number; version?: number; replace?: boolean }): void {
+    const verb = item.replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE";
+    this.sql.exec(
+      `${verb} INTO work (id, kind, payload, due_at, attempts, version) VALUES (?, ?, ?, ?, 0, ?)`,
+      item.id,
+      item.kind,
+      JSON.stringify(item.payload),
+      item.dueAt,
+      item.version ?? 0,
+    );
+  }
+
+  /** Work items due by `now`, oldest first. */
+  dueWork(now: number, limit: number): WorkItem[] {
+    return this.sql
+      .exec<WorkRow>(`SELECT * FROM work WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`, now, limit)
+      .toArray()
+      .map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload), dueAt: r.due_at, attempts: r.attempts, version: r.version }));
+  }
+
+  /** The earliest due time of any queued work. */
+  nextWorkDue(): number | undefined {
+    const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
+    return row?.t ?? undefined;
+  }
+
+  /** Removes a finished work item; a coalesced one only if nothing newer was queued meanwhile. */
+  done(item: WorkItem): void {
+    this.sql.exec(`DELETE FROM work WHERE id = ? AND version <= ?`, item.id, item.version);
+  }
+
+  /** Puts a failed work item back with a later due time. */
+  retryLater(item: WorkItem, dueAt: number): void {
+    this.sql.exec(`UPDATE work SET attempts = attempts + 1, due_at = ? WHERE id = ? AND version = ?`, dueAt, item.id, item.version);
+  }
+
+  /** The run's history, oldest first. */
+  history(): HistoryItem[] {
+    return this.sql.exec<{ item: string }>(`SELECT item FROM history ORDER BY seq`).toArray().map((r) => JSON.parse(r.item) as HistoryItem);
+  }
+
+  /** A cancel that arrived before the job existed: the job is created already cancelled. */
+  tombstone(): string | null {
+    return this.sql.exec<{ reason: string }>(`SELECT reason FROM tombstone WHERE id = 1`).toArray()[0]?.reason ?? null;
+  }
+
+  setTombstone(reason: string): void {
+    this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason);
+  }
+
+  /** Bytes this Durable Object's SQLite holds. */
+  databaseSize(): number {
+    return this.sql.databaseSize;
+  }
+}

@@ -1,0 +1,59 @@
+/** The API's views of a job run, built from its state. */
+import { totalUnits } from "../engine/status";
+import type { HistoryItem, JobError, JobState, JobStatus } from "../engine/types";
+import { isoTime } from "../ids";
+
+export interface JobSummary {
+  jobId: string;
+  status: JobStatus;
+  workflowId: string;
+  workflowName: string;
+  workflowVersion: { versionId: string; versionNumber: number };
+  submittedByUser: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  parentJobId?: string;
+  parentStepName?: string;
+  rootJobId?: string;
+  billableTransactionUnits: number;
+  currentStepName?: string;
+  error?: JobError;
+  output?: unknown;
+  runNumber: number;
+}
+
+/** JobSummary of API.md, with Canopy's additions. */
+export function jobSummary(state: JobState): JobSummary {
+  const id = state.identity;
+  return {
+    jobId: id.jobId,
+    status: state.status,
+    workflowId: id.workflowId,
+    workflowName: id.workflowName,
+    workflowVersion: { versionId: id.versionId, versionNumber: id.versionNumber },
+    submittedByUser: id.submittedByUser,
+    createdAt: isoTime(id.createdAt),
+    updatedAt: isoTime(state.updatedAt),
+    ...(state.startedAt !== undefined ? { startedAt: isoTime(state.startedAt) } : {}),
+    ...(state.finishedAt !== undefined ? { finishedAt: isoTime(state.finishedAt) } : {}),
+    ...(id.parentJobId ? { parentJobId: id.parentJobId, parentStepName: id.parentStepName } : {}),
+    rootJobId: id.rootJobId,
+    billableTransactionUnits: totalUnits(state),
+    ...(state.current ? { currentStepName: state.current.name } : {}),
+    ...(state.error ? { error: state.error } : {}),
+    ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
+    runNumber: id.runNumber,
+  };
+}
+
+/** GetWorkflowState's `state`. */
+export function workflowStateView(state: JobState, history: HistoryItem[]) {
+  const next = state.current?.name ?? (state.status === "FAILED" || state.status === "CANCELLED" ? state.resumeStepName : undefined);
+  return {
+    ...(next ? { nextStepName: next } : {}),
+    executionData: state.executionData,
+    executionHistory: history,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Carrying out the work a job owes: index writes, executor calls, starting and cancelling
+ * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
+ * is retried from the alarm with backoff when it fails.
+ */
+import type { ChildSlot, Decision, EngineEvent, JobState } from "../engine/types";
+import { totalUnits } from "../engine/status";
+import { executorFor } from "../executors/registry";
+import type { CallResult } from "../executors/types";
+import { CHILD_START_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS } from "../limits";
+import { upsertJobIndex } from "../registry/jobs";
+import { buildChildStart, type ResolutionCache } from "./child-start";
+import type { ChildReport } from "./job-object";
+import { jobRunStub } from "./naming";
+import type { JobStore, WorkItem } from "./store";
+import { jobSummary } from "./views";
+import { readOrganizationSecret } from "../registry/secrets";
+import type { WorkflowDefinition } from "../definition/schema";
+
+/** What work needs from its Durable Object. */
+export interface WorkHost {
+  readonly bindings: Env;
+  readonly store: JobStore;
+  readonly state: JobState | null;
+  readonly inflight: Set<string>;
+  readonly definition: WorkflowDefinition | null;
+  apply(event: EngineEvent, extra?: () => void): Decision;
+}
+
+/** Items read per pass; more wait for the next alarm. */
+const MAX_ITEMS_PER_PASS = 200;
+
+function retryDelay(attempts: number): number {
+  return Math.min(OUTBOX_RETRY_INITIAL_MS * 2 ** attempts, OUTBOX_RETRY_MAX_MS);
+}
+
+/** Performs the work that is due (or only the item `onlyId`). */
+export async function performWork(host: WorkHost, now: number, onlyId?: string): Promise<void> {
+  let items = host.store.dueWork(now, MAX_ITEMS_PER_PASS).filter((i) => !host.inflight.has(i.id));
+  if (onlyId) items = items.filter((i) => i.id === onlyId);
+  // A large fan-out starts its children a batch per alarm, never in one long invocation.
+  let starts = 0;
+  items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
+  const cache: ResolutionCache = new Map();
+  await Promise.all(items.map((item) => performOne(host, item, cache)));
+}
+
+async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache): Promise<void> {
+  host.inflight.add(item.id);
+  try {
+    const finished = await run(host, item, cache);
+    if (finished) host.store.done(item);
+  } catch (e) {
+    console.error(JSON.stringify({ event: "work.failed", jobId: host.state?.identity.jobId, work: item.id, attempts: item.attempts, error: String(e) }));
+    host.store.retryLater(item, Date.now() + retryDelay(item.attempts));
+  } finally {
+    host.inflight.delete(item.id);
+  }
+}
+
+/** Performs one item; returns false when the item was already settled another way. */
+async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Promise<boolean> {
+  const state = host.state;
+  if (!state) return true;
+  switch (item.kind) {
+    case "index":
+      await upsertJobIndex(host.bindings.DB, state.identity.organizationId, jobSummary(state), state.indexSeq);
+      return true;
+    case "notifyParent":
+      return notifyParent(host, state);
+    case "startChild":
+      return startChild(host, state, item.payload as StartChildPayload, cache);
+    case "cancelChild": {
+      const { jobId } = item.payload as { jobId: string };
+      await jobRunStub(host.bindings, jobId).cancelFromParent({ code: "PARENT_CANCELLED", message: "The parent job was cancelled." });
+      return true;
+    }
+    case "call":
+      return callExecutor(host, state, item);
+    case "continueAsNew":
+    case "purge":
+      return true;
+  }
+}
+
+async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
+  const id = state.identity;
+  if (!id.parentJobId) return true;
+  const report: ChildReport = {
+    type: "childReport",
+    childJobId: id.jobId,
+    status: state.status,
+    units: totalUnits(state),
+    ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
+    ...(state.error ? { error: state.error } : {}),
+  };
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+  return true;
+}
+
+interface StartChildPayload {
+  stepName: string;
+  attempt: number;
+  slot: ChildSlot;
+}
+
+async function startChild(host: WorkHost, state: JobState, p: StartChildPayload, cache: ResolutionCache): Promise<boolean> {
+  const cur = state.current;
+  const wanted =
+    state.status === "RUNNING" &&
+    cur?.name === p.stepName &&
+    cur.attempt === p.attempt &&
+    cur.wait?.type === "children" &&
+    cur.wait.children.some((c) => c.jobId === p.slot.jobId && (c.status === "STARTING" || c.status === "RUNNING"));
+  if (!wanted) return true; // cancelled or superseded before it started
+  const init = await buildChildStart(host.bindings.DB, state, p.stepName, p.slot, cache, Date.now());
+  const result = await jobRunStub(host.bindings, p.slot.jobId!).start(init);
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  console.log(
+    JSON.stringify({ event: "child.started", parentJobId: state.identity.jobId, childJobId: p.slot.jobId, workflowName: init.identity.workflowName, stepName: p.stepName }),
+  );
+  host.apply({ type: "childStarted", jobId: p.slot.jobId!, workflowName: init.identity.workflowName, at: Date.now() });
+  return true;
+}
+
+async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Promise<boolean> {
+  const { stepName, attempt, input } = item.payload as { stepName: string; attempt: number; input: unknown };
+  const cur = state.current;
+  if (state.status !== "RUNNING" || cur?.name !== stepName || cur.attempt !== attempt || cur.wait?.type !== "call") return true;
+  const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
+  const executor = executorFor(stepDef.integrationDetails.type);
+  const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };
+  const budgets = [config.timeoutMs, cur.deadline !== undefined ? cur.deadline - Date.now() : undefined].filter((t): t is number => t !== undefined);
+  const signal = budgets.length ? AbortSignal.timeout(Math.max(1, Math.min(...budgets))) : new AbortController().signal;
+  const org = state.identity.organizationId;
+  const result: CallResult = executor?.call
+    ? await executor
+        .call({
+          stepName,
+          config,
+          input,
+          jobId: state.identity.jobId,
+          organizationId: org,
+          attempt,
+          env: host.bindings,
+          secrets: (key) => readOrganizationSecret(host.bindings, org, key),
+          signal,
+        })
+        .catch((e: unknown) => ({
+          ok: false as const,
+          // A timed-out call may still have happened at the far end: it is recorded as a timeout.
+          error: signal.aborted
+            ? { code: "TIMEOUT", message: `The call did not answer within its time limit.` }
+            : { code: "ExecutorError", message: String((e as Error)?.message ?? e) },
+          retryable: true,
+        }))
+    : { ok: false, error: { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, retryable: false };
+  const at = Date.now();
+  const done = () => host.store.done(item);
+  // The result and the removal of the work item commit together: a crash before this redoes the call.
+  if (result.ok) host.apply({ type: "stepCompleted", stepName, attempt, output: result.output, at }, done);
+  else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);
+  return false;
+}
