@@ -1,0 +1,157 @@
+/**
+ * The static checks a definition passes before a version is registered (DEFINITIONS.md
+ * "Registering a version: static checks"). Every problem is reported at once, each message naming
+ * the step, path or field at fault, so one round trip fixes a definition.
+ */
+import type { z } from "zod";
+import { checkDataFlow } from "./check-data-flow";
+import { EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, isExecutorType } from "./executor-configs";
+import { analyzeTransition, unknownOperations } from "./json-logic";
+import { compileDefinitions, schemaForRef } from "./json-schema";
+import { WorkflowDefinitionSchema, type StepDefinition, type WorkflowDefinition } from "./schema";
+import { checkTransformerSyntax } from "./transformer-syntax";
+
+/** How the checks learn whether a child workflow exists (in the registering organization). */
+export interface WorkflowLookup {
+  workflowExists(ref: { workflowName?: string; workflowId?: string }): Promise<boolean>;
+}
+
+export type CheckResult =
+  | { valid: true; definition: WorkflowDefinition; errors: [] }
+  | { valid: false; errors: string[] };
+
+type Issue = z.core.$ZodIssue;
+
+function formatPath(path: readonly PropertyKey[], root = ""): string {
+  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc === "" ? String(p) : `${acc}.${String(p)}`), root);
+}
+
+function issueMessage(issue: Issue): string {
+  return issue.code === "invalid_type" && issue.message.endsWith("received undefined") ? "is required" : issue.message;
+}
+
+/** Formats zod issues of the whole definition; paths inside `steps[i]` name the step when it has a name. */
+function formatIssues(issues: readonly Issue[], raw: unknown): string[] {
+  const steps = (raw as { steps?: unknown }).steps;
+  return issues.map((issue) => {
+    const path = issue.path;
+    if (path[0] === "steps" && typeof path[1] === "number") {
+      const name = Array.isArray(steps) ? (steps[path[1]] as { name?: unknown } | undefined)?.name : undefined;
+      const step = typeof name === "string" && name !== "" ? `step "${name}"` : `steps[${path[1]}]`;
+      const rest = formatPath(path.slice(2));
+      return `${step}: ${rest === "" ? "" : `${rest}: `}${issueMessage(issue)}`;
+    }
+    const where = formatPath(path);
+    return where === "" ? issueMessage(issue) : `${where}: ${issueMessage(issue)}`;
+  });
+}
+
+function checkTransition(step: StepDefinition, names: ReadonlySet<string>): string[] {
+  const errors: string[] = [];
+  const at = `step "${step.name}"`;
+  const t = step.transitionToStep;
+  if (typeof t === "string") {
+    if (!names.has(t)) errors.push(`${at}: transition names unknown step "${t}"`);
+    return errors;
+  }
+  if (t === null) return errors;
+  for (const op of unknownOperations(t)) errors.push(`${at}: transitionToStep uses unknown JSON Logic operation "${op}"`);
+  const analysis = analyzeTransition(t);
+  for (const target of analysis.targets) if (!names.has(target)) errors.push(`${at}: transition names unknown step "${target}"`);
+  for (const value of analysis.invalid) errors.push(`${at}: transition may yield ${JSON.stringify(value)}, which is not a step name or null`);
+  return errors;
+}
+
+function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: ReadonlySet<string>): string[] {
+  const at = `step "${step.name}"`;
+  const details = step.integrationDetails;
+  const errors = checkTransition(step, names);
+  for (const key of ["inputDefinition", "outputDefinition"] as const) {
+    const ref = details[key].$ref;
+    if (schemaForRef(definition.definitions, ref) === undefined) errors.push(`${at}: ${key} $ref "${ref}" has no definition`);
+  }
+  if (details.inputTransformer !== undefined) errors.push(...checkTransformerSyntax(details.inputTransformer).map((e) => `${at}: ${e}`));
+  if (!isExecutorType(details.type)) {
+    errors.push(`${at}: unknown executor type "${details.type}" (Canopy runs ${EXECUTOR_TYPES.join(", ")})`);
+    return errors;
+  }
+  const config = EXECUTOR_CONFIG_SCHEMAS[details.type].safeParse(details.config);
+  if (!config.success) {
+    errors.push(...config.error.issues.map((issue) => `${at}: ${formatPath(issue.path, "config")}: ${issueMessage(issue)}`));
+    return errors;
+  }
+  if (details.type === "/canopy/continueAsNew") {
+    const next = details.config?.nextStep;
+    if (typeof next === "string" && !names.has(next)) errors.push(`${at}: config.nextStep names unknown step "${next}"`);
+  }
+  if (details.type === "/canopy/transform") {
+    const output = (details.config?.output ?? {}) as Record<string, unknown>;
+    for (const [key, rule] of Object.entries(output)) {
+      for (const op of unknownOperations(rule)) errors.push(`${at}: config.output.${key} uses unknown JSON Logic operation "${op}"`);
+    }
+  }
+  return errors;
+}
+
+function duplicateNames(definition: WorkflowDefinition): string[] {
+  const positions = new Map<string, number[]>();
+  definition.steps.forEach((s, i) => positions.set(s.name, [...(positions.get(s.name) ?? []), i]));
+  return [...positions]
+    .filter(([, at]) => at.length > 1)
+    .map(([name, at]) => `step name "${name}" is used by more than one step (${at.map((i) => `steps[${i}]`).join(", ")})`);
+}
+
+/** Asks the lookup about every child workflow of every runChildJob step, each distinct one once. */
+async function checkChildren(definition: WorkflowDefinition, lookup: WorkflowLookup): Promise<string[]> {
+  const pending: Array<{ message: string; exists: Promise<boolean> }> = [];
+  const asked = new Map<string, Promise<boolean>>();
+  for (const step of definition.steps) {
+    if (step.integrationDetails.type !== "/justworkflowit/runChildJob") continue;
+    const config = EXECUTOR_CONFIG_SCHEMAS["/justworkflowit/runChildJob"].safeParse(step.integrationDetails.config);
+    if (!config.success) continue;
+    const children = (config.data as { children: Array<{ workflowName?: string; workflowId?: string }> }).children;
+    children.forEach((child, i) => {
+      const ref = child.workflowName !== undefined ? { workflowName: child.workflowName } : { workflowId: child.workflowId as string };
+      const key = JSON.stringify(ref);
+      const exists = asked.get(key) ?? lookup.workflowExists(ref);
+      asked.set(key, exists);
+      const what = "workflowName" in ref ? `workflow "${ref.workflowName}"` : `workflow id "${ref.workflowId}"`;
+      pending.push({ message: `step "${step.name}": config.children[${i}] names ${what}, which does not exist`, exists });
+    });
+  }
+  const results = await Promise.all(pending.map(async (p) => ((await p.exists) ? undefined : p.message)));
+  return results.filter((m): m is string => m !== undefined);
+}
+
+/** Runs every static check on a definition (a JSON string or an object); lists all problems found. */
+export async function checkDefinition(raw: unknown, lookup: WorkflowLookup): Promise<CheckResult> {
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      return { valid: false, errors: [`the definition is not valid JSON: ${e instanceof Error ? e.message : String(e)}`] };
+    }
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { valid: false, errors: ["the definition must be a JSON object {workflowName, steps, definitions}"] };
+  }
+  const parsed = WorkflowDefinitionSchema.safeParse(value);
+  if (!parsed.success) return { valid: false, errors: formatIssues(parsed.error.issues, value) };
+  const definition = parsed.data;
+  const names = new Set(definition.steps.map((s) => s.name));
+  const errors = duplicateNames(definition);
+  for (const step of definition.steps) errors.push(...checkStep(step, definition, names));
+  if (!Object.hasOwn(definition.definitions, "workflowInput")) {
+    const first = definition.steps[0]?.name ?? "";
+    errors.push(`definitions.workflowInput is missing: the job's input is validated against it before the first step "${first}" runs`);
+  }
+  errors.push(...compileDefinitions(definition.definitions).errors);
+  const badTransformers = new Set(
+    definition.steps.filter((s) => s.integrationDetails.inputTransformer && checkTransformerSyntax(s.integrationDetails.inputTransformer).length > 0).map((s) => s.name),
+  );
+  errors.push(...checkDataFlow(definition, badTransformers));
+  errors.push(...(await checkChildren(definition, lookup)));
+  const unique = [...new Set(errors)];
+  return unique.length === 0 ? { valid: true, definition, errors: [] } : { valid: false, errors: unique };
+}
