@@ -2,5 +2,6 @@
 import { createApp } from "./api/app";
 
 export { JobObject } from "./job/job-object";
+export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 
 export default createApp() satisfies ExportedHandler<Env>;

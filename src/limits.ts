@@ -32,3 +32,12 @@ export const OUTBOX_RETRY_MAX_MS = 60_000;
 /** Webhook deliveries: signature timestamp tolerance and per-trigger rate. */
 export const WEBHOOK_TIMESTAMP_TOLERANCE_S = 5 * 60;
 export const WEBHOOK_DEFAULT_RATE_PER_SECOND = 100;
+
+/** Delivery records (replay protection) are kept this long, then pruned: senders retry within a day. */
+export const WEBHOOK_DELIVERY_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Expired delivery records deleted per accepted delivery: pruning stays a small, bounded statement. */
+export const WEBHOOK_PRUNE_BATCH = 100;
+/** Upper bound of a trigger's own rate: above it the token bucket no longer protects the engine. */
+export const WEBHOOK_MAX_RATE_PER_SECOND = 1000;
+/** Delivery ids longer than this are refused: they are stored and form part of a primary key. */
+export const WEBHOOK_MAX_DELIVERY_ID_LENGTH = 256;

@@ -13,6 +13,7 @@ import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerWebhookRoutes } from "./routes/webhooks";
 import { registerWorkflowRoutes } from "./routes/workflows";
 
 /** Turns zod issues into the API's `errors` list and `fields` map. */
@@ -75,6 +76,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerOrganizationRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
+  // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
+  registerWebhookRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

@@ -1,0 +1,167 @@
+/**
+ * D1 access for webhook triggers and their delivery records. The signing secret is sealed before
+ * it reaches the database, with associated data naming the organization and trigger, so a sealed
+ * secret copied to another row does not open.
+ */
+import { open, seal } from "../crypto/seal";
+import type { InputTransformer } from "../definition/transformer";
+import { NotFoundError } from "../errors";
+import { isoTime, isUuid } from "../ids";
+import { WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
+import type { VersionSelector } from "../registry/versions";
+import type { Scheme } from "./signatures";
+
+/** A trigger as the API shows it: never its secret. */
+export interface WebhookTrigger {
+  triggerId: string;
+  organizationId: string;
+  name: string;
+  workflowId: string;
+  workflowVersion: VersionSelector;
+  scheme: Scheme;
+  inputTransformer?: InputTransformer;
+  rateLimitPerSecond?: number;
+  createdAt: string;
+}
+
+export interface NewTrigger {
+  triggerId: string;
+  organizationId: string;
+  name: string;
+  workflowId: string;
+  workflowVersion: VersionSelector;
+  scheme: Scheme;
+  secret: string;
+  inputTransformer?: InputTransformer;
+  rateLimitPerSecond?: number;
+}
+
+interface TriggerRow {
+  trigger_id: string;
+  organization_id: string;
+  name: string;
+  workflow_id: string;
+  workflow_version: string;
+  scheme: Scheme;
+  sealed_secret: string;
+  input_transformer: string | null;
+  rate_limit_per_second: number | null;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+const toTrigger = (row: TriggerRow): WebhookTrigger => ({
+  triggerId: row.trigger_id,
+  organizationId: row.organization_id,
+  name: row.name,
+  workflowId: row.workflow_id,
+  workflowVersion: JSON.parse(row.workflow_version) as VersionSelector,
+  scheme: row.scheme,
+  ...(row.input_transformer !== null ? { inputTransformer: JSON.parse(row.input_transformer) as InputTransformer } : {}),
+  ...(row.rate_limit_per_second !== null ? { rateLimitPerSecond: row.rate_limit_per_second } : {}),
+  createdAt: row.created_at,
+});
+
+/** What binds a sealed secret to its row. */
+const secretContext = (organizationId: string, triggerId: string) => `webhook-trigger:${organizationId}:${triggerId}`;
+
+/** Stores a trigger with its secret sealed. */
+export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY">, t: NewTrigger, now: number): Promise<WebhookTrigger> {
+  const sealed = await seal(env, t.secret, secretContext(t.organizationId, t.triggerId));
+  const row = await env.DB.prepare(
+    `INSERT INTO webhook_triggers (trigger_id, organization_id, name, workflow_id, workflow_version, scheme, sealed_secret,
+       input_transformer, rate_limit_per_second, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+  )
+    .bind(
+      t.triggerId,
+      t.organizationId,
+      t.name,
+      t.workflowId,
+      JSON.stringify(t.workflowVersion),
+      t.scheme,
+      sealed,
+      t.inputTransformer !== undefined ? JSON.stringify(t.inputTransformer) : null,
+      t.rateLimitPerSecond ?? null,
+      isoTime(now),
+    )
+    .first<TriggerRow>();
+  return toTrigger(row!);
+}
+
+/** Lists an organization's live triggers, oldest first. */
+export async function listTriggers(db: D1Database, organizationId: string): Promise<WebhookTrigger[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM webhook_triggers WHERE organization_id = ? AND deleted_at IS NULL ORDER BY created_at, trigger_id`)
+    .bind(organizationId)
+    .all<TriggerRow>();
+  return results.map(toTrigger);
+}
+
+/** Deletes a live trigger of this organization, or throws NotFoundError (also for another tenant's). */
+export async function deleteTrigger(db: D1Database, organizationId: string, triggerId: string, now: number): Promise<void> {
+  const result = isUuid(triggerId)
+    ? await db
+        .prepare(`UPDATE webhook_triggers SET deleted_at = ? WHERE trigger_id = ? AND organization_id = ? AND deleted_at IS NULL`)
+        .bind(isoTime(now), triggerId, organizationId)
+        .run()
+    : undefined;
+  if (!result || result.meta.changes === 0) throw new NotFoundError(`Webhook trigger ${triggerId} was not found.`);
+}
+
+/** A live trigger with its opened secret, for verifying a delivery; null when unknown or deleted. */
+export async function findTriggerForDelivery(
+  env: Pick<Env, "DB" | "SECRETS_KEY">,
+  triggerId: string,
+): Promise<{ trigger: WebhookTrigger; secret: string } | null> {
+  if (!isUuid(triggerId)) return null;
+  const row = await env.DB.prepare(`SELECT * FROM webhook_triggers WHERE trigger_id = ? AND deleted_at IS NULL`)
+    .bind(triggerId)
+    .first<TriggerRow>();
+  if (!row) return null;
+  const secret = await open(env, row.sealed_secret, secretContext(row.organization_id, row.trigger_id));
+  return { trigger: toTrigger(row), secret };
+}
+
+/** The job an earlier delivery with this id started, if its record is still kept. */
+export async function findDelivery(db: D1Database, triggerId: string, deliveryId: string): Promise<string | null> {
+  const row = await db
+    .prepare(`SELECT job_id FROM webhook_deliveries WHERE trigger_id = ? AND delivery_id = ?`)
+    .bind(triggerId, deliveryId)
+    .first<{ job_id: string }>();
+  return row?.job_id ?? null;
+}
+
+/**
+ * Records a delivery in one statement; the primary key decides between racing duplicates.
+ * Returns whether this call was first, and the job id the delivery id is bound to.
+ */
+export async function recordDelivery(
+  db: D1Database,
+  triggerId: string,
+  deliveryId: string,
+  jobId: string,
+  now: number,
+): Promise<{ first: boolean; jobId: string }> {
+  const inserted = await db
+    .prepare(
+      `INSERT INTO webhook_deliveries (trigger_id, delivery_id, job_id, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (trigger_id, delivery_id) DO NOTHING RETURNING job_id`,
+    )
+    .bind(triggerId, deliveryId, jobId, now)
+    .first<{ job_id: string }>();
+  if (inserted) return { first: true, jobId: inserted.job_id };
+  // The conflicting row is never deleted within the retention window, so it is there to read.
+  return { first: false, jobId: (await findDelivery(db, triggerId, deliveryId)) ?? jobId };
+}
+
+/** Deletes a bounded batch of delivery records older than the retention window. */
+export async function pruneDeliveries(db: D1Database, now: number): Promise<void> {
+  await db
+    .prepare(
+      `DELETE FROM webhook_deliveries WHERE rowid IN
+         (SELECT rowid FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+    )
+    .bind(now - WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH)
+    .run();
+}
