@@ -3,37 +3,42 @@
  * concurrency allows, and finishing the step when every child has ended.
  */
 import type { Decider } from "./decide";
-import type { ChildSlot, EngineEvent, JobError } from "./types";
+import type { ChildReportFact, ChildSlot, JobError } from "./types";
 
 type Complete = (d: Decider, output: unknown, at: number) => void;
 type Fail = (d: Decider, error: JobError, retryable: boolean, at: number) => void;
 
-const ENDED: ReadonlySet<ChildSlot["status"]> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const ENDED: ReadonlySet<string> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
-/** Records a child's report: its units always (latest wins), its outcome once. */
-export function recordChildReport(d: Decider, event: Extract<EngineEvent, { type: "childFinished" | "childUnits" }>): void {
+/**
+ * Records a child's report: its units always (the highest seen wins), its outcome once.
+ * Returns true when the report ended a child of the current step.
+ */
+export function recordChildReport(d: Decider, report: ChildReportFact): boolean {
   const s = d.state;
-  const before = s.childUnits[event.childJobId];
-  if (before === undefined || event.units > before) {
-    s.childUnits[event.childJobId] = event.units;
+  const before = s.childUnits[report.childJobId];
+  if (before === undefined || report.units > before) {
+    s.childUnits[report.childJobId] = report.units;
     // Roll units up the tree as they change, not only when this job ends.
     if (s.identity.parentJobId) d.commands.push({ type: "notifyParent" });
   }
-  if (event.type !== "childFinished") return;
+  if (!ENDED.has(report.status)) return false;
   const wait = s.current?.wait;
-  if (wait?.type !== "children") return;
-  const slot = wait.children.find((c) => c.jobId === event.childJobId);
-  if (!slot || ENDED.has(slot.status)) return; // a duplicate report, or a child of an earlier attempt
-  slot.status = event.status;
-  if (event.output !== undefined) slot.output = event.output;
-  if (event.error) slot.error = event.error;
-  const outcome = event.status === "SUCCEEDED" ? "completed" : event.status === "FAILED" ? "failed" : "cancelled";
+  if (wait?.type !== "children") return false;
+  const slot = wait.children.find((c) => c.jobId === report.childJobId);
+  if (!slot || ENDED.has(slot.status)) return false; // a duplicate report, or a child of an earlier attempt
+  slot.status = report.status as ChildSlot["status"];
+  slot.workflowName = report.workflowName;
+  if (report.output !== undefined) slot.output = report.output;
+  if (report.error) slot.error = report.error;
+  const outcome = report.status === "SUCCEEDED" ? "completed" : report.status === "FAILED" ? "failed" : "cancelled";
   d.log(`child.${outcome}`, {
     parentJobId: s.identity.jobId,
-    childJobId: event.childJobId,
-    workflowName: slot.workflowName ?? slot.workflowRef.workflowName ?? slot.workflowRef.workflowId,
+    childJobId: report.childJobId,
+    workflowName: report.workflowName,
     stepName: s.current!.name,
   });
+  return true;
 }
 
 /** Starts waiting children while concurrency allows. Returns true (the caller then checks completion). */

@@ -100,19 +100,11 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status === "RUNNING") tryCompleteEventWait(d, event.at);
       return;
     }
-    case "childFinished":
-    case "childUnits":
-      recordChildReport(d, event);
-      if (event.type === "childFinished" && s.status === "RUNNING" && childrenChanged(d, event.at)) {
+    case "childReports": {
+      let ended = false;
+      for (const report of event.reports) ended = recordChildReport(d, report) || ended;
+      if (ended && s.status === "RUNNING" && childrenChanged(d, event.at)) {
         completeChildrenIfDone(d, event.at, completeAttempt, failAttempt);
-      }
-      return;
-    case "childStarted": {
-      const wait = s.current?.wait;
-      const slot = wait?.type === "children" ? wait.children.find((c) => c.jobId === event.jobId) : undefined;
-      if (slot) {
-        slot.workflowName = event.workflowName;
-        if (slot.status === "STARTING") slot.status = "RUNNING";
       }
       return;
     }

@@ -145,19 +145,20 @@ export type EngineEvent =
     }
   | { type: "timerFired"; at: number }
   | { type: "eventReceived"; eventId: string; payload: unknown; at: number }
-  | { type: "childStarted"; jobId: string; workflowName: string; at: number }
-  | {
-      type: "childFinished";
-      childJobId: string;
-      status: "SUCCEEDED" | "FAILED" | "CANCELLED";
-      output?: unknown;
-      error?: JobError;
-      units: number;
-      at: number;
-    }
-  | { type: "childUnits"; childJobId: string; units: number; at: number }
+  /** Reports from children, applied in one decision per batch (a fan-out of 1,000 is not 1,000 commits). */
+  | { type: "childReports"; reports: ChildReportFact[]; at: number }
   | { type: "cancel"; at: number; reason?: JobError }
   | { type: "resume"; at: number };
+
+/** What a child tells its parent: its units so far, and its outcome once it has ended. */
+export interface ChildReportFact {
+  childJobId: string;
+  workflowName: string;
+  status: JobStatus;
+  units: number;
+  output?: unknown;
+  error?: JobError;
+}
 
 export type Command =
   /** Run an external executor's call for this attempt. */

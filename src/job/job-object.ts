@@ -8,9 +8,10 @@ import { DurableObject } from "cloudflare:workers";
 import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
-import type { Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
+import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
 import { ConflictError, NotFoundError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
+import { logEvent } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore } from "./store";
 import { jobSummary, workflowStateView, type JobSummary } from "./views";
@@ -25,16 +26,6 @@ export interface StartJob {
   executionData: Record<string, unknown>;
   /** Create the job already FAILED with this error (a child whose input is invalid). */
   rejectWith?: JobError;
-}
-
-/** A child's report to its parent: its current units, and its outcome once it has ended. */
-export interface ChildReport {
-  type: "childReport";
-  childJobId: string;
-  status: JobState["status"];
-  units: number;
-  output?: unknown;
-  error?: JobError;
 }
 
 function fail<T>(error: ApiError): RpcResult<T> {
@@ -79,7 +70,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     this.store.commit(decision.state, decision.history, decision.commands, event.at, extra);
     this.current!.state = decision.state;
     for (const c of decision.commands) {
-      if (c.type === "log") console.log(JSON.stringify({ event: c.event, jobId: decision.state.identity.jobId, ...c.fields }));
+      if (c.type === "log") logEvent(c.event, { jobId: decision.state.identity.jobId, ...c.fields });
     }
     this.armAlarm();
     return decision;
@@ -96,9 +87,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  /** Sets the alarm to the earliest of owed work and the state's own wake time. */
-  armAlarm(): void {
-    const candidates = [this.stateWakeAt(), this.store.nextWorkDue()].filter((t): t is number => t !== undefined);
+  /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
+  armAlarm(also?: number): void {
+    const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const at = Math.min(...candidates);
     if (this.alarmAt !== undefined && this.alarmAt <= at) return;
@@ -110,10 +101,17 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     this.alarmAt = undefined;
     const now = Date.now();
     if (this.current) {
+      const reports = this.store.inbox(INBOX_BATCH);
+      if (reports.length > 0) {
+        this.apply({ type: "childReports", reports, at: now }, () => this.store.clearInbox(reports));
+        if (reports.length === INBOX_BATCH) this.armAlarm(now);
+      }
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
     }
     await performWork(this, Date.now());
+    // Whatever the handler armed while it ran is re-armed now that it is over.
+    this.alarmAt = undefined;
     this.armAlarm();
   }
 
@@ -184,24 +182,14 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     return { ok: true, value: { state: workflowStateView(s, this.store.history()) } };
   }
 
-  /** A child's report (from the child's alarm). Recorded once; a duplicate changes nothing. */
-  async receiveChildReport(report: ChildReport): Promise<{ ok: true }> {
+  /**
+   * A child's report (from the child's alarm). Kept in the inbox and applied from the alarm in
+   * batches; the engine records each child's outcome once, so a duplicate changes nothing.
+   */
+  async receiveChildReport(report: ChildReportFact): Promise<{ ok: true }> {
     if (!this.current) return { ok: true };
-    const at = Date.now();
-    if (isTerminal(report.status)) {
-      this.apply({
-        type: "childFinished",
-        childJobId: report.childJobId,
-        status: report.status as "SUCCEEDED" | "FAILED" | "CANCELLED",
-        units: report.units,
-        at,
-        ...(report.output !== undefined ? { output: report.output } : {}),
-        ...(report.error ? { error: report.error } : {}),
-      });
-    } else {
-      const known = this.current.state.childUnits[report.childJobId];
-      if (known === undefined || report.units > known) this.apply({ type: "childUnits", childJobId: report.childJobId, units: report.units, at });
-    }
+    this.store.receiveReport(report);
+    this.armAlarm(Date.now());
     return { ok: true };
   }
 

@@ -2,7 +2,8 @@
  * All SQL of a JobObject: its state row, append-only history, and a queue of work (I/O the engine
  * asked for). Decisions are committed with the work they cause in one `transactionSync`.
  */
-import type { Command, HistoryItem, JobState } from "../engine/types";
+import { isTerminal } from "../engine/status";
+import type { ChildReportFact, Command, HistoryItem, JobState } from "../engine/types";
 
 const SCHEMA_VERSION = 1;
 
@@ -13,7 +14,7 @@ export interface WorkItem {
   payload: unknown;
   dueAt: number;
   attempts: number;
-  /** For coalesced items (index, notify): the state version they were queued for. */
+  /** Bumped each time a coalesced item (index, notify) is queued again. */
   version: number;
 }
 
@@ -49,6 +50,7 @@ export class JobStore {
         due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS work_due ON work(due_at);
+      CREATE TABLE IF NOT EXISTS inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL);
     `);
     this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
@@ -89,9 +91,9 @@ export class JobStore {
         for (const jobId of c.jobIds) this.enqueue({ id: `cancel:${jobId}`, kind: "cancelChild", payload: { jobId }, dueAt: now });
         return;
       case "notifyParent":
-        return this.enqueue({ id: "notify", kind: "notifyParent", payload: null, dueAt: now, version: state.indexSeq, replace: true });
+        return this.enqueue({ id: "notify", kind: "notifyParent", payload: null, dueAt: now, coalesce: true });
       case "indexStatus":
-        return this.enqueue({ id: "index", kind: "index", payload: null, dueAt: now, version: state.indexSeq, replace: true });
+        return this.enqueue({ id: "index", kind: "index", payload: null, dueAt: now, coalesce: true });
       case "continueAsNew":
         return this.enqueue({ id: "continue", kind: "continueAsNew", payload: c, dueAt: now });
       case "log":
@@ -99,16 +101,21 @@ export class JobStore {
     }
   }
 
-  /** Adds a work item; a coalesced one (`replace`) is refreshed instead of duplicated. */
-  enqueue(item: { id: string; kind: WorkKind; payload: unknown; dueAt: number; version?: number; replace?: boolean }): void {
-    const verb = item.replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE";
+  /**
+   * Adds a work item. A coalesced item (one that sends the latest state, like an index write) is
+   * kept once; queuing it again bumps its version, so a delivery already in flight, which read
+   * older state, does not remove it.
+   */
+  enqueue(item: { id: string; kind: WorkKind; payload: unknown; dueAt: number; coalesce?: boolean }): void {
+    const conflict = item.coalesce
+      ? `ON CONFLICT (id) DO UPDATE SET version = work.version + 1, due_at = MIN(work.due_at, excluded.due_at), attempts = 0`
+      : `ON CONFLICT (id) DO NOTHING`;
     this.sql.exec(
-      `${verb} INTO work (id, kind, payload, due_at, attempts, version) VALUES (?, ?, ?, ?, 0, ?)`,
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version) VALUES (?, ?, ?, ?, 0, 0) ${conflict}`,
       item.id,
       item.kind,
       JSON.stringify(item.payload),
       item.dueAt,
-      item.version ?? 0,
     );
   }
 
@@ -134,6 +141,33 @@ export class JobStore {
   /** Puts a failed work item back with a later due time. */
   retryLater(item: WorkItem, dueAt: number): void {
     this.sql.exec(`UPDATE work SET attempts = attempts + 1, due_at = ? WHERE id = ? AND version = ?`, dueAt, item.id, item.version);
+  }
+
+  /**
+   * Keeps a child's report until the alarm applies it. A later report replaces an earlier one,
+   * except that nothing replaces a report of the child's end.
+   */
+  receiveReport(report: ChildReportFact): void {
+    this.sql.exec(
+      `INSERT INTO inbox (child_job_id, report, ended) VALUES (?, ?, ?)
+       ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
+      report.childJobId,
+      JSON.stringify(report),
+      isTerminal(report.status) ? 1 : 0,
+    );
+  }
+
+  /** Reports waiting to be applied. */
+  inbox(limit: number): ChildReportFact[] {
+    return this.sql
+      .exec<{ report: string }>(`SELECT report FROM inbox LIMIT ?`, limit)
+      .toArray()
+      .map((r) => JSON.parse(r.report) as ChildReportFact);
+  }
+
+  /** Removes applied reports (inside the transaction that applied them). */
+  clearInbox(reports: ChildReportFact[]): void {
+    for (const r of reports) this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
   }
 
   /** The run's history, oldest first. */

@@ -3,17 +3,17 @@
  * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
  * is retried from the alarm with backoff when it fails.
  */
-import type { ChildSlot, Decision, EngineEvent, JobState } from "../engine/types";
+import type { ChildReportFact, ChildSlot, Decision, EngineEvent, JobState } from "../engine/types";
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import { CHILD_START_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS } from "../limits";
 import { upsertJobIndex } from "../registry/jobs";
 import { buildChildStart, type ResolutionCache } from "./child-start";
-import type { ChildReport } from "./job-object";
 import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
+import { logEvent } from "../log";
 import { readOrganizationSecret } from "../registry/secrets";
 import type { WorkflowDefinition } from "../definition/schema";
 
@@ -51,7 +51,7 @@ async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache
     const finished = await run(host, item, cache);
     if (finished) host.store.done(item);
   } catch (e) {
-    console.error(JSON.stringify({ event: "work.failed", jobId: host.state?.identity.jobId, work: item.id, attempts: item.attempts, error: String(e) }));
+    logEvent("work.failed", { jobId: host.state?.identity.jobId, work: item.id, attempts: item.attempts, error: String(e) });
     host.store.retryLater(item, Date.now() + retryDelay(item.attempts));
   } finally {
     host.inflight.delete(item.id);
@@ -86,9 +86,9 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
-  const report: ChildReport = {
-    type: "childReport",
+  const report: ChildReportFact = {
     childJobId: id.jobId,
+    workflowName: id.workflowName,
     status: state.status,
     units: totalUnits(state),
     ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
@@ -116,10 +116,7 @@ async function startChild(host: WorkHost, state: JobState, p: StartChildPayload,
   const init = await buildChildStart(host.bindings.DB, state, p.stepName, p.slot, cache, Date.now());
   const result = await jobRunStub(host.bindings, p.slot.jobId!).start(init);
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
-  console.log(
-    JSON.stringify({ event: "child.started", parentJobId: state.identity.jobId, childJobId: p.slot.jobId, workflowName: init.identity.workflowName, stepName: p.stepName }),
-  );
-  host.apply({ type: "childStarted", jobId: p.slot.jobId!, workflowName: init.identity.workflowName, at: Date.now() });
+  logEvent("child.started", { parentJobId: state.identity.jobId, childJobId: p.slot.jobId, workflowName: init.identity.workflowName, stepName: p.stepName });
   return true;
 }
 

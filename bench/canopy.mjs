@@ -1,0 +1,55 @@
+// Canopy's own workloads, each measured through the real server.
+import { linearDefinition, round, step } from "./lib.mjs";
+
+/** A linear job of `steps` no-op steps: wall time from submission to SUCCEEDED, and per step. */
+export async function linear(t, steps = 1000) {
+  const wf = await t.deploy(linearDefinition(`linear-${steps}`, steps));
+  const t0 = performance.now();
+  const jobId = await t.submit(wf, { hello: "world" });
+  const job = await t.waitJob(jobId);
+  const wallMs = performance.now() - t0;
+  if (job.status !== "SUCCEEDED") throw new Error(`linear job ${job.status}`);
+  const engineMs = Date.parse(job.finishedAt) - Date.parse(job.startedAt);
+  return { steps, wallMs: round(wallMs, 1), perStepMs: round(wallMs / steps), engineMs, enginePerStepMs: round(engineMs / steps) };
+}
+
+/** A parent fanning out to `children` one-step children and collecting them. */
+export async function fanOut(t, children = 1000) {
+  await t.deploy({
+    workflowName: "bench-child",
+    steps: [step("only", "/justworkflowit/noop")],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const parent = await t.deploy({
+    workflowName: `bench-parent-${children}`,
+    steps: [
+      step("fan", "/justworkflowit/runChildJob", {
+        config: { children: [{ workflowName: "bench-child", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] },
+      }),
+    ],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const items = Array.from({ length: children }, (_, i) => ({ i }));
+  const t0 = performance.now();
+  const jobId = await t.submit(parent, { items });
+  const job = await t.waitJob(jobId);
+  const wallMs = performance.now() - t0;
+  if (job.status !== "SUCCEEDED") throw new Error(`fan-out job ${job.status}: ${JSON.stringify(job.error)}`);
+  if (job.billableTransactionUnits !== children + 1) throw new Error(`units ${job.billableTransactionUnits}`);
+  return { children, wallMs: round(wallMs, 1), perChildMs: round(wallMs / children) };
+}
+
+/** `n` concurrent submissions of a one-step job: accepted per second. */
+export async function submissions(t, n = 200) {
+  const wf = await t.deploy({
+    workflowName: `bench-submit-${n}`,
+    steps: [step("only", "/justworkflowit/noop")],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const t0 = performance.now();
+  const ids = await Promise.all(Array.from({ length: n }, (_, i) => t.submit(wf, { i })));
+  const acceptMs = performance.now() - t0;
+  await Promise.all(ids.map((id) => t.waitJob(id)));
+  const allDoneMs = performance.now() - t0;
+  return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}

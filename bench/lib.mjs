@@ -1,0 +1,137 @@
+// Shared benchmark plumbing: start a real `npm start` on a free port, a tiny API client, timing.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Starts the engine with `npm start` and returns {baseUrl, adminToken, stop}. */
+export async function startEngine(extraEnv = {}) {
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), "canopy-bench-"));
+  const adminToken = "bench-" + Math.random().toString(36).slice(2);
+  const proc = spawn("npm", ["start"], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      STATE_DIR: stateDir,
+      ADMIN_TOKEN: adminToken,
+      SECRETS_KEY: Buffer.alloc(32, 7).toString("base64"),
+      ...extraEnv,
+    },
+  });
+  let logs = "";
+  proc.stdout.on("data", (c) => (logs = (logs + c).slice(-5_000_000)));
+  proc.stderr.on("data", (c) => (logs = (logs + c).slice(-5_000_000)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+    } catch {}
+    if (proc.exitCode !== null) throw new Error("npm start exited:\n" + logs);
+    await sleep(200);
+  }
+  const stop = async () => {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {}
+    await sleep(300);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  return { baseUrl, adminToken, stop, logs: () => logs };
+}
+
+/** A minimal JSON client. */
+export function client(baseUrl, token) {
+  const call = async (method, path, body) => {
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : undefined;
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text}`);
+    return json;
+  };
+  return { get: (p) => call("GET", p), post: (p, b) => call("POST", p, b ?? {}), put: (p, b) => call("PUT", p, b ?? {}) };
+}
+
+/** An organization with a token, and helpers to deploy and run workflows in it. */
+export async function tenant(engine) {
+  const admin = client(engine.baseUrl, engine.adminToken);
+  const key = "bench-" + Math.random().toString(36).slice(2, 10);
+  const org = await admin.post("/organizations", { name: key, key, displayName: key });
+  const tok = await admin.post(`/organizations/${org.organizationId}/api-auth-tokens`, { name: "bench" });
+  const api = client(engine.baseUrl, tok.token);
+  const orgPath = `/organizations/${org.organizationId}`;
+  return {
+    api,
+    orgPath,
+    async deploy(definition) {
+      const { workflows } = await api.get(`${orgPath}/workflows`);
+      const workflowId =
+        workflows.find((w) => w.name === definition.workflowName)?.workflowId ??
+        (await api.post(`${orgPath}/workflows`, { name: definition.workflowName })).workflowId;
+      const v = await api.post(`${orgPath}/workflows/${workflowId}/versions`, { definition: JSON.stringify(definition) });
+      await api.put(`${orgPath}/workflows/${workflowId}/tags/$LIVE`, { versionId: v.versionId });
+      return workflowId;
+    },
+    async submit(workflowId, input) {
+      return (await api.post(`${orgPath}/jobs`, { workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: input })).jobId;
+    },
+    async waitJob(jobId, timeoutMs = 600_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const { job } = await api.get(`${orgPath}/jobs/${jobId}`);
+        if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.status)) return job;
+        await sleep(20);
+      }
+      throw new Error(`job ${jobId} did not finish`);
+    },
+  };
+}
+
+export function step(name, type, extra = {}, transitionToStep = null) {
+  const { config, input = "any", output = "any", ...rest } = extra;
+  return {
+    name,
+    ...rest,
+    integrationDetails: {
+      type,
+      ...(config !== undefined ? { config } : {}),
+      inputDefinition: { $ref: `#/definitions/${input}` },
+      outputDefinition: { $ref: `#/definitions/${output}` },
+    },
+    transitionToStep,
+  };
+}
+
+export function linearDefinition(name, steps) {
+  return {
+    workflowName: name,
+    steps: Array.from({ length: steps }, (_, i) =>
+      step(`s${i}`, "/justworkflowit/noop", {}, i + 1 < steps ? `s${i + 1}` : null),
+    ),
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  };
+}
+
+export const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
