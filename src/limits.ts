@@ -22,6 +22,9 @@ export const RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Consecutive in-memory (pure) steps committed in one transaction; bounds one invocation's CPU time. */
 export const MAX_INLINE_STEPS_PER_COMMIT = 500;
 
+/** Child reports applied per decision: one state commit for many children. */
+export const INBOX_BATCH = 1000;
+
 /** Children started per parent alarm: keeps each invocation short and the DO call fan-out bounded. */
 export const CHILD_START_BATCH = 50;
 
