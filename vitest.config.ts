@@ -25,7 +25,13 @@ export default defineConfig(async () => {
               miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=" } },
             }),
           ],
-          test: { name: "integration", include: ["test/integration/**/*.test.ts"], setupFiles: ["./test/integration/setup.ts"] },
+          test: {
+            name: "integration",
+            include: ["test/integration/**/*.test.ts"],
+            setupFiles: ["./test/integration/setup.ts"],
+            // Real HTTP servers on loopback that executors call (HTTP, Lambda, Google); tests inject their port.
+            globalSetup: ["./test/fakes/servers.ts"],
+          },
         },
       ],
     },

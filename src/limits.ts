@@ -44,3 +44,17 @@ export const WEBHOOK_PRUNE_BATCH = 100;
 export const WEBHOOK_MAX_RATE_PER_SECOND = 1000;
 /** Delivery ids longer than this are refused: they are stored and form part of a primary key. */
 export const WEBHOOK_MAX_DELIVERY_ID_LENGTH = 256;
+
+/** Organization secrets: a value fits a Google service-account key with room to spare, and stays a small D1 row. */
+export const MAX_SECRET_VALUE_CHARS = 64 * 1024;
+/** Secret keys name environment-style identifiers (AWS_ACCESS_KEY_ID); they also appear in URL paths. */
+export const SECRET_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+
+/** How much of a failed call's response body the history keeps: enough to read the error, not a page. */
+export const ERROR_BODY_EXCERPT_CHARS = 200;
+/** A cached Google ID token is replaced this long before it expires, so no call carries a token about to lapse. */
+export const ID_TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+/** A function's own error message is kept up to this length in the job's error and history. */
+export const MAX_FUNCTION_ERROR_MESSAGE_CHARS = 1000;
+/** Google ID tokens cached per isolate (one per service account and function): bounds the isolate's memory. */
+export const ID_TOKEN_CACHE_MAX_ENTRIES = 1000;

@@ -13,6 +13,7 @@ import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
 import { registerWorkflowRoutes } from "./routes/workflows";
 
@@ -76,6 +77,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerOrganizationRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
+  registerSecretRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

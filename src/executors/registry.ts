@@ -1,6 +1,8 @@
 /** Every executor by its type string. */
+import { awsLambdaExecutor } from "./aws-lambda";
 import { continueAsNewExecutor } from "./continue-as-new";
 import { delayExecutor } from "./delay";
+import { gcpCloudFunctionExecutor } from "./gcp-cloud-function";
 import { httpExecutor } from "./http";
 import { noopExecutor } from "./noop";
 import { runChildJobExecutor } from "./run-child-job";
@@ -10,7 +12,7 @@ import { waitForEventsExecutor } from "./wait-for-events";
 
 const executors = new Map<string, Executor<any>>(); // any: each executor narrows its own config type
 
-for (const e of [noopExecutor, transformExecutor, waitForEventsExecutor, delayExecutor, runChildJobExecutor, continueAsNewExecutor, httpExecutor]) {
+for (const e of [noopExecutor, transformExecutor, waitForEventsExecutor, delayExecutor, runChildJobExecutor, continueAsNewExecutor, httpExecutor, awsLambdaExecutor, gcpCloudFunctionExecutor]) {
   executors.set(e.type, e);
 }
 

@@ -1,0 +1,78 @@
+/**
+ * What every network executor (HTTP, Lambda, Cloud Functions) agrees on: a network error, a 5xx or
+ * a 429 is worth retrying (after Retry-After when the far end says so), any other 4xx is final,
+ * and the error a user reads names the status and a short excerpt of the body. A call cut off by
+ * its time limit is a TIMEOUT, not a failure: the far end may still have done the work.
+ */
+import { ERROR_BODY_EXCERPT_CHARS } from "../limits";
+import type { CallResult } from "./types";
+
+type Failure = Extract<CallResult, { ok: false }>;
+
+/** A response read in full, or the failure that prevented it. */
+export type Exchange = { ok: true; res: Response; text: string } | { ok: false; failure: Failure };
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+export function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (header.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The failure for a secret the organization does not have: final until someone creates it. */
+export function secretMissing(key: string): Failure {
+  return { ok: false, retryable: false, error: { code: "SecretNotFound", message: `Organization secret "${key}" does not exist.` } };
+}
+
+/** A failure that retrying cannot fix (bad configuration, a malformed answer). */
+export function finalFailure(code: string, message: string): Failure {
+  return { ok: false, retryable: false, error: { code, message } };
+}
+
+/** Replaces every secret value in `text`, so an endpoint that echoes a credential does not put it in the history. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join("[secret]");
+  return out;
+}
+
+/** Sends a request and reads the whole body; `label` names the call in errors ("POST https://…"). */
+export async function exchange(label: string, signal: AbortSignal, request: () => Promise<Response>): Promise<Exchange> {
+  try {
+    const res = await request();
+    return { ok: true, res, text: await res.text() };
+  } catch (e) {
+    if (signal.aborted) {
+      return { ok: false, failure: { ok: false, retryable: true, error: { code: "TIMEOUT", message: `${label} did not answer within its time limit; it may still have run.` } } };
+    }
+    return { ok: false, failure: { ok: false, retryable: true, error: { code: "NetworkError", message: `${label} failed: ${(e as Error)?.message ?? String(e)}` } } };
+  }
+}
+
+/** A non-2xx response as a failure: 5xx and 429 retry (honouring Retry-After), other statuses are final. */
+export function httpFailure(label: string, res: Response, text: string, secrets: readonly string[] = []): Failure {
+  const excerpt = redact(text, secrets).slice(0, ERROR_BODY_EXCERPT_CHARS).trim();
+  const error = { code: `HTTP_${res.status}`, message: `${label} answered ${res.status}${excerpt ? `: ${excerpt}` : ""}` };
+  const retryable = res.status >= 500 || res.status === 429;
+  const after = retryable ? retryAfterMs(res.headers.get("retry-after"), Date.now()) : undefined;
+  return { ok: false, retryable, error, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+}
+
+/** A response body as the step's output: JSON, with `empty` standing in for an empty body. */
+export function jsonOutput(label: string, text: string, empty: unknown, secrets: readonly string[] = []): CallResult {
+  if (text.trim() === "") return { ok: true, output: empty };
+  try {
+    return { ok: true, output: JSON.parse(text) };
+  } catch {
+    return finalFailure("InvalidResponse", `${label} did not answer JSON: ${redact(text, secrets).slice(0, ERROR_BODY_EXCERPT_CHARS)}`);
+  }
+}
+
+/** The usual reading of an exchange: its failure, a status failure, or the JSON body as output. */
+export function callResult(label: string, ex: Exchange, options: { secrets?: readonly string[]; empty?: unknown } = {}): CallResult {
+  if (!ex.ok) return ex.failure;
+  if (!ex.res.ok) return httpFailure(label, ex.res, ex.text, options.secrets);
+  return jsonOutput(label, ex.text, options.empty ?? {}, options.secrets);
+}
