@@ -5,6 +5,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {
+      // Jobs log a JSON line per event; show those only for a test that failed.
+      silent: "passed-only",
       projects: [
         { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
         {

@@ -129,8 +129,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (tombstone) this.apply({ type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError });
     else if (init.rejectWith) this.apply({ type: "reject", error: init.rejectWith, at: now });
     else this.apply({ type: "start", at: now });
-    // The first index write is awaited so the job is listable as soon as SubmitJob answers.
-    await performWork(this, now, "index");
+    // A submitted job's first index write is awaited, so it is listable as soon as SubmitJob
+    // answers. A child's is left to its alarm: the parent starting a batch need not wait on D1.
+    if (!init.identity.parentJobId) await performWork(this, now, "index");
     return { ok: true, value: { jobId, created: true } };
   }
 

@@ -42,7 +42,11 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   let starts = 0;
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
-  await Promise.all(items.map((item) => performOne(host, item, cache)));
+  // The index is written before anything else goes out: once a parent hears that a child ended,
+  // the child's row already says so.
+  const index = items.find((i) => i.kind === "index");
+  if (index) await performOne(host, index, cache);
+  await Promise.all(items.filter((i) => i !== index).map((item) => performOne(host, item, cache)));
 }
 
 async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache): Promise<void> {

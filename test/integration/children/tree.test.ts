@@ -1,0 +1,151 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { deployWorkflow, newTenant } from "../../helpers/client";
+import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
+import { admin } from "../../helpers/workerd";
+import type { JobObject } from "../../../src/job/job-object";
+import { MAX_NESTING_DEPTH } from "../../../src/limits";
+
+const noop = "/justworkflowit/noop";
+const run = "/justworkflowit/runChildJob";
+const waitEvents = "/justworkflowit/waitForEventIds";
+
+const stub = (jobId: string): DurableObjectStub<JobObject> => env.JOBS.get(env.JOBS.idFromName(jobId));
+
+async function tenantWith(...defs: any[]) {
+  const t = await newTenant(admin);
+  const ids: Record<string, string> = {};
+  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
+  return { ...t, ids };
+}
+
+const child = (name: string, workflowName: string, extra: Record<string, unknown> = {}) =>
+  step(name, run, { config: { children: [{ workflowName, workflowVersion: { tag: "$LIVE" } }], ...extra } });
+
+describe("a job tree", () => {
+  it("cancels every unfinished descendant through three levels with PARENT_CANCELLED", async () => {
+    const leaf = workflow("leaf", [step("hold", waitEvents, { config: { eventIds: ["never"] } })]);
+    const mid = workflow("mid", [child("spawn", "leaf")]);
+    const top = workflow("top", [child("spawn", "mid")]);
+    const { client, orgId, ids } = await tenantWith(leaf, mid, top);
+    const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
+    const midJob = (await waitForJob(client, orgId, jobId, () => true, 5000)) && (await childOf(client, orgId, jobId));
+    const leafJob = await childOf(client, orgId, midJob);
+    await waitForJob(client, orgId, leafJob, (j) => j.currentStepName === "hold");
+
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/cancel`));
+    const l = await waitForJob(client, orgId, leafJob);
+    const m = await waitForJob(client, orgId, midJob);
+    const t = await waitForJob(client, orgId, jobId);
+    expect(t.job.status).toBe("CANCELLED");
+    expect(m.job).toMatchObject({ status: "CANCELLED", error: { code: "PARENT_CANCELLED" }, rootJobId: jobId, parentJobId: jobId });
+    expect(l.job).toMatchObject({ status: "CANCELLED", error: { code: "PARENT_CANCELLED" }, rootJobId: jobId, parentJobId: midJob });
+    // Units still roll up to the root after the cascade: 1 (top) + 1 (mid) + 1 (leaf).
+    const units = await waitForJob(client, orgId, jobId, (j) => j.billableTransactionUnits === 3);
+    expect(units.job.billableTransactionUnits).toBe(3);
+  });
+
+  it(`fails a self-recursive workflow at nesting depth ${MAX_NESTING_DEPTH} instead of running away`, async () => {
+    const t = await newTenant(admin);
+    const { workflowId } = await t.client.expect(200, t.client.post(`/organizations/${t.orgId}/workflows`, { name: "recurse" }));
+    await deployWorkflow(t.client, t.orgId, workflow("recurse", [child("again", "recurse")]));
+    const jobId = await submit(t.client, t.orgId, { workflowId, workflowVersion: { tag: "$LIVE" } });
+    const { job } = await waitForJob(t.client, t.orgId, jobId, undefined, 30_000);
+    expect(job.status).toBe("FAILED");
+    expect(job.error.code).toBe("ChildJobsFailed");
+    const all = await t.client.expect(200, t.client.get(`/organizations/${t.orgId}/jobs?pageSize=100`));
+    expect(all.totalCount).toBe(MAX_NESTING_DEPTH + 1);
+    const deepest = await waitForDeepest(t.client, t.orgId);
+    expect(deepest.error).toMatchObject({ code: "MaxNestingDepthExceeded", stepName: "again" });
+  });
+
+  it("rolls units up the tree exactly, and shows the hierarchy in GetJob and ListJobs", async () => {
+    const leaf = workflow("leaf", [step("a", noop, {}, "b"), step("b", noop)]);
+    const mid = workflow("mid", [step("prep", noop, {}, "spawn"), child("spawn", "leaf")]);
+    const top = workflow("top", [step("fan", run, { config: { children: [
+      { id: "one", workflowName: "mid", workflowVersion: { tag: "$LIVE" } },
+      { id: "two", workflowName: "mid", workflowVersion: { tag: "$LIVE" } },
+    ] } })]);
+    const { client, orgId, ids } = await tenantWith(leaf, mid, top);
+    const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
+    const done = await waitForJob(client, orgId, jobId);
+    // top 1 + 2 × (mid 2 + leaf 2)
+    expect(done.job.billableTransactionUnits).toBe(9);
+    expect(done.parentJob).toBeUndefined();
+    expect(done.childJobs).toHaveLength(2);
+    expect(done.childJobs[0]).toEqual({ jobId: expect.any(String), status: "SUCCEEDED", workflowName: "mid", parentStepName: "fan", createdAt: expect.any(String), finishedAt: expect.any(String) });
+    const midView = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${done.childJobs[0].jobId}`));
+    expect(midView.job).toMatchObject({ parentJobId: jobId, parentStepName: "fan", rootJobId: jobId, billableTransactionUnits: 4 });
+    expect(midView.parentJob).toEqual({ jobId, status: "SUCCEEDED", workflowName: "top", stepName: "fan" });
+    expect(midView.childJobs).toHaveLength(1);
+
+    const list = (h: string) => client.expect(200, client.get(`/organizations/${orgId}/jobs?jobHierarchy=${h}`));
+    expect((await list("ALL")).totalCount).toBe(5);
+    const top1 = await list("TOP_LEVEL_ONLY");
+    expect(top1.jobs.map((j: any) => j.jobId)).toEqual([jobId]);
+    const kids = await list("CHILD_JOBS_ONLY");
+    expect(kids.totalCount).toBe(4);
+    expect(kids.jobs.every((j: any) => j.rootJobId === jobId && j.parentJobId)).toBe(true);
+  });
+
+  it("records a child's outcome once when its report is refused twice and then delivered", async () => {
+    const leaf = workflow("leaf", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
+    const top = workflow("top", [child("spawn", "leaf")]);
+    const { client, orgId, ids } = await tenantWith(leaf, top);
+    const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
+    const leafJob = await childOf(client, orgId, jobId);
+    await waitForJob(client, orgId, leafJob, (j) => j.currentStepName === "hold");
+
+    // The parent refuses the next two reports, as an overloaded or unreachable object would.
+    // RPC dispatches through the class, so the refusal is installed there, for this instance only.
+    await runInDurableObject(stub(jobId), (o: any) => {
+      const proto = Object.getPrototypeOf(o);
+      const real = proto.receiveChildReport;
+      let refusals = 0;
+      proto.receiveChildReport = async function (this: unknown, report: unknown) {
+        if (this === o && refusals < 2) {
+          refusals += 1;
+          if (refusals === 2) proto.receiveChildReport = real;
+          throw new Error("parent unavailable");
+        }
+        return real.call(this, report);
+      };
+      o.refusals = () => refusals;
+    });
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${leafJob}/events`, { eventId: "go", payload: { ok: 1 } }));
+    const { job } = await waitForJob(client, orgId, jobId, undefined, 20_000);
+    expect(job.status).toBe("SUCCEEDED");
+    expect(await runInDurableObject(stub(jobId), (o: any) => o.refusals())).toBe(2);
+    expect(job.output.results).toEqual([{ id: "0", jobId: leafJob, workflowName: "leaf", status: "SUCCEEDED", output: { ok: 1 } }]);
+    const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
+    expect(state.executionHistory.filter((h: any) => h.stepName === "spawn")).toHaveLength(1);
+    expect(job.billableTransactionUnits).toBe(2);
+  });
+});
+
+async function childOf(client: any, orgId: string, jobId: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const ids = await runInDurableObject(stub(jobId), (o: JobObject) => {
+      const w = o.state?.current?.wait;
+      return w?.type === "children" ? w.children.map((c) => c.jobId!) : [];
+    });
+    if (ids[0]) {
+      const res = await client.get(`/organizations/${orgId}/jobs/${ids[0]}`);
+      if (res.status === 200) return ids[0];
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  throw new Error(`no child of ${jobId} started`);
+}
+
+async function waitForDeepest(client: any, orgId: string): Promise<any> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { jobs } = await client.expect(200, client.get(`/organizations/${orgId}/jobs?status=FAILED&pageSize=100`));
+    const deepest = jobs.find((j: any) => j.error?.code === "MaxNestingDepthExceeded");
+    if (deepest) return deepest;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("no job failed on the depth bound");
+}
