@@ -6,7 +6,7 @@ export default defineConfig(async () => {
   return {
     test: {
       // Jobs log a JSON line per event; show those only for a test that failed.
-      silent: "passed-only",
+      silent: "passed-only" as const,
       projects: [
         { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
         {
@@ -24,7 +24,7 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=" } },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", HISTORY_ROLLOVER_THRESHOLD: "100", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=" } },
             }),
           ],
           test: {

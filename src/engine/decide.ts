@@ -6,11 +6,11 @@
 import { evaluateLogic } from "../definition/json-logic";
 import type { StepDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
-import { isTerminal } from "./status";
+import { isTerminal, totalUnits } from "./status";
 import { backoffMs } from "./backoff";
 import { childrenChanged, completeChildrenIfDone, recordChildReport } from "./children";
 import { computeStepInput, validateStepValue } from "./step-data";
-import type { ChildSlot, Command, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
+import type { ChildSlot, Command, Continuation, Decision, ReceivedEvent, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
 
 /** Collects what one decision emits. */
 export class Decider {
@@ -55,14 +55,15 @@ export function decide(ctx: EngineContext, state: JobState, event: EngineEvent):
 
 function handle(d: Decider, event: EngineEvent): void {
   const s = d.state;
+  if (s.continuedAs) return; // the job lives on in a later run
   switch (event.type) {
     case "start": {
       if (s.status !== "PENDING") return;
       s.status = "RUNNING";
-      s.startedAt = event.at;
+      s.startedAt ??= event.at;
       d.statusChanged(event.at);
       d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
-      const first = s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
+      const first = event.stepName ?? s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
       s.resumeStepName = undefined;
       beginStep(d, first, event.at);
       return;
@@ -124,9 +125,7 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
   s.current = { name, attempt, triesUsed, input: undefined, attemptStartedAt: at };
   // A long chain of pure steps yields to commit, and so does a run whose history is full.
   if (s.historyCount >= d.ctx.rolloverThreshold) {
-    s.current = undefined;
-    d.commands.push({ type: "continueAsNew", nextStep: name, input: s.executionData.workflowInput, version: "same" });
-    return;
+    return continueAsNew(d, at, { nextStep: name, executionData: s.executionData, reason: "historyLimit", version: "same" });
   }
   if (s.inlineSteps >= d.ctx.maxInlineSteps) {
     s.current.wait = { type: "retry", at };
@@ -186,14 +185,49 @@ function beginAttempt(d: Decider, at: number): void {
       }
       return;
     case "continueAsNew": {
-      const next = started.nextStep ?? d.ctx.definition.steps[0]!.name;
       recordAttempt(d, "success", input.value, at);
+      s.executionData[`${cur.name}Output`] = input.value;
       s.previousStepName = cur.name;
-      s.current = undefined;
-      d.commands.push({ type: "continueAsNew", nextStep: next, input: input.value, version: started.version });
-      return;
+      return continueAsNew(d, at, {
+        nextStep: started.nextStep ?? d.ctx.definition.steps[0]!.name,
+        executionData: { workflowInput: input.value },
+        reason: "step",
+        version: started.version,
+      });
     }
   }
+}
+
+/**
+ * Hands the job to a fresh run at a step boundary. The new run starts from `executionData`
+ * (carried whole when the history limit is reached; only the new workflowInput for an explicit
+ * step), with the unused events and the units of every run so far.
+ */
+function continueAsNew(
+  d: Decider,
+  at: number,
+  next: { nextStep: string; executionData: Record<string, unknown>; reason: "step" | "historyLimit"; version: "same" | { tag: string } },
+): void {
+  const s = d.state;
+  const events: Record<string, ReceivedEvent> = {};
+  for (const [id, e] of Object.entries(s.events)) if (!e.consumed) events[id] = e;
+  const continuation: Continuation = {
+    toRun: s.identity.runNumber + 1,
+    nextStep: next.nextStep,
+    executionData: next.executionData,
+    ...(next.reason === "historyLimit" && s.previousStepName ? { previousStepName: s.previousStepName } : {}),
+    events,
+    priorRunUnits: totalUnits(s),
+    indexSeq: s.indexSeq + 1,
+    ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
+    reason: next.reason,
+    version: next.version,
+  };
+  s.current = undefined;
+  s.continuedAs = continuation;
+  s.updatedAt = at;
+  d.commands.push({ type: "continueAsNew", continuation });
+  d.log("job.continuedAsNew", { fromRun: s.identity.runNumber, toRun: continuation.toRun, nextStep: next.nextStep, reason: next.reason });
 }
 
 /** Appends the history item of the current attempt. */

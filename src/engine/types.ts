@@ -109,6 +109,8 @@ export interface JobState {
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
+  /** Set once this run has handed the job to its next run; the run then ignores every event. */
+  continuedAs?: Continuation;
   /** Counts steps since the last durable commit, to bound one invocation. */
   inlineSteps: number;
 }
@@ -130,7 +132,7 @@ export interface HistoryItem {
 }
 
 export type EngineEvent =
-  | { type: "start"; at: number }
+  | { type: "start"; at: number; stepName?: string }
   /** A job created already failed (a child whose input is invalid): it never runs. */
   | { type: "reject"; error: JobError; at: number }
   | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number }
@@ -170,11 +172,29 @@ export type Command =
   /** Tell the parent that this job ended, or that its units changed. */
   | { type: "notifyParent" }
   /** Roll this run into a fresh run of the same job. */
-  | { type: "continueAsNew"; nextStep: string; input: unknown; version: "same" | { tag: string } }
+  | { type: "continueAsNew"; continuation: Continuation }
   /** The D1 index must learn the new status. */
   | { type: "indexStatus" }
   /** A structured log line. */
   | { type: "log"; event: string; fields: Record<string, unknown> };
+
+/** What a fresh run of the same job starts from. */
+export interface Continuation {
+  toRun: number;
+  nextStep: string;
+  executionData: Record<string, unknown>;
+  previousStepName?: string;
+  /** Events received and not yet used: they belong to the job, not to the run. */
+  events: Record<string, ReceivedEvent>;
+  /** Units of every earlier run, descendants included. */
+  priorRunUnits: number;
+  indexSeq: number;
+  startedAt?: number;
+  /** Why the run rolled over: an explicit step, or a history that reached its bound. */
+  reason: "step" | "historyLimit";
+  /** The version the next run executes: this one, or a tag's version at rollover. */
+  version: "same" | { tag: string };
+}
 
 export interface Decision {
   state: JobState;

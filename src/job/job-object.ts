@@ -8,14 +8,16 @@ import { DurableObject } from "cloudflare:workers";
 import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
-import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
+import type { ChildReportFact, Continuation, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
 import { ConflictError, NotFoundError, type ApiError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
 import { logEvent } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore } from "./store";
-import { jobSummary, workflowStateView, type JobSummary } from "./views";
+import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
 import { performWork, type WorkHost } from "./work";
+import { jobRunStub } from "./naming";
+import { continuedState, ensureNextRun } from "./rollover";
 import type { WorkflowDefinition } from "../definition/schema";
 
 /** What creates a job run. */
@@ -26,6 +28,15 @@ export interface StartJob {
   executionData: Record<string, unknown>;
   /** Create the job already FAILED with this error (a child whose input is invalid). */
   rejectWith?: JobError;
+  /** This run continues an earlier run of the same job. */
+  continuation?: Continuation;
+}
+
+export interface StateMetadata {
+  contentLengthBytes: number;
+  runNumber: number;
+  historyItems: number;
+  storageBytes: number;
 }
 
 function fail<T>(error: ApiError): RpcResult<T> {
@@ -34,7 +45,7 @@ function fail<T>(error: ApiError): RpcResult<T> {
 
 export class JobObject extends DurableObject<Env> implements WorkHost {
   readonly store: JobStore;
-  private current: { state: JobState; definition: WorkflowDefinition } | null = null;
+  private current: { state: JobState; definition: WorkflowDefinition; definitionText: string } | null = null;
   /** Work items being performed by this instance now (not persisted: a new instance redoes them). */
   readonly inflight = new Set<string>();
   private alarmAt: number | undefined;
@@ -44,7 +55,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
     const loaded = this.store.load();
-    if (loaded) this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition) };
+    if (loaded) {
+      this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
+    }
   }
 
   get state(): JobState | null {
@@ -89,7 +102,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
-    const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), also].filter((t): t is number => t !== undefined);
+    const inbox = this.store.hasInbox() ? Date.now() : undefined;
+    const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const at = Math.min(...candidates);
     if (this.alarmAt !== undefined && this.alarmAt <= at) return;
@@ -122,17 +136,56 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const jobId = init.identity.jobId;
     if (this.current) return { ok: true, value: { jobId, created: false } };
     const now = Date.now();
-    const state = newJobState(init.identity, init.executionData, now);
+    const fresh = newJobState(init.identity, init.executionData, now);
+    const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
     this.store.create(state, init.definition);
-    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition) };
+    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     if (tombstone) this.apply({ type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError });
     else if (init.rejectWith) this.apply({ type: "reject", error: init.rejectWith, at: now });
-    else this.apply({ type: "start", at: now });
+    else this.apply({ type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) });
     // A submitted job's first index write is awaited, so it is listable as soon as SubmitJob
-    // answers. A child's is left to its alarm: the parent starting a batch need not wait on D1.
-    if (!init.identity.parentJobId) await performWork(this, now, "index");
+    // answers. A child's (or a later run's) is left to its alarm: the caller need not wait on D1.
+    if (!init.identity.parentJobId && !init.continuation) await performWork(this, now, "index");
     return { ok: true, value: { jobId, created: true } };
+  }
+
+  /**
+   * The run that answers for the job now, when it is not this one: the job's head (run 1) knows
+   * the latest run, and a run that has handed over knows its successor (created here if need be).
+   */
+  private async liveRun(): Promise<DurableObjectStub<JobObject> | null> {
+    const s = this.state!;
+    const jobId = s.identity.jobId;
+    if (s.identity.runNumber === 1) {
+      const latest = this.store.currentRun();
+      if (latest > 1) return jobRunStub(this.env, jobId, latest);
+    }
+    if (!s.continuedAs) return null;
+    return jobRunStub(this.env, jobId, await this.rollOver());
+  }
+
+  /** Creates the next run of a run that has handed over, and points the head at it. */
+  async rollOver(): Promise<number> {
+    return ensureNextRun(this.env, this.state!, this.current!.definitionText, (run) => this.followRun(run));
+  }
+
+  /** On the head: remember the job's latest run (runs only ever grow). */
+  async followRun(runNumber: number): Promise<void> {
+    if (runNumber > this.store.currentRun()) this.store.setCurrentRun(runNumber);
+  }
+
+  /** After the retention period, an old run drops what it kept for reading its history. */
+  purgeRun(): void {
+    const s = this.state;
+    if (!s?.continuedAs) return;
+    if (s.identity.runNumber === 1) {
+      // The head keeps its identity and its pointer to the latest run: the API finds the job through it.
+      this.store.dropHistory();
+      return;
+    }
+    this.current = null;
+    void this.ctx.storage.deleteAll();
   }
 
   private owned(organizationId: string): JobState | null {
@@ -147,12 +200,17 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /** The job's summary, if it belongs to this organization. */
   async describe(organizationId: string): Promise<RpcResult<JobSummary>> {
     const s = this.owned(organizationId);
-    return s ? { ok: true, value: jobSummary(s) } : this.notFound();
+    if (!s) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
+    return { ok: true, value: jobSummary(s) };
   }
 
   async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.cancel(organizationId);
     if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status} and cannot be cancelled.`));
     this.apply({ type: "cancel", at: Date.now() });
     return { ok: true, value: { jobId: s.identity.jobId } };
@@ -161,6 +219,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   async resume(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.resume(organizationId);
     if (s.status !== "FAILED" && s.status !== "CANCELLED") {
       return fail(new ConflictError(`Only a FAILED or CANCELLED job can be resumed; this one is ${s.status}.`));
     }
@@ -172,15 +232,53 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   async sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.sendEvent(organizationId, eventId, payload);
     const duplicate = eventId in s.events;
     if (!duplicate) this.apply({ type: "eventReceived", eventId, payload, at: Date.now() });
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
 
-  async getState(organizationId: string): Promise<RpcResult<{ state: ReturnType<typeof workflowStateView> }>> {
+  /** The workflow state of the live run, or of run `runNumber` while it is kept. */
+  async getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>> {
+    return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber), (s) => ({
+      state: workflowStateView(s, this.store.history()),
+    }));
+  }
+
+  /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
+  async getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>> {
+    return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => {
+      const body = JSON.stringify({ state: workflowStateView(s, this.store.history()) });
+      return {
+        contentLengthBytes: new TextEncoder().encode(body).byteLength,
+        runNumber: s.identity.runNumber,
+        historyItems: s.historyCount,
+        storageBytes: this.store.databaseSize(),
+      };
+    });
+  }
+
+  /**
+   * Answers from the live run, or from run `runNumber`: other runs are reached through the head,
+   * which knows them all. `local` reads this run's state.
+   */
+  private async onRun<T>(
+    organizationId: string,
+    runNumber: number | undefined,
+    remote: (stub: DurableObjectStub<JobObject>) => Promise<unknown>,
+    local: (s: JobState) => T,
+  ): Promise<RpcResult<T>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
-    return { ok: true, value: { state: workflowStateView(s, this.store.history()) } };
+    if (runNumber === undefined) {
+      const live = await this.liveRun();
+      if (live) return (await remote(live)) as RpcResult<T>;
+    } else if (runNumber !== s.identity.runNumber) {
+      if (s.identity.runNumber !== 1 || runNumber < 1) return this.notFound();
+      return (await remote(jobRunStub(this.env, s.identity.jobId, runNumber))) as RpcResult<T>;
+    }
+    return { ok: true, value: local(s) };
   }
 
   /**
@@ -203,11 +301,6 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     }
     if (!isTerminal(this.current.state.status)) this.apply({ type: "cancel", at: Date.now(), reason });
     return { ok: true };
-  }
-
-  /** For tests and benchmarks: the run's history size and storage bytes. */
-  async storageStats(): Promise<{ historyCount: number; databaseSize: number }> {
-    return { historyCount: this.state?.historyCount ?? 0, databaseSize: this.store.databaseSize() };
   }
 
   /** The run's history (used by GetWorkflowState). */

@@ -165,6 +165,11 @@ export class JobStore {
       .map((r) => JSON.parse(r.report) as ChildReportFact);
   }
 
+  /** Whether reports wait to be applied. */
+  hasInbox(): boolean {
+    return this.sql.exec(`SELECT 1 FROM inbox LIMIT 1`).toArray().length > 0;
+  }
+
   /** Removes applied reports (inside the transaction that applied them). */
   clearInbox(reports: ChildReportFact[]): void {
     for (const r of reports) this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
@@ -182,6 +187,21 @@ export class JobStore {
 
   setTombstone(reason: string): void {
     this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason);
+  }
+
+  /** On a job's head (run 1): the job's latest run. */
+  currentRun(): number {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'current_run'`).toArray()[0];
+    return row ? Number(row.value) : 1;
+  }
+
+  setCurrentRun(runNumber: number): void {
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber));
+  }
+
+  /** Drops the history (an old run past its retention). */
+  dropHistory(): void {
+    this.sql.exec(`DELETE FROM history`);
   }
 
   /** Bytes this Durable Object's SQLite holds. */

@@ -48,8 +48,14 @@ export function jobSummary(state: JobState): JobSummary {
   };
 }
 
+export interface WorkflowStateView {
+  nextStepName?: string;
+  executionData: Record<string, unknown>;
+  executionHistory: HistoryItem[];
+}
+
 /** GetWorkflowState's `state`. */
-export function workflowStateView(state: JobState, history: HistoryItem[]) {
+export function workflowStateView(state: JobState, history: HistoryItem[]): WorkflowStateView {
   const next = state.current?.name ?? (state.status === "FAILED" || state.status === "CANCELLED" ? state.resumeStepName : undefined);
   return {
     ...(next ? { nextStepName: next } : {}),

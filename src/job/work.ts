@@ -7,7 +7,7 @@ import type { ChildReportFact, ChildSlot, Decision, EngineEvent, JobState } from
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
-import { CHILD_START_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS } from "../limits";
+import { CHILD_START_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex } from "../registry/jobs";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
@@ -25,6 +25,8 @@ export interface WorkHost {
   readonly inflight: Set<string>;
   readonly definition: WorkflowDefinition | null;
   apply(event: EngineEvent, extra?: () => void): Decision;
+  rollOver(): Promise<number>;
+  purgeRun(): void;
 }
 
 /** Items read per pass; more wait for the next alarm. */
@@ -82,8 +84,13 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
     case "call":
       return callExecutor(host, state, item);
     case "continueAsNew":
-    case "purge":
+      await host.rollOver();
+      // The old run stays readable for the retention period, then drops its storage.
+      host.store.enqueue({ id: "purge", kind: "purge", payload: null, dueAt: Date.now() + RUN_RETENTION_MS });
       return true;
+    case "purge":
+      host.purgeRun();
+      return false;
   }
 }
 

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ValidationError, unwrap, type RpcResult } from "../../errors";
 import type { JobSummary } from "../../job/views";
+import type { StateMetadata } from "../../job/job-object";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../limits";
 import { listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
@@ -54,6 +55,10 @@ const SubmitJobBody = z
 
 const JobParams = OrgParams.extend({
   jobId: z.string().min(1).max(100).openapi({ param: { name: "jobId", in: "path" } }),
+});
+
+const RunQuery = z.object({
+  runNumber: z.coerce.number().int().min(1).optional().openapi({ description: "Extension: read an earlier run of a job that continued as new (kept 7 days)." }),
 });
 
 const ListJobsQuery = z.object({
@@ -252,7 +257,7 @@ export function registerJobRoutes(app: App): void {
       path: "/organizations/{organizationId}/jobs/{jobId}/state",
       operationId: "GetWorkflowState",
       security,
-      request: { params: JobParams },
+      request: { params: JobParams, query: RunQuery },
       responses: {
         200: json(
           z.object({
@@ -265,7 +270,8 @@ export function registerJobRoutes(app: App): void {
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId)), 200);
+      const { runNumber } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber)), 200);
     },
   );
 
@@ -275,14 +281,24 @@ export function registerJobRoutes(app: App): void {
       path: "/organizations/{organizationId}/jobs/{jobId}/state/metadata",
       operationId: "GetWorkflowStateMetadata",
       security,
-      request: { params: JobParams },
-      responses: { 200: json(z.object({ contentLengthBytes: z.number().int() })), ...errorResponses(...jobErrors) },
+      request: { params: JobParams, query: RunQuery },
+      responses: {
+        200: json(
+          z.object({
+            contentLengthBytes: z.number().int(),
+            runNumber: z.number().int().openapi({ description: "Extension: the run described." }),
+            historyItems: z.number().int().openapi({ description: "Extension: history items the run holds." }),
+            storageBytes: z.number().int().openapi({ description: "Extension: bytes of the run's Durable Object storage." }),
+          }),
+        ),
+        ...errorResponses(...jobErrors),
+      },
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      const state = unwrap(await jobStubFor(c.env, jobId).getState(organizationId));
-      return c.json({ contentLengthBytes: new TextEncoder().encode(JSON.stringify(state)).byteLength }, 200);
+      const { runNumber } = c.req.valid("query");
+      return c.json(unwrap((await jobStubFor(c.env, jobId).getStateMetadata(organizationId, runNumber)) as RpcResult<StateMetadata>), 200);
     },
   );
 }

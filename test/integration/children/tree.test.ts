@@ -98,30 +98,35 @@ describe("a job tree", () => {
 
     // The parent refuses the next two reports, as an overloaded or unreachable object would.
     // RPC dispatches through the class, so the refusal is installed there, for this instance only.
-    await runInDurableObject(stub(jobId), (o: any) => {
-      const proto = Object.getPrototypeOf(o);
-      const real = proto.receiveChildReport;
-      let refusals = 0;
-      proto.receiveChildReport = async function (this: unknown, report: unknown) {
-        if (this === o && refusals < 2) {
-          refusals += 1;
-          if (refusals === 2) proto.receiveChildReport = real;
-          throw new Error("parent unavailable");
-        }
-        return real.call(this, report);
-      };
-      o.refusals = () => refusals;
-    });
+    const parent = stub(jobId) as unknown as DurableObjectStub;
+    await runInDurableObject(parent, (o: object) => refuseReports(o, 2));
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${leafJob}/events`, { eventId: "go", payload: { ok: 1 } }));
     const { job } = await waitForJob(client, orgId, jobId, undefined, 20_000);
     expect(job.status).toBe("SUCCEEDED");
-    expect(await runInDurableObject(stub(jobId), (o: any) => o.refusals())).toBe(2);
+    expect(await runInDurableObject(parent, (o: object) => (o as { refusals(): number }).refusals())).toBe(2);
     expect(job.output.results).toEqual([{ id: "0", jobId: leafJob, workflowName: "leaf", status: "SUCCEEDED", output: { ok: 1 } }]);
     const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
     expect(state.executionHistory.filter((h: any) => h.stepName === "spawn")).toHaveLength(1);
     expect(job.billableTransactionUnits).toBe(2);
   });
 });
+
+/** Makes this parent instance refuse its next `n` child reports. RPC dispatches through the class, so the refusal is installed there, for this instance only. */
+function refuseReports(instance: object, n: number): void {
+  const o = instance as { refusals?: () => number };
+  const proto = Object.getPrototypeOf(instance) as { receiveChildReport: (this: unknown, report: unknown) => Promise<unknown> };
+  const real = proto.receiveChildReport;
+  let refusals = 0;
+  proto.receiveChildReport = async function (this: unknown, report: unknown) {
+    if (this === instance && refusals < n) {
+      refusals += 1;
+      if (refusals === n) proto.receiveChildReport = real;
+      throw new Error("parent unavailable");
+    }
+    return real.call(this, report);
+  };
+  o.refusals = () => refusals;
+}
 
 async function childOf(client: any, orgId: string, jobId: string): Promise<string> {
   const deadline = Date.now() + 10_000;

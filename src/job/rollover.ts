@@ -1,0 +1,60 @@
+/**
+ * continueAsNew on the Durable Object side: creating the next run of a job, pointing the job's
+ * head (run 1) at it, and forwarding calls that reach a run which has handed over.
+ *
+ * Crash safety: a run commits `continuedAs` and a work item in one transaction. Creating the next
+ * run is idempotent (its object is named by job id and run number, and `start` on an existing run
+ * returns it), so a crash anywhere in between redoes the work and never starts two runs.
+ */
+import type { Continuation, JobState } from "../engine/types";
+import { ApiError } from "../errors";
+import { resolveVersion } from "../registry/versions";
+import type { StartJob } from "./job-object";
+import { jobRunStub } from "./naming";
+
+/** The StartJob message of the run that continues `state`. */
+export async function nextRunStart(db: D1Database, state: JobState, definition: string, c: Continuation): Promise<StartJob> {
+  const id = state.identity;
+  let identity = { ...id, runNumber: c.toRun };
+  let text = definition;
+  if (c.version !== "same") {
+    // A looping job moves onto the tag's current version at its rollover.
+    try {
+      const version = await resolveVersion(db, id.workflowId, c.version);
+      identity = { ...identity, versionId: version.versionId, versionNumber: version.versionNumber };
+      text = version.definition;
+    } catch (e) {
+      // A tag that no longer resolves fails the job in its next run, for everyone to see.
+      if (!(e instanceof ApiError)) throw e;
+      const error = { code: e.code, message: `continueAsNew could not resolve ${c.version.tag}: ${e.message}` };
+      return { identity, definition: text, executionData: c.executionData, continuation: c, rejectWith: error };
+    }
+  }
+  return { identity, definition: text, executionData: c.executionData, continuation: c };
+}
+
+/**
+ * Creates the next run (idempotently) and points the job's head at it; `followLocally` is the
+ * head's own pointer update when the run handing over is the head itself.
+ */
+export async function ensureNextRun(env: Env, state: JobState, definition: string, followLocally: (run: number) => Promise<void>): Promise<number> {
+  const c = state.continuedAs!;
+  const init = await nextRunStart(env.DB, state, definition, c);
+  const result = await jobRunStub(env, state.identity.jobId, c.toRun).start(init);
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  if (state.identity.runNumber === 1) await followLocally(c.toRun);
+  else await jobRunStub(env, state.identity.jobId, 1).followRun(c.toRun);
+  return c.toRun;
+}
+
+/** The state of a run started as the continuation of an earlier one. */
+export function continuedState(fresh: JobState, c: Continuation): JobState {
+  return {
+    ...fresh,
+    ...(c.previousStepName ? { previousStepName: c.previousStepName } : {}),
+    events: c.events,
+    priorRunUnits: c.priorRunUnits,
+    indexSeq: c.indexSeq,
+    ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
+  };
+}
