@@ -36,12 +36,15 @@ export class Decider {
     this.history.push({ id: `${s.identity.runNumber}.${s.historyCount}`, ...item });
   }
 
-  /** A status change: the D1 index and (for an ended child) the parent must hear of it. */
+  /**
+   * A status change: the D1 index must learn it. A child tells its parent, which indexes its
+   * children in batches (a fan-out of 1,000 is a few D1 round trips, not 1,000); a top-level job
+   * writes its own row.
+   */
   statusChanged(at: number): void {
     this.state.updatedAt = at;
     this.state.indexSeq += 1;
-    this.commands.push({ type: "indexStatus" });
-    if (this.state.identity.parentJobId && isTerminal(this.state.status)) this.commands.push({ type: "notifyParent" });
+    this.commands.push({ type: this.state.identity.parentJobId ? "notifyParent" : "indexStatus" });
   }
 }
 

@@ -160,6 +160,8 @@ export interface ChildReportFact {
   units: number;
   output?: unknown;
   error?: JobError;
+  /** The child's index row and its sequence: the parent writes children's rows in batches. */
+  index?: { organizationId: string; job: import("../job/views").JobSummary; seq: number };
 }
 
 export type Command =

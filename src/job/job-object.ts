@@ -10,7 +10,8 @@ import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import type { ChildReportFact, Continuation, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
 import { ConflictError, NotFoundError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, OUTBOX_RETRY_INITIAL_MS } from "../limits";
+import { upsertJobIndexBatch } from "../registry/jobs";
 import { logEvent } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore } from "./store";
@@ -49,6 +50,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /** Work items being performed by this instance now (not persisted: a new instance redoes them). */
   readonly inflight = new Set<string>();
   private alarmAt: number | undefined;
+  /** When indexing the inbox's reports failed, when to try again. */
+  private inboxRetryAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,7 +105,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
-    const inbox = this.store.hasInbox() ? Date.now() : undefined;
+    const inbox = this.store.hasInbox() ? (this.inboxRetryAt ?? Date.now()) : undefined;
     const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const at = Math.min(...candidates);
@@ -116,9 +119,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const now = Date.now();
     if (this.current) {
       const reports = this.store.inbox(INBOX_BATCH);
-      if (reports.length > 0) {
-        this.apply({ type: "childReports", reports, at: now }, () => this.store.clearInbox(reports));
-        if (reports.length === INBOX_BATCH) this.armAlarm(now);
+      if (reports.length > 0 && (await this.indexChildren(reports))) {
+        this.apply({ type: "childReports", reports, at: Date.now() }, () => this.store.clearInbox(reports));
       }
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
@@ -127,6 +129,19 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     // Whatever the handler armed while it ran is re-armed now that it is over.
     this.alarmAt = undefined;
     this.armAlarm();
+  }
+
+  /** Writes the index rows that children reported, in one D1 round trip; false to retry later. */
+  private async indexChildren(reports: ChildReportFact[]): Promise<boolean> {
+    try {
+      await upsertJobIndexBatch(this.env.DB, reports.flatMap((r) => (r.index ? [r.index] : [])));
+      this.inboxRetryAt = undefined;
+      return true;
+    } catch (e) {
+      logEvent("index.failed", { jobId: this.state?.identity.jobId, children: reports.length, error: String(e) });
+      this.inboxRetryAt = Date.now() + OUTBOX_RETRY_INITIAL_MS;
+      return false;
+    }
   }
 
   // ---- RPC: the API and other jobs call these --------------------------------------------------

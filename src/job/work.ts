@@ -104,6 +104,7 @@ async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
     units: totalUnits(state),
     ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
     ...(state.error ? { error: state.error } : {}),
+    index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
   };
   await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
   return true;

@@ -49,7 +49,17 @@ function toSummary(r: JobRow): JobSummary {
  * overwrites newer ones: the index converges on the Durable Object's state.
  */
 export async function upsertJobIndex(db: D1Database, organizationId: string, job: JobSummary, seq: number): Promise<void> {
-  await db
+  await upsertStatement(db, organizationId, job, seq).run();
+}
+
+/** Writes many jobs' rows in one D1 round trip (a parent indexing a batch of its children). */
+export async function upsertJobIndexBatch(db: D1Database, rows: { organizationId: string; job: JobSummary; seq: number }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.batch(rows.map((r) => upsertStatement(db, r.organizationId, r.job, r.seq)));
+}
+
+function upsertStatement(db: D1Database, organizationId: string, job: JobSummary, seq: number): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
@@ -82,8 +92,7 @@ export async function upsertJobIndex(db: D1Database, organizationId: string, job
       job.billableTransactionUnits,
       job.error ? JSON.stringify(job.error) : null,
       seq,
-    )
-    .run();
+    );
 }
 
 export interface ListJobsQuery {
