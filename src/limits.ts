@@ -3,6 +3,13 @@
 /** Request bodies above this are refused with 413 before parsing: protects the isolate's memory. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * JSON in requests (bodies, and the JSON strings inside them: definitions, inputJson, webhook
+ * deliveries) nests at most this deep. Validators, structured clone and Durable Object RPC recurse,
+ * and a 1 MiB body of brackets would exhaust the stack (a 500) long before real data needs the depth.
+ */
+export const MAX_JSON_DEPTH = 100;
+
 /** ListJobs page size bounds, as in the JustWorkflowIt API. */
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;

@@ -4,11 +4,12 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, ValidationError, type ErrorInfo } from "../errors";
-import { MAX_BODY_BYTES } from "../limits";
+import { jsonNestsDeeperThan } from "../json-depth";
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
 import { registerJobRoutes } from "./routes/jobs";
@@ -39,11 +40,33 @@ function toApiError(err: unknown): ApiError {
   if (err instanceof HTTPException) {
     // Hono's own validators throw these, e.g. for a body that is not JSON.
     if (err.status === 413) return new PayloadTooLargeError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
-    if (err.status === 400) return new ValidationError(err.message || "The request is malformed.");
+    // zod-openapi refuses a body that is not declared JSON with 415: the API calls that a bad request.
+    if (err.status === 415) return new ValidationError("The request body must be JSON, sent with content-type: application/json.");
+    if (err.status >= 400 && err.status < 500) return new ValidationError(err.message || "The request is malformed.");
   }
   console.error(JSON.stringify({ event: "unhandled_error", error: String(err), stack: (err as Error)?.stack }));
   return new ApiError("UnhandledError", "An unexpected error occurred.");
 }
+
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * A JSON body must be valid UTF-8 (not silently repaired into U+FFFD) and nest at most
+ * MAX_JSON_DEPTH deep, checked on the bytes before any parser or validator recurses into it.
+ */
+const jsonBodyGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.raw.body && JSON_CONTENT_TYPE.test(c.req.header("content-type") ?? "")) {
+    const bytes = await c.req.arrayBuffer();
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+      throw new ValidationError("The request body is not valid UTF-8.");
+    }
+    if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw new ValidationError(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
+  await next();
+};
 
 /** Builds the Worker's HTTP application. */
 export function createApp(): OpenAPIHono<AppEnv> {
@@ -72,8 +95,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  app.use("/organizations", authenticate);
-  app.use("/organizations/*", authenticate);
+  app.use("/organizations", authenticate, jsonBodyGuard);
+  app.use("/organizations/*", authenticate, jsonBodyGuard);
   registerOrganizationRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);

@@ -4,6 +4,8 @@
  * the step, path or field at fault, so one round trip fixes a definition.
  */
 import type { z } from "zod";
+import { jsonNestsDeeperThan } from "../json-depth";
+import { MAX_JSON_DEPTH } from "../limits";
 import { checkDataFlow } from "./check-data-flow";
 import { EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, isExecutorType } from "./executor-configs";
 import { analyzeTransition, unknownOperations } from "./json-logic";
@@ -127,6 +129,8 @@ async function checkChildren(definition: WorkflowDefinition, lookup: WorkflowLoo
 export async function checkDefinition(raw: unknown, lookup: WorkflowLookup): Promise<CheckResult> {
   let value = raw;
   if (typeof raw === "string") {
+    // The checks below walk the definition recursively: a deeper one would exhaust the stack.
+    if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) return { valid: false, errors: [`the definition nests deeper than ${MAX_JSON_DEPTH} levels`] };
     try {
       value = JSON.parse(raw);
     } catch (e) {

@@ -16,7 +16,8 @@
 import { applyTransformer, TransformError } from "../definition/transformer";
 import { AuthenticationError, NotFoundError, ThrottlingError, ValidationError } from "../errors";
 import { deterministicId } from "../ids";
-import { WEBHOOK_DEFAULT_RATE_PER_SECOND } from "../limits";
+import { jsonNestsDeeperThan } from "../json-depth";
+import { MAX_JSON_DEPTH, WEBHOOK_DEFAULT_RATE_PER_SECOND } from "../limits";
 import { submitJob } from "../job/submit";
 import { takeDeliveryToken } from "./rate-limiter";
 import { verifySignature } from "./signatures";
@@ -62,8 +63,16 @@ export function mapInput(trigger: WebhookTrigger, body: unknown, deliveryId: str
 }
 
 function parseJson(bytes: Uint8Array): unknown {
+  let text: string;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ValidationError("The delivery body is not JSON.");
+  }
+  // The body becomes a job's input: it crosses RPC and validators, which recurse.
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw new ValidationError(`The delivery body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  try {
+    return JSON.parse(text);
   } catch {
     throw new ValidationError("The delivery body is not JSON.");
   }

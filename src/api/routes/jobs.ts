@@ -3,7 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ValidationError, unwrap, type RpcResult } from "../../errors";
 import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/job-object";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../../limits";
+import { jsonNestsDeeperThan } from "../../json-depth";
+import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE } from "../../limits";
 import { listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
@@ -95,6 +96,11 @@ const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"]
 function parseInput(inputJson: unknown): unknown {
   if (inputJson === undefined) return {};
   if (typeof inputJson !== "string") return inputJson;
+  if (jsonNestsDeeperThan(inputJson, MAX_JSON_DEPTH)) {
+    throw new ValidationError(`inputJson nests deeper than ${MAX_JSON_DEPTH} levels.`, [`inputJson: nests deeper than ${MAX_JSON_DEPTH} levels`], {
+      inputJson: `nests deeper than ${MAX_JSON_DEPTH} levels`,
+    });
+  }
   try {
     return JSON.parse(inputJson);
   } catch {
