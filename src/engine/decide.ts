@@ -9,6 +9,7 @@ import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
 import { backoffMs } from "./backoff";
 import { childrenChanged, completeChildrenIfDone, recordChildReport } from "./children";
+import { getOwn, setOwn } from "./own-keys";
 import { computeStepInput, validateStepValue } from "./step-data";
 import type { ChildSlot, Command, Continuation, Decision, ReceivedEvent, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
 
@@ -87,8 +88,8 @@ function handle(d: Decider, event: EngineEvent): void {
     case "timerFired":
       return timerFired(d, event.at);
     case "eventReceived": {
-      if (s.events[event.eventId]) return;
-      s.events[event.eventId] = { payload: event.payload, receivedAt: event.at, consumed: false };
+      if (getOwn(s.events, event.eventId)) return;
+      setOwn(s.events, event.eventId, { payload: event.payload, receivedAt: event.at, consumed: false });
       d.addHistory({
         stepName: s.current?.name ?? "",
         stepExecutorType: "external",
@@ -139,8 +140,8 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
 
 /** Each execution of a step name gets a fresh attempt number, so derived ids never repeat. */
 function nextAttemptNumber(s: JobState, name: string): number {
-  const n = (s.attemptCounters[name] ?? 0) + 1;
-  s.attemptCounters[name] = n;
+  const n = (getOwn(s.attemptCounters, name) ?? 0) + 1;
+  setOwn(s.attemptCounters, name, n);
   return n;
 }
 
@@ -213,7 +214,7 @@ function continueAsNew(
 ): void {
   const s = d.state;
   const events: Record<string, ReceivedEvent> = {};
-  for (const [id, e] of Object.entries(s.events)) if (!e.consumed) events[id] = e;
+  for (const [id, e] of Object.entries(s.events)) if (!e.consumed) setOwn(events, id, e);
   const continuation: Continuation = {
     toRun: s.identity.runNumber + 1,
     nextStep: next.nextStep,
@@ -350,7 +351,7 @@ function tryCompleteEventWait(d: Decider, at: number): void {
   const s = d.state;
   const wait = s.current?.wait;
   if (wait?.type !== "events") return;
-  const events = wait.eventIds.map((id) => s.events[id]);
+  const events = wait.eventIds.map((id) => getOwn(s.events, id));
   if (events.some((e) => !e || e.consumed)) return;
   let output: unknown = {};
   for (const e of events) {

@@ -249,7 +249,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
-    const duplicate = eventId in s.events;
+    const duplicate = Object.hasOwn(s.events, eventId);
     if (!duplicate) this.apply({ type: "eventReceived", eventId, payload, at: Date.now() });
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
