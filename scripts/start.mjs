@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
@@ -57,9 +58,30 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
+/** A free loopback port: the debugger's fixed default collides when several engines run on one machine. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port: p } = srv.address();
+      srv.close(() => res(p));
+    });
+  });
+}
+const inspectorPort = process.env.INSPECTOR_PORT ?? String(await freePort());
+
 const dev = spawn(
   wrangler,
-  ["dev", "--port", port, "--ip", "127.0.0.1", "--persist-to", stateDir, "--show-interactive-dev-session=false", ...overrides],
+  [
+    "dev",
+    "--port", port,
+    "--ip", "127.0.0.1",
+    "--persist-to", stateDir,
+    "--inspector-port", inspectorPort,
+    "--show-interactive-dev-session=false",
+    ...overrides,
+  ],
   { cwd: root, env: childEnv, stdio: ["ignore", "inherit", "inherit"] },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));

@@ -12,7 +12,7 @@ const lookup: WorkflowLookup = {
   workflowExists: async (ref) => ref.workflowName === "order-item" || ref.workflowName === "item" || ref.workflowId === "wf-123",
 };
 
-const example = (name: string) => readFileSync(new URL(`../../../../shared/examples/${name}.json`, import.meta.url), "utf8");
+const example = (name: string) => readFileSync(new URL(`../../../examples/${name}.json`, import.meta.url), "utf8");
 
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
 type StepOpts = { type?: string; config?: unknown; input?: string; output?: string; transformer?: unknown; next?: unknown };
