@@ -182,7 +182,7 @@ class Analysis {
     const children = step.integrationDetails.config?.children;
     if (step.integrationDetails.type !== "/justworkflowit/runChildJob" || !Array.isArray(children)) return;
     children.forEach((child: unknown, i) => {
-      const path = (child as { forEach?: { arrayPath?: unknown } }).forEach?.arrayPath;
+      const path = (child as { forEach?: { arrayPath?: unknown } } | null)?.forEach?.arrayPath;
       if (typeof path !== "string") return;
       const where = `config.children[${i}].forEach.arrayPath`;
       this.checkRootRead(step.name, path, where, { descendant: false, optional: false });

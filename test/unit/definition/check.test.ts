@@ -195,6 +195,10 @@ const cases: Case[] = [
     'step "fan": indeterminate property usage: config.children[1].forEach.arrayPath reads "loadOutput.maybe"',
     'step "fan": config.children[2].forEach.arrayPath "loadOutput.name" is not an array',
   ]],
+  // Found by the e2e fuzzer: a null child crashed the data-flow check (a 500 from ValidateWorkflowVersion).
+  ["a runChildJob child that is null", wf([step("fan", { type: "/justworkflowit/runChildJob", config: { children: [null, { workflowName: "item", workflowVersion: { tag: "$LIVE" } }] } })], {}), [
+    'step "fan": config.children[0]: Invalid input: expected object, received null',
+  ]],
 ];
 
 describe("checkDefinition", () => {
