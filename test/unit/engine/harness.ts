@@ -4,23 +4,9 @@ import { newJobState } from "../../../src/engine/state";
 import type { Command, EngineEvent, HistoryItem, JobState } from "../../../src/engine/types";
 import type { WorkflowDefinition } from "../../../src/definition/schema";
 
-export const T0 = Date.parse("2026-11-21T08:00:00.000Z");
+export { step } from "../../helpers/jobs";
 
-export function step(name: string, type: string, extra: Record<string, unknown> = {}, transitionToStep: unknown = null) {
-  const { config, inputTransformer, input = "any", output = "any", ...rest } = extra as Record<string, any>;
-  return {
-    name,
-    ...rest,
-    integrationDetails: {
-      type,
-      ...(config !== undefined ? { config } : {}),
-      ...(inputTransformer !== undefined ? { inputTransformer } : {}),
-      inputDefinition: { $ref: `#/definitions/${input}` },
-      outputDefinition: { $ref: `#/definitions/${output}` },
-    },
-    transitionToStep,
-  };
-}
+export const T0 = Date.parse("2026-11-21T08:00:00.000Z");
 
 export function definition(steps: unknown[], definitions: Record<string, unknown> = {}): WorkflowDefinition {
   return { workflowName: "test", steps, definitions: { workflowInput: { type: "object" }, any: {}, ...definitions } } as WorkflowDefinition;
