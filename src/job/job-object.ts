@@ -314,6 +314,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       this.store.setTombstone(JSON.stringify(reason));
       return { ok: true };
     }
+    // A child that continued as new is cancelled in its live run.
+    const live = await this.liveRun();
+    if (live) return live.cancelFromParent(reason);
     if (!isTerminal(this.current.state.status)) this.apply({ type: "cancel", at: Date.now(), reason });
     return { ok: true };
   }

@@ -117,6 +117,21 @@ describe("continueAsNew", () => {
     expect(child.job).toMatchObject({ runNumber: 3, parentJobId: jobId, status: "SUCCEEDED" });
   });
 
+  it("cancels a child in its live run when the parent is cancelled after the child rolled over", async () => {
+    const looping = workflow("rolling", [
+      step("roll", again, { config: { nextStep: "hold" } }),
+      step("hold", waitEvents, { config: { eventIds: ["never"] } }),
+    ]);
+    const parent = workflow("holder", [step("spawn", run, { config: { children: [{ workflowName: "rolling", workflowVersion: { tag: "$LIVE" } }] } })]);
+    const { client, orgId, ids } = await tenantWith(looping, parent);
+    const jobId = await submit(client, orgId, { workflowId: ids.holder, workflowVersion: { tag: "$LIVE" } });
+    const childId = await waitForChild(jobId);
+    await waitForJob(client, orgId, childId, (j) => j.runNumber === 2 && j.currentStepName === "hold");
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/cancel`));
+    const child = await waitForJob(client, orgId, childId);
+    expect(child.job).toMatchObject({ status: "CANCELLED", runNumber: 2, error: { code: "PARENT_CANCELLED" } });
+  });
+
   it("cancels the live run when CancelJob arrives mid-rollover", async () => {
     const def = workflow("midroll", [
       step("hold", waitEvents, { config: { eventIds: ["go"] } }, "roll"),
@@ -182,6 +197,18 @@ async function handOverWithoutAlarm(jobId: string): Promise<void> {
     expect(o.state!.continuedAs?.toRun).toBe(2);
     await ctx.storage.deleteAlarm();
   });
+}
+
+async function waitForChild(parentJobId: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const id = await runInDurableObject(runStub(parentJobId), (o: JobObject) => {
+      const w = o.state?.current?.wait;
+      return w?.type === "children" ? w.children[0]?.jobId : undefined;
+    });
+    if (id) return id;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("no child");
 }
 
 async function waitFor(fn: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
