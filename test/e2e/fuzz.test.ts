@@ -525,6 +525,16 @@ describe("hostile input to every route", () => {
       ["POST", (id) => `/organizations/${id}/webhook-triggers`],
       ["DELETE", (id) => `${o()}/webhook-triggers/${id}`],
       ["GET", (id) => `/nowhere/${id}`],
+      // Methods a path does not have, public paths included.
+      ["PATCH", (id) => `${o()}/jobs/${id}`],
+      ["PUT", () => `${o()}/jobs`],
+      ["DELETE", () => `${o()}/workflows/${ids.workflowId}`],
+      ["PATCH", () => o()],
+      ["OPTIONS", () => `${o()}/secrets`],
+      ["POST", () => "/healthz"],
+      ["DELETE", () => "/openapi.json"],
+      ["PUT", () => "/docs"],
+      ["GET", () => `/hooks/${ids.triggerId}`],
     ];
     const arb = fc.tuple(fc.constantFrom(...routes), garbageId, anyBody, fc.constantFrom(JSON_TYPE, { "content-type": "text/plain" }, {} as Record<string, string>));
     await fuzz(
