@@ -1,5 +1,5 @@
 // Canopy's own workloads, each measured through the real server.
-import { linearDefinition, round, step } from "./lib.mjs";
+import { linearDefinition, round, step, waitAll } from "./lib.mjs";
 
 /** A linear job of `steps` no-op steps: wall time from submission to SUCCEEDED, and per step. */
 export async function linear(t, steps = 1000) {
@@ -13,7 +13,7 @@ export async function linear(t, steps = 1000) {
   return { steps, wallMs: round(wallMs, 1), perStepMs: round(wallMs / steps), engineMs, enginePerStepMs: round(engineMs / steps) };
 }
 
-/** A parent fanning out to `children` one-step children and collecting them. */
+/** A parent fanning out to `children` one-step children (runChildJob forEach) and collecting them. */
 export async function fanOut(t, children = 1000) {
   await t.deploy({
     workflowName: "bench-child",
@@ -39,7 +39,7 @@ export async function fanOut(t, children = 1000) {
   return { children, wallMs: round(wallMs, 1), perChildMs: round(wallMs / children) };
 }
 
-/** `n` concurrent submissions of a one-step job: accepted per second. */
+/** `n` concurrent submissions of a one-step job: accepted per second, and time until all have finished. */
 export async function submissions(t, n = 200) {
   const wf = await t.deploy({
     workflowName: `bench-submit-${n}`,
@@ -49,7 +49,9 @@ export async function submissions(t, n = 200) {
   const t0 = performance.now();
   const ids = await Promise.all(Array.from({ length: n }, (_, i) => t.submit(wf, { i })));
   const acceptMs = performance.now() - t0;
-  await Promise.all(ids.map((id) => t.waitJob(id)));
+  const jobs = await waitAll(ids, (id) => t.finishedJob(id));
   const allDoneMs = performance.now() - t0;
+  const failed = jobs.filter((j) => j.status !== "SUCCEEDED").length;
+  if (failed) throw new Error(`${failed} of ${n} jobs did not succeed`);
   return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
 }

@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** GETs repeated after wrangler dev dropped the connection (see client()); reported with the results. */
+export const retried = { gets: 0 };
 
 export async function freePort() {
   return new Promise((res, rej) => {
@@ -55,21 +57,71 @@ export async function startEngine(extraEnv = {}) {
     await sleep(300);
     rmSync(stateDir, { recursive: true, force: true });
   };
-  return { baseUrl, adminToken, stop, logs: () => logs };
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  return { baseUrl, adminToken, stop, alive, logs: () => logs };
+}
+
+/**
+ * Starts the Cloudflare Workflows peer (bench/workflows) with the project's own `wrangler dev`, offline, in its own
+ * process group and on a temporary --persist-to. Returns {baseUrl, stop, alive, logs}.
+ */
+export async function startWorkflows() {
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), "canopy-bench-workflows-"));
+  const bin = resolve(ROOT, "node_modules/.bin");
+  const proc = spawn(
+    resolve(bin, "wrangler"),
+    ["dev", "--config", "bench/workflows/wrangler.toml", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir, "--show-interactive-dev-session=false"],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      // node_modules/.bin first: wrangler needs the project's Node 22 even when run.mjs is started by another node.
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  let logs = "";
+  proc.stdout.on("data", (c) => (logs = (logs + c).slice(-1_000_000)));
+  proc.stderr.on("data", (c) => (logs = (logs + c).slice(-1_000_000)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let ready = false;
+  for (let i = 0; i < 600 && !ready; i++) {
+    try {
+      ready = (await fetch(`${baseUrl}/healthz`)).ok;
+    } catch {}
+    if (proc.exitCode !== null) throw new Error("wrangler dev (workflows) exited:\n" + logs);
+    if (!ready) await sleep(200);
+  }
+  if (!ready) throw new Error("wrangler dev (workflows) did not become ready:\n" + logs);
+  const stop = async () => {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {}
+    await sleep(300);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  return { baseUrl, stop, alive, logs: () => logs };
 }
 
 /** A minimal JSON client. */
 export function client(baseUrl, token) {
-  const call = async (method, path, body) => {
+  const call = async (method, path, body, attempt = 0) => {
     const res = await fetch(baseUrl + path, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    const json = text ? JSON.parse(text) : undefined;
-    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text}`);
-    return json;
+    // Under many concurrent connections wrangler dev's entry worker sometimes drops one ("Network connection
+    // lost", a 500 the Worker never saw). A GET is safe to repeat; anything else is reported as is.
+    if (method === "GET" && res.status >= 500 && /Network connection lost/.test(text) && attempt < 5) {
+      retried.gets++;
+      await sleep(50 * (attempt + 1));
+      return call(method, path, body, attempt + 1);
+    }
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text.slice(0, 500)}`);
+    return text ? JSON.parse(text) : undefined;
   };
   return { get: (p) => call("GET", p), post: (p, b) => call("POST", p, b ?? {}), put: (p, b) => call("PUT", p, b ?? {}) };
 }
@@ -96,6 +148,11 @@ export async function tenant(engine) {
     },
     async submit(workflowId, input) {
       return (await api.post(`${orgPath}/jobs`, { workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: input })).jobId;
+    },
+    /** The job if it has finished, else null. */
+    async finishedJob(jobId) {
+      const { job } = await api.get(`${orgPath}/jobs/${jobId}`);
+      return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.status) ? job : null;
     },
     async waitJob(jobId, timeoutMs = 600_000) {
       const deadline = Date.now() + timeoutMs;
@@ -135,3 +192,29 @@ export function linearDefinition(name, steps) {
 }
 
 export const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * Waits until every id is finished, polling with at most `concurrency` requests in flight (the same for both
+ * engines), in rounds with a 20 ms pause between them. `finished(id)` returns a result or null.
+ * Returns the results in the order of `ids`.
+ */
+export async function waitAll(ids, finished, { concurrency = 8, timeoutMs = 600_000 } = {}) {
+  const results = new Map();
+  const deadline = Date.now() + timeoutMs;
+  while (results.size < ids.length) {
+    if (Date.now() > deadline) throw new Error(`${ids.length - results.size} of ${ids.length} did not finish`);
+    const pending = ids.filter((id) => !results.has(id));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
+        while (next < pending.length) {
+          const id = pending[next++];
+          const r = await finished(id);
+          if (r !== null) results.set(id, r);
+        }
+      }),
+    );
+    if (results.size < ids.length) await sleep(20);
+  }
+  return ids.map((id) => results.get(id));
+}

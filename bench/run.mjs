@@ -1,42 +1,294 @@
 #!/usr/bin/env node
-// `npm run bench`: Canopy's workloads through a real `npm start`; prints numbers and writes
-// bench/results.json. Usage: npm run bench [-- linear fanout submissions]
-import { cpus, totalmem } from "node:os";
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
-import { fanOut, linear, submissions } from "./canopy.mjs";
-import { ROOT, startEngine, tenant } from "./lib.mjs";
+// `npm run bench`: the same workloads on Canopy (a real `npm start`) and on Cloudflare Workflows (bench/workflows
+// under the same `wrangler dev` / workerd, offline), one after the other in the same run. Prints the numbers and
+// the ratios, writes bench/results.json and the results table of bench/README.md.
+//
+// Usage: npm run bench [-- linear fanout submissions fanout1000]   (default: all)
+//   linear       a linear job of 1,000 no-op steps                      (both engines)
+//   fanout       a parent fanning out to 300 children and collecting them (both engines)
+//   submissions  200 concurrent submissions of a one-step job            (both engines)
+//   fanout1000   a parent fanning out to 1,000 children                   (Canopy only: the "Parent–child jobs" target)
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, resolve } from "node:path";
+import * as canopy from "./canopy.mjs";
+import { ROOT, retried, round, sleep, startEngine, startWorkflows, tenant } from "./lib.mjs";
+import * as workflows from "./workflows.mjs";
 
-const wanted = new Set(process.argv.slice(2));
-const want = (name) => wanted.size === 0 || wanted.has(name);
-
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-const results = { date: new Date().toISOString(), machine, canopy: {}, targets: {} };
-
-const engine = await startEngine();
-try {
-  const t = await tenant(engine);
-  if (want("linear")) {
-    await linear(t, 50); // warm-up
-    results.canopy.linear1000 = await linear(t, 1000);
-    results.targets.linearPerStepMs = { target: 0.5, actual: results.canopy.linear1000.perStepMs, met: results.canopy.linear1000.perStepMs <= 0.5 };
-    console.log("linear 1,000 no-op steps:", results.canopy.linear1000);
-  }
-  if (want("fanout")) {
-    await fanOut(t, 20); // warm-up
-    results.canopy.fanOut1000 = await fanOut(t, 1000);
-    results.targets.fanOut1000Ms = { target: 5000, actual: results.canopy.fanOut1000.wallMs, met: results.canopy.fanOut1000.wallMs <= 5000 };
-    console.log("fan-out to 1,000 children:", results.canopy.fanOut1000);
-  }
-  if (want("submissions")) {
-    results.canopy.submissions200 = await submissions(t, 200);
-    results.targets.submissionsPerSecond = { target: 300, actual: results.canopy.submissions200.acceptedPerSecond, met: results.canopy.submissions200.acceptedPerSecond >= 300 };
-    console.log("200 concurrent submissions:", results.canopy.submissions200);
-  }
-} finally {
-  await engine.stop();
+const WORKLOADS = ["linear", "fanout", "submissions", "fanout1000"];
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => !WORKLOADS.includes(a));
+if (unknown.length) {
+  console.error(`unknown workload(s): ${unknown.join(", ")}; choose from ${WORKLOADS.join(", ")}`);
+  process.exit(2);
 }
+const wanted = new Set(args.length ? args : WORKLOADS);
+const want = (name) => wanted.has(name);
+
+const LINEAR_STEPS = 1000;
+const FANOUT_CHILDREN = 300;
+const SUBMISSIONS = 200;
+const ATTEMPTS = 3;
+
+function machine() {
+  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const meminfo = existsSync("/proc/meminfo") ? readFileSync("/proc/meminfo", "utf8") : "";
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0);
+  let nproc = cpus().length;
+  try {
+    nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
+  } catch {}
+  // The versions wrangler itself loads (it may carry its own miniflare and workerd under its node_modules).
+  const version = (pkg) => {
+    for (const dir of [resolve(ROOT, "node_modules/wrangler/node_modules", pkg), resolve(ROOT, "node_modules", pkg)]) {
+      if (existsSync(resolve(dir, "package.json"))) return JSON.parse(readFileSync(resolve(dir, "package.json"), "utf8")).version;
+    }
+    return "unknown";
+  };
+  return {
+    nproc,
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model,
+    memoryGiB: round((memKb ? memKb * 1024 : totalmem()) / 2 ** 30, 1),
+    os: `${process.platform} ${process.arch}`,
+    node: process.version,
+    wrangler: version("wrangler"),
+    workerd: version("workerd"),
+    miniflare: version("miniflare"),
+  };
+}
+
+const now = new Date().toISOString();
+// Anything else running on the machine skews both engines; the load average is recorded with the results.
+const loadAtStart = round(loadavg()[0], 2);
+if (loadAtStart > 1) console.warn(`note: the 1-minute load average is ${loadAtStart} before the run; the numbers will be noisier`);
+const measured = { canopy: {}, workflows: {} };
+const runtime = { canopy: {}, workflows: {} };
+
+/** 200 concurrent GET /healthz: what the local runtime's request path alone allows, for reading the numbers. */
+async function requestFloor(baseUrl, n = 200) {
+  await Promise.all(Array.from({ length: 20 }, () => fetch(`${baseUrl}/healthz`).then((r) => r.text())));
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, () => fetch(`${baseUrl}/healthz`).then((r) => r.text())));
+  const ms = performance.now() - t0;
+  return { requests: n, ms: round(ms, 1), perSecond: round((n / ms) * 1000, 1) };
+}
+
+/** On a failure, the server's output goes to bench/.out/<name>-server.log (ignored by git). */
+function keepLogs(name, server) {
+  const path = resolve(ROOT, `bench/.out/${name}-server.log`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, server.logs());
+  console.error(`the ${name} server's output is in ${path}`);
+}
+
+/** wrangler dev rebuilds and restarts the Worker when a source file changes; such a run measures nothing. */
+function assertNoReload(server, name) {
+  if (/Reloading local server/.test(server.logs())) {
+    throw new Error(`${name}: wrangler dev reloaded the Worker during the run (a source file changed); run again on a quiet tree`);
+  }
+}
+
+/**
+ * Runs `list` ([key, label, fn(ctx)]) against one server, alone on the machine. wrangler 4.124's dev server
+ * exits when a proxied request is dropped (an empty "✘ [ERROR]"; cloudflare/workers-sdk#15317, #15451), which
+ * happens here when a request waits about 5 s on a busy workerd. Then the exit is counted and the workload runs
+ * again, from its warm-up, on a fresh server; after ATTEMPTS attempts it is recorded as failed and the run goes on.
+ */
+async function phase(name, startServer, setup, list) {
+  if (list.length === 0) return;
+  const info = (runtime[name] = { serverExits: [] });
+  let server = await startServer();
+  let ctx = await setup(server);
+  const before = retried.gets;
+  try {
+    info.healthz = await requestFloor(server.baseUrl);
+    for (const [key, label, fn] of list) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          measured[name][key] = await fn(ctx);
+          console.log(`${name.padEnd(9)} ${label}:`, measured[name][key]);
+          break;
+        } catch (e) {
+          for (let i = 0; i < 20 && server.alive(); i++) await sleep(100);
+          if (server.alive()) throw e;
+          info.serverExits.push({ workload: key, attempt, error: String(e).slice(0, 200) });
+          keepLogs(`${name}-exit-${info.serverExits.length}`, server);
+          console.warn(`${name}: wrangler dev exited during ${key} (${String(e).slice(0, 120)}); starting a fresh server`);
+          await ctx.close?.();
+          await server.stop();
+          server = await startServer();
+          ctx = await setup(server);
+          if (attempt >= ATTEMPTS) {
+            // Recorded, not fatal: the other workloads still run.
+            measured[name][key] = { failed: `wrangler dev exited in all ${ATTEMPTS} attempts` };
+            console.warn(`${name}: giving up on ${key}`);
+            break;
+          }
+        }
+      }
+    }
+    assertNoReload(server, name);
+    info.getsRetriedAfterDroppedConnection = retried.gets - before;
+  } catch (e) {
+    keepLogs(name, server);
+    throw e;
+  } finally {
+    await ctx.close?.();
+    await server.stop();
+  }
+}
+
+// Phase 1: Canopy alone on the machine.
+await phase("canopy", startEngine, (engine) => tenant(engine), [
+  ...(want("linear") ? [["linear", `linear ${LINEAR_STEPS}`, async (t) => (await canopy.linear(t, 50), canopy.linear(t, LINEAR_STEPS))]] : []),
+  ...(want("fanout") ? [["fanout", `fan-out ${FANOUT_CHILDREN}`, async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, FANOUT_CHILDREN))]] : []),
+  ...(want("submissions") ? [["submissions", `${SUBMISSIONS} submissions`, (t) => canopy.submissions(t, SUBMISSIONS)]] : []),
+  ...(want("fanout1000") ? [["fanout1000", "fan-out 1000", async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, 1000))]] : []),
+]);
+
+// Phase 2: Cloudflare Workflows alone on the machine, same runtime (warm-ups are the same sizes).
+await phase("workflows", startWorkflows, (peer) => workflows.workflowsClient(peer), [
+  ...(want("linear") ? [["linear", `linear ${LINEAR_STEPS}`, async (w) => (await workflows.linear(w, 50), workflows.linear(w, LINEAR_STEPS))]] : []),
+  ...(want("fanout") ? [["fanout", `fan-out ${FANOUT_CHILDREN}`, async (w) => (await workflows.fanOut(w, 20), workflows.fanOut(w, FANOUT_CHILDREN))]] : []),
+  ...(want("submissions") ? [["submissions", `${SUBMISSIONS} submissions`, (w) => workflows.submissions(w, SUBMISSIONS)]] : []),
+]);
+
+// Merge into the previous results so that a partial run (`npm run bench -- linear`) keeps the other rows.
 const out = resolve(ROOT, "bench/results.json");
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(out, "utf8"));
+  if (!previous.workloads) previous = {};
+} catch {}
+const workloads = { ...(previous.workloads ?? {}) };
+const c = measured.canopy;
+const w = measured.workflows;
+const ok = (x) => x !== undefined && !x.failed;
+if (ok(c.linear) && ok(w.linear)) {
+  const ratio = round(w.linear.wallMs / c.linear.wallMs, 2);
+  workloads.linear = {
+    measuredAt: now,
+    description: `a linear job of ${LINEAR_STEPS} no-op steps, wall time from submission until done`,
+    canopy: c.linear,
+    workflows: w.linear,
+    ratio: { workflowsOverCanopyWallTime: ratio, workflowsOverCanopyEngineTime: round(w.linear.engineMs / c.linear.engineMs, 2) },
+    target: { text: "Canopy ≥ 5× faster than Workflows", min: 5, actual: ratio, met: ratio >= 5 },
+    canopyPerStepTarget: { text: "≤ 0.5 ms per step", max: 0.5, actual: c.linear.perStepMs, met: c.linear.perStepMs <= 0.5 },
+  };
+}
+if (ok(c.fanout) && ok(w.fanout)) {
+  const ratio = round(w.fanout.wallMs / c.fanout.wallMs, 2);
+  workloads.fanout = {
+    measuredAt: now,
+    description: `a parent fanning out to ${FANOUT_CHILDREN} one-step children and collecting them, wall time until the parent is done`,
+    canopy: c.fanout,
+    workflows: w.fanout,
+    ratio: { workflowsOverCanopyWallTime: ratio },
+    target: { text: "Canopy ≥ 3× faster than Workflows", min: 3, actual: ratio, met: ratio >= 3 },
+  };
+}
+if (ok(c.submissions) && ok(w.submissions)) {
+  const rate = c.submissions.acceptedPerSecond;
+  workloads.submissions = {
+    measuredAt: now,
+    description: `${SUBMISSIONS} concurrent submissions of a one-step job: accepted per second, and time until all are done`,
+    canopy: c.submissions,
+    workflows: w.submissions,
+    ratio: {
+      canopyOverWorkflowsAcceptedPerSecond: round(rate / w.submissions.acceptedPerSecond, 2),
+      workflowsOverCanopyAllDone: round(w.submissions.allDoneMs / c.submissions.allDoneMs, 2),
+    },
+    target: { text: "Canopy ≥ 300 submissions/s accepted", min: 300, actual: rate, met: rate >= 300 },
+  };
+}
+if (ok(c.fanout1000)) {
+  workloads.fanout1000 = {
+    measuredAt: now,
+    description: "a parent fanning out to 1,000 one-step children and collecting them (Canopy only)",
+    canopy: c.fanout1000,
+    target: { text: "≤ 5 s", max: 5000, actual: c.fanout1000.wallMs, met: c.fanout1000.wallMs <= 5000 },
+  };
+}
+const load = { oneMinuteAtStart: loadAtStart, oneMinuteAtEnd: round(loadavg()[0], 2) };
+/** Which Canopy was measured: the commit, and whether src/ or migrations/ had uncommitted changes. */
+function source() {
+  try {
+    const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
+    return { commit: git("rev-parse", "--short", "HEAD"), uncommittedChanges: git("status", "--porcelain", "--", "src", "migrations", "wrangler.toml") !== "" };
+  } catch {
+    return { commit: "unknown", uncommittedChanges: false };
+  }
+}
+// A workload that could not be measured on one side is recorded as such (its previous numbers are dropped).
+for (const key of ["linear", "fanout", "submissions", "fanout1000"]) {
+  const sides = key === "fanout1000" ? [c[key]] : [c[key], w[key]];
+  if (sides.some((x) => x?.failed) && sides.every((x) => x !== undefined)) {
+    workloads[key] = { measuredAt: now, failed: true, canopy: c[key], ...(key === "fanout1000" ? {} : { workflows: w[key] }) };
+  }
+}
+const results = { date: now, machine: machine(), command: "npm run bench", source: source(), load, runtime, workloads };
 writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
-console.log(`\nwrote ${out}`);
-console.table(Object.fromEntries(Object.entries(results.targets).map(([k, v]) => [k, v])));
+
+// The results table of bench/README.md, between its markers (the rest of the README is hand-written).
+const fmt = (ms) => (ms >= 10_000 ? `${round(ms / 1000, 1)} s` : `${Math.round(ms)} ms`);
+const yes = (t) => (t.met ? "yes" : "**no**");
+// Rows kept from an earlier, partial run say when they were measured.
+const when = (x) => (x.measuredAt === now ? "" : ` (measured ${x.measuredAt.slice(0, 16).replace("T", " ")})`);
+const rows = [];
+const failedRow = (label, x) =>
+  rows.push(`| ${label}${when(x)} | ${x.canopy?.failed ?? "measured"} | ${x.workflows ? x.workflows.failed ?? "measured" : "—"} | — | | **no result** |`);
+if (workloads.linear?.failed) failedRow(`linear, ${LINEAR_STEPS} no-op steps`, workloads.linear);
+else if (workloads.linear) {
+  const x = workloads.linear;
+  rows.push(`| linear, ${x.canopy.steps} no-op steps (wall)${when(x)} | ${fmt(x.canopy.wallMs)} (${x.canopy.perStepMs} ms/step) | ${fmt(x.workflows.wallMs)} (${x.workflows.perStepMs} ms/step) | ${x.ratio.workflowsOverCanopyWallTime}× | ≥ 5× | ${yes(x.target)} |`);
+  rows.push(`| linear, engine time (start → finish as recorded by the engine) | ${fmt(x.canopy.engineMs)} | ${fmt(x.workflows.engineMs)} | ${x.ratio.workflowsOverCanopyEngineTime}× | | |`);
+}
+if (workloads.fanout?.failed) failedRow(`fan-out to ${FANOUT_CHILDREN} children`, workloads.fanout);
+else if (workloads.fanout) {
+  const x = workloads.fanout;
+  rows.push(`| fan-out to ${x.canopy.children} children, collected (wall)${when(x)} | ${fmt(x.canopy.wallMs)} | ${fmt(x.workflows.wallMs)} | ${x.ratio.workflowsOverCanopyWallTime}× | ≥ 3× | ${yes(x.target)} |`);
+}
+if (workloads.submissions?.failed) failedRow(`${SUBMISSIONS} concurrent submissions`, workloads.submissions);
+else if (workloads.submissions) {
+  const x = workloads.submissions;
+  rows.push(`| ${x.canopy.submissions} concurrent submissions: accepted/s${when(x)} | ${x.canopy.acceptedPerSecond}/s | ${x.workflows.acceptedPerSecond}/s | ${x.ratio.canopyOverWorkflowsAcceptedPerSecond}× | ≥ 300/s (Canopy) | ${yes(x.target)} |`);
+  rows.push(`| ${x.canopy.submissions} concurrent submissions: all done | ${fmt(x.canopy.allDoneMs)} | ${fmt(x.workflows.allDoneMs)} | ${x.ratio.workflowsOverCanopyAllDone}× | | |`);
+}
+if (runtime.canopy.healthz && runtime.workflows.healthz) {
+  const [a, b] = [runtime.canopy.healthz, runtime.workflows.healthz];
+  rows.push(`| for reference: ${a.requests} concurrent \`GET /healthz\` (the runtime's request path alone) | ${a.perSecond}/s | ${b.perSecond}/s | | | |`);
+}
+if (workloads.fanout1000?.failed) failedRow("fan-out to 1,000 children (Canopy only)", workloads.fanout1000);
+else if (workloads.fanout1000) {
+  const x = workloads.fanout1000;
+  rows.push(`| fan-out to 1,000 children (Canopy only)${when(x)} | ${fmt(x.canopy.wallMs)} (${x.canopy.perChildMs} ms/child) | — | — | ≤ 5 s | ${yes(x.target)} |`);
+}
+const m = results.machine;
+const table = [
+  `Measured ${now.slice(0, 16).replace("T", " ")} UTC with \`npm run bench\` on ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM,`,
+  `${m.os}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, miniflare ${m.miniflare};`,
+  `1-minute load average ${load.oneMinuteAtStart} at the start, ${load.oneMinuteAtEnd} at the end;`,
+  `Canopy at ${results.source.commit}${results.source.uncommittedChanges ? " with uncommitted changes to its source" : ""}.`,
+  "Ratio: Workflows time ÷ Canopy time (submissions accepted/s: Canopy ÷ Workflows); higher is better for Canopy.",
+  "",
+  "| workload | Canopy | Cloudflare Workflows | ratio | target | met |",
+  "|---|---|---|---|---|---|",
+  ...rows,
+].join("\n");
+const exits = ["canopy", "workflows"].flatMap((e) => (runtime[e]?.serverExits ?? []).map((x) => `${e}/${x.workload}`));
+const retriedGets = (runtime.canopy?.getsRetriedAfterDroppedConnection ?? 0) + (runtime.workflows?.getsRetriedAfterDroppedConnection ?? 0);
+const footnote = [
+  exits.length ? `\nwrangler dev exited ${exits.length} time(s) in this run (${exits.join(", ")}; cloudflare/workers-sdk#15451); each such workload was run again on a fresh server.` : "",
+  retriedGets ? `\n${retriedGets} status GET(s) dropped by wrangler dev ("Network connection lost") were repeated.` : "",
+].join("");
+const readmePath = resolve(ROOT, "bench/README.md");
+const START = "<!-- results:start -->";
+const END = "<!-- results:end -->";
+let readme = existsSync(readmePath) ? readFileSync(readmePath, "utf8") : `# Benchmark\n\n${START}\n${END}\n`;
+if (!readme.includes(START) || !readme.includes(END)) readme += `\n${START}\n${END}\n`;
+readme = readme.slice(0, readme.indexOf(START) + START.length) + "\n" + table + "\n" + footnote + (footnote ? "\n" : "") + readme.slice(readme.indexOf(END));
+writeFileSync(readmePath, readme);
+
+console.log(`\nwrote ${out} and bench/README.md\n`);
+console.log(table + footnote);
