@@ -1,4 +1,5 @@
 // Canopy's own workloads, each measured through the real server.
+import { readFileSync } from "node:fs";
 import { linearDefinition, round, step, waitAll } from "./lib.mjs";
 
 /** A linear job of `steps` no-op steps: wall time from submission to SUCCEEDED, and per step. */
@@ -54,4 +55,31 @@ export async function submissions(t, n = 200) {
   const failed = jobs.filter((j) => j.status !== "SUCCEEDED").length;
   if (failed) throw new Error(`${failed} of ${n} jobs did not succeed`);
   return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}
+
+/**
+ * The countdown example looping `iterations` times: the job continues as new whenever a run's history
+ * reaches its bound. Total time, cost per iteration, runs, and the largest storage any one run held.
+ */
+export async function loop(t, iterations = 25_000) {
+  const countdown = JSON.parse(readFileSync(new URL("../examples/countdown.json", import.meta.url), "utf8"));
+  const wf = await t.deploy(countdown);
+  const t0 = performance.now();
+  const jobId = await t.submit(wf, { n: iterations });
+  const job = await t.waitJob(jobId);
+  const wallMs = performance.now() - t0;
+  if (job.status !== "SUCCEEDED") throw new Error(`loop job ${job.status}: ${JSON.stringify(job.error)}`);
+  const runs = [];
+  for (let run = 1; run <= job.runNumber; run++) {
+    runs.push(await t.api.get(`${t.orgPath}/jobs/${jobId}/state/metadata?runNumber=${run}`));
+  }
+  return {
+    iterations,
+    wallMs: round(wallMs, 1),
+    perIterationMs: round(wallMs / iterations, 4),
+    runNumber: job.runNumber,
+    maxHistoryItemsPerRun: Math.max(...runs.map((r) => r.historyItems)),
+    peakStorageBytesPerRun: Math.max(...runs.map((r) => r.storageBytes)),
+    runs: runs.map((r) => ({ runNumber: r.runNumber, historyItems: r.historyItems, storageBytes: r.storageBytes })),
+  };
 }

@@ -3,11 +3,12 @@
 // under the same `wrangler dev` / workerd, offline), one after the other in the same run. Prints the numbers and
 // the ratios, writes bench/results.json and the results table of bench/README.md.
 //
-// Usage: npm run bench [-- linear fanout submissions fanout1000]   (default: all)
+// Usage: npm run bench [-- linear fanout submissions fanout1000 loop]   (default: all)
 //   linear       a linear job of 1,000 no-op steps                      (both engines)
 //   fanout       a parent fanning out to 300 children and collecting them (both engines)
 //   submissions  200 concurrent submissions of a one-step job            (both engines)
 //   fanout1000   a parent fanning out to 1,000 children                   (Canopy only: the "Parent–child jobs" target)
+//   loop         a 25,000-iteration loop that continues as new            (Canopy only: the "continueAsNew" workload)
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -16,7 +17,7 @@ import * as canopy from "./canopy.mjs";
 import { ROOT, retried, round, sleep, startEngine, startWorkflows, tenant } from "./lib.mjs";
 import * as workflows from "./workflows.mjs";
 
-const WORKLOADS = ["linear", "fanout", "submissions", "fanout1000"];
+const WORKLOADS = ["linear", "fanout", "submissions", "fanout1000", "loop"];
 const args = process.argv.slice(2);
 const unknown = args.filter((a) => !WORKLOADS.includes(a));
 if (unknown.length) {
@@ -145,6 +146,7 @@ await phase("canopy", startEngine, (engine) => tenant(engine), [
   ...(want("fanout") ? [["fanout", `fan-out ${FANOUT_CHILDREN}`, async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, FANOUT_CHILDREN))]] : []),
   ...(want("submissions") ? [["submissions", `${SUBMISSIONS} submissions`, (t) => canopy.submissions(t, SUBMISSIONS)]] : []),
   ...(want("fanout1000") ? [["fanout1000", "fan-out 1000", async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, 1000))]] : []),
+  ...(want("loop") ? [["loop", "loop 25000", (t) => canopy.loop(t, 25_000)]] : []),
 ]);
 
 // Phase 2: Cloudflare Workflows alone on the machine, same runtime (warm-ups are the same sizes).
@@ -210,6 +212,13 @@ if (ok(c.fanout1000)) {
     target: { text: "≤ 5 s", max: 5000, actual: c.fanout1000.wallMs, met: c.fanout1000.wallMs <= 5000 },
   };
 }
+if (ok(c.loop)) {
+  workloads.loop = {
+    measuredAt: now,
+    description: "the countdown example looping 25,000 times, continuing as new at each run's history bound (Canopy only)",
+    canopy: c.loop,
+  };
+}
 const load = { oneMinuteAtStart: loadAtStart, oneMinuteAtEnd: round(loadavg()[0], 2) };
 /** Which Canopy was measured: the commit, and whether src/ or migrations/ had uncommitted changes. */
 function source() {
@@ -221,10 +230,11 @@ function source() {
   }
 }
 // A workload that could not be measured on one side is recorded as such (its previous numbers are dropped).
-for (const key of ["linear", "fanout", "submissions", "fanout1000"]) {
-  const sides = key === "fanout1000" ? [c[key]] : [c[key], w[key]];
+const canopyOnly = (key) => key === "fanout1000" || key === "loop";
+for (const key of WORKLOADS) {
+  const sides = canopyOnly(key) ? [c[key]] : [c[key], w[key]];
   if (sides.some((x) => x?.failed) && sides.every((x) => x !== undefined)) {
-    workloads[key] = { measuredAt: now, failed: true, canopy: c[key], ...(key === "fanout1000" ? {} : { workflows: w[key] }) };
+    workloads[key] = { measuredAt: now, failed: true, canopy: c[key], ...(canopyOnly(key) ? {} : { workflows: w[key] }) };
   }
 }
 const results = { date: now, machine: machine(), command: "npm run bench", source: source(), load, runtime, workloads };
@@ -263,6 +273,11 @@ if (workloads.fanout1000?.failed) failedRow("fan-out to 1,000 children (Canopy o
 else if (workloads.fanout1000) {
   const x = workloads.fanout1000;
   rows.push(`| fan-out to 1,000 children (Canopy only)${when(x)} | ${fmt(x.canopy.wallMs)} (${x.canopy.perChildMs} ms/child) | — | — | ≤ 5 s | ${yes(x.target)} |`);
+}
+if (workloads.loop?.failed) failedRow("loop of 25,000 iterations, continuing as new (Canopy only)", workloads.loop);
+else if (workloads.loop) {
+  const x = workloads.loop.canopy;
+  rows.push(`| loop of ${x.iterations} iterations over ${x.runNumber} runs (Canopy only)${when(workloads.loop)} | ${fmt(x.wallMs)} (${x.perIterationMs} ms/iteration; ≤ ${x.maxHistoryItemsPerRun} history items and ≤ ${Math.round(x.peakStorageBytesPerRun / 1024)} KiB of storage per run) | — | — | | |`);
 }
 const m = results.machine;
 const table = [
