@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type ApiResponse } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
-import { countJobs, getJobs, listAllJobs, waitForCount } from "./jobs";
+import { countJobs, getJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
 import { EngineServer } from "./server";
 
 const SUBMISSIONS = 200;
@@ -24,6 +24,7 @@ describe("concurrent requests", () => {
   const server = new EngineServer();
   beforeAll(() => server.start());
   afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
 
   it("accepts 200 concurrent submissions, each once, and runs every one to the end", async () => {
     const { orgId, client } = await newTenant(server.admin);

@@ -6,7 +6,7 @@ import { deployWorkflow, newTenant } from "../helpers/client";
 import { step, submit } from "../helpers/jobs";
 import orderBatch from "../fixtures/order-batch.json";
 import orderItem from "../fixtures/order-item.json";
-import { countJobs, getJobs, listAllJobs, waitForCount } from "./jobs";
+import { countJobs, getJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
 import { EngineServer, waitFor } from "./server";
 import { childJobId } from "../../src/executors/run-child-job";
 
@@ -29,6 +29,7 @@ describe("kill -9 while children run and while they report", () => {
   const server = new EngineServer();
   beforeAll(() => server.start());
   afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
 
   it("finishes every job after a restart, with every child once and every acknowledged event used", async () => {
     const { orgId, client } = await newTenant(server.admin);

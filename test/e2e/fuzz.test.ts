@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type TestClient } from "../helpers/client";
 import { step, submit, workflow } from "../helpers/jobs";
 import { createTrigger, githubHeaders } from "../helpers/webhooks";
-import { listAllJobs } from "./jobs";
+import { listAllJobs, printServerLogsOnFailure } from "./jobs";
 import { EngineServer } from "./server";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -334,6 +334,7 @@ describe("hostile input to every route", () => {
     before = await snapshot();
   });
   afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
 
   const o = () => `/organizations/${orgId}`;
   const definitionText = JSON.stringify({ ...orders, workflowName: "fuzz-orders" });

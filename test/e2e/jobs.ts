@@ -1,6 +1,19 @@
 /** Job helpers for the end-to-end suite: ListJobs counts and pages, and waiting on many jobs at once. */
+import { afterEach } from "vitest";
 import type { TestClient } from "../helpers/client";
-import { waitFor } from "./server";
+import { waitFor, type EngineServer } from "./server";
+
+/** Routine lines: successful requests and the engine's job, step and child events. */
+const ROUTINE = /^\[wrangler:info\] \w+ \S+ [23]\d\d |^\{"event":"(job|step|child)\./;
+
+/** Prints the server's unusual output after a failed test: what the engine said is the evidence. */
+export function printServerLogsOnFailure(server: EngineServer): void {
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== "fail") return;
+    const unusual = server.logs.split("\n").filter((line) => line.trim() !== "" && !ROUTINE.test(line));
+    console.error(`--- npm start output, routine lines left out (last 12 KB) ---\n${unusual.join("\n").slice(-12_000)}`);
+  });
+}
 
 export type Hierarchy = "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
 

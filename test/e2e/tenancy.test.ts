@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type ApiResponse, type TestClient } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
 import { createTrigger, githubHeaders, postHook } from "../helpers/webhooks";
-import { listAllJobs, waitForCount } from "./jobs";
+import { listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
 import { EngineServer } from "./server";
 
 // Every string of A's that must never reach B carries this marker.
@@ -93,6 +93,7 @@ describe("another organization's token", () => {
     before = await snapshotOfA();
   });
   afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
 
   /** B's request; the answer is an error in the API's format and carries nothing of A's. */
   async function attempt(c: Case): Promise<ApiResponse> {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
+import { printServerLogsOnFailure } from "./jobs";
 import { EngineServer, sleep } from "./server";
 
 const nap = workflow("nap", [
@@ -15,6 +16,7 @@ describe("a timer across downtime", () => {
   const server = new EngineServer();
   beforeAll(() => server.start());
   afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
 
   it("fires a 5 s delay once after 10 s of downtime", async () => {
     const { orgId, client } = await newTenant(server.admin);
