@@ -191,7 +191,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   }
 
   /** After the retention period, an old run drops what it kept for reading its history. */
-  purgeRun(): void {
+  async purgeRun(): Promise<void> {
     const s = this.state;
     if (!s?.continuedAs) return;
     if (s.identity.runNumber === 1) {
@@ -200,7 +200,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       return;
     }
     this.current = null;
-    void this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAll();
+    // The object may be called again (a stale request): it then finds an empty, well-formed store.
+    this.store.reinitialize();
   }
 
   private owned(organizationId: string): JobState | null {

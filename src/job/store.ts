@@ -38,6 +38,11 @@ export class JobStore {
     return this.storage.sql;
   }
 
+  /** Recreates the (empty) schema after the storage was deleted. */
+  reinitialize(): void {
+    this.migrate();
+  }
+
   private migrate(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0];

@@ -26,7 +26,7 @@ export interface WorkHost {
   readonly definition: WorkflowDefinition | null;
   apply(event: EngineEvent, extra?: () => void): Decision;
   rollOver(): Promise<number>;
-  purgeRun(): void;
+  purgeRun(): Promise<void>;
 }
 
 /** Items read per pass; more wait for the next alarm. */
@@ -89,8 +89,8 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
       host.store.enqueue({ id: "purge", kind: "purge", payload: null, dueAt: Date.now() + RUN_RETENTION_MS });
       return true;
     case "purge":
-      host.purgeRun();
-      return false;
+      await host.purgeRun();
+      return true;
   }
 }
 

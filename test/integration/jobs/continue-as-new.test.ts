@@ -132,6 +132,25 @@ describe("continueAsNew", () => {
     expect(child.job).toMatchObject({ status: "CANCELLED", runNumber: 2, error: { code: "PARENT_CANCELLED" } });
   });
 
+  it("drops an old run's storage after its retention, and the job stays readable", async () => {
+    const { client, orgId, ids } = await tenantWith(looper);
+    const jobId = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
+    await waitForJob(client, orgId, jobId);
+    // Seven days pass for runs 1 and 2: their purge work falls due.
+    for (const runNumber of [1, 2]) {
+      await runInDurableObject(runStub(jobId, runNumber), async (o: JobObject, ctx) => {
+        ctx.storage.sql.exec(`UPDATE work SET due_at = ? WHERE id = 'purge'`, Date.now());
+      });
+      expect(await runDurableObjectAlarm(runStub(jobId, runNumber))).toBe(true);
+    }
+    expect(await runInDurableObject(runStub(jobId, 2), (o: JobObject) => o.state)).toBeNull();
+    expect(await runInDurableObject(runStub(jobId, 2), async (_o: JobObject, ctx) => ctx.storage.getAlarm())).toBeNull();
+    expect(await runInDurableObject(runStub(jobId, 1), async (o: JobObject, ctx) => [o.history().length, await ctx.storage.getAlarm()])).toEqual([0, null]);
+    expect((await client.get(`/organizations/${orgId}/jobs/${jobId}/state?runNumber=2`)).status).toBe(404);
+    const { job } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`));
+    expect(job).toMatchObject({ status: "SUCCEEDED", runNumber: 3, output: { i: 3 } });
+  });
+
   it("cancels the live run when CancelJob arrives mid-rollover", async () => {
     const def = workflow("midroll", [
       step("hold", waitEvents, { config: { eventIds: ["go"] } }, "roll"),
