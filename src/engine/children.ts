@@ -41,10 +41,10 @@ export function recordChildReport(d: Decider, report: ChildReportFact): boolean 
   return true;
 }
 
-/** Starts waiting children while concurrency allows. Returns true (the caller then checks completion). */
-export function childrenChanged(d: Decider, _at: number): boolean {
+/** Starts waiting children while concurrency allows. */
+export function startWaitingChildren(d: Decider): void {
   const wait = d.state.current?.wait;
-  if (wait?.type !== "children") return false;
+  if (wait?.type !== "children") return;
   let active = wait.children.filter((c) => c.status === "STARTING" || c.status === "RUNNING").length;
   const toStart: ChildSlot[] = [];
   for (const c of wait.children) {
@@ -57,7 +57,6 @@ export function childrenChanged(d: Decider, _at: number): boolean {
   if (toStart.length > 0) {
     d.commands.push({ type: "startChildren", stepName: d.state.current!.name, attempt: d.state.current!.attempt, children: toStart });
   }
-  return true;
 }
 
 /** The step's output: one result per child, in the order of the list or the array. */

@@ -4,14 +4,25 @@
  * the history rows in one transaction, then carries out the commands.
  */
 import { evaluateLogic } from "../definition/json-logic";
-import type { StepDefinition } from "../definition/schema";
+import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
 import { backoffMs } from "./backoff";
-import { childrenChanged, completeChildrenIfDone, recordChildReport } from "./children";
+import { completeChildrenIfDone, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
 import { computeStepInput, validateStepValue } from "./step-data";
 import type { ChildSlot, Command, Continuation, Decision, ReceivedEvent, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
+
+/** Steps by name, built once per (immutable) definition: a step lookup is on every step's path. */
+const stepIndex = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
+function stepsByName(definition: WorkflowDefinition): Map<string, StepDefinition> {
+  let index = stepIndex.get(definition);
+  if (!index) {
+    index = new Map(definition.steps.map((s) => [s.name, s]));
+    stepIndex.set(definition, index);
+  }
+  return index;
+}
 
 /** Collects what one decision emits. */
 export class Decider {
@@ -24,7 +35,7 @@ export class Decider {
   ) {}
 
   step(name: string): StepDefinition | undefined {
-    return this.ctx.definition.steps.find((s) => s.name === name);
+    return stepsByName(this.ctx.definition).get(name);
   }
 
   log(event: string, fields: Record<string, unknown> = {}): void {
@@ -108,7 +119,8 @@ function handle(d: Decider, event: EngineEvent): void {
     case "childReports": {
       let ended = false;
       for (const report of event.reports) ended = recordChildReport(d, report) || ended;
-      if (ended && s.status === "RUNNING" && childrenChanged(d, event.at)) {
+      if (ended && s.status === "RUNNING") {
+        startWaitingChildren(d);
         completeChildrenIfDone(d, event.at, completeAttempt, failAttempt);
       }
       return;
@@ -185,7 +197,8 @@ function beginAttempt(d: Decider, at: number): void {
       if (started.wait.type === "events") return tryCompleteEventWait(d, at);
       if (started.wait.type === "children") {
         s.resumeChildren = undefined;
-        if (childrenChanged(d, at)) completeChildrenIfDone(d, at, completeAttempt, failAttempt);
+        startWaitingChildren(d);
+        completeChildrenIfDone(d, at, completeAttempt, failAttempt);
       }
       return;
     case "continueAsNew": {
