@@ -16,6 +16,8 @@ export const MAX_PAGE_SIZE = 100;
 
 /** SubmitJob idempotency keys are honoured for this long (API.md). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Expired idempotency keys deleted per keyed submission: pruning stays a small, bounded statement. */
+export const IDEMPOTENCY_PRUNE_BATCH = 100;
 
 /** A job at this depth cannot start children: stops runaway self-recursion (DEFINITIONS.md). */
 export const MAX_NESTING_DEPTH = 10;
@@ -52,6 +54,19 @@ export const WEBHOOK_MAX_RATE_PER_SECOND = 1000;
 /** Delivery ids longer than this are refused: they are stored and form part of a primary key. */
 export const WEBHOOK_MAX_DELIVERY_ID_LENGTH = 256;
 
+/**
+ * A workflow definition is stored whole in one D1 row (its version), and D1 refuses rows over
+ * 2 MB; every job's Durable Object keeps a copy too. Over it, registering a version answers 413.
+ */
+export const MAX_DEFINITION_BYTES = 1024 * 1024;
+
+/**
+ * The D1 job index keeps a failed job's error message up to this many characters (at most 3 bytes
+ * each in UTF-8): an index row must stay far below D1's 2 MB row limit whatever a step's error
+ * carries (a transition's result, a schema's complaints). GetJob reads the full message from the job.
+ */
+export const MAX_INDEXED_ERROR_MESSAGE_CHARS = 4096;
+
 /** Organization secrets: a value fits a Google service-account key with room to spare, and stays a small D1 row. */
 export const MAX_SECRET_VALUE_CHARS = 64 * 1024;
 /** Secret keys name environment-style identifiers (AWS_ACCESS_KEY_ID); they also appear in URL paths. */
@@ -65,3 +80,33 @@ export const ID_TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 export const MAX_FUNCTION_ERROR_MESSAGE_CHARS = 1000;
 /** Google ID tokens cached per isolate (one per service account and function): bounds the isolate's memory. */
 export const ID_TOKEN_CACHE_MAX_ENTRIES = 1000;
+
+/**
+ * Nothing a job's store hands to SQLite is larger than this. Cloudflare refuses any SQLite string,
+ * BLOB or row over 2 MB (Durable Objects and D1 alike); 1 MiB leaves a margin that local workerd,
+ * which enforces nothing, cannot erode unnoticed.
+ */
+export const MAX_STORED_VALUE_BYTES = 1024 * 1024;
+
+/**
+ * The largest JSON value a job takes in or produces: a job input, an event payload, one step's
+ * input or output, a child's input or output. Each such payload sits in a row of its own with
+ * columns of a few KiB at most, so it is 1 MiB less 16 KiB: the row stays under 1 MiB. Over it,
+ * the API answers 413 and a job fails the step with PAYLOAD_TOO_LARGE.
+ */
+export const MAX_PAYLOAD_BYTES = MAX_STORED_VALUE_BYTES - 16 * 1024;
+
+/** History payloads above this go to a row of their own, so a history row stays small. */
+export const HISTORY_INLINE_PAYLOAD_BYTES = 16 * 1024;
+
+/**
+ * An executor call that sets no `timeoutMs` and whose step sets no `timeoutSeconds` is aborted
+ * after this long: one hung call must not hold the alarm and the work queued behind it.
+ */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Children's index rows written to D1 per batch (one alarm writes one batch): far below the
+ * 1,000 D1 queries an invocation may make, whatever else the alarm does.
+ */
+export const CHILD_INDEX_BATCH = 200;

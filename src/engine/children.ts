@@ -1,94 +1,119 @@
 /**
- * The engine's side of runChildJob: recording child reports once, starting more children as
- * concurrency allows, and finishing the step when every child has ended.
+ * The engine's side of runChildJob. Children are rows of their own and the step's wait keeps only
+ * counters, so each report costs one row read and one row write, whatever the fan-out's size:
+ * recording reports once, starting more children as concurrency allows, finishing the step when
+ * every child has ended, and cancelling or resuming a step's children.
  */
 import type { Decider } from "./decide";
-import type { ChildReportFact, ChildSlot, JobError } from "./types";
+import { childEnded } from "./overlay";
+import type { ChildReportFact, ChildRow, ChildrenWait, JobError, NewChild } from "./types";
 
-type Complete = (d: Decider, output: unknown, at: number) => void;
+type Complete = (d: Decider, output: unknown, at: number, ref?: { stepName: string; attempt: number; count: number }) => void;
 type Fail = (d: Decider, error: JobError, retryable: boolean, at: number) => void;
 
-const ENDED: ReadonlySet<string> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+/** The current step's children wait, if it has one. */
+function childrenWait(d: Decider): ChildrenWait | undefined {
+  const wait = d.state.current?.wait;
+  return wait?.type === "children" ? wait : undefined;
+}
+
+/** Whether `row` is one of the children the current step attempt waits for. */
+function belongsToWait(d: Decider, row: ChildRow): boolean {
+  const cur = d.state.current;
+  return !!cur && cur.wait?.type === "children" && row.stepName === cur.name && row.stepAttempt === cur.attempt && !row.superseded;
+}
 
 /**
- * Records a child's report: its units always (the highest seen wins), its outcome once.
- * Returns true when the report ended a child of the current step.
+ * Records a child's report: its units always (the highest seen wins), its outcome once, even when
+ * the step no longer waits (a child that succeeds after its parent was cancelled is kept for a
+ * resume). Returns true when the report ended a child the current step attempt waits for.
  */
 export function recordChildReport(d: Decider, report: ChildReportFact): boolean {
   const s = d.state;
-  const before = s.childUnits[report.childJobId];
-  if (before === undefined || report.units > before) {
-    s.childUnits[report.childJobId] = report.units;
+  const row = d.view.child(report.childJobId);
+  if (!row) return false; // not a child of this run
+  let next = row;
+  if (report.units > row.units) {
+    s.childUnits += report.units - row.units;
+    next = { ...next, units: report.units };
     // Roll units up the tree as they change, not only when this job ends.
     if (s.identity.parentJobId) d.commands.push({ type: "notifyParent" });
   }
-  if (!ENDED.has(report.status)) return false;
-  const wait = s.current?.wait;
-  if (wait?.type !== "children") return false;
-  const slot = wait.children.find((c) => c.jobId === report.childJobId);
-  if (!slot || ENDED.has(slot.status)) return false; // a duplicate report, or a child of an earlier attempt
-  slot.status = report.status as ChildSlot["status"];
-  slot.workflowName = report.workflowName;
-  if (report.output !== undefined) slot.output = report.output;
-  if (report.error) slot.error = report.error;
+  const ends = childEnded(report.status) && !childEnded(row.status);
+  if (ends) {
+    next = { ...next, status: report.status as ChildRow["status"], workflowName: report.workflowName };
+    if (report.output !== undefined) next.output = report.output;
+    if (report.error) next.error = report.error;
+  }
+  if (next !== row) d.view.updateChild(next);
+  if (!ends) return false;
   const outcome = report.status === "SUCCEEDED" ? "completed" : report.status === "FAILED" ? "failed" : "cancelled";
-  d.log(`child.${outcome}`, {
-    parentJobId: s.identity.jobId,
-    childJobId: report.childJobId,
-    workflowName: report.workflowName,
-    stepName: s.current!.name,
-  });
+  d.log(`child.${outcome}`, { parentJobId: s.identity.jobId, childJobId: report.childJobId, workflowName: report.workflowName, stepName: row.stepName });
+  const wait = childrenWait(d);
+  if (!wait || !belongsToWait(d, row)) return false;
+  wait.ended += 1;
+  if (row.status === "STARTING") wait.active -= 1;
+  if (report.status === "SUCCEEDED") wait.succeeded += 1;
   return true;
 }
 
 /** Starts waiting children while concurrency allows. */
 export function startWaitingChildren(d: Decider): void {
-  const wait = d.state.current?.wait;
-  if (wait?.type !== "children") return;
-  let active = wait.children.filter((c) => c.status === "STARTING" || c.status === "RUNNING").length;
-  const toStart: ChildSlot[] = [];
-  for (const c of wait.children) {
-    if (active >= wait.maxConcurrency) break;
-    if (c.status !== "WAITING") continue;
-    c.status = "STARTING";
-    toStart.push(c);
-    active += 1;
-  }
-  if (toStart.length > 0) {
-    d.commands.push({ type: "startChildren", stepName: d.state.current!.name, attempt: d.state.current!.attempt, children: toStart });
-  }
-}
-
-/** The step's output: one result per child, in the order of the list or the array. */
-function childResults(children: ChildSlot[]) {
-  const results = children.map((c) => ({
-    id: c.key,
-    jobId: c.jobId,
-    workflowName: c.workflowName ?? c.workflowRef.workflowName ?? c.workflowRef.workflowId,
-    status: c.status,
-    ...(c.output !== undefined ? { output: c.output } : {}),
-    ...(c.error ? { error: c.error } : {}),
-  }));
-  const succeeded = children.filter((c) => c.status === "SUCCEEDED").length;
-  return { results, succeeded, failed: children.length - succeeded };
+  const wait = childrenWait(d);
+  if (!wait) return;
+  const room = wait.maxConcurrency - wait.active;
+  if (room <= 0) return;
+  const cur = d.state.current!;
+  const toStart = d.view.waitingChildren(cur.name, cur.attempt, room);
+  for (const row of toStart) d.view.updateChild({ ...row, status: "STARTING" });
+  wait.active += toStart.length;
+  if (toStart.length > 0) d.commands.push({ type: "startChildren", jobIds: toStart.map((r) => r.jobId) });
 }
 
 /** Finishes the step when every child has ended: output, or failure beyond the tolerated count. */
 export function completeChildrenIfDone(d: Decider, at: number, complete: Complete, fail: Fail): void {
-  const wait = d.state.current?.wait;
-  if (wait?.type !== "children") return;
-  if (!wait.children.every((c) => ENDED.has(c.status))) return;
-  const output = childResults(wait.children);
-  if (output.failed > wait.toleratedFailures) {
-    return fail(
-      d,
-      {
-        code: "ChildJobsFailed",
-        message: `${output.failed} of ${wait.children.length} child jobs did not succeed; ${wait.toleratedFailures} tolerated.`,
-      },
-      false,
-      at,
-    );
+  const wait = childrenWait(d);
+  if (!wait || wait.ended < wait.total) return;
+  const failed = wait.total - wait.succeeded;
+  if (failed > wait.toleratedFailures) {
+    const message = `${failed} of ${wait.total} child jobs did not succeed; ${wait.toleratedFailures} tolerated.`;
+    return fail(d, { code: "ChildJobsFailed", message }, false, at);
   }
-  complete(d, output, at);
+  const cur = d.state.current!;
+  complete(d, undefined, at, { stepName: cur.name, attempt: cur.attempt, count: wait.total });
+}
+
+/**
+ * Creates the rows of a step attempt's children. After a resume, the children of the resumed
+ * attempt that succeeded are moved into this one (same job, same result); the others are
+ * superseded by fresh children with new ids.
+ */
+export function createChildren(d: Decider, slots: NewChild[], wait: Omit<ChildrenWait, "type" | "active" | "ended" | "succeeded">): ChildrenWait {
+  const s = d.state;
+  const cur = s.current!;
+  const resumed = s.resumeChildren?.stepName === cur.name ? d.view.children(cur.name, s.resumeChildren.attempt) : [];
+  s.resumeChildren = undefined;
+  const reuse = resumed.length === slots.length ? resumed : [];
+  for (const r of resumed) if (!reuse.includes(r)) d.view.updateChild({ ...r, superseded: true });
+  const fresh: NewChild[] = [];
+  let succeeded = 0;
+  slots.forEach((slot, i) => {
+    const previous = reuse[i];
+    if (previous && previous.key === slot.row.key && previous.status === "SUCCEEDED") {
+      d.view.updateChild({ ...previous, stepAttempt: cur.attempt });
+      succeeded += 1;
+      return;
+    }
+    if (previous) d.view.updateChild({ ...previous, superseded: true });
+    fresh.push(slot);
+  });
+  d.view.addChildren(fresh);
+  return { type: "children", ...wait, active: 0, ended: succeeded, succeeded };
+}
+
+/** Cancels the step attempt's children: those not started are CANCELLED, started ones are told. */
+export function cancelStepChildren(d: Decider, stepName: string, attempt: number): void {
+  d.view.cancelWaitingChildren(stepName, attempt);
+  const jobIds = d.view.activeChildJobIds(stepName, attempt);
+  if (jobIds.length > 0) d.commands.push({ type: "cancelChildren", jobIds });
 }

@@ -1,17 +1,22 @@
 /**
- * The pure heart of Canopy: `decide(context, state, event) -> {state, commands, history}`.
- * No I/O, no clock: time arrives inside each event. The Durable Object persists the new state and
- * the history rows in one transaction, then carries out the commands.
+ * The pure heart of Canopy: `decide(context, state, view, event) -> {state, changes, commands, history}`.
+ * No I/O, no clock: time arrives inside each event. The run's rows beyond its control row
+ * (execution data, children, events) are read through a narrow `JobView` and written as
+ * `changes`. The Durable Object commits the control row, the changes and the history rows in one
+ * transaction, then carries out the commands.
  */
 import { evaluateLogic } from "../definition/json-logic";
 import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
 import { backoffMs } from "./backoff";
-import { completeChildrenIfDone, recordChildReport, startWaitingChildren } from "./children";
+import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
+import { Overlay, materialize } from "./overlay";
+import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
-import type { ChildSlot, Command, Continuation, Decision, ReceivedEvent, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "./types";
+import type { ChildrenRef, Command, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
+import { MAX_PAYLOAD_BYTES } from "../limits";
 
 /** Steps by name, built once per (immutable) definition: a step lookup is on every step's path. */
 const stepIndex = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
@@ -27,12 +32,16 @@ function stepsByName(definition: WorkflowDefinition): Map<string, StepDefinition
 /** Collects what one decision emits. */
 export class Decider {
   readonly commands: Command[] = [];
-  readonly history: HistoryItem[] = [];
+  readonly history: HistoryDraft[] = [];
+  readonly view: Overlay;
 
   constructor(
     readonly ctx: EngineContext,
     readonly state: JobState,
-  ) {}
+    base: JobView,
+  ) {
+    this.view = new Overlay(base);
+  }
 
   step(name: string): StepDefinition | undefined {
     return stepsByName(this.ctx.definition).get(name);
@@ -42,7 +51,7 @@ export class Decider {
     this.commands.push({ type: "log", event, fields });
   }
 
-  addHistory(item: Omit<HistoryItem, "id">): void {
+  addHistory(item: Omit<HistoryDraft, "id">): void {
     const s = this.state;
     s.historyCount += 1;
     this.history.push({ id: `${s.identity.runNumber}.${s.historyCount}`, ...item });
@@ -60,12 +69,12 @@ export class Decider {
   }
 }
 
-/** Applies one event to a job run's state. */
-export function decide(ctx: EngineContext, state: JobState, event: EngineEvent): Decision {
-  const d = new Decider(ctx, structuredClone(state));
+/** Applies one event to a job run. The control row is small, so copying it is cheap. */
+export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
+  const d = new Decider(ctx, structuredClone(state), view);
   d.state.inlineSteps = 0;
   handle(d, event);
-  return { state: d.state, commands: d.commands, history: d.history };
+  return { state: d.state, changes: d.view.changes, commands: d.commands, history: d.history };
 }
 
 function handle(d: Decider, event: EngineEvent): void {
@@ -99,8 +108,8 @@ function handle(d: Decider, event: EngineEvent): void {
     case "timerFired":
       return timerFired(d, event.at);
     case "eventReceived": {
-      if (getOwn(s.events, event.eventId)) return;
-      setOwn(s.events, event.eventId, { payload: event.payload, receivedAt: event.at, consumed: false });
+      if (d.view.event(event.eventId)) return;
+      d.view.setEvent(event.eventId, { payload: event.payload, receivedAt: event.at, consumed: false });
       d.addHistory({
         stepName: s.current?.name ?? "",
         stepExecutorType: "external",
@@ -129,6 +138,10 @@ function handle(d: Decider, event: EngineEvent): void {
       return cancel(d, event.at, event.reason);
     case "resume":
       return resume(d, event.at);
+    case "abort":
+      if (s.status === "RUNNING" && s.current) return failAttempt(d, event.error, false, event.at);
+      if (!isTerminal(s.status)) return failJob(d, event.error, event.at);
+      return;
   }
 }
 
@@ -138,10 +151,11 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
   const stepDef = d.step(name);
   if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
   const attempt = nextAttemptNumber(s, name);
-  s.current = { name, attempt, triesUsed, input: undefined, attemptStartedAt: at };
-  // A long chain of pure steps yields to commit, and so does a run whose history is full.
-  if (s.historyCount >= d.ctx.rolloverThreshold) {
-    return continueAsNew(d, at, { nextStep: name, executionData: s.executionData, reason: "historyLimit", version: "same" });
+  s.current = { name, attempt, triesUsed, attemptStartedAt: at };
+  // A long chain of pure steps yields to commit, and so does a run whose history (with the child
+  // rows it no longer needs) is full.
+  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
+    return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
   if (s.inlineSteps >= d.ctx.maxInlineSteps) {
     s.current.wait = { type: "retry", at };
@@ -157,6 +171,31 @@ function nextAttemptNumber(s: JobState, name: string): number {
   return n;
 }
 
+/**
+ * Stores an execution-data entry. A reference it replaces leaves its child rows unreferenced:
+ * they count toward the rollover (a key copied from another may still share them, so this can
+ * only make a rollover come early, never late).
+ */
+function retireReplaced(d: Decider, key: string): void {
+  const old = d.view.data(key);
+  if (old && "ref" in old) d.state.retiredChildRows += old.ref.children.count;
+}
+
+function storeValue(d: Decider, key: string, value: unknown, json?: string): void {
+  retireReplaced(d, key);
+  d.view.setValue(key, value, json);
+}
+
+/** Where a step's output comes from: a value, a copy of another key (a reference stays one), or its children. */
+type Produced = { value: unknown; json?: string } | { copyOf: string } | { ref: ChildrenRef };
+
+function storeProduced(d: Decider, key: string, produced: Produced): void {
+  retireReplaced(d, key);
+  if ("ref" in produced) d.view.setRef(key, produced.ref);
+  else if ("copyOf" in produced) d.view.copy(key, produced.copyOf);
+  else d.view.setValue(key, produced.value, produced.json);
+}
+
 /** Runs attempt `s.current` of its step. */
 function beginAttempt(d: Decider, at: number): void {
   const s = d.state;
@@ -168,20 +207,38 @@ function beginAttempt(d: Decider, at: number): void {
   cur.triesUsed += 1;
   cur.attemptStartedAt = at;
   cur.wait = undefined;
+  cur.hasInput = false;
   cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
 
-  const input = computeStepInput(d.ctx.definition, s, stepDef);
+  const input = computeStepInput(d.view, s, stepDef);
   if (!input.ok) return failAttempt(d, input.error, false, at);
-  cur.input = input.value;
-  const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, input.value);
+  const inputKey = `${cur.name}Input`;
+  if ("from" in input) {
+    // The previous output, unchanged: the input shares its stored entry (a fan-out's results stay a reference).
+    storeProduced(d, inputKey, { copyOf: input.from });
+  } else {
+    const measured = measurePayload(input.value, `The input of step "${cur.name}"`);
+    if (!measured.ok) return failAttempt(d, measured.error, false, at);
+    storeValue(d, inputKey, input.value, measured.json);
+  }
+  cur.hasInput = true;
+  const inputValue = d.view.value(inputKey);
+  const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, inputValue);
   if (inputErrors.length > 0) {
     return failAttempt(d, { code: "InputValidationError", message: `Step input violates its schema: ${inputErrors.join("; ")}` }, false, at);
   }
-  s.executionData[`${cur.name}Input`] = input.value;
   if (!executor) {
     return failAttempt(d, { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, false, at);
   }
-  const started = executor.start({ stepName: cur.name, config: stepDef.integrationDetails.config ?? {}, input: input.value, state: s, attempt: cur.attempt, at });
+  const started = executor.start({
+    stepName: cur.name,
+    config: stepDef.integrationDetails.config ?? {},
+    input: inputValue,
+    state: s,
+    data: d.view.executionData(),
+    attempt: cur.attempt,
+    at,
+  });
   switch (started.kind) {
     case "complete":
       return completeAttempt(d, started.output, at);
@@ -189,25 +246,24 @@ function beginAttempt(d: Decider, at: number): void {
       return failAttempt(d, started.error, started.retryable, at);
     case "call":
       cur.wait = { type: "call" };
-      d.commands.push({ type: "callExecutor", stepName: cur.name, attempt: cur.attempt, input: input.value });
+      d.commands.push({ type: "callExecutor", stepName: cur.name, attempt: cur.attempt });
       return;
     case "suspend":
       cur.wait = started.wait;
       if (started.deadline !== undefined) cur.deadline = Math.min(cur.deadline ?? Infinity, started.deadline);
       if (started.wait.type === "events") return tryCompleteEventWait(d, at);
-      if (started.wait.type === "children") {
-        s.resumeChildren = undefined;
-        startWaitingChildren(d);
-        completeChildrenIfDone(d, at, completeAttempt, failAttempt);
-      }
       return;
+    case "children":
+      cur.wait = createChildren(d, started.children, { total: started.children.length, maxConcurrency: started.maxConcurrency, toleratedFailures: started.toleratedFailures });
+      startWaitingChildren(d);
+      return completeChildrenIfDone(d, at, completeAttempt, failAttempt);
     case "continueAsNew": {
-      recordAttempt(d, "success", input.value, at);
-      s.executionData[`${cur.name}Output`] = input.value;
+      recordAttempt(d, "success", { copyOf: inputKey }, at);
+      storeProduced(d, `${cur.name}Output`, { copyOf: inputKey });
       s.previousStepName = cur.name;
       return continueAsNew(d, at, {
         nextStep: started.nextStep ?? d.ctx.definition.steps[0]!.name,
-        executionData: { workflowInput: input.value },
+        carry: { workflowInputFrom: inputKey },
         reason: "step",
         version: started.version,
       });
@@ -216,24 +272,22 @@ function beginAttempt(d: Decider, at: number): void {
 }
 
 /**
- * Hands the job to a fresh run at a step boundary. The new run starts from `executionData`
- * (carried whole when the history limit is reached; only the new workflowInput for an explicit
- * step), with the unused events and the units of every run so far.
+ * Hands the job to a fresh run at a step boundary. The new run starts from the execution data
+ * (all of it when the history reached its bound; only the new workflowInput for an explicit
+ * step), with the unused events and the units of every run so far; the Durable Object reads
+ * those from this run's rows when it creates the next run.
  */
 function continueAsNew(
   d: Decider,
   at: number,
-  next: { nextStep: string; executionData: Record<string, unknown>; reason: "step" | "historyLimit"; version: "same" | { tag: string } },
+  next: { nextStep: string; carry: Continuation["carry"]; reason: "step" | "historyLimit"; version: "same" | { tag: string } },
 ): void {
   const s = d.state;
-  const events: Record<string, ReceivedEvent> = {};
-  for (const [id, e] of Object.entries(s.events)) if (!e.consumed) setOwn(events, id, e);
   const continuation: Continuation = {
     toRun: s.identity.runNumber + 1,
     nextStep: next.nextStep,
-    executionData: next.executionData,
+    carry: next.carry,
     ...(next.reason === "historyLimit" && s.previousStepName ? { previousStepName: s.previousStepName } : {}),
-    events,
     priorRunUnits: totalUnits(s),
     indexSeq: s.indexSeq + 1,
     ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
@@ -243,19 +297,21 @@ function continueAsNew(
   s.current = undefined;
   s.continuedAs = continuation;
   s.updatedAt = at;
-  d.commands.push({ type: "continueAsNew", continuation });
+  d.commands.push({ type: "continueAsNew" });
   d.log("job.continuedAsNew", { fromRun: s.identity.runNumber, toRun: continuation.toRun, nextStep: next.nextStep, reason: next.reason });
 }
 
 /** Appends the history item of the current attempt. */
-function recordAttempt(d: Decider, status: "success" | "failure", payload: unknown, at: number, errors: string[] = []): void {
+function recordAttempt(d: Decider, status: "success" | "failure", produced: Produced | undefined, at: number, errors: string[] = []): void {
   const cur = d.state.current!;
+  const input = cur.hasInput ? d.view.data(`${cur.name}Input`) : undefined;
+  const stored = produced && "copyOf" in produced ? d.view.data(produced.copyOf) : produced;
   d.addHistory({
     stepName: cur.name,
     stepExecutorType: d.step(cur.name)!.integrationDetails.type,
     historySource: "engine",
-    input: cur.input ?? null,
-    output: payload === undefined ? { status } : { status, payload },
+    ...(input && "ref" in input ? { input: null, inputRef: input.ref } : { input: input?.value ?? null }),
+    output: !stored ? { status } : "ref" in stored ? { status, payloadRef: stored.ref } : stored.value === undefined ? { status } : { status, payload: stored.value },
     startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
     endTimestamp: new Date(at).toISOString(),
     errors,
@@ -264,24 +320,56 @@ function recordAttempt(d: Decider, status: "success" | "failure", payload: unkno
   });
 }
 
-/** The current attempt produced `output`: check it, record it, and take the transition. */
-export function completeAttempt(d: Decider, output: unknown, at: number): void {
+/**
+ * The current attempt produced `output` (or, for a runChildJob step, its children's results,
+ * `ref`, assembled when read): check it, record it, and take the transition.
+ */
+export function completeAttempt(d: Decider, output: unknown, at: number, ref?: ChildrenRef["children"]): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, output);
-  if (outputErrors.length > 0) {
-    return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+  let produced: Produced;
+  if (ref) {
+    produced = { ref: { children: ref } };
+  } else {
+    const measured = measurePayload(output, `The output of step "${cur.name}"`);
+    if (!measured.ok) return failAttempt(d, measured.error, false, at);
+    produced = { value: output, ...(measured.json !== undefined ? { json: measured.json } : {}) };
   }
-  recordAttempt(d, "success", output, at);
-  s.executionData[`${cur.name}Output`] = output;
+  if (stepDef.integrationDetails.outputDefinition) {
+    const value = ref ? materialize(d.view, { ref: { children: ref } }) : output;
+    const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    if (outputErrors.length > 0) {
+      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+    }
+  }
+  const outputKey = `${cur.name}Output`;
+  storeProduced(d, outputKey, produced);
+  recordAttempt(d, "success", { copyOf: outputKey }, at);
   s.previousStepName = cur.name;
   s.current = undefined;
 
   const next = transition(d, stepDef);
   if (!next.ok) return failJob(d, next.error, at, stepDef.name);
-  if (next.step === null) return finishJob(d, "SUCCEEDED", at, { output });
+  if (next.step === null) return succeedJob(d, outputKey, at);
   beginStep(d, next.step, at);
+}
+
+/**
+ * The job succeeded with the value under `outputKey`. A child's output travels to its parent's
+ * row, so a child whose assembled output is over the payload limit fails instead.
+ */
+function succeedJob(d: Decider, outputKey: string, at: number): void {
+  const s = d.state;
+  const stored = d.view.data(outputKey);
+  if (s.identity.parentJobId && stored && "ref" in stored) {
+    const json = JSON.stringify(d.view.value(outputKey));
+    if (exceedsBytes(json, MAX_PAYLOAD_BYTES)) {
+      return failJob(d, payloadTooLarge("The job's output (its last step's child results)", json), at, s.previousStepName);
+    }
+  }
+  s.outputKey = outputKey;
+  finishJob(d, "SUCCEEDED", at, {});
 }
 
 function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: string | null } | { ok: false; error: JobError } {
@@ -290,7 +378,7 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   if (typeof t === "string") return { ok: true, step: t };
   let result: unknown;
   try {
-    result = evaluateLogic(t, d.state.executionData, { previousStepName: d.state.previousStepName });
+    result = evaluateLogic(t, d.view.executionData(), { previousStepName: d.state.previousStepName });
   } catch (e) {
     return { ok: false, error: { code: "TransitionError", message: `The transition failed: ${(e as Error).message}` } };
   }
@@ -307,15 +395,13 @@ export function failAttempt(d: Decider, error: JobError, retryable: boolean, at:
   recordAttempt(d, "failure", undefined, at, [`${error.code}: ${error.message}`]);
   d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
   const retries = stepDef.retries ?? 0;
+  if (cur.wait?.type === "children") cancelStepChildren(d, cur.name, cur.attempt);
   if (retryable && cur.triesUsed <= retries) {
     const wait = Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0);
-    s.current = { name: cur.name, attempt: nextAttemptNumber(s, cur.name), triesUsed: cur.triesUsed, input: undefined, attemptStartedAt: at, wait: { type: "retry", at: at + wait } };
+    s.current = { name: cur.name, attempt: nextAttemptNumber(s, cur.name), triesUsed: cur.triesUsed, attemptStartedAt: at, wait: { type: "retry", at: at + wait } };
     return;
   }
-  if (cur.wait?.type === "children") {
-    s.resumeChildren = cur.wait.children;
-    cancelRunningChildren(d, cur.wait.children);
-  }
+  if (cur.wait?.type === "children") s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
   failJob(d, error, at, cur.name);
 }
 
@@ -326,14 +412,13 @@ function failJob(d: Decider, error: JobError, at: number, stepName?: string): vo
   finishJob(d, "FAILED", at, { error: { ...error, ...(stepName ? { stepName } : {}) } });
 }
 
-/** Ends the run with a terminal status. */
-export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLED", at: number, result: { output?: unknown; error?: JobError }): void {
+/** Ends the run with a terminal status (a SUCCEEDED run's output is under `outputKey`). */
+export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLED", at: number, result: { error?: JobError }): void {
   const s = d.state;
   s.status = status;
   s.finishedAt = at;
   s.current = undefined;
   if (status === "SUCCEEDED") {
-    s.output = result.output;
     s.error = undefined;
     s.resumeStepName = undefined;
   } else {
@@ -353,10 +438,9 @@ function timerFired(d: Decider, at: number): void {
   }
   if (cur.deadline !== undefined && at >= cur.deadline) {
     const seconds = Math.round((cur.deadline - cur.attemptStartedAt) / 1000);
-    if (cur.wait?.type === "children") cancelRunningChildren(d, cur.wait.children);
     return failAttempt(d, { code: "TIMEOUT", message: `The attempt did not finish within ${seconds} s.` }, true, at);
   }
-  if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, cur.input, at);
+  if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, d.view.value(`${cur.name}Input`), at);
 }
 
 /** Completes an events wait once every listed event has arrived; their payloads merge in list order. */
@@ -364,24 +448,16 @@ function tryCompleteEventWait(d: Decider, at: number): void {
   const s = d.state;
   const wait = s.current?.wait;
   if (wait?.type !== "events") return;
-  const events = wait.eventIds.map((id) => getOwn(s.events, id));
+  const events = wait.eventIds.map((id) => d.view.event(id));
   if (events.some((e) => !e || e.consumed)) return;
   let output: unknown = {};
-  for (const e of events) {
-    e!.consumed = true;
-    const p = e!.payload;
+  wait.eventIds.forEach((id, i) => {
+    const e = events[i]!;
+    d.view.setEvent(id, { ...e, consumed: true });
+    const p = e.payload;
     output = p !== null && typeof p === "object" && !Array.isArray(p) ? { ...(output as object), ...p } : p;
-  }
+  });
   completeAttempt(d, output, at);
-}
-
-function cancelRunningChildren(d: Decider, children: ChildSlot[]): void {
-  const jobIds: string[] = [];
-  for (const c of children) {
-    if (c.status === "WAITING") c.status = "CANCELLED";
-    else if ((c.status === "STARTING" || c.status === "RUNNING") && c.jobId) jobIds.push(c.jobId);
-  }
-  if (jobIds.length > 0) d.commands.push({ type: "cancelChildren", jobIds });
 }
 
 function cancel(d: Decider, at: number, reason?: JobError): void {
@@ -391,8 +467,8 @@ function cancel(d: Decider, at: number, reason?: JobError): void {
   if (cur) {
     s.resumeStepName = cur.name;
     if (cur.wait?.type === "children") {
-      cancelRunningChildren(d, cur.wait.children);
-      s.resumeChildren = cur.wait.children;
+      cancelStepChildren(d, cur.name, cur.attempt);
+      s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
     }
   }
   finishJob(d, "CANCELLED", at, { error: reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) } });

@@ -7,7 +7,5 @@ export function isTerminal(status: JobStatus): boolean {
 
 /** billableTransactionUnits: this run's attempts, earlier runs', and every descendant's. */
 export function totalUnits(state: JobState): number {
-  let children = 0;
-  for (const units of Object.values(state.childUnits)) children += units;
-  return state.ownUnits + state.priorRunUnits + children;
+  return state.ownUnits + state.priorRunUnits + state.childUnits;
 }

@@ -2,28 +2,30 @@
 import { validateValue } from "../definition/json-schema";
 import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
 import { applyTransformer } from "../definition/transformer";
+import type { Overlay } from "./overlay";
 import type { JobError, JobState } from "./types";
 
 /**
  * The step's input (DEFINITIONS.md "Execution data"): its inputTransformer's result; otherwise the
- * output of the step that ran before it; for the first step, workflowInput.
+ * output of the step that ran before it; for the first step, workflowInput. An input that is
+ * another entry unchanged says so (`from`), so the store can share it rather than copy it.
  */
 export function computeStepInput(
-  _definition: WorkflowDefinition,
+  view: Overlay,
   state: JobState,
   step: StepDefinition,
-): { ok: true; value: unknown } | { ok: false; error: JobError } {
+): { ok: true; value: unknown } | { ok: true; from: string } | { ok: false; error: JobError } {
   const ctx = { previousStepName: state.previousStepName };
   const transformer = step.integrationDetails.inputTransformer;
   if (transformer) {
     try {
-      return { ok: true, value: applyTransformer(transformer, state.executionData, ctx) };
+      return { ok: true, value: applyTransformer(transformer, view.executionData(), ctx) };
     } catch (e) {
       return { ok: false, error: { code: "TransformerError", message: (e as Error).message } };
     }
   }
-  if (state.previousStepName) return { ok: true, value: state.executionData[`${state.previousStepName}Output`] };
-  return { ok: true, value: state.executionData.workflowInput };
+  const from = state.previousStepName ? `${state.previousStepName}Output` : "workflowInput";
+  return view.data(from) ? { ok: true, from } : { ok: true, value: undefined };
 }
 
 /** Schema errors of `value` against a step's input or output definition; empty when valid. */

@@ -20,25 +20,62 @@ export type StepWait =
   | { type: "retry"; at: number } // backoff before the next attempt
   | { type: "events"; eventIds: string[] }
   | { type: "timer"; at: number }
-  | { type: "children"; children: ChildSlot[]; maxConcurrency: number; toleratedFailures: number };
+  | ChildrenWait;
 
-/** One child of a runChildJob step. */
-export interface ChildSlot {
+/**
+ * A runChildJob step waiting on its children. The children themselves are rows of their own
+ * (`ChildRow`); the wait keeps only counters, so a report costs O(1) here, not O(children).
+ */
+export interface ChildrenWait {
+  type: "children";
+  total: number;
+  /** Children asked to start and not yet ended. */
+  active: number;
+  ended: number;
+  succeeded: number;
+  maxConcurrency: number;
+  toleratedFailures: number;
+}
+
+export type ChildStatus = "WAITING" | "STARTING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+
+/** One child job of a runChildJob step attempt: one row per child in the job store. */
+export interface ChildRow {
+  jobId: string;
+  stepName: string;
+  /** The step attempt this child belongs to now (a resume moves the children it keeps). */
+  stepAttempt: number;
+  childIndex: number;
   /** The child's `id`, or its forEach index, as a string. */
   key: string;
-  childIndex: number;
   workflowRef: { workflowName?: string; workflowId?: string };
   workflowVersion: { tag: string } | { versionId: string } | { versionNumber: number };
-  input: unknown;
-  /** Which attempt of this slot is current; a re-run after resume gets a fresh id. */
-  attempt: number;
-  jobId?: string;
+  status: ChildStatus;
+  /** Replaced by a re-run after a resume: kept only so its late reports still count units. */
+  superseded: boolean;
   workflowName?: string;
-  status: "WAITING" | "STARTING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
   output?: unknown;
   error?: JobError;
-  units?: number;
+  /** Latest units the child reported (its own plus its descendants'). */
+  units: number;
 }
+
+/** A child to create, with the input it starts with (kept apart from the row). */
+export interface NewChild {
+  row: ChildRow;
+  input: unknown;
+}
+
+/**
+ * Execution data that is assembled rather than stored: a runChildJob step's output is its
+ * children's rows, read in order. Stored once, however many children there are.
+ */
+export interface ChildrenRef {
+  children: { stepName: string; attempt: number; count: number };
+}
+
+/** An execution-data value as the store keeps it: a JSON value, or a reference to assemble. */
+export type StoredValue = { value: unknown; json?: string } | { ref: ChildrenRef };
 
 /** The step being executed now. */
 export interface CurrentStep {
@@ -47,8 +84,9 @@ export interface CurrentStep {
   attempt: number;
   /** Attempts used since the step (re)started: compared with `retries`. */
   triesUsed: number;
-  input: unknown;
   attemptStartedAt: number;
+  /** The attempt's input is in the execution data (`<name>Input`); false until it is computed. */
+  hasInput?: boolean;
   /** When the attempt times out (step `timeoutSeconds`, or a wait's own timeout). */
   deadline?: number;
   wait?: StepWait;
@@ -81,34 +119,39 @@ export interface ReceivedEvent {
   consumed: boolean;
 }
 
+/**
+ * The control row of a job run: small, whatever the run holds. Execution data, children and
+ * events live in rows of their own and are read through a `JobView`.
+ */
 export interface JobState {
   identity: JobIdentity;
   status: JobStatus;
   updatedAt: number;
   startedAt?: number;
   finishedAt?: number;
-  executionData: Record<string, unknown>;
   /** The step that completed most recently: what `previousStep` names. */
   previousStepName?: string;
   current?: CurrentStep;
   /** The step a FAILED or CANCELLED job resumes at. */
   resumeStepName?: string;
-  /** Children of the step being resumed, carried so ResumeJob re-runs only the failed ones. */
-  resumeChildren?: ChildSlot[];
-  events: Record<string, ReceivedEvent>;
+  /** The children of the step being resumed, so ResumeJob re-runs only those that did not succeed. */
+  resumeChildren?: { stepName: string; attempt: number };
   /** Executions per step name in this run: part of child ids, so a loop never reuses one. */
   attemptCounters: Record<string, number>;
   /** Units: this run's own step attempts, plus those of its descendants, plus earlier runs'. */
   ownUnits: number;
-  /** Latest units reported by each child job (its own plus its descendants'). */
-  childUnits: Record<string, number>;
+  /** Sum of the latest units each child reported. */
+  childUnits: number;
   priorRunUnits: number;
   error?: JobError;
-  output?: unknown;
+  /** Once SUCCEEDED: the execution-data key holding the job's output. */
+  outputKey?: string;
   /** Grows at every status change; the D1 index ignores older writes. */
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
+  /** Child rows no longer referenced by the execution data; they count toward the rollover like history. */
+  retiredChildRows: number;
   /** Set once this run has handed the job to its next run; the run then ignores every event. */
   continuedAs?: Continuation;
   /** Counts steps since the last durable commit, to bound one invocation. */
@@ -150,7 +193,9 @@ export type EngineEvent =
   /** Reports from children, applied in one decision per batch (a fan-out of 1,000 is not 1,000 commits). */
   | { type: "childReports"; reports: ChildReportFact[]; at: number }
   | { type: "cancel"; at: number; reason?: JobError }
-  | { type: "resume"; at: number };
+  | { type: "resume"; at: number }
+  /** The decision for the event before this one could not be committed: fail the step, once. */
+  | { type: "abort"; error: JobError; at: number };
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {
@@ -166,15 +211,15 @@ export interface ChildReportFact {
 
 export type Command =
   /** Run an external executor's call for this attempt. */
-  | { type: "callExecutor"; stepName: string; attempt: number; input: unknown }
-  /** Create (or find) these child jobs. */
-  | { type: "startChildren"; stepName: string; attempt: number; children: ChildSlot[] }
+  | { type: "callExecutor"; stepName: string; attempt: number }
+  /** Create (or find) these child jobs (their rows say what to create). */
+  | { type: "startChildren"; jobIds: string[] }
   /** Cancel these child jobs (cascade). */
   | { type: "cancelChildren"; jobIds: string[] }
   /** Tell the parent that this job ended, or that its units changed. */
   | { type: "notifyParent" }
-  /** Roll this run into a fresh run of the same job. */
-  | { type: "continueAsNew"; continuation: Continuation }
+  /** Roll this run into a fresh run of the same job (its `continuedAs` says how). */
+  | { type: "continueAsNew" }
   /** The D1 index must learn the new status. */
   | { type: "indexStatus" }
   /** A structured log line. */
@@ -184,10 +229,12 @@ export type Command =
 export interface Continuation {
   toRun: number;
   nextStep: string;
-  executionData: Record<string, unknown>;
+  /**
+   * The execution data the next run starts with: all of it (the history reached its bound), or
+   * only `workflowInput`, taken from this data key (an explicit continueAsNew step's input).
+   */
+  carry: "all" | { workflowInputFrom: string };
   previousStepName?: string;
-  /** Events received and not yet used: they belong to the job, not to the run. */
-  events: Record<string, ReceivedEvent>;
   /** Units of every earlier run, descendants included. */
   priorRunUnits: number;
   indexSeq: number;
@@ -198,11 +245,49 @@ export interface Continuation {
   version: "same" | { tag: string };
 }
 
+/** Rows a decision changes besides the control row, history and work. */
+export interface Changes {
+  data: Map<string, StoredValue>;
+  newChildren: NewChild[];
+  /** Changed child rows, by job id (whole rows). */
+  children: Map<string, ChildRow>;
+  /** Step attempts whose WAITING children were all cancelled. */
+  cancelWaiting: { stepName: string; attempt: number }[];
+  events: Map<string, ReceivedEvent>;
+}
+
+/**
+ * What the engine reads of a run besides its control row: synchronous, read-only, and narrow, so
+ * a decision reads only what it needs (one child row per report, not all of them).
+ */
+export interface JobView {
+  dataKeys(): string[];
+  data(key: string): StoredValue | undefined;
+  /** The step attempt's current children (superseded ones left out), in order. */
+  children(stepName: string, attempt: number): ChildRow[];
+  child(jobId: string): ChildRow | undefined;
+  /** The first `limit` WAITING children of a step attempt, in order. */
+  waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[];
+  /** Job ids of the step attempt's children that were asked to start and have not ended. */
+  activeChildJobIds(stepName: string, attempt: number): string[];
+  event(eventId: string): ReceivedEvent | undefined;
+  /** Events received and not yet used. */
+  unconsumedEvents(): [string, ReceivedEvent][];
+}
+
 export interface Decision {
   state: JobState;
+  changes: Changes;
   commands: Command[];
-  history: HistoryItem[];
+  history: HistoryDraft[];
 }
+
+/** A history item before it is stored: a payload may be a reference to assemble on read. */
+export type HistoryDraft = Omit<HistoryItem, "input" | "output"> & {
+  input: unknown;
+  inputRef?: ChildrenRef;
+  output: { status: HistoryItem["output"]["status"]; payload?: unknown; payloadRef?: ChildrenRef };
+};
 
 /** What the engine reads besides state: the definition and deployment knobs. */
 export interface EngineContext {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { getPath } from "../definition/paths";
 import type { RunChildJobConfig } from "../definition/executor-configs";
-import type { ChildSlot, JobState } from "../engine/types";
+import type { NewChild } from "../engine/types";
 import { MAX_NESTING_DEPTH } from "../limits";
 import type { Executor } from "./types";
 
@@ -23,12 +23,6 @@ export function childJobId(parentJobId: string, runNumber: number, stepName: str
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Assigns the id of a slot's current attempt. */
-export function withJobId(state: JobState, stepName: string, slot: ChildSlot): ChildSlot {
-  const { jobId, runNumber } = state.identity;
-  return { ...slot, jobId: childJobId(jobId, runNumber, stepName, slot.key, slot.attempt) };
-}
-
 /** Maximum failures the step tolerates out of `total` children. */
 export function toleratedFailures(config: RunChildJobConfig, total: number): number {
   const byCount = config.toleratedFailureCount ?? 0;
@@ -38,7 +32,7 @@ export function toleratedFailures(config: RunChildJobConfig, total: number): num
 
 export const runChildJobExecutor: Executor<RunChildJobConfig> = {
   type: "/justworkflowit/runChildJob",
-  start: ({ stepName, config, input, state, attempt }) => {
+  start: ({ stepName, config, input, state, data, attempt }) => {
     if (state.identity.depth >= MAX_NESTING_DEPTH) {
       return {
         kind: "fail",
@@ -49,17 +43,29 @@ export const runChildJobExecutor: Executor<RunChildJobConfig> = {
         },
       };
     }
-    const slots: ChildSlot[] = [];
+    const { jobId, runNumber } = state.identity;
+    const children: NewChild[] = [];
     const several = config.children.length > 1;
+    const add = (child: RunChildJobConfig["children"][number], key: string, childInput: unknown) => {
+      children.push({
+        row: {
+          jobId: childJobId(jobId, runNumber, stepName, key, attempt),
+          stepName,
+          stepAttempt: attempt,
+          childIndex: children.length,
+          key,
+          workflowRef: child.workflowId !== undefined ? { workflowId: child.workflowId } : { workflowName: child.workflowName! },
+          workflowVersion: child.workflowVersion,
+          status: "WAITING",
+          superseded: false,
+          units: 0,
+        },
+        input: childInput,
+      });
+    };
     for (const [entryIndex, child] of config.children.entries()) {
-      const base = {
-        workflowRef: child.workflowId !== undefined ? { workflowId: child.workflowId } : { workflowName: child.workflowName! },
-        workflowVersion: child.workflowVersion,
-        attempt,
-        status: "WAITING" as const,
-      };
       if (child.forEach) {
-        const items = getPath(state.executionData, child.forEach.arrayPath, { previousStepName: state.previousStepName });
+        const items = getPath(data, child.forEach.arrayPath, { previousStepName: state.previousStepName });
         if (!Array.isArray(items)) {
           return {
             kind: "fail",
@@ -68,29 +74,16 @@ export const runChildJobExecutor: Executor<RunChildJobConfig> = {
           };
         }
         const prefix = child.id ?? (several ? String(entryIndex) : undefined);
-        items.forEach((item, i) => {
-          slots.push({ ...base, key: prefix !== undefined ? `${prefix}[${i}]` : String(i), childIndex: slots.length, input: item });
-        });
+        items.forEach((item, i) => add(child, prefix !== undefined ? `${prefix}[${i}]` : String(i), item));
       } else {
-        slots.push({ ...base, key: child.id ?? String(entryIndex), childIndex: slots.length, input });
+        add(child, child.id ?? String(entryIndex), input);
       }
     }
-    const resumed = state.resumeChildren;
-    const reuse = resumed && resumed.length === slots.length ? resumed : undefined;
-    const children = slots.map((slot, i) => {
-      const previous = reuse?.[i];
-      // ResumeJob keeps the children that succeeded and re-runs the rest as new attempts.
-      if (previous && previous.key === slot.key && previous.status === "SUCCEEDED") return previous;
-      return withJobId(state, stepName, slot);
-    });
     return {
-      kind: "suspend",
-      wait: {
-        type: "children",
-        children,
-        maxConcurrency: config.maxConcurrency ?? children.length,
-        toleratedFailures: toleratedFailures(config, children.length),
-      },
+      kind: "children",
+      children,
+      maxConcurrency: config.maxConcurrency ?? children.length,
+      toleratedFailures: toleratedFailures(config, children.length),
     };
   },
 };

@@ -5,11 +5,11 @@ import type { Executor } from "./types";
 
 export const transformExecutor: Executor<TransformConfig> = {
   type: "/canopy/transform",
-  start: ({ config, state }) => {
+  start: ({ config, state, data }) => {
     const output: Record<string, unknown> = {};
     try {
       for (const [key, rule] of Object.entries(config.output)) {
-        output[key] = evaluateLogic(rule, state.executionData, { previousStepName: state.previousStepName });
+        output[key] = evaluateLogic(rule, data, { previousStepName: state.previousStepName });
       }
     } catch (e) {
       return { kind: "fail", error: { code: "TransformError", message: String((e as Error).message ?? e) }, retryable: false };

@@ -4,13 +4,16 @@
  * a continueAsNew, or asks the Durable Object to perform I/O (`call`, for HTTP, Lambda, Cloud
  * Functions). Only `call` touches the network, and only the Durable Object runs it.
  */
-import type { JobError, JobState, StepWait } from "../engine/types";
+import type { ChildrenWait, JobError, JobState, NewChild, StepWait } from "../engine/types";
 
 export interface StepStartContext<Config> {
   stepName: string;
   config: Config;
   input: unknown;
+  /** The control row; read execution data through `data`. */
   state: JobState;
+  /** The execution data: each key is read from the store when asked for. */
+  data: Record<string, unknown>;
   /** Deterministic attempt counter, part of derived ids. */
   attempt: number;
   at: number;
@@ -19,7 +22,9 @@ export interface StepStartContext<Config> {
 export type StepStart =
   | { kind: "complete"; output: unknown }
   | { kind: "fail"; error: JobError; retryable: boolean }
-  | { kind: "suspend"; wait: StepWait; deadline?: number }
+  | { kind: "suspend"; wait: Exclude<StepWait, ChildrenWait>; deadline?: number }
+  /** Start these children (in order) and wait for them. */
+  | { kind: "children"; children: NewChild[]; maxConcurrency: number; toleratedFailures: number }
   | { kind: "call" }
   | { kind: "continueAsNew"; nextStep?: string; version: "same" | { tag: string } };
 

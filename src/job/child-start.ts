@@ -4,7 +4,7 @@
  * still created, FAILED, so that it shows in the parent's childJobs.
  */
 import { validateValue } from "../definition/json-schema";
-import type { ChildSlot, JobError, JobState } from "../engine/types";
+import type { ChildRow, JobError, JobState } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion, type WorkflowVersion } from "../registry/versions";
 import { findWorkflow, type Workflow } from "../registry/workflows";
@@ -16,7 +16,7 @@ type Resolved = { ok: true; workflow: Workflow; version: WorkflowVersion } | { o
 /** Resolutions shared by the children of one batch: a forEach of 1,000 reads D1 once. */
 export type ResolutionCache = Map<string, Promise<Resolved>>;
 
-async function resolve(db: D1Database, organizationId: string, slot: ChildSlot): Promise<Resolved> {
+async function resolve(db: D1Database, organizationId: string, slot: ChildRow): Promise<Resolved> {
   const workflow = await findWorkflow(db, organizationId, slot.workflowRef);
   const name = slot.workflowRef.workflowName ?? slot.workflowRef.workflowId;
   if (!workflow) return { ok: false, error: { code: "NotFoundError", message: `Workflow ${name} was not found.` } };
@@ -31,12 +31,12 @@ async function resolve(db: D1Database, organizationId: string, slot: ChildSlot):
 /** Placeholder definition for a child that never runs. */
 const EMPTY_DEFINITION = JSON.stringify({ workflowName: "", steps: [], definitions: {} });
 
-/** The StartJob message that creates `slot`'s child of `parent`. */
+/** The StartJob message that creates the child `slot` of `parent`, with its `input`. */
 export async function buildChildStart(
   db: D1Database,
   parent: JobState,
-  stepName: string,
-  slot: ChildSlot,
+  slot: ChildRow,
+  input: unknown,
   cache: ResolutionCache,
   now: number,
 ): Promise<StartJob> {
@@ -49,18 +49,18 @@ export async function buildChildStart(
   }
   const resolved = await pending;
   const base = {
-    jobId: slot.jobId!,
+    jobId: slot.jobId,
     organizationId: p.organizationId,
     submittedByUser: p.submittedByUser,
     runNumber: 1,
     parentJobId: p.jobId,
     parentRunNumber: p.runNumber,
-    parentStepName: stepName,
+    parentStepName: slot.stepName,
     rootJobId: p.rootJobId,
     depth: p.depth + 1,
     createdAt: now,
   };
-  const executionData = { workflowInput: slot.input };
+  const executionData = { workflowInput: input };
   if (!resolved.ok) {
     return {
       identity: { ...base, workflowId: slot.workflowRef.workflowId ?? "", workflowName: slot.workflowRef.workflowName ?? "", versionId: "", versionNumber: 0 },
@@ -72,7 +72,7 @@ export async function buildChildStart(
   const { workflow, version } = resolved;
   const identity = { ...base, workflowId: workflow.workflowId, workflowName: workflow.name, versionId: version.versionId, versionNumber: version.versionNumber };
   const definition = parsedDefinition(version.versionId, version.definition);
-  const errors = validateValue(definition.definitions, "#/definitions/workflowInput", slot.input);
+  const errors = validateValue(definition.definitions, "#/definitions/workflowInput", input);
   return {
     identity,
     definition: version.definition,

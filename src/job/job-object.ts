@@ -8,13 +8,13 @@ import { DurableObject } from "cloudflare:workers";
 import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
-import type { ChildReportFact, Continuation, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState } from "../engine/types";
-import { ConflictError, NotFoundError, type ApiError, type RpcResult } from "../errors";
+import { measurePayload } from "../engine/payload";
+import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
+import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, OUTBOX_RETRY_INITIAL_MS } from "../limits";
-import { upsertJobIndexBatch } from "../registry/jobs";
 import { logEvent } from "../log";
 import { parsedDefinition } from "./definition-cache";
-import { JobStore } from "./store";
+import { JobStore, StoredValueTooLargeError } from "./store";
 import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
 import { performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
@@ -27,6 +27,8 @@ export interface StartJob {
   /** The definition text of the pinned version. */
   definition: string;
   executionData: Record<string, unknown>;
+  /** Events a continued run inherits, not yet used. */
+  events?: [string, ReceivedEvent][];
   /** Create the job already FAILED with this error (a child whose input is invalid). */
   rejectWith?: JobError;
   /** This run continues an earlier run of the same job. */
@@ -50,8 +52,6 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /** Work items being performed by this instance now (not persisted: a new instance redoes them). */
   readonly inflight = new Set<string>();
   private alarmAt: number | undefined;
-  /** When indexing the inbox's reports failed, when to try again. */
-  private inboxRetryAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,7 +60,16 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
+      // An alarm whose retries ran out is gone; work still owed must not wait for a caller.
+      void ctx.blockConcurrencyWhile(() => this.rearmIfOwed());
     }
+  }
+
+  /** Sets the alarm when work is owed and none is set. */
+  private async rearmIfOwed(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) !== null) return;
+    this.alarmAt = undefined;
+    this.armAlarm();
   }
 
   get state(): JobState | null {
@@ -80,10 +89,21 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     return { definition: this.current!.definition, maxInlineSteps: MAX_INLINE_STEPS_PER_COMMIT, rolloverThreshold: threshold };
   }
 
-  /** Runs the engine on one event and commits the outcome with its history and owed work. */
+  /**
+   * Runs the engine on one event and commits the outcome with its history and owed work. A
+   * decision that cannot be committed (a value too large for a row, a storage error) is never
+   * retried as it is: the step fails with the error instead, for the user to see and resume.
+   */
   apply(event: EngineEvent, extra?: () => void): Decision {
-    const decision = decide(this.engineContext(), this.current!.state, event);
-    this.store.commit(decision.state, decision.history, decision.commands, event.at, extra);
+    const decision = decide(this.engineContext(), this.current!.state, this.store, event);
+    try {
+      this.store.commit(decision, event.at, extra);
+    } catch (e) {
+      logEvent("commit.failed", { jobId: decision.state.identity.jobId, event: event.type, error: String(e) });
+      if (event.type === "abort") throw e;
+      const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
+      return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
+    }
     this.current!.state = decision.state;
     for (const c of decision.commands) {
       if (c.type === "log") logEvent(c.event, { jobId: decision.state.identity.jobId, ...c.fields });
@@ -105,7 +125,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
-    const inbox = this.store.hasInbox() ? (this.inboxRetryAt ?? Date.now()) : undefined;
+    const inbox = this.store.hasInbox() ? Date.now() : undefined;
     const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const at = Math.min(...candidates);
@@ -118,10 +138,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     this.alarmAt = undefined;
     const now = Date.now();
     if (this.current) {
+      // Reports are applied without waiting on D1: their index rows are written on their own path.
       const reports = this.store.inbox(INBOX_BATCH);
-      if (reports.length > 0 && (await this.indexChildren(reports))) {
-        this.apply({ type: "childReports", reports, at: Date.now() }, () => this.store.clearInbox(reports));
-      }
+      if (reports.length > 0) this.apply({ type: "childReports", reports, at: now }, () => this.store.settleReports(reports));
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
     }
@@ -131,19 +150,6 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     this.armAlarm();
   }
 
-  /** Writes the index rows that children reported, in one D1 round trip; false to retry later. */
-  private async indexChildren(reports: ChildReportFact[]): Promise<boolean> {
-    try {
-      await upsertJobIndexBatch(this.env.DB, reports.flatMap((r) => (r.index ? [r.index] : [])));
-      this.inboxRetryAt = undefined;
-      return true;
-    } catch (e) {
-      logEvent("index.failed", { jobId: this.state?.identity.jobId, children: reports.length, error: String(e) });
-      this.inboxRetryAt = Date.now() + OUTBOX_RETRY_INITIAL_MS;
-      return false;
-    }
-  }
-
   // ---- RPC: the API and other jobs call these --------------------------------------------------
 
   /** Creates and starts the run; starting one that exists returns it unchanged. */
@@ -151,13 +157,21 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const jobId = init.identity.jobId;
     if (this.current) return { ok: true, value: { jobId, created: false } };
     const now = Date.now();
-    const fresh = newJobState(init.identity, init.executionData, now);
+    const fresh = newJobState(init.identity, now);
     const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
-    this.store.create(state, init.definition);
+    let rejectWith = init.rejectWith;
+    try {
+      this.store.create(state, init.definition, init.executionData, init.events ?? []);
+    } catch (e) {
+      // A value too large to store (a continued run's inherited data): the run exists, FAILED, saying why.
+      if (!(e instanceof StoredValueTooLargeError)) throw e;
+      this.store.create(state, init.definition, {}, []);
+      rejectWith = { code: e.code, message: e.message };
+    }
     this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     if (tombstone) this.apply({ type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError });
-    else if (init.rejectWith) this.apply({ type: "reject", error: init.rejectWith, at: now });
+    else if (rejectWith) this.apply({ type: "reject", error: rejectWith, at: now });
     else this.apply({ type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) });
     // A submitted job's first index write is awaited, so it is listable as soon as SubmitJob
     // answers. A child's (or a later run's) is left to its alarm: the caller need not wait on D1.
@@ -182,7 +196,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   /** Creates the next run of a run that has handed over, and points the head at it. */
   async rollOver(): Promise<number> {
-    return ensureNextRun(this.env, this.state!, this.current!.definitionText, (run) => this.followRun(run));
+    return ensureNextRun(this.env, this.state!, this.current!.definitionText, this.store, (run) => this.followRun(run));
   }
 
   /** On the head: remember the job's latest run (runs only ever grow). */
@@ -220,7 +234,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
-    return { ok: true, value: jobSummary(s) };
+    return { ok: true, value: jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined) };
   }
 
   async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
@@ -251,22 +265,26 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
-    const duplicate = Object.hasOwn(s.events, eventId);
-    if (!duplicate) this.apply({ type: "eventReceived", eventId, payload, at: Date.now() });
+    const duplicate = this.store.event(eventId) !== undefined;
+    if (!duplicate) {
+      const measured = measurePayload(payload, "The event payload");
+      if (!measured.ok) return fail(new PayloadTooLargeError(measured.error.message));
+      this.apply({ type: "eventReceived", eventId, payload, at: Date.now() });
+    }
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
 
   /** The workflow state of the live run, or of run `runNumber` while it is kept. */
   async getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>> {
     return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber), (s) => ({
-      state: workflowStateView(s, this.store.history()),
+      state: this.stateView(s),
     }));
   }
 
   /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
   async getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>> {
     return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => {
-      const body = JSON.stringify({ state: workflowStateView(s, this.store.history()) });
+      const body = JSON.stringify({ state: this.stateView(s) });
       return {
         contentLengthBytes: new TextEncoder().encode(body).byteLength,
         runNumber: s.identity.runNumber,
@@ -274,6 +292,10 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
         storageBytes: this.store.databaseSize(),
       };
     });
+  }
+
+  private stateView(s: JobState): WorkflowStateView {
+    return workflowStateView(s, this.store.executionData(), this.store.history());
   }
 
   /**

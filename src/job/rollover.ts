@@ -6,14 +6,27 @@
  * run is idempotent (its object is named by job id and run number, and `start` on an existing run
  * returns it), so a crash anywhere in between redoes the work and never starts two runs.
  */
-import type { Continuation, JobState } from "../engine/types";
+import type { Continuation, JobState, ReceivedEvent } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion } from "../registry/versions";
 import type { StartJob } from "./job-object";
 import { jobRunStub } from "./naming";
+import type { JobStore } from "./store";
+
+/** What the next run inherits from this run's rows: its execution data and unused events. */
+export interface Inheritance {
+  executionData: Record<string, unknown>;
+  events: [string, ReceivedEvent][];
+}
+
+/** Reads what a run that has handed over passes on (its rows no longer change). */
+export function inheritance(store: JobStore, c: Continuation): Inheritance {
+  const executionData = c.carry === "all" ? store.executionData() : { workflowInput: store.value(c.carry.workflowInputFrom) };
+  return { executionData, events: store.unconsumedEvents() };
+}
 
 /** The StartJob message of the run that continues `state`. */
-export async function nextRunStart(db: D1Database, state: JobState, definition: string, c: Continuation): Promise<StartJob> {
+export async function nextRunStart(db: D1Database, state: JobState, definition: string, c: Continuation, from: Inheritance): Promise<StartJob> {
   const id = state.identity;
   let identity = { ...id, runNumber: c.toRun };
   let text = definition;
@@ -27,19 +40,19 @@ export async function nextRunStart(db: D1Database, state: JobState, definition: 
       // A tag that no longer resolves fails the job in its next run, for everyone to see.
       if (!(e instanceof ApiError)) throw e;
       const error = { code: e.code, message: `continueAsNew could not resolve ${c.version.tag}: ${e.message}` };
-      return { identity, definition: text, executionData: c.executionData, continuation: c, rejectWith: error };
+      return { identity, definition: text, ...from, continuation: c, rejectWith: error };
     }
   }
-  return { identity, definition: text, executionData: c.executionData, continuation: c };
+  return { identity, definition: text, ...from, continuation: c };
 }
 
 /**
  * Creates the next run (idempotently) and points the job's head at it; `followLocally` is the
  * head's own pointer update when the run handing over is the head itself.
  */
-export async function ensureNextRun(env: Env, state: JobState, definition: string, followLocally: (run: number) => Promise<void>): Promise<number> {
+export async function ensureNextRun(env: Env, state: JobState, definition: string, store: JobStore, followLocally: (run: number) => Promise<void>): Promise<number> {
   const c = state.continuedAs!;
-  const init = await nextRunStart(env.DB, state, definition, c);
+  const init = await nextRunStart(env.DB, state, definition, c, inheritance(store, c));
   const result = await jobRunStub(env, state.identity.jobId, c.toRun).start(init);
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
   if (state.identity.runNumber === 1) await followLocally(c.toRun);
@@ -52,7 +65,6 @@ export function continuedState(fresh: JobState, c: Continuation): JobState {
   return {
     ...fresh,
     ...(c.previousStepName ? { previousStepName: c.previousStepName } : {}),
-    events: c.events,
     priorRunUnits: c.priorRunUnits,
     indexSeq: c.indexSeq,
     ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),

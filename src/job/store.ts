@@ -1,11 +1,36 @@
 /**
- * All SQL of a JobObject: its state row, append-only history, and a queue of work (I/O the engine
- * asked for). Decisions are committed with the work they cause in one `transactionSync`.
+ * All SQL of a JobObject. A run is stored as tables, not one document:
+ *
+ *   control   one small row: status, current step, counters (the engine's `JobState`)
+ *   data      the execution data, one row per key; a runChildJob output is a reference, not a copy
+ *   child     one row per child job: its step attempt, index, status, output or error, units
+ *   event     the received events
+ *   history   the append-only history; payloads over a few KiB sit in `blob`
+ *   blob      large history payloads and children's inputs, one value per row
+ *   work      the I/O the run owes (calls, child starts, reports, index writes)
+ *   inbox     children's reports not yet applied; child_index: their index rows not yet in D1
+ *
+ * A decision is committed with its history and owed work in one `transactionSync`, and nothing
+ * larger than MAX_STORED_VALUE_BYTES is ever handed to SQLite (Cloudflare refuses values over
+ * 2 MB; local workerd does not, so the check lives here). The store implements the engine's
+ * `JobView`: each read is one indexed query.
  */
-import { isTerminal } from "../engine/status";
-import type { ChildReportFact, Command, HistoryItem, JobState } from "../engine/types";
+import { childEnded, childResults } from "../engine/overlay";
+import { exceedsBytes } from "../engine/payload";
+import { utf8Length } from "../json-size";
+import type { ChildReportFact, ChildRow, ChildrenRef, Command, Decision, HistoryDraft, HistoryItem, JobState, JobView, ReceivedEvent, StoredValue } from "../engine/types";
+import { HISTORY_INLINE_PAYLOAD_BYTES, MAX_STORED_VALUE_BYTES } from "../limits";
+import type { JobSummary } from "./views";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** A value too large for a SQLite row on Cloudflare: the commit is refused before SQLite sees it. */
+export class StoredValueTooLargeError extends Error {
+  readonly code = "PAYLOAD_TOO_LARGE";
+  constructor(what: string, bytes: number) {
+    super(`${what} would store ${bytes} bytes in one value; the limit is ${MAX_STORED_VALUE_BYTES} bytes.`);
+  }
+}
 
 /** A unit of I/O the Durable Object owes: retried from the alarm until it succeeds. */
 export interface WorkItem {
@@ -18,29 +43,74 @@ export interface WorkItem {
   version: number;
 }
 
-export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "continueAsNew" | "purge";
+export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "indexChildren" | "continueAsNew" | "purge";
 
-type WorkRow = {
-  id: string;
-  kind: WorkKind;
-  payload: string;
-  due_at: number;
-  attempts: number;
-  version: number;
+type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
+
+type ChildDbRow = {
+  job_id: string;
+  step: string;
+  step_attempt: number;
+  idx: number;
+  key: string;
+  spec: string;
+  status: ChildRow["status"];
+  superseded: number;
+  workflow_name: string | null;
+  output: string | null;
+  error: string | null;
+  units: number;
 };
 
-export class JobStore {
+/** A child index row waiting to be written to D1. */
+export interface PendingIndexRow {
+  organizationId: string;
+  job: JobSummary;
+  seq: number;
+}
+
+// Stored values are tagged by their first character, so a user's JSON can never pass for a reference.
+const JSON_TAG = "j";
+const REF_TAG = "r";
+const BLOB_TAG = "b";
+
+function childFromDb(r: ChildDbRow): ChildRow {
+  const spec = JSON.parse(r.spec) as Pick<ChildRow, "workflowRef" | "workflowVersion">;
+  return {
+    jobId: r.job_id,
+    stepName: r.step,
+    stepAttempt: r.step_attempt,
+    childIndex: r.idx,
+    key: r.key,
+    workflowRef: spec.workflowRef,
+    workflowVersion: spec.workflowVersion,
+    status: r.status,
+    superseded: r.superseded === 1,
+    ...(r.workflow_name !== null ? { workflowName: r.workflow_name } : {}),
+    ...(r.output !== null ? { output: JSON.parse(r.output) } : {}),
+    ...(r.error !== null ? { error: JSON.parse(r.error) } : {}),
+    units: r.units,
+  };
+}
+
+export class JobStore implements JobView {
+  /** Whether the tables exist: an object asked about a job that never existed writes nothing. */
+  private ready: boolean;
+  /** Durable commits (write transactions) by this instance: reported by the benchmark. */
+  commits = 0;
+
   constructor(private readonly storage: DurableObjectStorage) {
-    this.migrate();
+    this.ready = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
+    if (this.ready) this.migrate();
   }
 
   private get sql(): SqlStorage {
     return this.storage.sql;
   }
 
-  /** Recreates the (empty) schema after the storage was deleted. */
+  /** Forgets the schema after the storage was deleted: the object is empty again. */
   reinitialize(): void {
-    this.migrate();
+    this.ready = false;
   }
 
   private migrate(): void {
@@ -48,49 +118,328 @@ export class JobStore {
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0];
     if (row && Number(row.value) >= SCHEMA_VERSION) return;
     this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, definition TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS control (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS definition (id INTEGER PRIMARY KEY CHECK (id = 1), text TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS data (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS child (
+        job_id TEXT PRIMARY KEY, step TEXT NOT NULL, step_attempt INTEGER NOT NULL, idx INTEGER NOT NULL,
+        key TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, superseded INTEGER NOT NULL DEFAULT 0,
+        workflow_name TEXT, output TEXT, error TEXT, units INTEGER NOT NULL DEFAULT 0, input_blob INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS child_by_step ON child (step, step_attempt, status, idx);
+      CREATE TABLE IF NOT EXISTS blob (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS event (event_id TEXT PRIMARY KEY, payload TEXT NOT NULL, received_at INTEGER NOT NULL, consumed INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS event_unconsumed ON event (consumed);
+      CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, item TEXT NOT NULL, input TEXT, output TEXT);
       CREATE TABLE IF NOT EXISTS work (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
         due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0
       );
-      CREATE INDEX IF NOT EXISTS work_due ON work(due_at);
+      CREATE INDEX IF NOT EXISTS work_due ON work (due_at);
       CREATE TABLE IF NOT EXISTS inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL);
     `);
     this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
   }
 
-  /** The stored state and definition text, or null for a job that does not exist here. */
+  /** Refuses a value too large for a row on Cloudflare, before SQLite sees it. */
+  private checked(text: string, what: string): string {
+    if (exceedsBytes(text, MAX_STORED_VALUE_BYTES)) throw new StoredValueTooLargeError(what, utf8Length(text));
+    return text;
+  }
+
+  /**
+   * Runs `fn` in one write transaction (one durable commit). The first one also creates the
+   * schema, so a fresh object's tables and first rows are one commit, and a failed one leaves
+   * the object as empty as it was.
+   */
+  transaction<T>(fn: () => T): T {
+    this.commits += 1;
+    const fresh = !this.ready;
+    const result = this.storage.transactionSync(() => {
+      if (fresh) this.migrate();
+      return fn();
+    });
+    this.ready = true;
+    return result;
+  }
+
+  // ---- the run ---------------------------------------------------------------------------------
+
+  /** The control row and definition text, or null for a job that does not exist here. */
   load(): { state: JobState; definition: string } | null {
-    const row = this.sql.exec<{ state: string; definition: string }>(`SELECT state, definition FROM job WHERE id = 1`).toArray()[0];
-    return row ? { state: JSON.parse(row.state) as JobState, definition: row.definition } : null;
+    if (!this.ready) return null;
+    const state = this.sql.exec<{ state: string }>(`SELECT state FROM control WHERE id = 1`).toArray()[0];
+    if (!state) return null;
+    const definition = this.sql.exec<{ text: string }>(`SELECT text FROM definition WHERE id = 1`).one().text;
+    return { state: JSON.parse(state.state) as JobState, definition };
   }
 
-  /** Creates the job row; false if it already exists. */
-  create(state: JobState, definition: string): boolean {
-    const cursor = this.sql.exec(`INSERT OR IGNORE INTO job (id, state, definition) VALUES (1, ?, ?)`, JSON.stringify(state), definition);
-    return cursor.rowsWritten > 0;
+  /**
+   * Creates the run with its first execution data and the events it inherits (a continued run).
+   * Throws StoredValueTooLargeError, writing nothing, when one of them is too large.
+   */
+  create(state: JobState, definition: string, data: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+    this.transaction(() => {
+      this.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.checked(JSON.stringify(state), "The job's control row"));
+      this.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.checked(definition, "The workflow definition"));
+      for (const [key, value] of Object.entries(data)) this.putData(key, { value });
+      for (const [id, e] of events) this.putEvent(id, e);
+    });
   }
 
-  /** Commits a decision: the new state, its history rows, and the work its commands need. */
-  commit(state: JobState, history: HistoryItem[], commands: Command[], now: number, extra?: () => void): void {
-    this.storage.transactionSync(() => {
-      this.sql.exec(`UPDATE job SET state = ? WHERE id = 1`, JSON.stringify(state));
-      for (const item of history) this.sql.exec(`INSERT INTO history (item) VALUES (?)`, JSON.stringify(item));
-      for (const c of commands) this.enqueueCommand(c, state, now);
+  /** Commits a decision: the control row, the rows it changed, its history and the work its commands need. */
+  commit(decision: Decision, now: number, extra?: () => void): void {
+    this.transaction(() => {
+      this.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.checked(JSON.stringify(decision.state), "The job's control row"));
+      const { changes } = decision;
+      for (const [key, stored] of changes.data) this.putData(key, stored);
+      for (const { row, input } of changes.newChildren) this.insertChild(row, input);
+      for (const c of changes.cancelWaiting) {
+        this.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
+      }
+      for (const row of changes.children.values()) this.updateChild(row);
+      for (const [id, e] of changes.events) this.putEvent(id, e);
+      for (const item of decision.history) this.insertHistory(item);
+      for (const c of decision.commands) this.enqueueCommand(c, now);
       extra?.();
     });
   }
 
-  private enqueueCommand(c: Command, state: JobState, now: number): void {
+  // ---- execution data --------------------------------------------------------------------------
+
+  private putData(key: string, stored: StoredValue): void {
+    if ("value" in stored && stored.value === undefined) {
+      this.sql.exec(`DELETE FROM data WHERE key = ?`, key);
+      return;
+    }
+    const text = "ref" in stored ? REF_TAG + JSON.stringify(stored.ref) : JSON_TAG + (stored.json ?? JSON.stringify(stored.value));
+    this.sql.exec(`INSERT OR REPLACE INTO data (key, value) VALUES (?, ?)`, key, this.checked(text, `Execution data "${key}"`));
+  }
+
+  dataKeys(): string[] {
+    if (!this.ready) return [];
+    return this.sql.exec<{ key: string }>(`SELECT key FROM data`).toArray().map((r) => r.key);
+  }
+
+  data(key: string): StoredValue | undefined {
+    if (!this.ready) return undefined;
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM data WHERE key = ?`, key).toArray()[0];
+    if (!row) return undefined;
+    const body = row.value.slice(1);
+    return row.value[0] === REF_TAG ? { ref: JSON.parse(body) as ChildrenRef } : { value: JSON.parse(body), json: body };
+  }
+
+  /** The whole execution data, references assembled (GetWorkflowState, a rollover carrying it all). */
+  executionData(): Record<string, unknown> {
+    const assembled = new RefCache(this);
+    const out: Record<string, unknown> = {};
+    for (const key of this.dataKeys()) {
+      const stored = this.data(key)!;
+      Object.defineProperty(out, key, { value: assembled.value(stored), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+
+  /** One execution-data value, a reference assembled. */
+  value(key: string): unknown {
+    const stored = this.data(key);
+    return stored === undefined ? undefined : new RefCache(this).value(stored);
+  }
+
+  // ---- children --------------------------------------------------------------------------------
+
+  private insertChild(row: ChildRow, input: unknown): void {
+    let blob: number | null = null;
+    if (input !== undefined) blob = this.insertBlob(JSON.stringify(input), `The input of child ${row.key}`);
+    this.sql.exec(
+      `INSERT INTO child (job_id, step, step_attempt, idx, key, spec, status, superseded, workflow_name, output, error, units, input_blob)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)`,
+      row.jobId,
+      row.stepName,
+      row.stepAttempt,
+      row.childIndex,
+      row.key,
+      JSON.stringify({ workflowRef: row.workflowRef, workflowVersion: row.workflowVersion }),
+      row.status,
+      row.superseded ? 1 : 0,
+      row.units,
+      blob,
+    );
+  }
+
+  private updateChild(row: ChildRow): void {
+    this.sql.exec(
+      `UPDATE child SET step_attempt = ?, status = ?, superseded = ?, workflow_name = ?, output = ?, error = ?, units = ? WHERE job_id = ?`,
+      row.stepAttempt,
+      row.status,
+      row.superseded ? 1 : 0,
+      row.workflowName ?? null,
+      row.output === undefined ? null : this.checked(JSON.stringify(row.output), `The output of child ${row.key}`),
+      row.error ? this.checked(JSON.stringify(row.error), `The error of child ${row.key}`) : null,
+      row.units,
+      row.jobId,
+    );
+  }
+
+  children(stepName: string, attempt: number): ChildRow[] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec<ChildDbRow>(`SELECT * FROM child WHERE step = ? AND step_attempt = ? AND superseded = 0 ORDER BY idx`, stepName, attempt)
+      .toArray()
+      .map(childFromDb);
+  }
+
+  child(jobId: string): ChildRow | undefined {
+    if (!this.ready) return undefined;
+    const row = this.sql.exec<ChildDbRow>(`SELECT * FROM child WHERE job_id = ?`, jobId).toArray()[0];
+    return row && childFromDb(row);
+  }
+
+  waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec<ChildDbRow>(
+        `SELECT * FROM child WHERE step = ? AND step_attempt = ? AND status = 'WAITING' AND superseded = 0 ORDER BY idx LIMIT ?`,
+        stepName,
+        attempt,
+        limit,
+      )
+      .toArray()
+      .map(childFromDb);
+  }
+
+  activeChildJobIds(stepName: string, attempt: number): string[] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE step = ? AND step_attempt = ? AND status = 'STARTING' AND superseded = 0`, stepName, attempt)
+      .toArray()
+      .map((r) => r.job_id);
+  }
+
+  /** A child's row and the input it starts with (for the work that creates it). */
+  childToStart(jobId: string): { row: ChildRow; input: unknown } | undefined {
+    const row = this.sql.exec<ChildDbRow & { input: string | null }>(
+      `SELECT child.*, blob.json AS input FROM child LEFT JOIN blob ON blob.id = child.input_blob WHERE job_id = ?`,
+      jobId,
+    ).toArray()[0];
+    return row && { row: childFromDb(row), input: row.input === null ? undefined : JSON.parse(row.input) };
+  }
+
+  /** How many child rows the run holds. */
+  childCount(): number {
+    if (!this.ready) return 0;
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM child`).one().n;
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  private putEvent(id: string, e: ReceivedEvent): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO event (event_id, payload, received_at, consumed) VALUES (?, ?, ?, ?)`,
+      id,
+      this.checked(JSON.stringify(e.payload ?? null), `The payload of event "${id}"`),
+      e.receivedAt,
+      e.consumed ? 1 : 0,
+    );
+  }
+
+  event(eventId: string): ReceivedEvent | undefined {
+    if (!this.ready) return undefined;
+    const row = this.sql
+      .exec<{ payload: string; received_at: number; consumed: number }>(`SELECT payload, received_at, consumed FROM event WHERE event_id = ?`, eventId)
+      .toArray()[0];
+    return row && { payload: JSON.parse(row.payload), receivedAt: row.received_at, consumed: row.consumed === 1 };
+  }
+
+  unconsumedEvents(): [string, ReceivedEvent][] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec<{ event_id: string; payload: string; received_at: number }>(`SELECT event_id, payload, received_at FROM event WHERE consumed = 0`)
+      .toArray()
+      .map((r) => [r.event_id, { payload: JSON.parse(r.payload), receivedAt: r.received_at, consumed: false }]);
+  }
+
+  // ---- history ---------------------------------------------------------------------------------
+
+  private insertBlob(json: string, what: string): number {
+    this.sql.exec(`INSERT INTO blob (json) VALUES (?)`, this.checked(json, what));
+    return this.sql.exec<{ id: number }>(`SELECT last_insert_rowid() AS id`).one().id;
+  }
+
+  /** A history payload as stored: a reference, inline JSON, or a blob for anything over a few KiB. */
+  private payloadColumn(value: unknown, ref: ChildrenRef | undefined, what: string): string | null {
+    if (ref) return REF_TAG + JSON.stringify(ref);
+    if (value === undefined) return null;
+    const json = JSON.stringify(value);
+    if (!exceedsBytes(json, HISTORY_INLINE_PAYLOAD_BYTES)) return JSON_TAG + json;
+    return BLOB_TAG + this.insertBlob(json, what);
+  }
+
+  private insertHistory(h: HistoryDraft): void {
+    const { input, inputRef, output, ...rest } = h;
+    const item = { ...rest, output: { status: output.status } };
+    const what = `The history of step "${h.stepName}"`;
+    this.sql.exec(
+      `INSERT INTO history (item, input, output) VALUES (?, ?, ?)`,
+      this.checked(JSON.stringify(item), what),
+      this.payloadColumn(input ?? null, inputRef, what),
+      this.payloadColumn(output.payload, output.payloadRef, what),
+    );
+  }
+
+  /** The run's history, oldest first, its payloads assembled. */
+  history(): HistoryItem[] {
+    if (!this.ready) return [];
+    const cache = new RefCache(this);
+    const read = (column: string | null): { has: boolean; value?: unknown } => {
+      if (column === null) return { has: false };
+      const body = column.slice(1);
+      switch (column[0]) {
+        case REF_TAG:
+          return { has: true, value: cache.value({ ref: JSON.parse(body) as ChildrenRef }) };
+        case BLOB_TAG:
+          return { has: true, value: JSON.parse(this.sql.exec<{ json: string }>(`SELECT json FROM blob WHERE id = ?`, Number(body)).one().json) };
+        default:
+          return { has: true, value: JSON.parse(body) };
+      }
+    };
+    // Rows are read one page at a time: no cursor stays open while blobs and references are read.
+    const items: HistoryItem[] = [];
+    let after = 0;
+    for (;;) {
+      const page = this.sql
+        .exec<{ seq: number; item: string; input: string | null; output: string | null }>(`SELECT * FROM history WHERE seq > ? ORDER BY seq LIMIT 500`, after)
+        .toArray();
+      for (const row of page) {
+        const item = JSON.parse(row.item) as Omit<HistoryItem, "input">;
+        const input = read(row.input);
+        const output = read(row.output);
+        items.push({ ...item, input: input.has ? input.value : null, output: output.has ? { ...item.output, payload: output.value } : item.output });
+      }
+      if (page.length < 500) return items;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  /** Drops the history (an old run past its retention). */
+  dropHistory(): void {
+    if (!this.ready) return;
+    this.transaction(() => {
+      this.sql.exec(`DELETE FROM history`);
+      this.sql.exec(`DELETE FROM blob WHERE id NOT IN (SELECT input_blob FROM child WHERE input_blob IS NOT NULL)`);
+    });
+  }
+
+  // ---- work ------------------------------------------------------------------------------------
+
+  private enqueueCommand(c: Command, now: number): void {
     switch (c.type) {
       case "callExecutor":
-        return this.enqueue({ id: `call:${c.stepName}:${c.attempt}`, kind: "call", payload: c, dueAt: now });
+        return this.enqueue({ id: `call:${c.stepName}:${c.attempt}`, kind: "call", payload: { stepName: c.stepName, attempt: c.attempt }, dueAt: now });
       case "startChildren":
-        for (const slot of c.children) {
-          this.enqueue({ id: `start:${slot.jobId}`, kind: "startChild", payload: { stepName: c.stepName, attempt: c.attempt, slot }, dueAt: now });
-        }
+        for (const jobId of c.jobIds) this.enqueue({ id: `start:${jobId}`, kind: "startChild", payload: { jobId }, dueAt: now });
         return;
       case "cancelChildren":
         for (const jobId of c.jobIds) this.enqueue({ id: `cancel:${jobId}`, kind: "cancelChild", payload: { jobId }, dueAt: now });
@@ -100,7 +449,7 @@ export class JobStore {
       case "indexStatus":
         return this.enqueue({ id: "index", kind: "index", payload: null, dueAt: now, coalesce: true });
       case "continueAsNew":
-        return this.enqueue({ id: "continue", kind: "continueAsNew", payload: c, dueAt: now });
+        return this.enqueue({ id: "continue", kind: "continueAsNew", payload: null, dueAt: now });
       case "log":
         return;
     }
@@ -126,6 +475,7 @@ export class JobStore {
 
   /** Work items due by `now`, oldest first. */
   dueWork(now: number, limit: number): WorkItem[] {
+    if (!this.ready) return [];
     return this.sql
       .exec<WorkRow>(`SELECT * FROM work WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`, now, limit)
       .toArray()
@@ -134,19 +484,24 @@ export class JobStore {
 
   /** The earliest due time of any queued work. */
   nextWorkDue(): number | undefined {
+    if (!this.ready) return undefined;
     const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
     return row?.t ?? undefined;
   }
 
   /** Removes a finished work item; a coalesced one only if nothing newer was queued meanwhile. */
   done(item: WorkItem): void {
+    if (!this.ready) return; // the run dropped its storage (purged) while the item ran
     this.sql.exec(`DELETE FROM work WHERE id = ? AND version <= ?`, item.id, item.version);
   }
 
   /** Puts a failed work item back with a later due time. */
   retryLater(item: WorkItem, dueAt: number): void {
+    if (!this.ready) return;
     this.sql.exec(`UPDATE work SET attempts = attempts + 1, due_at = ? WHERE id = ? AND version = ?`, dueAt, item.id, item.version);
   }
+
+  // ---- children's reports ----------------------------------------------------------------------
 
   /**
    * Keeps a child's report until the alarm applies it. A later report replaces an earlier one,
@@ -157,13 +512,14 @@ export class JobStore {
       `INSERT INTO inbox (child_job_id, report, ended) VALUES (?, ?, ?)
        ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
       report.childJobId,
-      JSON.stringify(report),
-      isTerminal(report.status) ? 1 : 0,
+      this.checked(JSON.stringify(report), `The report of child ${report.childJobId}`),
+      childEnded(report.status) ? 1 : 0,
     );
   }
 
   /** Reports waiting to be applied. */
   inbox(limit: number): ChildReportFact[] {
+    if (!this.ready) return [];
     return this.sql
       .exec<{ report: string }>(`SELECT report FROM inbox LIMIT ?`, limit)
       .toArray()
@@ -172,45 +528,101 @@ export class JobStore {
 
   /** Whether reports wait to be applied. */
   hasInbox(): boolean {
-    return this.sql.exec(`SELECT 1 FROM inbox LIMIT 1`).toArray().length > 0;
+    return this.ready && this.sql.exec(`SELECT 1 FROM inbox LIMIT 1`).toArray().length > 0;
   }
 
-  /** Removes applied reports (inside the transaction that applied them). */
-  clearInbox(reports: ChildReportFact[]): void {
-    for (const r of reports) this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
+  /**
+   * Inside the transaction that applied `reports`: removes them from the inbox and keeps their
+   * index rows for D1, written later on their own path (the parent never waits on D1).
+   */
+  settleReports(reports: ChildReportFact[]): void {
+    for (const r of reports) {
+      this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
+      if (!r.index) continue;
+      this.sql.exec(
+        `INSERT INTO child_index (job_id, row, seq) VALUES (?, ?, ?)
+         ON CONFLICT (job_id) DO UPDATE SET row = excluded.row, seq = excluded.seq WHERE excluded.seq > child_index.seq`,
+        r.childJobId,
+        JSON.stringify(r.index),
+        r.index.seq,
+      );
+    }
+    if (reports.some((r) => r.index)) this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   }
 
-  /** The run's history, oldest first. */
-  history(): HistoryItem[] {
-    return this.sql.exec<{ item: string }>(`SELECT item FROM history ORDER BY seq`).toArray().map((r) => JSON.parse(r.item) as HistoryItem);
+  /** Children's index rows not yet written to D1. */
+  pendingChildIndex(limit: number): PendingIndexRow[] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec<{ row: string }>(`SELECT row FROM child_index LIMIT ?`, limit)
+      .toArray()
+      .map((r) => JSON.parse(r.row) as PendingIndexRow);
   }
+
+  /** Forgets index rows once D1 has them (unless a newer one arrived meanwhile). */
+  indexWritten(rows: PendingIndexRow[]): void {
+    this.transaction(() => {
+      for (const r of rows) this.sql.exec(`DELETE FROM child_index WHERE job_id = ? AND seq <= ?`, r.job.jobId, r.seq);
+    });
+  }
+
+  hasPendingChildIndex(): boolean {
+    return this.ready && this.sql.exec(`SELECT 1 FROM child_index LIMIT 1`).toArray().length > 0;
+  }
+
+  // ---- the job's head and its runs --------------------------------------------------------------
 
   /** A cancel that arrived before the job existed: the job is created already cancelled. */
   tombstone(): string | null {
+    if (!this.ready) return null;
     return this.sql.exec<{ reason: string }>(`SELECT reason FROM tombstone WHERE id = 1`).toArray()[0]?.reason ?? null;
   }
 
   setTombstone(reason: string): void {
-    this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason);
+    this.transaction(() => this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason));
   }
 
   /** On a job's head (run 1): the job's latest run. */
   currentRun(): number {
+    if (!this.ready) return 1;
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'current_run'`).toArray()[0];
     return row ? Number(row.value) : 1;
   }
 
   setCurrentRun(runNumber: number): void {
-    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber));
-  }
-
-  /** Drops the history (an old run past its retention). */
-  dropHistory(): void {
-    this.sql.exec(`DELETE FROM history`);
+    this.transaction(() => this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber)));
   }
 
   /** Bytes this Durable Object's SQLite holds. */
   databaseSize(): number {
     return this.sql.databaseSize;
+  }
+
+  /** Every table's largest stored value in bytes: what the size tests assert on. */
+  largestValues(): Record<string, number> {
+    if (!this.ready) return {};
+    const out: Record<string, number> = {};
+    const tables = this.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`).toArray();
+    for (const { name } of tables) {
+      const columns = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, name).toArray();
+      const sizes = columns.map((c) => `COALESCE(MAX(LENGTH(CAST("${c.name}" AS BLOB))), 0)`).join(", ");
+      const row = this.sql.exec(`SELECT MAX(${sizes}) AS m FROM "${name}"`).toArray()[0] as { m: number | null } | undefined;
+      out[name] = row?.m ?? 0;
+    }
+    return out;
+  }
+}
+
+/** Assembles stored references, each once per read. */
+class RefCache {
+  private readonly done = new Map<string, unknown>();
+  constructor(private readonly view: Pick<JobView, "children">) {}
+
+  value(stored: StoredValue): unknown {
+    if ("value" in stored) return stored.value;
+    const { stepName, attempt } = stored.ref.children;
+    const key = `${stepName}\u0000${attempt}`;
+    if (!this.done.has(key)) this.done.set(key, childResults(this.view.children(stepName, attempt)));
+    return this.done.get(key);
   }
 }

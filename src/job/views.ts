@@ -24,8 +24,11 @@ export interface JobSummary {
   runNumber: number;
 }
 
-/** JobSummary of API.md, with Canopy's additions. */
-export function jobSummary(state: JobState): JobSummary {
+/**
+ * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
+ * (GetJob, a report to the parent); the D1 index never holds it.
+ */
+export function jobSummary(state: JobState, output?: unknown): JobSummary {
   const id = state.identity;
   return {
     jobId: id.jobId,
@@ -43,7 +46,7 @@ export function jobSummary(state: JobState): JobSummary {
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),
-    ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
+    ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
     runNumber: id.runNumber,
   };
 }
@@ -55,11 +58,11 @@ export interface WorkflowStateView {
 }
 
 /** GetWorkflowState's `state`. */
-export function workflowStateView(state: JobState, history: HistoryItem[]): WorkflowStateView {
+export function workflowStateView(state: JobState, executionData: Record<string, unknown>, history: HistoryItem[]): WorkflowStateView {
   const next = state.current?.name ?? (state.status === "FAILED" || state.status === "CANCELLED" ? state.resumeStepName : undefined);
   return {
     ...(next ? { nextStepName: next } : {}),
-    executionData: state.executionData,
+    executionData,
     executionHistory: history,
   };
 }

@@ -3,12 +3,12 @@
  * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
  * is retried from the alarm with backoff when it fails.
  */
-import type { ChildReportFact, ChildSlot, Decision, EngineEvent, JobState } from "../engine/types";
+import type { ChildReportFact, Decision, EngineEvent, JobState } from "../engine/types";
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
-import { CHILD_START_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
-import { upsertJobIndex } from "../registry/jobs";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
@@ -72,10 +72,12 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
     case "index":
       await upsertJobIndex(host.bindings.DB, state.identity.organizationId, jobSummary(state), state.indexSeq);
       return true;
+    case "indexChildren":
+      return indexChildren(host);
     case "notifyParent":
       return notifyParent(host, state);
     case "startChild":
-      return startChild(host, state, item.payload as StartChildPayload, cache);
+      return startChild(host, state, (item.payload as { jobId: string }).jobId, cache);
     case "cancelChild": {
       const { jobId } = item.payload as { jobId: string };
       await jobRunStub(host.bindings, jobId).cancelFromParent({ code: "PARENT_CANCELLED", message: "The parent job was cancelled." });
@@ -94,15 +96,30 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
   }
 }
 
+/**
+ * Writes a batch of the children's index rows to D1 (one round trip). The parent applied their
+ * reports without waiting for this; the index catches up here, a batch per alarm.
+ */
+async function indexChildren(host: WorkHost): Promise<boolean> {
+  const rows = host.store.pendingChildIndex(CHILD_INDEX_BATCH);
+  await upsertJobIndexBatch(host.bindings.DB, rows);
+  host.store.indexWritten(rows);
+  if (!host.store.hasPendingChildIndex()) return true;
+  // More wait: queue the item again (its version grows, so this pass does not remove it).
+  host.store.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
+  return true;
+}
+
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
+  const output = state.status === "SUCCEEDED" && state.outputKey ? host.store.value(state.outputKey) : undefined;
   const report: ChildReportFact = {
     childJobId: id.jobId,
     workflowName: id.workflowName,
     status: state.status,
     units: totalUnits(state),
-    ...(state.status === "SUCCEEDED" && state.output !== undefined ? { output: state.output } : {}),
+    ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
     index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
   };
@@ -110,37 +127,39 @@ async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   return true;
 }
 
-interface StartChildPayload {
-  stepName: string;
-  attempt: number;
-  slot: ChildSlot;
-}
-
-async function startChild(host: WorkHost, state: JobState, p: StartChildPayload, cache: ResolutionCache): Promise<boolean> {
+/** Creates one child from its row, if the step attempt still wants it. */
+async function startChild(host: WorkHost, state: JobState, jobId: string, cache: ResolutionCache): Promise<boolean> {
+  const child = host.store.childToStart(jobId);
   const cur = state.current;
   const wanted =
+    child !== undefined &&
     state.status === "RUNNING" &&
-    cur?.name === p.stepName &&
-    cur.attempt === p.attempt &&
-    cur.wait?.type === "children" &&
-    cur.wait.children.some((c) => c.jobId === p.slot.jobId && (c.status === "STARTING" || c.status === "RUNNING"));
+    cur?.wait?.type === "children" &&
+    child.row.stepName === cur.name &&
+    child.row.stepAttempt === cur.attempt &&
+    child.row.status === "STARTING" &&
+    !child.row.superseded;
   if (!wanted) return true; // cancelled or superseded before it started
-  const init = await buildChildStart(host.bindings.DB, state, p.stepName, p.slot, cache, Date.now());
-  const result = await jobRunStub(host.bindings, p.slot.jobId!).start(init);
+  const init = await buildChildStart(host.bindings.DB, state, child.row, child.input, cache, Date.now());
+  const result = await jobRunStub(host.bindings, jobId).start(init);
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
-  logEvent("child.started", { parentJobId: state.identity.jobId, childJobId: p.slot.jobId, workflowName: init.identity.workflowName, stepName: p.stepName });
+  logEvent("child.started", { parentJobId: state.identity.jobId, childJobId: jobId, workflowName: init.identity.workflowName, stepName: child.row.stepName });
   return true;
 }
 
 async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Promise<boolean> {
-  const { stepName, attempt, input } = item.payload as { stepName: string; attempt: number; input: unknown };
+  const { stepName, attempt } = item.payload as { stepName: string; attempt: number };
   const cur = state.current;
   if (state.status !== "RUNNING" || cur?.name !== stepName || cur.attempt !== attempt || cur.wait?.type !== "call") return true;
+  const input = host.store.value(`${stepName}Input`);
   const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };
+  // Every call has a time limit: its own, the step's deadline, or the default. A hung call must
+  // not hold the alarm, and the work queued behind it, forever.
   const budgets = [config.timeoutMs, cur.deadline !== undefined ? cur.deadline - Date.now() : undefined].filter((t): t is number => t !== undefined);
-  const signal = budgets.length ? AbortSignal.timeout(Math.max(1, Math.min(...budgets))) : new AbortController().signal;
+  if (budgets.length === 0) budgets.push(Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(Math.max(1, Math.min(...budgets)));
   const org = state.identity.organizationId;
   const result: CallResult = executor?.call
     ? await executor

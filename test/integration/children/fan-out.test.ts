@@ -88,13 +88,16 @@ describe("runChildJob with forEach", () => {
     const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
     expect(state.nextStepName).toBe("fan");
 
-    const before = await runInDurableObject(stub(jobId), (o: JobObject) => o.state!.resumeChildren!.map((c) => ({ jobId: c.jobId, status: c.status })));
+    const before = await runInDurableObject(stub(jobId), (o: JobObject) => {
+      const { stepName, attempt } = o.state!.resumeChildren!;
+      return o.store.children(stepName, attempt).map((c) => ({ jobId: c.jobId, status: c.status }));
+    });
     expect(before.map((c) => c.status)).toEqual(["SUCCEEDED", "FAILED", "SUCCEEDED"]);
 
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/resume`));
     const rerun = await runInDurableObject(stub(jobId), (o: JobObject) => {
-      const w = o.state!.current!.wait as { children: { jobId: string }[] };
-      return w.children.map((c) => c.jobId);
+      const cur = o.state!.current!;
+      return o.store.children(cur.name, cur.attempt).map((c) => c.jobId);
     });
     expect(rerun[0]).toBe(before[0]!.jobId);
     expect(rerun[2]).toBe(before[2]!.jobId);

@@ -132,8 +132,8 @@ async function childOf(client: any, orgId: string, jobId: string): Promise<strin
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const ids = await runInDurableObject(stub(jobId), (o: JobObject) => {
-      const w = o.state?.current?.wait;
-      return w?.type === "children" ? w.children.map((c) => c.jobId!) : [];
+      const cur = o.state?.current;
+      return cur?.wait?.type === "children" ? o.store.children(cur.name, cur.attempt).map((c) => c.jobId) : [];
     });
     if (ids[0]) {
       const res = await client.get(`/organizations/${orgId}/jobs/${ids[0]}`);

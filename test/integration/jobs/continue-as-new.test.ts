@@ -221,8 +221,8 @@ async function handOverWithoutAlarm(jobId: string): Promise<void> {
 async function waitForChild(parentJobId: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const id = await runInDurableObject(runStub(parentJobId), (o: JobObject) => {
-      const w = o.state?.current?.wait;
-      return w?.type === "children" ? w.children[0]?.jobId : undefined;
+      const cur = o.state?.current;
+      return cur?.wait?.type === "children" ? o.store.children(cur.name, cur.attempt)[0]?.jobId : undefined;
     });
     if (id) return id;
     await new Promise((r) => setTimeout(r, 20));

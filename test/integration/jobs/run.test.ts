@@ -5,6 +5,7 @@ import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import countdown from "../../fixtures/countdown.json";
 import type { JobObject } from "../../../src/job/job-object";
+import { emptyChanges } from "../../../src/engine/overlay";
 
 const noop = "/justworkflowit/noop";
 const transform = "/canopy/transform";
@@ -116,7 +117,7 @@ describe("durable timers and retries", () => {
     await runInDurableObject(s, async (o: JobObject) => {
       const st = structuredClone(o.state!);
       (st.current!.wait as { at: number }).at = Date.now();
-      o.store.commit(st, [], [], Date.now());
+      o.store.commit({ state: st, changes: emptyChanges(), commands: [], history: [] }, Date.now());
       (o as any).current.state = st;
     });
     await runDurableObjectAlarm(s);

@@ -12,10 +12,10 @@ describe("decide: step lifecycle", () => {
     const run = new EngineRun(definition([step("a", noop, {}, "b"), step("b", noop, {}, "c"), step("c", noop)]), { x: 1 });
     const cmds = run.start();
     expect(run.state.status).toBe("SUCCEEDED");
-    expect(run.state.output).toEqual({ x: 1 });
+    expect(run.output).toEqual({ x: 1 });
     expect(run.history.map((h) => [h.stepName, h.output.status])).toEqual([["a", "success"], ["b", "success"], ["c", "success"]]);
     expect(run.state.ownUnits).toBe(3);
-    expect(run.state.executionData).toMatchObject({ aInput: { x: 1 }, aOutput: { x: 1 }, cOutput: { x: 1 } });
+    expect(run.data).toMatchObject({ aInput: { x: 1 }, aOutput: { x: 1 }, cOutput: { x: 1 } });
     expect(EngineRun.kinds(cmds)).toEqual(["indexStatus", "indexStatus"]);
   });
 
@@ -31,8 +31,8 @@ describe("decide: step lifecycle", () => {
     const run = new EngineRun(def, input);
     run.start();
     expect(run.state.status).toBe("SUCCEEDED");
-    expect((run.state.output as any).which).toBe(expected);
-    if (expected === "small") expect((run.state.output as any).prev).toBe(0);
+    expect((run.output as any).which).toBe(expected);
+    if (expected === "small") expect((run.output as any).prev).toBe(0);
   });
 
   it("fails the step without retry when the input violates its schema", () => {
@@ -78,7 +78,7 @@ describe("decide: step lifecycle", () => {
     run.send({ type: "timerFired", at: T0 + 1 });
     run.send({ type: "timerFired", at: T0 + 2 });
     expect(run.state.status).toBe("SUCCEEDED");
-    expect(run.state.output).toEqual({ n: 0 });
+    expect(run.output).toEqual({ n: 0 });
     expect(run.history).toHaveLength(26);
   });
 });
@@ -147,7 +147,7 @@ describe("decide: waits", () => {
     expect(run.state.current?.name).toBe("approve");
     run.send({ type: "eventReceived", eventId: "a", payload: { x: 1, who: "a", onlyA: true }, at: T0 + 11_000 });
     expect(run.state.status).toBe("SUCCEEDED");
-    expect(run.state.output).toEqual({ x: 2, who: "b", onlyA: true });
+    expect(run.output).toEqual({ x: 2, who: "b", onlyA: true });
     expect(run.history.filter((h) => h.historySource === "external").map((h) => h.eventId)).toEqual(["b", "a"]);
   });
 
@@ -168,7 +168,7 @@ describe("decide: waits", () => {
     run.send({ type: "timerFired", at: T0 + 5001 });
     expect(run.state.status).toBe("SUCCEEDED");
     expect(run.history).toHaveLength(1);
-    expect(run.state.output).toEqual({ keep: true });
+    expect(run.output).toEqual({ keep: true });
   });
 });
 

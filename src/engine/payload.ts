@@ -1,0 +1,25 @@
+/** Payload sizes inside a job: the one place that measures a JSON value against MAX_PAYLOAD_BYTES. */
+import { utf8Length } from "../json-size";
+import { MAX_PAYLOAD_BYTES } from "../limits";
+
+/** Whether a text's UTF-8 form is over `limit` bytes; most texts are decided by their length alone. */
+export function exceedsBytes(text: string, limit: number): boolean {
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes (a surrogate pair, 2 units, is 4).
+  if (text.length * 3 <= limit) return false;
+  if (text.length > limit) return true;
+  return utf8Length(text) > limit;
+}
+
+export type PayloadError = { code: "PAYLOAD_TOO_LARGE"; message: string };
+
+/** A value's JSON text, or the error that refuses it for being over the payload limit. */
+export function measurePayload(value: unknown, what: string): { ok: true; json: string | undefined } | { ok: false; error: PayloadError } {
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined || !exceedsBytes(json, MAX_PAYLOAD_BYTES)) return { ok: true, json };
+  return { ok: false, error: payloadTooLarge(what, json) };
+}
+
+/** The PAYLOAD_TOO_LARGE error for `what`, whose JSON text is `json`. */
+export function payloadTooLarge(what: string, json: string): PayloadError {
+  return { code: "PAYLOAD_TOO_LARGE", message: `${what} is ${utf8Length(json)} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} bytes.` };
+}

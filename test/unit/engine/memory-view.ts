@@ -1,0 +1,71 @@
+/**
+ * The engine's `JobView` over plain maps, with the same semantics as the SQLite store: what unit
+ * tests run decisions against, applying each decision's changes as the store would commit them.
+ */
+import { childResults } from "../../../src/engine/overlay";
+import type { Changes, ChildRow, JobView, ReceivedEvent, StoredValue } from "../../../src/engine/types";
+
+export class MemoryView implements JobView {
+  readonly dataMap = new Map<string, StoredValue>();
+  readonly childMap = new Map<string, ChildRow>();
+  readonly inputs = new Map<string, unknown>();
+  readonly eventMap = new Map<string, ReceivedEvent>();
+
+  constructor(data: Record<string, unknown> = {}) {
+    for (const [k, v] of Object.entries(data)) this.dataMap.set(k, { value: v });
+  }
+
+  /** Applies a decision's changes in the order the store commits them. */
+  apply(changes: Changes): void {
+    for (const [k, v] of changes.data) {
+      if ("value" in v && v.value === undefined) this.dataMap.delete(k);
+      else this.dataMap.set(k, "value" in v ? { value: structuredClone(v.value) } : v);
+    }
+    for (const { row, input } of changes.newChildren) {
+      this.childMap.set(row.jobId, structuredClone(row));
+      this.inputs.set(row.jobId, input);
+    }
+    for (const c of changes.cancelWaiting) {
+      for (const r of this.childMap.values()) {
+        if (r.stepName === c.stepName && r.stepAttempt === c.attempt && r.status === "WAITING") r.status = "CANCELLED";
+      }
+    }
+    for (const r of changes.children.values()) this.childMap.set(r.jobId, structuredClone(r));
+    for (const [id, e] of changes.events) this.eventMap.set(id, structuredClone(e));
+  }
+
+  dataKeys(): string[] {
+    return [...this.dataMap.keys()];
+  }
+  data(key: string): StoredValue | undefined {
+    return this.dataMap.get(key);
+  }
+  /** A value as a reader of the API sees it (references assembled). */
+  value(key: string): unknown {
+    const stored = this.dataMap.get(key);
+    if (!stored) return undefined;
+    return "value" in stored ? stored.value : childResults(this.children(stored.ref.children.stepName, stored.ref.children.attempt));
+  }
+  children(stepName: string, attempt: number): ChildRow[] {
+    return [...this.childMap.values()]
+      .filter((r) => r.stepName === stepName && r.stepAttempt === attempt && !r.superseded)
+      .sort((a, b) => a.childIndex - b.childIndex)
+      .map((r) => structuredClone(r));
+  }
+  child(jobId: string): ChildRow | undefined {
+    const r = this.childMap.get(jobId);
+    return r && structuredClone(r);
+  }
+  waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
+    return this.children(stepName, attempt).filter((r) => r.status === "WAITING").slice(0, limit);
+  }
+  activeChildJobIds(stepName: string, attempt: number): string[] {
+    return this.children(stepName, attempt).filter((r) => r.status === "STARTING").map((r) => r.jobId);
+  }
+  event(eventId: string): ReceivedEvent | undefined {
+    return this.eventMap.get(eventId);
+  }
+  unconsumedEvents(): [string, ReceivedEvent][] {
+    return [...this.eventMap].filter(([, e]) => !e.consumed);
+  }
+}
