@@ -27,3 +27,12 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
+
+/**
+ * The one spelling of a UUID: lower case, as `newId` and `deterministicId` write them, or null for
+ * a string that is not one. A job's Durable Object is named by its id, so `ABC…` and `abc…` would
+ * otherwise name two different objects.
+ */
+export function canonicalUuid(s: string): string | null {
+  return isUuid(s) ? s.toLowerCase() : null;
+}

@@ -4,8 +4,9 @@
  */
 import { validateValue } from "../definition/json-schema";
 import { NotFoundError, ValidationError, unwrap } from "../errors";
-import { isUuid, newId } from "../ids";
-import { IDEMPOTENCY_WINDOW_MS } from "../limits";
+import { canonicalUuid, newId } from "../ids";
+import { refuseOversizedJson } from "../json-size";
+import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, MAX_PAYLOAD_BYTES } from "../limits";
 import { resolveVersion, type VersionSelector } from "../registry/versions";
 import { findWorkflow } from "../registry/workflows";
 import { parsedDefinition } from "./definition-cache";
@@ -18,12 +19,14 @@ export interface SubmitRequest {
   input: unknown;
   submittedByUser: string;
   idempotencyKey?: string;
-  /** A caller-chosen job id (webhook deliveries derive theirs from the delivery id). */
+  /** A caller-chosen job id, a UUID (webhook deliveries derive theirs from the delivery id). */
   jobId?: string;
 }
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
 export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: string; created: boolean }> {
+  // Measured on the value, not the request: an inputTransformer can copy a delivery's body twice.
+  refuseOversizedJson(req.input, "The job input", MAX_PAYLOAD_BYTES);
   const workflow = await findWorkflow(env.DB, req.organizationId, req.workflow);
   if (!workflow) {
     const name = "workflowId" in req.workflow ? req.workflow.workflowId : req.workflow.workflowName;
@@ -35,7 +38,7 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
   if (errors.length > 0) throw new ValidationError("The job input violates the workflow's workflowInput schema.", errors);
 
   const now = Date.now();
-  let jobId = req.jobId ?? newId();
+  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
   if (req.idempotencyKey !== undefined) jobId = await claimIdempotencyKey(env.DB, req.organizationId, req.idempotencyKey, jobId, now);
   const result = await jobRunStub(env, jobId).start({
     identity: {
@@ -60,17 +63,28 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
 /**
  * Binds the key to `jobId` unless a live binding exists, in one statement: concurrent submissions
  * with the same key all get the first job's id. Returns the id the key is bound to.
+ * The same round trip deletes a bounded batch of expired keys (of any organization), so the
+ * table holds about one window's worth of keys instead of growing forever.
  */
 async function claimIdempotencyKey(db: D1Database, organizationId: string, key: string, jobId: string, now: number): Promise<string> {
-  const row = await db
-    .prepare(
-      `INSERT INTO idempotency_keys (organization_id, idempotency_key, job_id, created_at) VALUES (?1, ?2, ?3, ?4)
-       ON CONFLICT (organization_id, idempotency_key) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at
-         WHERE idempotency_keys.created_at < ?5
-       RETURNING job_id`,
-    )
-    .bind(organizationId, key, jobId, now, now - IDEMPOTENCY_WINDOW_MS)
-    .first<{ job_id: string }>();
+  const expiredBefore = now - IDEMPOTENCY_WINDOW_MS;
+  const [, claimed] = await db.batch<{ job_id: string }>([
+    db
+      .prepare(
+        `DELETE FROM idempotency_keys WHERE rowid IN
+           (SELECT rowid FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      )
+      .bind(expiredBefore, IDEMPOTENCY_PRUNE_BATCH),
+    db
+      .prepare(
+        `INSERT INTO idempotency_keys (organization_id, idempotency_key, job_id, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (organization_id, idempotency_key) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at
+           WHERE idempotency_keys.created_at < ?5
+         RETURNING job_id`,
+      )
+      .bind(organizationId, key, jobId, now, expiredBefore),
+  ]);
+  const row = claimed?.results[0];
   if (row) return row.job_id;
   const existing = await db
     .prepare(`SELECT job_id FROM idempotency_keys WHERE organization_id = ? AND idempotency_key = ?`)
@@ -79,8 +93,16 @@ async function claimIdempotencyKey(db: D1Database, organizationId: string, key: 
   return existing!.job_id;
 }
 
-/** The stub of a job's run, or 404 for an id that cannot be a job. */
+/** A job id in its one spelling (lower case): every spelling of an id must reach the same Durable Object. */
+function canonicalJobId(jobId: string): string {
+  const id = canonicalUuid(jobId);
+  if (id === null) throw new Error(`A job id must be a UUID, not ${JSON.stringify(jobId)}.`);
+  return id;
+}
+
+/** The stub of a job's run, or 404 for an id that cannot be a job; any case of a job's id reaches it. */
 export function jobStubFor(env: Env, jobId: string) {
-  if (!isUuid(jobId)) throw new NotFoundError(`Job ${jobId} was not found.`);
-  return jobRunStub(env, jobId);
+  const id = canonicalUuid(jobId);
+  if (id === null) throw new NotFoundError(`Job ${jobId} was not found.`);
+  return jobRunStub(env, id);
 }

@@ -1,6 +1,7 @@
 /** The D1 job index: written by each job's Durable Object at status changes, read by ListJobs. */
 import { ValidationError } from "../errors";
 import type { JobStatus } from "../engine/types";
+import { MAX_INDEXED_ERROR_MESSAGE_CHARS } from "../limits";
 import type { JobSummary } from "../job/views";
 
 interface JobRow {
@@ -58,6 +59,21 @@ export async function upsertJobIndexBatch(db: D1Database, rows: { organizationId
   await db.batch(rows.map((r) => upsertStatement(db, r.organizationId, r.job, r.seq)));
 }
 
+type JobIndexError = NonNullable<JobSummary["error"]>;
+
+/**
+ * The error as the index keeps it: the message cut to MAX_INDEXED_ERROR_MESSAGE_CHARS, so that no
+ * error (a transition's whole result, every complaint of a schema) can push a row past D1's limit.
+ * The job's output is never indexed: it is read from the job itself.
+ */
+function indexedError(error: JobIndexError): JobIndexError {
+  if (error.message.length <= MAX_INDEXED_ERROR_MESSAGE_CHARS) return error;
+  let end = MAX_INDEXED_ERROR_MESSAGE_CHARS - 1;
+  // Never keep half of a surrogate pair.
+  if ((error.message.charCodeAt(end - 1) & 0xfc00) === 0xd800) end -= 1;
+  return { ...error, message: `${error.message.slice(0, end)}…` };
+}
+
 function upsertStatement(db: D1Database, organizationId: string, job: JobSummary, seq: number): D1PreparedStatement {
   return db
     .prepare(
@@ -90,7 +106,7 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.startedAt ?? null,
       job.finishedAt ?? null,
       job.billableTransactionUnits,
-      job.error ? JSON.stringify(job.error) : null,
+      job.error ? JSON.stringify(indexedError(job.error)) : null,
       seq,
     );
 }

@@ -1,7 +1,8 @@
 /**
  * One webhook delivery, from raw bytes to a job. The order is the contract: size (checked by the
  * app's body limit before this runs), trigger (404), signature over the raw bytes (401), the
- * trigger's rate (429), JSON (400), the mapped input against the workflow's schema (400), then the job.
+ * trigger's rate (429), JSON (400), the mapped input's size (413, see submitJob) and its match
+ * with the workflow's schema (400), then the job.
  *
  * Exactly one job per (trigger, delivery id), also when duplicates race:
  * - the job id is derived from (trigger id, delivery id), and starting a job id that exists returns

@@ -4,7 +4,8 @@ import { ValidationError, unwrap, type RpcResult } from "../../errors";
 import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/job-object";
 import { jsonNestsDeeperThan } from "../../json-depth";
-import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE } from "../../limits";
+import { refuseOversizedJson } from "../../json-size";
+import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES } from "../../limits";
 import { listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
@@ -117,7 +118,7 @@ export function registerJobRoutes(app: App): void {
       operationId: "SubmitJob",
       security,
       request: { params: OrgParams, ...jsonBody(SubmitJobBody) },
-      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses("ValidationError", ...jobErrors) },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
@@ -189,7 +190,8 @@ export function registerJobRoutes(app: App): void {
       const job = unwrap((await jobStubFor(c.env, jobId).describe(organizationId)) as RpcResult<JobSummary>);
       const [parent, childJobs] = await Promise.all([
         job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId) as Promise<RpcResult<JobSummary>>) : undefined,
-        listChildJobs(c.env.DB, jobId),
+        // The job's own id, not the path's: the path may spell it in upper case.
+        listChildJobs(c.env.DB, job.jobId),
       ]);
       return c.json(
         {
@@ -246,12 +248,17 @@ export function registerJobRoutes(app: App): void {
         params: JobParams,
         ...jsonBody(z.object({ eventId: z.string().min(1).max(200), payload: z.unknown().optional() }).openapi("SendJobEventRequest")),
       },
-      responses: { 200: json(z.object({ jobId: z.string(), eventId: z.string() })), ...errorResponses("ValidationError", ...jobErrors) },
+      responses: {
+        200: json(z.object({ jobId: z.string(), eventId: z.string() })),
+        ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge"),
+      },
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { eventId, payload } = c.req.valid("json");
+      // The body limit does not bound the stored payload: `1e20` in the body is stored as 21 digits.
+      refuseOversizedJson(payload ?? null, "The event payload", MAX_PAYLOAD_BYTES);
       const result = unwrap(await jobStubFor(c.env, jobId).sendEvent(organizationId, eventId, payload ?? null));
       return c.json({ jobId: result.jobId, eventId: result.eventId }, 200);
     },

@@ -1,7 +1,9 @@
 /** Workflows, their immutable versions, and tags. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkDefinition } from "../../definition/check";
-import { NotFoundError, ValidationError } from "../../errors";
+import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../errors";
+import { utf8Length } from "../../json-size";
+import { MAX_DEFINITION_BYTES } from "../../limits";
 import { getOrganization } from "../../registry/organizations";
 import { createVersion, listVersions, resolveVersion, setTag } from "../../registry/versions";
 import { createWorkflow, findWorkflow, getWorkflow, listWorkflows } from "../../registry/workflows";
@@ -42,9 +44,17 @@ const TagParams = WorkflowParams.extend({
 const security = [{ Bearer: [] }];
 const orgErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
 
-/** Runs every static check of DEFINITIONS.md; child workflows are looked up in the same organization. */
+/**
+ * Runs every static check of DEFINITIONS.md; child workflows are looked up in the same organization.
+ * A definition over MAX_DEFINITION_BYTES is refused first: a definition sent as an object is stored
+ * as its JSON text, which can be longer than the request (`1e20` becomes 21 digits).
+ */
 async function check(db: D1Database, organizationId: string, definition: string | Record<string, unknown>) {
   const text = typeof definition === "string" ? definition : JSON.stringify(definition);
+  const bytes = utf8Length(text);
+  if (bytes > MAX_DEFINITION_BYTES) {
+    throw new PayloadTooLargeError(`The workflow definition is ${bytes} bytes of JSON; the limit is ${MAX_DEFINITION_BYTES} bytes.`);
+  }
   const result = await checkDefinition(text, {
     workflowExists: async (ref) => (await findWorkflow(db, organizationId, ref)) !== null,
   });
@@ -112,7 +122,7 @@ export function registerWorkflowRoutes(app: App): void {
       request: { params: WorkflowParams, ...jsonBody(DefinitionBody) },
       responses: {
         200: json(z.object({ workflowId: z.string(), versionId: z.string(), versionNumber: z.number().int() })),
-        ...errorResponses("ValidationError", ...orgErrors),
+        ...errorResponses("ValidationError", ...orgErrors, "PayloadTooLarge"),
       },
     }),
     async (c) => {
@@ -135,7 +145,7 @@ export function registerWorkflowRoutes(app: App): void {
       request: { params: WorkflowParams, ...jsonBody(DefinitionBody) },
       responses: {
         200: json(z.object({ valid: z.boolean(), errors: z.array(z.string()), definition: z.string().optional() })),
-        ...errorResponses("ValidationError", ...orgErrors),
+        ...errorResponses("ValidationError", ...orgErrors, "PayloadTooLarge"),
       },
     }),
     async (c) => {
