@@ -6,9 +6,9 @@
  */
 import type { Decider } from "./decide";
 import { childEnded } from "./overlay";
-import type { ChildReportFact, ChildRow, ChildrenWait, JobError, NewChild } from "./types";
+import type { ChildReportFact, ChildRow, ChildrenRef, ChildrenWait, JobError, NewChild } from "./types";
 
-type Complete = (d: Decider, output: unknown, at: number, ref?: { stepName: string; attempt: number; count: number }) => void;
+type Complete = (d: Decider, output: unknown, at: number, shared?: { ref: ChildrenRef }) => void;
 type Fail = (d: Decider, error: JobError, retryable: boolean, at: number) => void;
 
 /** The current step's children wait, if it has one. */
@@ -80,7 +80,7 @@ export function completeChildrenIfDone(d: Decider, at: number, complete: Complet
     return fail(d, { code: "ChildJobsFailed", message }, false, at);
   }
   const cur = d.state.current!;
-  complete(d, undefined, at, { stepName: cur.name, attempt: cur.attempt, count: wait.total });
+  complete(d, undefined, at, { ref: { children: { stepName: cur.name, attempt: cur.attempt, count: wait.total } } });
 }
 
 /**

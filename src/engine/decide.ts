@@ -187,7 +187,8 @@ function storeValue(d: Decider, key: string, value: unknown, json?: string): voi
 }
 
 /** Where a step's output comes from: a value, a copy of another key (a reference stays one), or its children. */
-type Produced = { value: unknown; json?: string } | { copyOf: string } | { ref: ChildrenRef };
+type Shared = { copyOf: string } | { ref: ChildrenRef };
+type Produced = { value: unknown; json?: string } | Shared;
 
 function storeProduced(d: Decider, key: string, produced: Produced): void {
   retireReplaced(d, key);
@@ -241,7 +242,8 @@ function beginAttempt(d: Decider, at: number): void {
   });
   switch (started.kind) {
     case "complete":
-      return completeAttempt(d, started.output, at);
+      // An output that is the input itself (noop) is stored once, shared with the input.
+      return completeAttempt(d, started.output, at, started.output === inputValue && inputValue !== undefined ? { copyOf: inputKey } : undefined);
     case "fail":
       return failAttempt(d, started.error, started.retryable, at);
     case "call":
@@ -321,23 +323,24 @@ function recordAttempt(d: Decider, status: "success" | "failure", produced: Prod
 }
 
 /**
- * The current attempt produced `output` (or, for a runChildJob step, its children's results,
- * `ref`, assembled when read): check it, record it, and take the transition.
+ * The current attempt produced `output`: check it, record it, and take the transition. `shared`
+ * says the output is an entry the store already holds: a runChildJob step's children (assembled
+ * when read), or the step's input passed through unchanged (noop, delay). It is not copied.
  */
-export function completeAttempt(d: Decider, output: unknown, at: number, ref?: ChildrenRef["children"]): void {
+export function completeAttempt(d: Decider, output: unknown, at: number, shared?: Shared): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
   let produced: Produced;
-  if (ref) {
-    produced = { ref: { children: ref } };
+  if (shared) {
+    produced = shared;
   } else {
     const measured = measurePayload(output, `The output of step "${cur.name}"`);
     if (!measured.ok) return failAttempt(d, measured.error, false, at);
     produced = { value: output, ...(measured.json !== undefined ? { json: measured.json } : {}) };
   }
   if (stepDef.integrationDetails.outputDefinition) {
-    const value = ref ? materialize(d.view, { ref: { children: ref } }) : output;
+    const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
     const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
     if (outputErrors.length > 0) {
       return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
@@ -440,7 +443,7 @@ function timerFired(d: Decider, at: number): void {
     const seconds = Math.round((cur.deadline - cur.attemptStartedAt) / 1000);
     return failAttempt(d, { code: "TIMEOUT", message: `The attempt did not finish within ${seconds} s.` }, true, at);
   }
-  if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, d.view.value(`${cur.name}Input`), at);
+  if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, undefined, at, { copyOf: `${cur.name}Input` });
 }
 
 /** Completes an events wait once every listed event has arrived; their payloads merge in list order. */

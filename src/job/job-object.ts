@@ -92,7 +92,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /**
    * Runs the engine on one event and commits the outcome with its history and owed work. A
    * decision that cannot be committed (a value too large for a row, a storage error) is never
-   * retried as it is: the step fails with the error instead, for the user to see and resume.
+   * retried as it is, since the work that led to it would run again each time: the step fails with
+   * the error instead, for the user to see and resume. An event sent by a caller is the exception:
+   * the caller gets the error, and the event was never acknowledged.
    */
   apply(event: EngineEvent, extra?: () => void): Decision {
     const decision = decide(this.engineContext(), this.current!.state, this.store, event);
@@ -100,7 +102,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       this.store.commit(decision, event.at, extra);
     } catch (e) {
       logEvent("commit.failed", { jobId: decision.state.identity.jobId, event: event.type, error: String(e) });
-      if (event.type === "abort") throw e;
+      if (event.type === "abort" || event.type === "eventReceived") throw e;
       const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
       return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
     }

@@ -115,6 +115,15 @@ describe("/canopy/http", () => {
     expect(Date.parse(history[0].endTimestamp) - Date.parse(history[0].startTimestamp)).toBeGreaterThanOrEqual(1000);
   });
 
+  it("aborts a call that sets no time limit after the default one (DEFAULT_CALL_TIMEOUT_MS), so the job moves on", async () => {
+    const id = await scenario("http-hang-default", [{ hang: true }]);
+    const { job, history } = await runHttpStep(id, {});
+    expect(job).toMatchObject({ status: "FAILED", error: { code: "TIMEOUT", stepName: "call" } });
+    expect(await seen(id)).toHaveLength(1);
+    // The test bindings set the default to 1.5 s (wrangler.toml: 30 s).
+    expect(Date.parse(history[0].endTimestamp) - Date.parse(history[0].startTimestamp)).toBeGreaterThanOrEqual(1500);
+  }, 60_000);
+
   it("sends a GET without a body and fails a 200 that is not JSON without retry", async () => {
     const id = await scenario("http-get", [{ body: "<html>hello</html>", headers: { "content-type": "text/html" } }]);
     const { job } = await runHttpStep(id, { retries: 2 }, { method: "GET", headers: { "x-request-source": "canopy" } });
