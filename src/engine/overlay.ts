@@ -39,6 +39,8 @@ export function emptyChanges(): Changes {
 
 export class Overlay implements JobView {
   readonly changes: Changes = emptyChanges();
+  /** This decision's new children by job id: an update to one rewrites its pending insert. */
+  private readonly fresh = new Map<string, NewChild>();
   /** Values assembled in this decision, by key (a fan-out's results are read at most once). */
   private readonly materialized = new Map<string, unknown>();
   private lazyData: Record<string, unknown> | undefined;
@@ -104,11 +106,18 @@ export class Overlay implements JobView {
   // ---- children --------------------------------------------------------------------------------
 
   addChildren(children: NewChild[]): void {
-    this.changes.newChildren.push(...children);
+    for (const c of children) {
+      const copy = { row: c.row, input: c.input };
+      this.changes.newChildren.push(copy);
+      this.fresh.set(c.row.jobId, copy);
+    }
   }
 
   updateChild(row: ChildRow): void {
-    this.changes.children.set(row.jobId, row);
+    const fresh = this.fresh.get(row.jobId);
+    // A child created in this decision is inserted as it ends up, not inserted and then updated.
+    if (fresh) fresh.row = row;
+    else this.changes.children.set(row.jobId, row);
   }
 
   cancelWaitingChildren(stepName: string, attempt: number): void {
@@ -131,8 +140,7 @@ export class Overlay implements JobView {
   child(jobId: string): ChildRow | undefined {
     const changed = this.changes.children.get(jobId);
     if (changed) return changed;
-    const fresh = this.changes.newChildren.find((c) => c.row.jobId === jobId);
-    const row = fresh?.row ?? this.base.child(jobId);
+    const row = this.fresh.get(jobId)?.row ?? this.base.child(jobId);
     return row && this.overlaid(row);
   }
 
