@@ -26,7 +26,8 @@ export function childJobId(parentJobId: string, runNumber: number, stepName: str
 /** Maximum failures the step tolerates out of `total` children. */
 export function toleratedFailures(config: RunChildJobConfig, total: number): number {
   const byCount = config.toleratedFailureCount ?? 0;
-  const byPercent = config.toleratedFailurePercentage !== undefined ? Math.floor((config.toleratedFailurePercentage / 100) * total) : 0;
+  // Multiplied before dividing: (29 / 100) * 100 is 28.999…, which would tolerate one failure too few.
+  const byPercent = config.toleratedFailurePercentage !== undefined ? Math.floor((config.toleratedFailurePercentage * total) / 100) : 0;
   return Math.max(byCount, byPercent);
 }
 
