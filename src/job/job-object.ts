@@ -12,11 +12,11 @@ import { measurePayload } from "../engine/payload";
 import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, OUTBOX_RETRY_INITIAL_MS } from "../limits";
-import { logEvent } from "../log";
+import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
 import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
-import { performWork, type WorkHost } from "./work";
+import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import type { WorkflowDefinition } from "../definition/schema";
@@ -33,6 +33,8 @@ export interface StartJob {
   rejectWith?: JobError;
   /** This run continues an earlier run of the same job. */
   continuation?: Continuation;
+  /** The caller is the parent: return the child's report if it ends within `start`. */
+  reportToCaller?: boolean;
 }
 
 export interface StateMetadata {
@@ -90,26 +92,39 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   }
 
   /**
-   * Runs the engine on one event and commits the outcome with its history and owed work. A
-   * decision that cannot be committed (a value too large for a row, a storage error) is never
-   * retried as it is, since the work that led to it would run again each time: the step fails with
-   * the error instead, for the user to see and resume. An event sent by a caller is the exception:
-   * the caller gets the error, and the event was never acknowledged.
+   * Runs the engine on one event and commits the outcome with its history and owed work, and
+   * `extra`, in one transaction. A decision that cannot be committed (a value too large for a row,
+   * a storage error) is never retried as it is, since the work that led to it would run again each
+   * time: the step fails with the error instead, for the user to see and resume. An event sent by a
+   * caller is the exception: the caller gets the error, and the event was never acknowledged.
    */
   apply(event: EngineEvent, extra?: () => void): Decision {
-    const decision = decide(this.engineContext(), this.current!.state, this.store, event);
     try {
-      this.store.commit(decision, event.at, extra);
+      return this.commitDecision(event, extra);
     } catch (e) {
-      logEvent("commit.failed", { jobId: decision.state.identity.jobId, event: event.type, error: String(e) });
+      logEvent("commit.failed", { jobId: this.state!.identity.jobId, event: event.type, error: String(e) });
       if (event.type === "abort" || event.type === "eventReceived") throw e;
       const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
       return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
     }
+  }
+
+  /**
+   * Decides and commits in one transaction; `before` runs first inside it (a new run's rows, so a
+   * run is created and takes its first steps in one durable commit). Throws, changing nothing, if
+   * the transaction fails.
+   */
+  private commitDecision(event: EngineEvent, extra?: () => void, before?: () => void): Decision {
+    const decision = this.store.transaction(() => {
+      before?.();
+      const d = decide(this.engineContext(), this.current!.state, this.store, event);
+      this.store.write(d, event.at);
+      extra?.();
+      return d;
+    });
     this.current!.state = decision.state;
-    for (const c of decision.commands) {
-      if (c.type === "log") logEvent(c.event, { jobId: decision.state.identity.jobId, ...c.fields });
-    }
+    const jobId = decision.state.identity.jobId;
+    logEvents(decision.commands.flatMap((c) => (c.type === "log" ? [{ event: c.event, fields: { jobId, ...c.fields } }] : [])));
     this.armAlarm();
     return decision;
   }
@@ -154,31 +169,57 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   // ---- RPC: the API and other jobs call these --------------------------------------------------
 
-  /** Creates and starts the run; starting one that exists returns it unchanged. */
-  async start(init: StartJob): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+  /**
+   * Creates and starts the run; starting one that exists returns it unchanged. With `reportToCaller`
+   * (a parent creating its child), a run that has ended returns its report to its parent: a
+   * one-step child is created, runs and reports in one commit, with no alarm of its own.
+   */
+  async start(init: StartJob): Promise<RpcResult<{ jobId: string; created: boolean; report?: ChildReportFact }>> {
     const jobId = init.identity.jobId;
-    if (this.current) return { ok: true, value: { jobId, created: false } };
+    if (this.current) return { ok: true, value: { jobId, created: false, ...this.reportForCaller(init) } };
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
     const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
-    let rejectWith = init.rejectWith;
-    try {
-      this.store.create(state, init.definition, init.executionData, init.events ?? []);
-    } catch (e) {
-      // A value too large to store (a continued run's inherited data): the run exists, FAILED, saying why.
-      if (!(e instanceof StoredValueTooLargeError)) throw e;
-      this.store.create(state, init.definition, {}, []);
-      rejectWith = { code: e.code, message: e.message };
-    }
-    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
+    const definition = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
-    if (tombstone) this.apply({ type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError });
-    else if (rejectWith) this.apply({ type: "reject", error: rejectWith, at: now });
-    else this.apply({ type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) });
+    const first: EngineEvent = tombstone
+      ? { type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError }
+      : init.rejectWith
+        ? { type: "reject", error: init.rejectWith, at: now }
+        : { type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) };
+    this.current = definition;
+    // The report goes back to the caller, so the run owes its parent nothing more.
+    const settled = init.reportToCaller ? () => this.store.dropWork("notify") : undefined;
+    const finished = () => (init.reportToCaller && isTerminal(this.state!.status) ? settled?.() : undefined);
+    try {
+      this.commitDecision(first, finished, () => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+    } catch (e) {
+      // The slow path, for a run that could not be created and started in one commit: create it
+      // (FAILED, saying why, if what it inherits is too large to store), then start it.
+      this.current = null;
+      let rejectWith = init.rejectWith;
+      try {
+        this.store.transaction(() => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+      } catch (tooLarge) {
+        if (!(tooLarge instanceof StoredValueTooLargeError)) throw tooLarge;
+        this.store.transaction(() => this.store.create(state, init.definition, {}, []));
+        rejectWith = { code: tooLarge.code, message: tooLarge.message };
+      }
+      this.current = definition;
+      logEvent("start.slowPath", { jobId, error: String(e) });
+      this.apply(tombstone ? first : rejectWith ? { type: "reject", error: rejectWith, at: now } : first, finished);
+    }
     // A submitted job's first index write is awaited, so it is listable as soon as SubmitJob
     // answers. A child's (or a later run's) is left to its alarm: the caller need not wait on D1.
     if (!init.identity.parentJobId && !init.continuation) await performWork(this, now, "index");
-    return { ok: true, value: { jobId, created: true } };
+    return { ok: true, value: { jobId, created: true, ...this.reportForCaller(init) } };
+  }
+
+  /** A child's end, for the parent that asked to start it (the parent records it before anything else). */
+  private reportForCaller(init: StartJob): { report?: ChildReportFact } {
+    const s = this.state;
+    if (!init.reportToCaller || !s || !isTerminal(s.status) || s.continuedAs) return {};
+    return { report: childReport(this.store, s) };
   }
 
   /**

@@ -157,12 +157,18 @@ export class JobStore implements JobView {
   transaction<T>(fn: () => T): T {
     this.commits += 1;
     const fresh = !this.ready;
-    const result = this.storage.transactionSync(() => {
-      if (fresh) this.migrate();
-      return fn();
-    });
-    this.ready = true;
-    return result;
+    try {
+      return this.storage.transactionSync(() => {
+        if (fresh) {
+          this.migrate();
+          this.ready = true; // reads inside the transaction see the new tables
+        }
+        return fn();
+      });
+    } catch (e) {
+      if (fresh) this.ready = false; // rolled back: the object is as empty as it was
+      throw e;
+    }
   }
 
   // ---- the run ---------------------------------------------------------------------------------
@@ -177,34 +183,37 @@ export class JobStore implements JobView {
   }
 
   /**
-   * Creates the run with its first execution data and the events it inherits (a continued run).
-   * Throws StoredValueTooLargeError, writing nothing, when one of them is too large.
+   * Creates the run with its first execution data and the events it inherits (a continued run),
+   * inside the caller's transaction. Throws StoredValueTooLargeError when one of them is too large.
    */
   create(state: JobState, definition: string, data: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
-    this.transaction(() => {
-      this.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.checked(JSON.stringify(state), "The job's control row"));
-      this.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.checked(definition, "The workflow definition"));
-      for (const [key, value] of Object.entries(data)) this.putData(key, { value });
-      for (const [id, e] of events) this.putEvent(id, e);
-    });
+    this.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.checked(JSON.stringify(state), "The job's control row"));
+    this.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.checked(definition, "The workflow definition"));
+    for (const [key, value] of Object.entries(data)) this.putData(key, { value });
+    for (const [id, e] of events) this.putEvent(id, e);
   }
 
   /** Commits a decision: the control row, the rows it changed, its history and the work its commands need. */
   commit(decision: Decision, now: number, extra?: () => void): void {
     this.transaction(() => {
-      this.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.checked(JSON.stringify(decision.state), "The job's control row"));
-      const { changes } = decision;
-      for (const [key, stored] of changes.data) this.putData(key, stored);
-      for (const { row, input } of changes.newChildren) this.insertChild(row, input);
-      for (const c of changes.cancelWaiting) {
-        this.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
-      }
-      for (const row of changes.children.values()) this.updateChild(row);
-      for (const [id, e] of changes.events) this.putEvent(id, e);
-      for (const item of decision.history) this.insertHistory(item);
-      for (const c of decision.commands) this.enqueueCommand(c, now);
+      this.write(decision, now);
       extra?.();
     });
+  }
+
+  /** Writes a decision inside the caller's transaction. */
+  write(decision: Decision, now: number): void {
+    this.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.checked(JSON.stringify(decision.state), "The job's control row"));
+    const { changes } = decision;
+    for (const [key, stored] of changes.data) this.putData(key, stored);
+    for (const { row, input } of changes.newChildren) this.insertChild(row, input);
+    for (const c of changes.cancelWaiting) {
+      this.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
+    }
+    for (const row of changes.children.values()) this.updateChild(row);
+    for (const [id, e] of changes.events) this.putEvent(id, e);
+    for (const item of decision.history) this.insertHistory(item);
+    for (const c of decision.commands) this.enqueueCommand(c, now);
   }
 
   // ---- execution data --------------------------------------------------------------------------
@@ -487,6 +496,24 @@ export class JobStore implements JobView {
     if (!this.ready) return undefined;
     const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
     return row?.t ?? undefined;
+  }
+
+  /**
+   * Settles one pass of work in one commit: removes the items done and keeps the reports that
+   * came back with them (children that ended as they started) for the alarm to apply.
+   */
+  settleWork(done: WorkItem[], reports: ChildReportFact[]): void {
+    // A run that dropped its storage while the pass ran (purged) has nothing left to settle.
+    if (!this.ready || (done.length === 0 && reports.length === 0)) return;
+    this.transaction(() => {
+      for (const r of reports) this.receiveReport(r);
+      for (const item of done) this.done(item);
+    });
+  }
+
+  /** Removes a work item, whatever its version (its purpose was served another way). */
+  dropWork(id: string): void {
+    this.sql.exec(`DELETE FROM work WHERE id = ?`, id);
   }
 
   /** Removes a finished work item; a coalesced one only if nothing newer was queued meanwhile. */

@@ -7,13 +7,14 @@ import type { ChildReportFact, Decision, EngineEvent, JobState } from "../engine
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
+import type { RpcResult } from "../errors";
 import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
-import { logEvent } from "../log";
+import { logEvent, logEvents } from "../log";
 import { readOrganizationSecret } from "../registry/secrets";
 import type { WorkflowDefinition } from "../definition/schema";
 
@@ -25,6 +26,7 @@ export interface WorkHost {
   readonly inflight: Set<string>;
   readonly definition: WorkflowDefinition | null;
   apply(event: EngineEvent, extra?: () => void): Decision;
+  armAlarm(at?: number): void;
   rollOver(): Promise<number>;
   purgeRun(): Promise<void>;
 }
@@ -36,6 +38,23 @@ function retryDelay(attempts: number): number {
   return Math.min(OUTBOX_RETRY_INITIAL_MS * 2 ** attempts, OUTBOX_RETRY_MAX_MS);
 }
 
+/**
+ * What one pass of work settles, committed together at its end: the items done, and the reports
+ * of children that ended as they were started. A crash before that commit redoes the items, which
+ * are idempotent.
+ */
+class Pass {
+  readonly done: WorkItem[] = [];
+  readonly reports: ChildReportFact[] = [];
+  readonly started: { event: string; fields: Record<string, unknown> }[] = [];
+
+  settle(host: WorkHost): void {
+    host.store.settleWork(this.done, this.reports);
+    if (this.reports.length > 0) host.armAlarm(Date.now());
+    logEvents(this.started);
+  }
+}
+
 /** Performs the work that is due (or only the item `onlyId`). */
 export async function performWork(host: WorkHost, now: number, onlyId?: string): Promise<void> {
   let items = host.store.dueWork(now, MAX_ITEMS_PER_PASS).filter((i) => !host.inflight.has(i.id));
@@ -44,18 +63,20 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   let starts = 0;
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
+  const pass = new Pass();
   // The index is written before anything else goes out: once a parent hears that a child ended,
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
-  if (index) await performOne(host, index, cache);
-  await Promise.all(items.filter((i) => i !== index).map((item) => performOne(host, item, cache)));
+  if (index) await performOne(host, index, cache, pass);
+  await Promise.all(items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)));
+  pass.settle(host);
 }
 
-async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache): Promise<void> {
+async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<void> {
   host.inflight.add(item.id);
   try {
-    const finished = await run(host, item, cache);
-    if (finished) host.store.done(item);
+    const finished = await run(host, item, cache, pass);
+    if (finished) pass.done.push(item);
   } catch (e) {
     logEvent("work.failed", { jobId: host.state?.identity.jobId, work: item.id, attempts: item.attempts, error: String(e) });
     host.store.retryLater(item, Date.now() + retryDelay(item.attempts));
@@ -65,7 +86,7 @@ async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache
 }
 
 /** Performs one item; returns false when the item was already settled another way. */
-async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Promise<boolean> {
+async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<boolean> {
   const state = host.state;
   if (!state) return true;
   switch (item.kind) {
@@ -77,7 +98,7 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache): Prom
     case "notifyParent":
       return notifyParent(host, state);
     case "startChild":
-      return startChild(host, state, (item.payload as { jobId: string }).jobId, cache);
+      return startChild(host, state, (item.payload as { jobId: string }).jobId, cache, pass);
     case "cancelChild": {
       const { jobId } = item.payload as { jobId: string };
       await jobRunStub(host.bindings, jobId).cancelFromParent({ code: "PARENT_CANCELLED", message: "The parent job was cancelled." });
@@ -110,11 +131,11 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
   return true;
 }
 
-async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
+/** What a child tells its parent now: its units, and its outcome once it has ended. */
+export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
-  if (!id.parentJobId) return true;
-  const output = state.status === "SUCCEEDED" && state.outputKey ? host.store.value(state.outputKey) : undefined;
-  const report: ChildReportFact = {
+  const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
     status: state.status,
@@ -123,12 +144,17 @@ async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
     ...(state.error ? { error: state.error } : {}),
     index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
   };
-  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+}
+
+async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
+  const id = state.identity;
+  if (!id.parentJobId) return true;
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(childReport(host.store, state));
   return true;
 }
 
 /** Creates one child from its row, if the step attempt still wants it. */
-async function startChild(host: WorkHost, state: JobState, jobId: string, cache: ResolutionCache): Promise<boolean> {
+async function startChild(host: WorkHost, state: JobState, jobId: string, cache: ResolutionCache, pass: Pass): Promise<boolean> {
   const child = host.store.childToStart(jobId);
   const cur = state.current;
   const wanted =
@@ -141,9 +167,12 @@ async function startChild(host: WorkHost, state: JobState, jobId: string, cache:
     !child.row.superseded;
   if (!wanted) return true; // cancelled or superseded before it started
   const init = await buildChildStart(host.bindings.DB, state, child.row, child.input, cache, Date.now());
-  const result = await jobRunStub(host.bindings, jobId).start(init);
+  // RPC wraps the result's type; it is the plain value `start` returned.
+  const result = (await jobRunStub(host.bindings, jobId).start({ ...init, reportToCaller: true })) as RpcResult<{ report?: ChildReportFact }>;
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
-  logEvent("child.started", { parentJobId: state.identity.jobId, childJobId: jobId, workflowName: init.identity.workflowName, stepName: child.row.stepName });
+  // A child that ended as it started sends its report back here, recorded as this item settles.
+  if (result.value.report) pass.reports.push(result.value.report);
+  pass.started.push({ event: "child.started", fields: { parentJobId: state.identity.jobId, childJobId: jobId, workflowName: init.identity.workflowName, stepName: child.row.stepName } });
   return true;
 }
 

@@ -125,10 +125,10 @@ describe("the job store", () => {
     const jobId = await submit(client, orgId, { workflowId: ids.commitFails, workflowVersion: { tag: "$LIVE" } });
     // While the job sleeps, its store starts refusing the commit of the call's result (a full disk).
     await runInDurableObject(stub(jobId), (o: JobObject) => {
-      const real = o.store.commit.bind(o.store);
-      o.store.commit = (decision, now, extra) => {
+      const real = o.store.write.bind(o.store);
+      o.store.write = (decision, now) => {
         if (decision.history.some((h) => h.stepName === "call" && h.output.status === "success")) throw new Error("SQLITE_FULL: database or disk is full");
-        return real(decision, now, extra);
+        return real(decision, now);
       };
     });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
