@@ -14,15 +14,38 @@ export async function linear(t, steps = 1000) {
   return { steps, wallMs: round(wallMs, 1), perStepMs: round(wallMs / steps), engineMs, enginePerStepMs: round(engineMs / steps) };
 }
 
-/** A parent fanning out to `children` one-step children (runChildJob forEach) and collecting them. */
-export async function fanOut(t, children = 1000) {
+/**
+ * ~`bytes` bytes of deterministic, not-repeating text for item `i` (a pseudo-random letter sequence), so that a big
+ * fan-out's items are distinct values of the size asked for.
+ */
+export function itemData(i, bytes) {
+  let x = (i + 1) * 2654435761;
+  let s = "";
+  while (s.length < bytes) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    s += (x >>> 8).toString(36);
+  }
+  return s.slice(0, bytes);
+}
+
+const succeededChildren = { workflowName: "bench-child", status: "SUCCEEDED", jobHierarchy: "CHILD_JOBS_ONLY" };
+
+/**
+ * A parent fanning out to `children` one-step no-op children (runChildJob forEach over `workflowInput.items`) and
+ * collecting them. Each item is the child's input: `{ i }`, or `{ i, data }` with `itemBytes` bytes of text when
+ * `itemBytes` > 0. Waits at most `timeoutMs`, then fails with a message saying so (and how far it got).
+ * Afterwards (not timed) it reads the parent's `GET …/jobs/{id}/state/metadata`.
+ */
+export async function fanOut(t, children = 1000, { itemBytes = 0, timeoutMs = 600_000 } = {}) {
   await t.deploy({
     workflowName: "bench-child",
     steps: [step("only", "/justworkflowit/noop")],
+    // An object input: `{ i }`, or `{ i, data }` with ~3 KB of text in the big fan-out.
     definitions: { workflowInput: { type: "object" }, any: {} },
   });
+  const parentName = `bench-parent-${children}${itemBytes ? `-${itemBytes}b` : ""}`;
   const parent = await t.deploy({
-    workflowName: `bench-parent-${children}`,
+    workflowName: parentName,
     steps: [
       step("fan", "/justworkflowit/runChildJob", {
         config: { children: [{ workflowName: "bench-child", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] },
@@ -30,14 +53,52 @@ export async function fanOut(t, children = 1000) {
     ],
     definitions: { workflowInput: { type: "object" }, any: {} },
   });
-  const items = Array.from({ length: children }, (_, i) => ({ i }));
+  const items = Array.from({ length: children }, (_, i) => (itemBytes ? { i, data: itemData(i, itemBytes) } : { i }));
+  const inputBytes = Buffer.byteLength(JSON.stringify({ items }));
+  // Children the jobs list shows as SUCCEEDED already (the warm-up's), to say how far a capped run got.
+  const childrenBefore = await t.countJobs(succeededChildren).catch(() => undefined);
   const t0 = performance.now();
   const jobId = await t.submit(parent, { items });
-  const job = await t.waitJob(jobId);
+  let job;
+  const polls = {};
+  try {
+    job = await t.waitJob(jobId, timeoutMs, polls);
+  } catch (e) {
+    if (!e.timedOut) throw e;
+    // How far it got, for the report: the children the jobs list (the D1 index) shows as SUCCEEDED by now.
+    const after = await t.countJobs(succeededChildren).catch(() => undefined);
+    const done = after !== undefined && childrenBefore !== undefined ? after - childrenBefore : undefined;
+    const err = new Error(
+      `fan-out to ${children} children: the parent was still ${e.lastStatus} after ${round(timeoutMs / 60_000, 1)} minutes (the cap); ` +
+        `${done ?? "an unknown number of"} children listed as SUCCEEDED by then; the slowest status GET took ${round(e.slowestGetMs / 1000, 1)} s`,
+    );
+    err.timedOut = true;
+    err.result = { children, itemBytes, inputBytes, capMs: timeoutMs, lastStatus: e.lastStatus, childrenSucceededAtCap: done ?? null, slowestStatusGetMs: e.slowestGetMs };
+    throw err;
+  }
   const wallMs = performance.now() - t0;
   if (job.status !== "SUCCEEDED") throw new Error(`fan-out job ${job.status}: ${JSON.stringify(job.error)}`);
   if (job.billableTransactionUnits !== children + 1) throw new Error(`units ${job.billableTransactionUnits}`);
-  return { children, wallMs: round(wallMs, 1), perChildMs: round(wallMs / children) };
+  const m0 = performance.now();
+  // Not part of the workload's result: if it cannot be read, that is said and the time still counts.
+  const meta = await t.api.get(`${t.orgPath}/jobs/${jobId}/state/metadata`, { timeoutMs: 240_000 }).catch((e) => ({ error: String(e?.message ?? e).slice(0, 300) }));
+  const metadataMs = performance.now() - m0;
+  return {
+    children,
+    ...(itemBytes ? { itemBytes } : {}),
+    inputBytes,
+    wallMs: round(wallMs, 1),
+    perChildMs: round(wallMs / children),
+    slowestStatusGetMs: polls.slowestGetMs,
+    parentStateMetadata: {
+      ...(meta.error ? { error: meta.error } : {}),
+      contentLengthBytes: meta.contentLengthBytes,
+      storageBytes: meta.storageBytes,
+      historyItems: meta.historyItems,
+      runNumber: meta.runNumber,
+      requestMs: round(metadataMs, 1),
+    },
+  };
 }
 
 /** `n` concurrent submissions of a one-step job: accepted per second, and time until all have finished. */

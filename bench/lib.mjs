@@ -106,9 +106,10 @@ export async function startWorkflows() {
 
 /** A minimal JSON client. */
 export function client(baseUrl, token) {
-  const call = async (method, path, body, attempt = 0) => {
+  const call = async (method, path, body, attempt = 0, { timeoutMs } = {}) => {
     const res = await fetch(baseUrl + path, {
       method,
+      ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
@@ -118,12 +119,13 @@ export function client(baseUrl, token) {
     if (method === "GET" && res.status >= 500 && /Network connection lost/.test(text) && attempt < 5) {
       retried.gets++;
       await sleep(50 * (attempt + 1));
-      return call(method, path, body, attempt + 1);
+      return call(method, path, body, attempt + 1, { timeoutMs });
     }
     if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text.slice(0, 500)}`);
     return text ? JSON.parse(text) : undefined;
   };
-  return { get: (p) => call("GET", p), post: (p, b) => call("POST", p, b ?? {}), put: (p, b) => call("PUT", p, b ?? {}) };
+  /** `get(path, {timeoutMs})` gives up after timeoutMs with a TimeoutError (a DOMException). */
+  return { get: (p, opts) => call("GET", p, undefined, 0, opts), post: (p, b) => call("POST", p, b ?? {}), put: (p, b) => call("PUT", p, b ?? {}) };
 }
 
 /** An organization with a token, and helpers to deploy and run workflows in it. */
@@ -154,14 +156,41 @@ export async function tenant(engine) {
       const { job } = await api.get(`${orgPath}/jobs/${jobId}`);
       return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.status) ? job : null;
     },
-    async waitJob(jobId, timeoutMs = 600_000) {
+    /**
+     * Polls every 20 ms until the job is terminal; after `timeoutMs`, throws an error with `timedOut`,
+     * `lastStatus` and `slowestGetMs`. A busy Durable Object can hold a status GET for minutes, so each GET
+     * is bounded by the time left (and by 240 s, under undici's 300 s headers timeout) and then simply repeated.
+     * `stats.slowestGetMs` tells the longest a status GET took.
+     */
+    async waitJob(jobId, timeoutMs = 600_000, stats = {}) {
       const deadline = Date.now() + timeoutMs;
+      let lastStatus = "unknown";
+      let slowestGetMs = 0;
       while (Date.now() < deadline) {
-        const { job } = await api.get(`${orgPath}/jobs/${jobId}`);
-        if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.status)) return job;
+        const t0 = Date.now();
+        let job;
+        try {
+          ({ job } = await api.get(`${orgPath}/jobs/${jobId}`, { timeoutMs: Math.max(1, Math.min(deadline - Date.now(), 240_000)) }));
+        } catch (e) {
+          if (e?.name !== "TimeoutError") throw e;
+        }
+        slowestGetMs = stats.slowestGetMs = Math.max(slowestGetMs, Date.now() - t0);
+        if (job) {
+          lastStatus = job.status;
+          if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.status)) return job;
+        }
         await sleep(20);
       }
-      throw new Error(`job ${jobId} did not finish`);
+      const e = new Error(`job ${jobId} did not finish within ${round(timeoutMs / 1000)} s (last status ${lastStatus})`);
+      e.timedOut = true;
+      e.lastStatus = lastStatus;
+      e.slowestGetMs = slowestGetMs;
+      throw e;
+    },
+    /** ListJobs' totalCount for the given filters (the D1 index). */
+    async countJobs(query) {
+      const qs = new URLSearchParams({ ...query, pageSize: "1" }).toString();
+      return (await api.get(`${orgPath}/jobs?${qs}`)).totalCount;
     },
   };
 }
