@@ -35,7 +35,7 @@ export const MAX_INLINE_STEPS_PER_COMMIT = 500;
 export const INBOX_BATCH = 1000;
 
 /** Children started per parent alarm: keeps each invocation short and the DO call fan-out bounded. */
-export const CHILD_START_BATCH = 50;
+export const CHILD_START_BATCH = 200;
 
 /** Backoff for outbox deliveries (child → parent) and D1 index writes that failed. */
 export const OUTBOX_RETRY_INITIAL_MS = 200;

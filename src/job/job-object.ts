@@ -98,7 +98,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
    * time: the step fails with the error instead, for the user to see and resume. An event sent by a
    * caller is the exception: the caller gets the error, and the event was never acknowledged.
    */
-  apply(event: EngineEvent, extra?: () => void): Decision {
+  apply(event: EngineEvent, extra?: (decided: Decision) => void): Decision {
     try {
       return this.commitDecision(event, extra);
     } catch (e) {
@@ -114,12 +114,12 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
    * run is created and takes its first steps in one durable commit). Throws, changing nothing, if
    * the transaction fails.
    */
-  private commitDecision(event: EngineEvent, extra?: () => void, before?: () => void): Decision {
+  private commitDecision(event: EngineEvent, extra?: (decided: Decision) => void, before?: () => void): Decision {
     const decision = this.store.transaction(() => {
       before?.();
       const d = decide(this.engineContext(), this.current!.state, this.store, event);
       this.store.write(d, event.at);
-      extra?.();
+      extra?.(d);
       return d;
     });
     this.current!.state = decision.state;
@@ -189,8 +189,9 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
         : { type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) };
     this.current = definition;
     // The report goes back to the caller, so the run owes its parent nothing more.
-    const settled = init.reportToCaller ? () => this.store.dropWork("notify") : undefined;
-    const finished = () => (init.reportToCaller && isTerminal(this.state!.status) ? settled?.() : undefined);
+    const finished = (d: Decision) => {
+      if (init.reportToCaller && isTerminal(d.state.status)) this.store.dropWork("notify");
+    };
     try {
       this.commitDecision(first, finished, () => this.store.create(state, init.definition, init.executionData, init.events ?? []));
     } catch (e) {

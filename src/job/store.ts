@@ -93,15 +93,49 @@ function childFromDb(r: ChildDbRow): ChildRow {
   };
 }
 
+/**
+ * Each table is created the first time something is written to it, in the transaction that writes
+ * it: creating a table is a schema change, and a one-step child, which needs five of them, should
+ * not pay for twelve. (A new Durable Object's first commit is most of a child's cost locally.)
+ */
+const TABLES = {
+  meta: `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  control: `CREATE TABLE control (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)`,
+  definition: `CREATE TABLE definition (id INTEGER PRIMARY KEY CHECK (id = 1), text TEXT NOT NULL)`,
+  data: `CREATE TABLE data (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  child: `CREATE TABLE child (
+      job_id TEXT PRIMARY KEY, step TEXT NOT NULL, step_attempt INTEGER NOT NULL, idx INTEGER NOT NULL,
+      key TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, superseded INTEGER NOT NULL DEFAULT 0,
+      workflow_name TEXT, output TEXT, error TEXT, units INTEGER NOT NULL DEFAULT 0, input_blob INTEGER
+    );
+    CREATE INDEX child_by_step ON child (step, step_attempt, status, idx)`,
+  blob: `CREATE TABLE blob (id INTEGER PRIMARY KEY, json TEXT NOT NULL)`,
+  event: `CREATE TABLE event (event_id TEXT PRIMARY KEY, payload TEXT NOT NULL, received_at INTEGER NOT NULL, consumed INTEGER NOT NULL);
+    CREATE INDEX event_unconsumed ON event (consumed)`,
+  history: `CREATE TABLE history (seq INTEGER PRIMARY KEY, item TEXT NOT NULL, input TEXT, output TEXT)`,
+  work: `CREATE TABLE work (
+      id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
+      due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX work_due ON work (due_at)`,
+  inbox: `CREATE TABLE inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL)`,
+  child_index: `CREATE TABLE child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL)`,
+  tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
+} as const;
+
+type Table = keyof typeof TABLES;
+
 export class JobStore implements JobView {
-  /** Whether the tables exist: an object asked about a job that never existed writes nothing. */
-  private ready: boolean;
+  /**
+   * The tables that exist. An object asked about a job that never existed has none and writes
+   * none; a read of a table not yet created finds nothing.
+   */
+  private tables: Set<string>;
   /** Durable commits (write transactions) by this instance: reported by the benchmark. */
   commits = 0;
 
   constructor(private readonly storage: DurableObjectStorage) {
-    this.ready = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
-    if (this.ready) this.migrate();
+    this.tables = new Set(this.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray().map((r) => r.name));
   }
 
   private get sql(): SqlStorage {
@@ -110,37 +144,19 @@ export class JobStore implements JobView {
 
   /** Forgets the schema after the storage was deleted: the object is empty again. */
   reinitialize(): void {
-    this.ready = false;
+    this.tables = new Set();
   }
 
-  private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`).toArray()[0];
-    if (row && Number(row.value) >= SCHEMA_VERSION) return;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS control (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS definition (id INTEGER PRIMARY KEY CHECK (id = 1), text TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS data (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS child (
-        job_id TEXT PRIMARY KEY, step TEXT NOT NULL, step_attempt INTEGER NOT NULL, idx INTEGER NOT NULL,
-        key TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, superseded INTEGER NOT NULL DEFAULT 0,
-        workflow_name TEXT, output TEXT, error TEXT, units INTEGER NOT NULL DEFAULT 0, input_blob INTEGER
-      );
-      CREATE INDEX IF NOT EXISTS child_by_step ON child (step, step_attempt, status, idx);
-      CREATE TABLE IF NOT EXISTS blob (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS event (event_id TEXT PRIMARY KEY, payload TEXT NOT NULL, received_at INTEGER NOT NULL, consumed INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS event_unconsumed ON event (consumed);
-      CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, item TEXT NOT NULL, input TEXT, output TEXT);
-      CREATE TABLE IF NOT EXISTS work (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
-        due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE INDEX IF NOT EXISTS work_due ON work (due_at);
-      CREATE TABLE IF NOT EXISTS inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL);
-    `);
-    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
+  private has(table: Table): boolean {
+    return this.tables.has(table);
+  }
+
+  /** Creates `table` if need be (inside the caller's transaction). */
+  private ensure(table: Table): void {
+    if (this.tables.has(table)) return;
+    this.sql.exec(TABLES[table]);
+    this.tables.add(table);
+    if (table === "meta") this.sql.exec(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`, String(SCHEMA_VERSION));
   }
 
   /** Refuses a value too large for a row on Cloudflare, before SQLite sees it. */
@@ -150,23 +166,16 @@ export class JobStore implements JobView {
   }
 
   /**
-   * Runs `fn` in one write transaction (one durable commit). The first one also creates the
-   * schema, so a fresh object's tables and first rows are one commit, and a failed one leaves
-   * the object as empty as it was.
+   * Runs `fn` in one write transaction (one durable commit). Tables it creates are created in the
+   * same commit; if it fails, the object is as it was, tables included.
    */
   transaction<T>(fn: () => T): T {
     this.commits += 1;
-    const fresh = !this.ready;
+    const before = new Set(this.tables);
     try {
-      return this.storage.transactionSync(() => {
-        if (fresh) {
-          this.migrate();
-          this.ready = true; // reads inside the transaction see the new tables
-        }
-        return fn();
-      });
+      return this.storage.transactionSync(fn);
     } catch (e) {
-      if (fresh) this.ready = false; // rolled back: the object is as empty as it was
+      this.tables = before;
       throw e;
     }
   }
@@ -175,7 +184,7 @@ export class JobStore implements JobView {
 
   /** The control row and definition text, or null for a job that does not exist here. */
   load(): { state: JobState; definition: string } | null {
-    if (!this.ready) return null;
+    if (!this.has("control")) return null;
     const state = this.sql.exec<{ state: string }>(`SELECT state FROM control WHERE id = 1`).toArray()[0];
     if (!state) return null;
     const definition = this.sql.exec<{ text: string }>(`SELECT text FROM definition WHERE id = 1`).one().text;
@@ -187,6 +196,7 @@ export class JobStore implements JobView {
    * inside the caller's transaction. Throws StoredValueTooLargeError when one of them is too large.
    */
   create(state: JobState, definition: string, data: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+    for (const table of ["meta", "control", "definition"] as const) this.ensure(table);
     this.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.checked(JSON.stringify(state), "The job's control row"));
     this.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.checked(definition, "The workflow definition"));
     for (const [key, value] of Object.entries(data)) this.putData(key, { value });
@@ -208,6 +218,7 @@ export class JobStore implements JobView {
     for (const [key, stored] of changes.data) this.putData(key, stored);
     for (const { row, input } of changes.newChildren) this.insertChild(row, input);
     for (const c of changes.cancelWaiting) {
+      if (!this.has("child")) break;
       this.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
     }
     for (const row of changes.children.values()) this.updateChild(row);
@@ -219,6 +230,7 @@ export class JobStore implements JobView {
   // ---- execution data --------------------------------------------------------------------------
 
   private putData(key: string, stored: StoredValue): void {
+    this.ensure("data");
     if ("value" in stored && stored.value === undefined) {
       this.sql.exec(`DELETE FROM data WHERE key = ?`, key);
       return;
@@ -228,12 +240,12 @@ export class JobStore implements JobView {
   }
 
   dataKeys(): string[] {
-    if (!this.ready) return [];
+    if (!this.has("data")) return [];
     return this.sql.exec<{ key: string }>(`SELECT key FROM data`).toArray().map((r) => r.key);
   }
 
   data(key: string): StoredValue | undefined {
-    if (!this.ready) return undefined;
+    if (!this.has("data")) return undefined;
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM data WHERE key = ?`, key).toArray()[0];
     if (!row) return undefined;
     const body = row.value.slice(1);
@@ -260,6 +272,7 @@ export class JobStore implements JobView {
   // ---- children --------------------------------------------------------------------------------
 
   private insertChild(row: ChildRow, input: unknown): void {
+    this.ensure("child");
     let blob: number | null = null;
     if (input !== undefined) blob = this.insertBlob(JSON.stringify(input), `The input of child ${row.key}`);
     this.sql.exec(
@@ -293,7 +306,7 @@ export class JobStore implements JobView {
   }
 
   children(stepName: string, attempt: number): ChildRow[] {
-    if (!this.ready) return [];
+    if (!this.has("child")) return [];
     return this.sql
       .exec<ChildDbRow>(`SELECT * FROM child WHERE step = ? AND step_attempt = ? AND superseded = 0 ORDER BY idx`, stepName, attempt)
       .toArray()
@@ -301,13 +314,13 @@ export class JobStore implements JobView {
   }
 
   child(jobId: string): ChildRow | undefined {
-    if (!this.ready) return undefined;
+    if (!this.has("child")) return undefined;
     const row = this.sql.exec<ChildDbRow>(`SELECT * FROM child WHERE job_id = ?`, jobId).toArray()[0];
     return row && childFromDb(row);
   }
 
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
-    if (!this.ready) return [];
+    if (!this.has("child")) return [];
     return this.sql
       .exec<ChildDbRow>(
         `SELECT * FROM child WHERE step = ? AND step_attempt = ? AND status = 'WAITING' AND superseded = 0 ORDER BY idx LIMIT ?`,
@@ -320,7 +333,7 @@ export class JobStore implements JobView {
   }
 
   activeChildJobIds(stepName: string, attempt: number): string[] {
-    if (!this.ready) return [];
+    if (!this.has("child")) return [];
     return this.sql
       .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE step = ? AND step_attempt = ? AND status = 'STARTING' AND superseded = 0`, stepName, attempt)
       .toArray()
@@ -329,22 +342,24 @@ export class JobStore implements JobView {
 
   /** A child's row and the input it starts with (for the work that creates it). */
   childToStart(jobId: string): { row: ChildRow; input: unknown } | undefined {
-    const row = this.sql.exec<ChildDbRow & { input: string | null }>(
-      `SELECT child.*, blob.json AS input FROM child LEFT JOIN blob ON blob.id = child.input_blob WHERE job_id = ?`,
-      jobId,
-    ).toArray()[0];
+    if (!this.has("child")) return undefined;
+    const query = this.has("blob")
+      ? `SELECT child.*, blob.json AS input FROM child LEFT JOIN blob ON blob.id = child.input_blob WHERE job_id = ?`
+      : `SELECT child.*, NULL AS input FROM child WHERE job_id = ?`;
+    const row = this.sql.exec<ChildDbRow & { input: string | null }>(query, jobId).toArray()[0];
     return row && { row: childFromDb(row), input: row.input === null ? undefined : JSON.parse(row.input) };
   }
 
   /** How many child rows the run holds. */
   childCount(): number {
-    if (!this.ready) return 0;
+    if (!this.has("child")) return 0;
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM child`).one().n;
   }
 
   // ---- events ----------------------------------------------------------------------------------
 
   private putEvent(id: string, e: ReceivedEvent): void {
+    this.ensure("event");
     this.sql.exec(
       `INSERT OR REPLACE INTO event (event_id, payload, received_at, consumed) VALUES (?, ?, ?, ?)`,
       id,
@@ -355,7 +370,7 @@ export class JobStore implements JobView {
   }
 
   event(eventId: string): ReceivedEvent | undefined {
-    if (!this.ready) return undefined;
+    if (!this.has("event")) return undefined;
     const row = this.sql
       .exec<{ payload: string; received_at: number; consumed: number }>(`SELECT payload, received_at, consumed FROM event WHERE event_id = ?`, eventId)
       .toArray()[0];
@@ -363,7 +378,7 @@ export class JobStore implements JobView {
   }
 
   unconsumedEvents(): [string, ReceivedEvent][] {
-    if (!this.ready) return [];
+    if (!this.has("event")) return [];
     return this.sql
       .exec<{ event_id: string; payload: string; received_at: number }>(`SELECT event_id, payload, received_at FROM event WHERE consumed = 0`)
       .toArray()
@@ -373,6 +388,7 @@ export class JobStore implements JobView {
   // ---- history ---------------------------------------------------------------------------------
 
   private insertBlob(json: string, what: string): number {
+    this.ensure("blob");
     this.sql.exec(`INSERT INTO blob (json) VALUES (?)`, this.checked(json, what));
     return this.sql.exec<{ id: number }>(`SELECT last_insert_rowid() AS id`).one().id;
   }
@@ -387,6 +403,7 @@ export class JobStore implements JobView {
   }
 
   private insertHistory(h: HistoryDraft): void {
+    this.ensure("history");
     const { input, inputRef, output, ...rest } = h;
     const item = { ...rest, output: { status: output.status } };
     const what = `The history of step "${h.stepName}"`;
@@ -400,7 +417,7 @@ export class JobStore implements JobView {
 
   /** The run's history, oldest first, its payloads assembled. */
   history(): HistoryItem[] {
-    if (!this.ready) return [];
+    if (!this.has("history")) return [];
     const cache = new RefCache(this);
     const read = (column: string | null): { has: boolean; value?: unknown } => {
       if (column === null) return { has: false };
@@ -434,10 +451,13 @@ export class JobStore implements JobView {
 
   /** Drops the history (an old run past its retention). */
   dropHistory(): void {
-    if (!this.ready) return;
+    if (!this.has("history")) return;
     this.transaction(() => {
       this.sql.exec(`DELETE FROM history`);
-      this.sql.exec(`DELETE FROM blob WHERE id NOT IN (SELECT input_blob FROM child WHERE input_blob IS NOT NULL)`);
+      if (this.has("blob")) {
+        const keep = this.has("child") ? `WHERE id NOT IN (SELECT input_blob FROM child WHERE input_blob IS NOT NULL)` : "";
+        this.sql.exec(`DELETE FROM blob ${keep}`);
+      }
     });
   }
 
@@ -470,6 +490,7 @@ export class JobStore implements JobView {
    * older state, does not remove it.
    */
   enqueue(item: { id: string; kind: WorkKind; payload: unknown; dueAt: number; coalesce?: boolean }): void {
+    this.ensure("work");
     const conflict = item.coalesce
       ? `ON CONFLICT (id) DO UPDATE SET version = work.version + 1, due_at = MIN(work.due_at, excluded.due_at), attempts = 0`
       : `ON CONFLICT (id) DO NOTHING`;
@@ -484,7 +505,7 @@ export class JobStore implements JobView {
 
   /** Work items due by `now`, oldest first. */
   dueWork(now: number, limit: number): WorkItem[] {
-    if (!this.ready) return [];
+    if (!this.has("work")) return [];
     return this.sql
       .exec<WorkRow>(`SELECT * FROM work WHERE due_at <= ? ORDER BY due_at, id LIMIT ?`, now, limit)
       .toArray()
@@ -493,7 +514,7 @@ export class JobStore implements JobView {
 
   /** The earliest due time of any queued work. */
   nextWorkDue(): number | undefined {
-    if (!this.ready) return undefined;
+    if (!this.has("work")) return undefined;
     const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
     return row?.t ?? undefined;
   }
@@ -504,7 +525,7 @@ export class JobStore implements JobView {
    */
   settleWork(done: WorkItem[], reports: ChildReportFact[]): void {
     // A run that dropped its storage while the pass ran (purged) has nothing left to settle.
-    if (!this.ready || (done.length === 0 && reports.length === 0)) return;
+    if (!this.has("work") || (done.length === 0 && reports.length === 0)) return;
     this.transaction(() => {
       for (const r of reports) this.receiveReport(r);
       for (const item of done) this.done(item);
@@ -513,18 +534,18 @@ export class JobStore implements JobView {
 
   /** Removes a work item, whatever its version (its purpose was served another way). */
   dropWork(id: string): void {
-    this.sql.exec(`DELETE FROM work WHERE id = ?`, id);
+    if (this.has("work")) this.sql.exec(`DELETE FROM work WHERE id = ?`, id);
   }
 
   /** Removes a finished work item; a coalesced one only if nothing newer was queued meanwhile. */
   done(item: WorkItem): void {
-    if (!this.ready) return; // the run dropped its storage (purged) while the item ran
+    if (!this.has("work")) return; // the run dropped its storage (purged) while the item ran
     this.sql.exec(`DELETE FROM work WHERE id = ? AND version <= ?`, item.id, item.version);
   }
 
   /** Puts a failed work item back with a later due time. */
   retryLater(item: WorkItem, dueAt: number): void {
-    if (!this.ready) return;
+    if (!this.has("work")) return;
     this.sql.exec(`UPDATE work SET attempts = attempts + 1, due_at = ? WHERE id = ? AND version = ?`, dueAt, item.id, item.version);
   }
 
@@ -535,6 +556,7 @@ export class JobStore implements JobView {
    * except that nothing replaces a report of the child's end.
    */
   receiveReport(report: ChildReportFact): void {
+    this.ensure("inbox");
     this.sql.exec(
       `INSERT INTO inbox (child_job_id, report, ended) VALUES (?, ?, ?)
        ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
@@ -546,7 +568,7 @@ export class JobStore implements JobView {
 
   /** Reports waiting to be applied. */
   inbox(limit: number): ChildReportFact[] {
-    if (!this.ready) return [];
+    if (!this.has("inbox")) return [];
     return this.sql
       .exec<{ report: string }>(`SELECT report FROM inbox LIMIT ?`, limit)
       .toArray()
@@ -555,7 +577,7 @@ export class JobStore implements JobView {
 
   /** Whether reports wait to be applied. */
   hasInbox(): boolean {
-    return this.ready && this.sql.exec(`SELECT 1 FROM inbox LIMIT 1`).toArray().length > 0;
+    return this.has("inbox") && this.sql.exec(`SELECT 1 FROM inbox LIMIT 1`).toArray().length > 0;
   }
 
   /**
@@ -564,8 +586,9 @@ export class JobStore implements JobView {
    */
   settleReports(reports: ChildReportFact[]): void {
     for (const r of reports) {
-      this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
+      if (this.has("inbox")) this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
       if (!r.index) continue;
+      this.ensure("child_index");
       this.sql.exec(
         `INSERT INTO child_index (job_id, row, seq) VALUES (?, ?, ?)
          ON CONFLICT (job_id) DO UPDATE SET row = excluded.row, seq = excluded.seq WHERE excluded.seq > child_index.seq`,
@@ -579,7 +602,7 @@ export class JobStore implements JobView {
 
   /** Children's index rows not yet written to D1. */
   pendingChildIndex(limit: number): PendingIndexRow[] {
-    if (!this.ready) return [];
+    if (!this.has("child_index")) return [];
     return this.sql
       .exec<{ row: string }>(`SELECT row FROM child_index LIMIT ?`, limit)
       .toArray()
@@ -588,36 +611,43 @@ export class JobStore implements JobView {
 
   /** Forgets index rows once D1 has them (unless a newer one arrived meanwhile). */
   indexWritten(rows: PendingIndexRow[]): void {
+    if (rows.length === 0) return;
     this.transaction(() => {
       for (const r of rows) this.sql.exec(`DELETE FROM child_index WHERE job_id = ? AND seq <= ?`, r.job.jobId, r.seq);
     });
   }
 
   hasPendingChildIndex(): boolean {
-    return this.ready && this.sql.exec(`SELECT 1 FROM child_index LIMIT 1`).toArray().length > 0;
+    return this.has("child_index") && this.sql.exec(`SELECT 1 FROM child_index LIMIT 1`).toArray().length > 0;
   }
 
   // ---- the job's head and its runs --------------------------------------------------------------
 
   /** A cancel that arrived before the job existed: the job is created already cancelled. */
   tombstone(): string | null {
-    if (!this.ready) return null;
+    if (!this.has("tombstone")) return null;
     return this.sql.exec<{ reason: string }>(`SELECT reason FROM tombstone WHERE id = 1`).toArray()[0]?.reason ?? null;
   }
 
   setTombstone(reason: string): void {
-    this.transaction(() => this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason));
+    this.transaction(() => {
+      this.ensure("tombstone");
+      this.sql.exec(`INSERT OR IGNORE INTO tombstone (id, reason) VALUES (1, ?)`, reason);
+    });
   }
 
   /** On a job's head (run 1): the job's latest run. */
   currentRun(): number {
-    if (!this.ready) return 1;
+    if (!this.has("meta")) return 1;
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'current_run'`).toArray()[0];
     return row ? Number(row.value) : 1;
   }
 
   setCurrentRun(runNumber: number): void {
-    this.transaction(() => this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber)));
+    this.transaction(() => {
+      this.ensure("meta");
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber));
+    });
   }
 
   /** Bytes this Durable Object's SQLite holds. */
@@ -627,7 +657,7 @@ export class JobStore implements JobView {
 
   /** Every table's largest stored value in bytes: what the size tests assert on. */
   largestValues(): Record<string, number> {
-    if (!this.ready) return {};
+    if (this.tables.size === 0) return {};
     const out: Record<string, number> = {};
     const tables = this.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`).toArray();
     for (const { name } of tables) {

@@ -32,7 +32,7 @@ export interface WorkHost {
 }
 
 /** Items read per pass; more wait for the next alarm. */
-const MAX_ITEMS_PER_PASS = 200;
+const MAX_ITEMS_PER_PASS = 400;
 
 function retryDelay(attempts: number): number {
   return Math.min(OUTBOX_RETRY_INITIAL_MS * 2 ** attempts, OUTBOX_RETRY_MAX_MS);

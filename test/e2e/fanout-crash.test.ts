@@ -1,0 +1,142 @@
+// kill -9 during a large fan-out: one parent whose only step runs a one-step child for each of
+// 2,000 items. The engine is killed twice, while children run and while they report; after restarts
+// on the same STATE_DIR the parent finishes with every child's result once, in order, and counted once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deployWorkflow, newTenant } from "../helpers/client";
+import { step, submit, workflow } from "../helpers/jobs";
+import { countJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
+import { EngineServer, waitFor } from "./server";
+import { childJobId } from "../../src/executors/run-child-job";
+
+const ITEMS = 2_000;
+const MINUTE = 60_000;
+
+const itemOf = (i: number) => ({ n: i, tag: `item-${i}` });
+const items = Array.from({ length: ITEMS }, (_, i) => itemOf(i));
+
+// The child echoes its input: each result can be checked against its own item.
+const echo = workflow("echo-item", [step("echo", "/justworkflowit/noop", { input: "item", output: "item" })], {
+  item: {
+    type: "object",
+    properties: { n: { type: "integer" }, tag: { type: "string" } },
+    required: ["n", "tag"],
+    additionalProperties: false,
+  },
+});
+
+// At most CONCURRENCY children at a time: the fan-out advances in ~200 rounds (start, run, report),
+// so whatever the machine's speed a crash seen at child 100 or child 1,000 still finds most of the
+// fan-out to do. Without a limit, the 2,000 noop children are created, run and reported in one burst
+// that ended before a 50 ms poll of child 100 got its first answer: both "crashes" then hit an idle
+// engine, with the parent already SUCCEEDED.
+const CONCURRENCY = 10;
+
+const fanOut = workflow(
+  "fan-out-2000",
+  [
+    step("fanOut", "/justworkflowit/runChildJob", {
+      config: {
+        maxConcurrency: CONCURRENCY,
+        children: [{ workflowName: "echo-item", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }],
+      },
+      input: "workflowInput",
+      output: "childResult",
+    }),
+  ],
+  {
+    workflowInput: { type: "object", properties: { items: { type: "array" } }, required: ["items"] },
+    childResult: { type: "object", properties: { results: { type: "array" } }, required: ["results"] },
+  },
+);
+
+describe("kill -9 during a 2,000-child fan-out", () => {
+  const server = new EngineServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.dispose());
+  printServerLogsOnFailure(server);
+
+  it("finishes the parent after two crashes with every child once, in order, and units counted once", { timeout: 15 * MINUTE }, async () => {
+    const { orgId, client } = await newTenant(server.admin);
+    await deployWorkflow(client, orgId, echo);
+    const { workflowId } = await deployWorkflow(client, orgId, fanOut);
+    const parentId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: JSON.stringify({ items }) });
+
+    const jobPath = (jobId: string) => `/organizations/${orgId}/jobs/${jobId}`;
+    // Each child's id is derived from (parent, run, step, key, attempt): the children of attempt 1.
+    const childIds = items.map((_, i) => childJobId(parentId, 1, "fanOut", String(i), 1));
+    // The kill points poll a child's own object and nothing else: the admin token is checked without
+    // D1, and GetWorkflowState reads only the object. Under this load D1 (every token lookup, every
+    // child's index row, GetJob's childJobs) queues far behind, and a poll that waits on it would
+    // fire its kill long after the moment it saw.
+    const childState = async (i: number) => {
+      const res = await server.admin.get(`${jobPath(childIds[i]!)}/state`);
+      return res.status === 200 ? res.body.state : undefined;
+    };
+    const childEnded = async (i: number) =>
+      (await childState(i))?.executionHistory.some((h: any) => h.historySource === "engine" && h.stepName === "echo" && h.output?.status === "success");
+
+    // Crash while children run: as soon as child 100 exists (about the tenth round).
+    await waitFor(() => childState(100), 5 * MINUTE, 50);
+    const firstKillAt = Date.now();
+    await server.kill();
+    await server.start(3 * MINUTE);
+
+    // Crash again while children end and report: child 1,000 has succeeded, so its round's reports
+    // are on their way to the parent and a thousand children are still to come.
+    await waitFor(() => childEnded(ITEMS / 2), 10 * MINUTE, 50);
+    const secondKillAt = Date.now();
+    await server.kill();
+    await server.start(3 * MINUTE);
+
+    // The parent finishes, by its own object's word.
+    const { job } = await waitFor(
+      async () => {
+        const res = await client.get(jobPath(parentId));
+        return res.status === 200 && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(res.body.job.status) ? res.body : undefined;
+      },
+      10 * MINUTE,
+      2_000,
+    );
+    // Where the crashes fell (shown for a failed test).
+    console.info(`kills at ${new Date(firstKillAt).toISOString()} and ${new Date(secondKillAt).toISOString()}; parent ${job.status} at ${job.finishedAt}`);
+    expect(job).toMatchObject({ jobId: parentId, status: "SUCCEEDED" });
+    // The crashes fell while the fan-out ran (else this test would prove nothing): it ended after both.
+    expect(Date.parse(job.finishedAt)).toBeGreaterThan(secondKillAt);
+
+    // Every item's result, once, in input order, each its own child's echo.
+    const { results } = job.output;
+    expect(job.output).toMatchObject({ succeeded: ITEMS, failed: 0 });
+    expect(results).toHaveLength(ITEMS);
+    expect(results.map((r: any) => r.id)).toEqual(items.map((_, i) => String(i)));
+    expect(results.filter((r: any) => r.status !== "SUCCEEDED" || r.workflowName !== "echo-item")).toEqual([]);
+    expect(results.map((r: any) => r.output)).toEqual(items);
+    expect(results.map((r: any) => r.jobId)).toEqual(childIds);
+    expect(new Set(results.map((r: any) => r.jobId)).size).toBe(ITEMS);
+
+    // Units (src/engine/status.ts: own attempts + earlier runs + children's reported units): the
+    // parent's one step attempt, plus each child's one step attempt, each counted once.
+    expect(job.billableTransactionUnits).toBe(1 + ITEMS);
+
+    // The step ran once, whatever the crashes.
+    const { state } = await client.expect(200, client.get(`${jobPath(parentId)}/state`));
+    expect(state.executionHistory.filter((h: any) => h.historySource === "engine").map((h: any) => h.stepName)).toEqual(["fanOut"]);
+
+    // The index catches up on its own path: every child listed once, no other.
+    await waitForCount(client, orgId, { jobHierarchy: "CHILD_JOBS_ONLY" }, ITEMS, 10 * MINUTE);
+    await waitForCount(client, orgId, { jobHierarchy: "CHILD_JOBS_ONLY", status: "SUCCEEDED" }, ITEMS, 10 * MINUTE);
+    expect(await countJobs(client, orgId, { jobHierarchy: "TOP_LEVEL_ONLY" })).toBe(1);
+    expect(await countJobs(client, orgId)).toBe(1 + ITEMS);
+    const listed = await listAllJobs(client, orgId, { jobHierarchy: "CHILD_JOBS_ONLY" });
+    const listedIds = listed.map((c) => c.jobId);
+    expect(listedIds).toHaveLength(ITEMS);
+    expect(new Set(listedIds).size).toBe(ITEMS);
+    expect([...listedIds].sort()).toEqual([...childIds].sort());
+    expect(listed.filter((c) => c.status !== "SUCCEEDED")).toEqual([]);
+
+    // The parent's childJobs (from the index) are the same children, each once.
+    const { childJobs } = await client.expect(200, client.get(jobPath(parentId)));
+    expect(childJobs).toHaveLength(ITEMS);
+    expect(childJobs.map((c: any) => c.jobId).sort()).toEqual([...childIds].sort());
+    expect(childJobs.every((c: any) => c.status === "SUCCEEDED" && c.parentStepName === "fanOut")).toBe(true);
+  });
+});
