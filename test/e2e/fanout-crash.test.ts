@@ -14,8 +14,9 @@ const MINUTE = 60_000;
 const itemOf = (i: number) => ({ n: i, tag: `item-${i}` });
 const items = Array.from({ length: ITEMS }, (_, i) => itemOf(i));
 
-// The child echoes its input: each result can be checked against its own item.
-const echo = workflow("echo-item", [step("echo", "/justworkflowit/noop", { input: "item", output: "item" })], {
+// The child sleeps a second on its own durable timer, then echoes its input: each result can be
+// checked against its own item, and the crashes also fall on children's pending alarms.
+const echo = workflow("echo-item", [step("echo", "/canopy/delay", { config: { seconds: 1 }, input: "item", output: "item" })], {
   item: {
     type: "object",
     properties: { n: { type: "integer" }, tag: { type: "string" } },
@@ -24,12 +25,11 @@ const echo = workflow("echo-item", [step("echo", "/justworkflowit/noop", { input
   },
 });
 
-// At most CONCURRENCY children at a time: the fan-out advances in ~200 rounds (start, run, report),
-// so whatever the machine's speed a crash seen at child 100 or child 1,000 still finds most of the
-// fan-out to do. Without a limit, the 2,000 noop children are created, run and reported in one burst
-// that ended before a 50 ms poll of child 100 got its first answer: both "crashes" then hit an idle
-// engine, with the parent already SUCCEEDED.
-const CONCURRENCY = 10;
+// At most CONCURRENCY children at a time, each sleeping a second: the fan-out advances in 20 rounds
+// of at least a second (start, sleep, report), so whatever the machine's speed a crash seen at child
+// 100 or child 1,000 still finds about half of the fan-out to do. (Without them, 2,000 noop children
+// are created, run and reported in one burst that ends before a poll sees child 100.)
+const CONCURRENCY = 100;
 
 const fanOut = workflow(
   "fan-out-2000",
