@@ -44,19 +44,26 @@ export class Overlay implements JobView {
   /** Values assembled in this decision, by key (a fan-out's results are read at most once). */
   private readonly materialized = new Map<string, unknown>();
   private lazyData: Record<string, unknown> | undefined;
+  /** The store's execution-data keys, listed once per decision when first needed. */
+  private baseKeys: Set<string> | undefined;
 
   constructor(private readonly base: JobView) {}
 
   // ---- execution data --------------------------------------------------------------------------
 
   dataKeys(): string[] {
-    const keys = new Set(this.base.dataKeys());
+    this.baseKeys ??= new Set(this.base.dataKeys());
+    const keys = new Set(this.baseKeys);
     for (const k of this.changes.data.keys()) keys.add(k);
     return [...keys];
   }
 
   data(key: string): StoredValue | undefined {
-    return this.changes.data.get(key) ?? this.base.data(key);
+    const changed = this.changes.data.get(key);
+    if (changed) return changed;
+    // Keys the run does not have are answered without a query: a chain of steps asks for many.
+    this.baseKeys ??= new Set(this.base.dataKeys());
+    return this.baseKeys.has(key) ? this.base.data(key) : undefined;
   }
 
   /** The value under `key`, assembled if need be. */
