@@ -126,6 +126,7 @@ function handle(d: Decider, event: EngineEvent): void {
       return;
     }
     case "childReports": {
+      d.view.prefetchChildren(event.reports.map((r) => r.childJobId));
       let ended = false;
       for (const report of event.reports) ended = recordChildReport(d, report) || ended;
       if (ended && s.status === "RUNNING") {

@@ -39,6 +39,8 @@ export function emptyChanges(): Changes {
 
 export class Overlay implements JobView {
   readonly changes: Changes = emptyChanges();
+  /** Store rows read ahead by `prefetchChildren` (undefined: the store has no such child). */
+  private readonly prefetched = new Map<string, ChildRow | undefined>();
   /** This decision's new children by job id: an update to one rewrites its pending insert. */
   private readonly fresh = new Map<string, NewChild>();
   /** Values assembled in this decision, by key (a fan-out's results are read at most once). */
@@ -147,8 +149,22 @@ export class Overlay implements JobView {
   child(jobId: string): ChildRow | undefined {
     const changed = this.changes.children.get(jobId);
     if (changed) return changed;
-    const row = this.fresh.get(jobId)?.row ?? this.base.child(jobId);
+    const row = this.fresh.get(jobId)?.row ?? (this.prefetched.has(jobId) ? this.prefetched.get(jobId) : this.base.child(jobId));
     return row && this.overlaid(row);
+  }
+
+  childrenById(jobIds: string[]): ChildRow[] {
+    return jobIds.flatMap((id) => {
+      const row = this.child(id);
+      return row ? [row] : [];
+    });
+  }
+
+  /** Reads these children from the store in one go, for the `child` lookups that follow. */
+  prefetchChildren(jobIds: string[]): void {
+    const wanted = jobIds.filter((id) => !this.prefetched.has(id) && !this.fresh.has(id) && !this.changes.children.has(id));
+    for (const id of wanted) this.prefetched.set(id, undefined);
+    for (const row of this.base.childrenById(wanted)) this.prefetched.set(row.jobId, row);
   }
 
   children(stepName: string, attempt: number): ChildRow[] {

@@ -266,6 +266,8 @@ export interface JobView {
   /** The step attempt's current children (superseded ones left out), in order. */
   children(stepName: string, attempt: number): ChildRow[];
   child(jobId: string): ChildRow | undefined;
+  /** Many children by job id, in one read (a batch of reports); unknown ids are left out. */
+  childrenById(jobIds: string[]): ChildRow[];
   /** The first `limit` WAITING children of a step attempt, in order. */
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[];
   /** Job ids of the step attempt's children that were asked to start and have not ended. */

@@ -6,7 +6,8 @@
  *   child     one row per child job: its step attempt, index, status, output or error, units
  *   event     the received events
  *   history   the append-only history; payloads over a few KiB sit in `blob`
- *   blob      large history payloads and children's inputs, one value per row
+ *   blob      large history payloads, one value per row
+ *   child_input  each child's input until the run ends (apart from its row: a row holds one payload)
  *   work      the I/O the run owes (calls, child starts, reports, index writes)
  *   inbox     children's reports not yet applied; child_index: their index rows not yet in D1
  *
@@ -18,8 +19,11 @@
 import { childEnded, childResults } from "../engine/overlay";
 import { exceedsBytes } from "../engine/payload";
 import { utf8Length } from "../json-size";
-import type { ChildReportFact, ChildRow, ChildrenRef, Command, Decision, HistoryDraft, HistoryItem, JobState, JobView, ReceivedEvent, StoredValue } from "../engine/types";
+import type { ChildReportFact, ChildRow, ChildrenRef, Command, Decision, HistoryDraft, HistoryItem, JobState, JobView, NewChild, ReceivedEvent, StoredValue } from "../engine/types";
 import { HISTORY_INLINE_PAYLOAD_BYTES, MAX_STORED_VALUE_BYTES } from "../limits";
+
+/** JSON handed to SQLite in one bulk statement: well under the 2 MB a string may have on Cloudflare. */
+const BULK_CHUNK_CHARS = 512 * 1024;
 import type { JobSummary } from "./views";
 
 const SCHEMA_VERSION = 2;
@@ -106,9 +110,10 @@ const TABLES = {
   child: `CREATE TABLE child (
       job_id TEXT PRIMARY KEY, step TEXT NOT NULL, step_attempt INTEGER NOT NULL, idx INTEGER NOT NULL,
       key TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, superseded INTEGER NOT NULL DEFAULT 0,
-      workflow_name TEXT, output TEXT, error TEXT, units INTEGER NOT NULL DEFAULT 0, input_blob INTEGER
+      workflow_name TEXT, output TEXT, error TEXT, units INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX child_by_step ON child (step, step_attempt, status, idx)`,
+  child_input: `CREATE TABLE child_input (job_id TEXT PRIMARY KEY, json TEXT NOT NULL)`,
   blob: `CREATE TABLE blob (id INTEGER PRIMARY KEY, json TEXT NOT NULL)`,
   event: `CREATE TABLE event (event_id TEXT PRIMARY KEY, payload TEXT NOT NULL, received_at INTEGER NOT NULL, consumed INTEGER NOT NULL);
     CREATE INDEX event_unconsumed ON event (consumed)`,
@@ -216,12 +221,12 @@ export class JobStore implements JobView {
     this.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.checked(JSON.stringify(decision.state), "The job's control row"));
     const { changes } = decision;
     this.putData(changes.data);
-    for (const { row, input } of changes.newChildren) this.insertChild(row, input);
+    this.insertChildren(changes.newChildren);
     for (const c of changes.cancelWaiting) {
       if (!this.has("child")) break;
       this.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
     }
-    for (const row of changes.children.values()) this.updateChild(row);
+    this.updateChildren([...changes.children.values()]);
     for (const [id, e] of changes.events) this.putEvent(id, e);
     this.insertHistory(decision.history);
     for (const c of decision.commands) this.enqueueCommand(c, now);
@@ -230,8 +235,7 @@ export class JobStore implements JobView {
   // ---- execution data --------------------------------------------------------------------------
 
   /**
-   * Writes execution-data entries. Rows go in as one statement over a JSON array (json_each): a
-   * chain of 500 pure steps writes 1,000 entries, and each statement has a fixed cost.
+   * Writes execution-data entries, in bulk (a chain of 500 pure steps writes 1,000 of them).
    */
   private putData(entries: Iterable<[string, StoredValue]>): void {
     const rows: [string, string][] = [];
@@ -244,12 +248,7 @@ export class JobStore implements JobView {
       const text = "ref" in stored ? REF_TAG + JSON.stringify(stored.ref) : JSON_TAG + (stored.json ?? JSON.stringify(stored.value));
       rows.push([key, this.checked(text, `Execution data "${key}"`)]);
     }
-    if (rows.length === 0) return;
-    this.sql.exec(
-      `INSERT OR REPLACE INTO data (key, value)
-       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) ORDER BY key`,
-      JSON.stringify(rows),
-    );
+    this.bulk(`INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key`, rows);
   }
 
   dataKeys(): string[] {
@@ -284,38 +283,75 @@ export class JobStore implements JobView {
 
   // ---- children --------------------------------------------------------------------------------
 
-  private insertChild(row: ChildRow, input: unknown): void {
+  private insertChildren(children: NewChild[]): void {
+    if (children.length === 0) return;
     this.ensure("child");
-    let blob: number | null = null;
-    if (input !== undefined) blob = this.insertBlob(JSON.stringify(input), `The input of child ${row.key}`);
-    this.sql.exec(
-      `INSERT INTO child (job_id, step, step_attempt, idx, key, spec, status, superseded, workflow_name, output, error, units, input_blob)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)`,
-      row.jobId,
-      row.stepName,
-      row.stepAttempt,
-      row.childIndex,
-      row.key,
-      JSON.stringify({ workflowRef: row.workflowRef, workflowVersion: row.workflowVersion }),
-      row.status,
-      row.superseded ? 1 : 0,
-      row.units,
-      blob,
+    this.bulk(
+      `INSERT INTO child (job_id, step, step_attempt, idx, key, spec, status, superseded, units)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+       FROM json_each(?) ORDER BY key`,
+      children.map(({ row }) => [
+        row.jobId,
+        row.stepName,
+        row.stepAttempt,
+        row.childIndex,
+        row.key,
+        JSON.stringify({ workflowRef: row.workflowRef, workflowVersion: row.workflowVersion }),
+        row.status,
+        row.superseded ? 1 : 0,
+        row.units,
+      ]),
+    );
+    const inputs = children.filter((c) => c.input !== undefined);
+    if (inputs.length === 0) return;
+    this.ensure("child_input");
+    this.bulk(
+      `INSERT OR REPLACE INTO child_input (job_id, json) SELECT value ->> 0, value ->> 1 FROM json_each(?)`,
+      inputs.map(({ row, input }) => [row.jobId, this.checked(JSON.stringify(input), `The input of child ${row.key}`)]),
     );
   }
 
-  private updateChild(row: ChildRow): void {
-    this.sql.exec(
-      `UPDATE child SET step_attempt = ?, status = ?, superseded = ?, workflow_name = ?, output = ?, error = ?, units = ? WHERE job_id = ?`,
-      row.stepAttempt,
-      row.status,
-      row.superseded ? 1 : 0,
-      row.workflowName ?? null,
-      row.output === undefined ? null : this.checked(JSON.stringify(row.output), `The output of child ${row.key}`),
-      row.error ? this.checked(JSON.stringify(row.error), `The error of child ${row.key}`) : null,
-      row.units,
-      row.jobId,
+  private updateChildren(rows: ChildRow[]): void {
+    if (rows.length === 0) return;
+    this.bulk(
+      `UPDATE child SET step_attempt = u.step_attempt, status = u.status, superseded = u.superseded, workflow_name = u.workflow_name,
+         output = u.output, error = u.error, units = u.units
+       FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS step_attempt, value ->> 2 AS status, value ->> 3 AS superseded,
+               value ->> 4 AS workflow_name, value ->> 5 AS output, value ->> 6 AS error, value ->> 7 AS units FROM json_each(?)) AS u
+       WHERE child.job_id = u.job_id`,
+      rows.map((row) => [
+        row.jobId,
+        row.stepAttempt,
+        row.status,
+        row.superseded ? 1 : 0,
+        row.workflowName ?? null,
+        row.output === undefined ? null : this.checked(JSON.stringify(row.output), `The output of child ${row.key}`),
+        row.error ? this.checked(JSON.stringify(row.error), `The error of child ${row.key}`) : null,
+        row.units,
+      ]),
     );
+  }
+
+  /**
+   * Runs `sql`, which reads its rows from `json_each(?)`, over `rows`: one statement per chunk of at
+   * most BULK_CHUNK_CHARS of JSON, however many rows. Each statement has a fixed cost that a fan-out
+   * of 10,000 children would otherwise pay for every row.
+   */
+  private bulk(sql: string, rows: unknown[][], ...params: (string | number)[]): void {
+    let chunk: string[] = [];
+    let size = 0;
+    const flush = () => {
+      if (chunk.length > 0) this.sql.exec(sql, `[${chunk.join(",")}]`, ...params);
+      chunk = [];
+      size = 0;
+    };
+    for (const row of rows) {
+      const json = JSON.stringify(row);
+      if (size + json.length > BULK_CHUNK_CHARS) flush();
+      chunk.push(json);
+      size += json.length + 1;
+    }
+    flush();
   }
 
   children(stepName: string, attempt: number): ChildRow[] {
@@ -353,14 +389,28 @@ export class JobStore implements JobView {
       .map((r) => r.job_id);
   }
 
-  /** A child's row and the input it starts with (for the work that creates it). */
-  childToStart(jobId: string): { row: ChildRow; input: unknown } | undefined {
-    if (!this.has("child")) return undefined;
-    const query = this.has("blob")
-      ? `SELECT child.*, blob.json AS input FROM child LEFT JOIN blob ON blob.id = child.input_blob WHERE job_id = ?`
-      : `SELECT child.*, NULL AS input FROM child WHERE job_id = ?`;
-    const row = this.sql.exec<ChildDbRow & { input: string | null }>(query, jobId).toArray()[0];
-    return row && { row: childFromDb(row), input: row.input === null ? undefined : JSON.parse(row.input) };
+  /** Children's rows and the inputs they start with (for the work that creates them), by job id. */
+  childrenToStart(jobIds: string[]): Map<string, { row: ChildRow; input: unknown }> {
+    const out = new Map<string, { row: ChildRow; input: unknown }>();
+    if (!this.has("child") || jobIds.length === 0) return out;
+    const input = this.has("child_input") ? "child_input.json" : "NULL";
+    const join = this.has("child_input") ? "LEFT JOIN child_input USING (job_id)" : "";
+    const rows = this.sql
+      .exec<ChildDbRow & { input: string | null }>(
+        `SELECT child.*, ${input} AS input FROM child ${join} WHERE job_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(jobIds),
+      )
+      .toArray();
+    for (const r of rows) out.set(r.job_id, { row: childFromDb(r), input: r.input === null ? undefined : JSON.parse(r.input) });
+    return out;
+  }
+
+  childrenById(jobIds: string[]): ChildRow[] {
+    if (!this.has("child") || jobIds.length === 0) return [];
+    return this.sql
+      .exec<ChildDbRow>(`SELECT * FROM child WHERE job_id IN (SELECT value FROM json_each(?))`, JSON.stringify(jobIds))
+      .toArray()
+      .map(childFromDb);
   }
 
   /** How many child rows the run holds. */
@@ -415,7 +465,7 @@ export class JobStore implements JobView {
     return BLOB_TAG + this.insertBlob(json, what);
   }
 
-  /** Appends history items, in order, in one statement (see putData). */
+  /** Appends history items, in order, in bulk. */
   private insertHistory(items: HistoryDraft[]): void {
     if (items.length === 0) return;
     this.ensure("history");
@@ -429,11 +479,7 @@ export class JobStore implements JobView {
         this.payloadColumn(output.payload, output.payloadRef, what),
       ];
     });
-    this.sql.exec(
-      `INSERT INTO history (item, input, output)
-       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?) ORDER BY key`,
-      JSON.stringify(rows),
-    );
+    this.bulk(`INSERT INTO history (item, input, output) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key`, rows);
   }
 
   /** The run's history, oldest first, its payloads assembled. */
@@ -475,10 +521,7 @@ export class JobStore implements JobView {
     if (!this.has("history")) return;
     this.transaction(() => {
       this.sql.exec(`DELETE FROM history`);
-      if (this.has("blob")) {
-        const keep = this.has("child") ? `WHERE id NOT IN (SELECT input_blob FROM child WHERE input_blob IS NOT NULL)` : "";
-        this.sql.exec(`DELETE FROM blob ${keep}`);
-      }
+      if (this.has("blob")) this.sql.exec(`DELETE FROM blob`);
     });
   }
 
@@ -489,11 +532,9 @@ export class JobStore implements JobView {
       case "callExecutor":
         return this.enqueue({ id: `call:${c.stepName}:${c.attempt}`, kind: "call", payload: { stepName: c.stepName, attempt: c.attempt }, dueAt: now });
       case "startChildren":
-        for (const jobId of c.jobIds) this.enqueue({ id: `start:${jobId}`, kind: "startChild", payload: { jobId }, dueAt: now });
-        return;
+        return this.enqueueMany("startChild", "start", c.jobIds, now);
       case "cancelChildren":
-        for (const jobId of c.jobIds) this.enqueue({ id: `cancel:${jobId}`, kind: "cancelChild", payload: { jobId }, dueAt: now });
-        return;
+        return this.enqueueMany("cancelChild", "cancel", c.jobIds, now);
       case "notifyParent":
         return this.enqueue({ id: "notify", kind: "notifyParent", payload: null, dueAt: now, coalesce: true });
       case "indexStatus":
@@ -503,6 +544,19 @@ export class JobStore implements JobView {
       case "log":
         return;
     }
+  }
+
+  /** One work item per child job (`<prefix>:<jobId>`, payload `{jobId}`), in bulk. */
+  private enqueueMany(kind: WorkKind, prefix: string, jobIds: string[], dueAt: number): void {
+    this.ensure("work");
+    this.bulk(
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version)
+       SELECT value ->> 0, ?2, json_object('jobId', value ->> 1), ?3, 0, 0 FROM json_each(?1) WHERE true
+       ON CONFLICT (id) DO NOTHING`,
+      jobIds.map((id) => [`${prefix}:${id}`, id]),
+      kind,
+      dueAt,
+    );
   }
 
   /**
@@ -548,10 +602,12 @@ export class JobStore implements JobView {
     // A run that dropped its storage while the pass ran (purged) has nothing left to settle.
     if (!this.has("work") || (done.length === 0 && reports.length === 0)) return;
     this.transaction(() => {
-      for (const r of reports) this.receiveReport(r);
-      for (const item of done) this.done(item);
+      this.receiveReports(reports);
+      // Removed unless queued again meanwhile (a coalesced item's version grows, never shrinks).
+      this.bulk(`DELETE FROM work WHERE (id, version) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`, done.map((i) => [i.id, i.version]));
     });
   }
+
 
   /** Removes a work item, whatever its version (its purpose was served another way). */
   dropWork(id: string): void {
@@ -577,13 +633,17 @@ export class JobStore implements JobView {
    * except that nothing replaces a report of the child's end.
    */
   receiveReport(report: ChildReportFact): void {
+    this.receiveReports([report]);
+  }
+
+  /** Keeps many reports (see receiveReport), in bulk. */
+  receiveReports(reports: ChildReportFact[]): void {
+    if (reports.length === 0) return;
     this.ensure("inbox");
-    this.sql.exec(
-      `INSERT INTO inbox (child_job_id, report, ended) VALUES (?, ?, ?)
+    this.bulk(
+      `INSERT INTO inbox (child_job_id, report, ended) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
        ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
-      report.childJobId,
-      this.checked(JSON.stringify(report), `The report of child ${report.childJobId}`),
-      childEnded(report.status) ? 1 : 0,
+      reports.map((r) => [r.childJobId, this.checked(JSON.stringify(r), `The report of child ${r.childJobId}`), childEnded(r.status) ? 1 : 0]),
     );
   }
 
@@ -606,19 +666,22 @@ export class JobStore implements JobView {
    * index rows for D1, written later on their own path (the parent never waits on D1).
    */
   settleReports(reports: ChildReportFact[]): void {
-    for (const r of reports) {
-      if (this.has("inbox")) this.sql.exec(`DELETE FROM inbox WHERE child_job_id = ? AND report = ?`, r.childJobId, JSON.stringify(r));
-      if (!r.index) continue;
-      this.ensure("child_index");
-      this.sql.exec(
-        `INSERT INTO child_index (job_id, row, seq) VALUES (?, ?, ?)
-         ON CONFLICT (job_id) DO UPDATE SET row = excluded.row, seq = excluded.seq WHERE excluded.seq > child_index.seq`,
-        r.childJobId,
-        JSON.stringify(r.index),
-        r.index.seq,
+    if (this.has("inbox")) {
+      // A report that a newer one replaced meanwhile stays, for the next batch.
+      this.bulk(
+        `DELETE FROM inbox WHERE (child_job_id, report) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+        reports.map((r) => [r.childJobId, JSON.stringify(r)]),
       );
     }
-    if (reports.some((r) => r.index)) this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
+    const indexed = reports.filter((r) => r.index);
+    if (indexed.length === 0) return;
+    this.ensure("child_index");
+    this.bulk(
+      `INSERT INTO child_index (job_id, row, seq) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+       ON CONFLICT (job_id) DO UPDATE SET row = excluded.row, seq = excluded.seq WHERE excluded.seq > child_index.seq`,
+      indexed.map((r) => [r.childJobId, JSON.stringify(r.index), r.index!.seq]),
+    );
+    this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   }
 
   /** Children's index rows not yet written to D1. */
@@ -634,7 +697,8 @@ export class JobStore implements JobView {
   indexWritten(rows: PendingIndexRow[]): void {
     if (rows.length === 0) return;
     this.transaction(() => {
-      for (const r of rows) this.sql.exec(`DELETE FROM child_index WHERE job_id = ? AND seq <= ?`, r.job.jobId, r.seq);
+      // Unless a newer row arrived meanwhile (a row's seq only grows).
+      this.bulk(`DELETE FROM child_index WHERE (job_id, seq) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`, rows.map((r) => [r.job.jobId, r.seq]));
     });
   }
 

@@ -3,7 +3,7 @@
  * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
  * is retried from the alarm with backoff when it fails.
  */
-import type { ChildReportFact, Decision, EngineEvent, JobState } from "../engine/types";
+import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState } from "../engine/types";
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
@@ -44,6 +44,8 @@ function retryDelay(attempts: number): number {
  * are idempotent.
  */
 class Pass {
+  /** The children this pass starts, read in one query. */
+  toStart = new Map<string, { row: ChildRow; input: unknown }>();
   readonly done: WorkItem[] = [];
   readonly reports: ChildReportFact[] = [];
   readonly started: { event: string; fields: Record<string, unknown> }[] = [];
@@ -64,6 +66,7 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
   const pass = new Pass();
+  pass.toStart = host.store.childrenToStart(items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])));
   // The index is written before anything else goes out: once a parent hears that a child ended,
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
@@ -155,7 +158,7 @@ async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
 
 /** Creates one child from its row, if the step attempt still wants it. */
 async function startChild(host: WorkHost, state: JobState, jobId: string, cache: ResolutionCache, pass: Pass): Promise<boolean> {
-  const child = host.store.childToStart(jobId);
+  const child = pass.toStart.get(jobId);
   const cur = state.current;
   const wanted =
     child !== undefined &&

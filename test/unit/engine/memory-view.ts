@@ -52,6 +52,12 @@ export class MemoryView implements JobView {
       .sort((a, b) => a.childIndex - b.childIndex)
       .map((r) => structuredClone(r));
   }
+  childrenById(jobIds: string[]): ChildRow[] {
+    return jobIds.flatMap((id) => {
+      const r = this.child(id);
+      return r ? [r] : [];
+    });
+  }
   child(jobId: string): ChildRow | undefined {
     const r = this.childMap.get(jobId);
     return r && structuredClone(r);
