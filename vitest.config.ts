@@ -22,9 +22,11 @@ export default defineConfig(async () => {
         },
         {
           plugins: [
+            // ALLOW_PRIVATE_EGRESS: the fake far end is on loopback. The deployed policy is tested by
+            // handing the guarded fetch a policy of its own (test/integration/integrations/egress.test.ts).
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", HISTORY_ROLLOVER_THRESHOLD: "100", DEFAULT_CALL_TIMEOUT_MS: "1500", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=" } },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token", HISTORY_ROLLOVER_THRESHOLD: "100", DEFAULT_CALL_TIMEOUT_MS: "1500", SECRETS_KEY: "dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=", ALLOW_PRIVATE_EGRESS: "true" } },
             }),
           ],
           test: {

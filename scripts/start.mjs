@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: apply the local D1 migrations, then serve the engine with `wrangler dev`.
-// Honours PORT, ADMIN_TOKEN, SECRETS_KEY and STATE_DIR (wrangler's --persist-to).
+// Honours PORT, ADMIN_TOKEN, SECRETS_KEY, ALLOW_PRIVATE_EGRESS (default true) and STATE_DIR (wrangler's --persist-to).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -47,6 +47,16 @@ const overrides = [];
 for (const name of ["ADMIN_TOKEN", "SECRETS_KEY", "HISTORY_ROLLOVER_THRESHOLD"]) {
   if (process.env[name]) overrides.push("--var", `${name}:${process.env[name]}`);
 }
+// Locally the far ends usually live on loopback or a private network (a mock, LocalStack), so the
+// egress policy is lifted unless asked for: ALLOW_PRIVATE_EGRESS=false (anything but "true") runs
+// with the deployed one.
+const allowPrivateEgress = (process.env.ALLOW_PRIVATE_EGRESS ?? "true") === "true" ? "true" : "false";
+overrides.push("--var", `ALLOW_PRIVATE_EGRESS:${allowPrivateEgress}`);
+console.log(
+  allowPrivateEgress === "true"
+    ? "Egress: ALLOW_PRIVATE_EGRESS=true, executors may call http and private addresses (ALLOW_PRIVATE_EGRESS=false npm start for the deployed policy)."
+    : "Egress: ALLOW_PRIVATE_EGRESS=false, the deployed policy: executors call public https hosts only.",
+);
 
 const migrate = spawnSync(
   wrangler,

@@ -57,6 +57,28 @@ export const WEBHOOK_PRUNE_BATCH = 100;
 export const WEBHOOK_MAX_RATE_PER_SECOND = 1000;
 /** Delivery ids longer than this are refused: they are stored and form part of a primary key. */
 export const WEBHOOK_MAX_DELIVERY_ID_LENGTH = 256;
+/**
+ * GitHub signs neither a delivery id nor a time, so a captured delivery stays valid forever: a
+ * signed body byte-identical to one accepted for the same trigger this recently is a replay and
+ * starts nothing. A day, like the delivery records: senders retry within it, and two distinct
+ * GitHub events never have identical bodies (each names its own commits, ids and times).
+ */
+export const WEBHOOK_BODY_REPLAY_WINDOW_MS = WEBHOOK_DELIVERY_RETENTION_MS;
+/**
+ * Webhook requests per second one client address (an IPv6 client's /64) may make to one trigger
+ * before their signatures verify; a request whose signature verifies, and is not a replay, gives
+ * its token back. So this bounds the decrypts and HMACs an address without the secret can cause a
+ * trigger, and never slows a sender that has it (its trigger's rate does that). Per trigger, since
+ * GitHub and Svix send for everyone from few addresses. The same shape bounds, per address, the
+ * lookups of trigger ids that name no trigger (D1 reads).
+ */
+export const WEBHOOK_UNVERIFIED_RATE_PER_SECOND = 10;
+/**
+ * The size of those buckets. Each request holds its token only until its signature verifies
+ * (a D1 read and an HMAC, a few milliseconds), so this many in flight from one address carries
+ * even a trigger at WEBHOOK_MAX_RATE_PER_SECOND; a forging address gets this many through at once.
+ */
+export const WEBHOOK_UNVERIFIED_BURST = 100;
 
 /**
  * A workflow definition is stored whole in one D1 row (its version), and D1 refuses rows over
@@ -75,6 +97,18 @@ export const MAX_INDEXED_ERROR_MESSAGE_CHARS = 4096;
 export const MAX_SECRET_VALUE_CHARS = 64 * 1024;
 /** Secret keys name environment-style identifiers (AWS_ACCESS_KEY_ID); they also appear in URL paths. */
 export const SECRET_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A secret's `allowedHosts` names at most this many patterns: a credential goes to a few services,
+ * and the list is read on every call that uses the secret.
+ */
+export const MAX_SECRET_ALLOWED_HOSTS = 50;
+/** A host pattern: a 253-character DNS name, a leading `*.` and a `:port`, rounded up. */
+export const MAX_HOST_PATTERN_CHARS = 300;
+/**
+ * Unbound secret uses (secret, host) an isolate remembers as already recorded in D1, so a busy
+ * workflow does not write the same first-use row on every call. Bounds the isolate's memory.
+ */
+export const UNBOUND_USE_CACHE_MAX_ENTRIES = 10_000;
 
 /** How much of a failed call's response body the history keeps: enough to read the error, not a page. */
 export const ERROR_BODY_EXCERPT_CHARS = 200;
@@ -114,3 +148,24 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
  * 1,000 D1 queries an invocation may make, whatever else the alarm does.
  */
 export const CHILD_INDEX_BATCH = 200;
+
+/**
+ * An executor response body (HTTP, Lambda, Cloud Functions, Google's token endpoint) is read up to
+ * this many bytes, counted as it streams; past it the connection is cut and the step fails with
+ * RESPONSE_TOO_LARGE. A step's output cannot exceed MAX_PAYLOAD_BYTES anyway, and without a cap one
+ * endpoint could make the Durable Object buffer until its 128 MB isolate dies.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * Redirects an executor call follows, each hop checked against the egress policy; one more fails
+ * the step with TOO_MANY_REDIRECTS. Browsers allow 20; an API that needs more than 5 is looping.
+ */
+export const MAX_EGRESS_REDIRECTS = 5;
+
+/**
+ * An organization's egress allowlist holds at most this many host patterns (the syntax of
+ * src/host-patterns.ts): it is checked on every hop of every call and stored in the organization's
+ * D1 row.
+ */
+export const MAX_EGRESS_ALLOWED_HOSTS = 100;

@@ -12,6 +12,7 @@ import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
+import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerSecretRoutes } from "./routes/secrets";
@@ -101,6 +102,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
   registerSecretRoutes(app);
+  registerEgressPolicyRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

@@ -7,8 +7,9 @@
  */
 import { AwsClient } from "aws4fetch";
 import type { AwsLambdaConfig } from "../definition/executor-configs";
+import { destinationHost } from "../host-patterns";
 import { MAX_FUNCTION_ERROR_MESSAGE_CHARS } from "../limits";
-import { exchange, finalFailure, httpFailure, jsonOutput, secretMissing } from "./http-result";
+import { egressRefused, exchange, finalFailure, httpFailure, jsonOutput, secretMissing } from "./http-result";
 import type { CallContext, CallResult, Executor } from "./types";
 
 /** The organization secrets holding the AWS credentials. */
@@ -48,14 +49,25 @@ export function lambdaPayload(input: unknown, jobId: string, organizationId: str
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
-async function credentials(ctx: CallContext<AwsLambdaConfig>): Promise<{ ok: true; value: Credentials } | { ok: false; missing: string }> {
-  const [accessKeyId, secretAccessKey, sessionToken] = await Promise.all([
-    ctx.secrets(AWS_SECRET_KEYS.accessKeyId),
-    ctx.secrets(AWS_SECRET_KEYS.secretAccessKey),
-    ctx.secrets(AWS_SECRET_KEYS.sessionToken),
+/**
+ * The AWS credentials, read for `host`, the invoke endpoint's: it receives the access key id and
+ * session token in headers, and a signature made with the secret access key.
+ */
+async function credentials(
+  ctx: CallContext<AwsLambdaConfig>,
+  host: string,
+): Promise<{ ok: true; value: Credentials } | Extract<CallResult, { ok: false }>> {
+  const [id, key, session] = await Promise.all([
+    ctx.secrets(AWS_SECRET_KEYS.accessKeyId, host),
+    ctx.secrets(AWS_SECRET_KEYS.secretAccessKey, host),
+    ctx.secrets(AWS_SECRET_KEYS.sessionToken, host),
   ]);
-  if (accessKeyId === undefined) return { ok: false, missing: AWS_SECRET_KEYS.accessKeyId };
-  if (secretAccessKey === undefined) return { ok: false, missing: AWS_SECRET_KEYS.secretAccessKey };
+  if (!id.ok) return id;
+  if (!key.ok) return key;
+  if (!session.ok) return session;
+  const [accessKeyId, secretAccessKey, sessionToken] = [id.value, key.value, session.value];
+  if (accessKeyId === undefined) return secretMissing(AWS_SECRET_KEYS.accessKeyId);
+  if (secretAccessKey === undefined) return secretMissing(AWS_SECRET_KEYS.secretAccessKey);
   return { ok: true, value: { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) } };
 }
 
@@ -75,19 +87,21 @@ export const awsLambdaExecutor: Executor<AwsLambdaConfig> = {
   type: "/justworkflowit/aws/lambda",
   start: () => ({ kind: "call" }),
   async call(ctx): Promise<CallResult> {
-    const creds = await credentials(ctx);
-    if (!creds.ok) return secretMissing(creds.missing);
-    // retries: 0: aws4fetch would otherwise retry 5xx/429 in memory; retries belong to the engine's durable backoff.
-    const client = new AwsClient({ ...creds.value, service: "lambda", region: ctx.config.region, retries: 0 });
+    const url = invokeUrl(ctx.config);
     const label = `Lambda ${functionArn(ctx.config)}${ctx.config.qualifier !== undefined ? `:${ctx.config.qualifier}` : ""}`;
-    const ex = await exchange(label, ctx.signal, () =>
-      client.fetch(invokeUrl(ctx.config), {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-amz-invocation-type": "RequestResponse" },
-        body: JSON.stringify(lambdaPayload(ctx.input, ctx.jobId, ctx.organizationId)),
-        signal: ctx.signal,
-      }),
-    );
+    // The endpoint is checked before any credential is read or anything signed.
+    const denied = await egressRefused(ctx.egress, label, url);
+    if (denied) return denied;
+    const creds = await credentials(ctx, destinationHost(url));
+    if (!creds.ok) return creds;
+    const client = new AwsClient({ ...creds.value, service: "lambda", region: ctx.config.region });
+    const body = JSON.stringify(lambdaPayload(ctx.input, ctx.jobId, ctx.organizationId));
+    const ex = await exchange(label, ctx.signal, async () => {
+      // aws4fetch signs; the egress policy sends. (client.fetch would use the global fetch, around the
+      // policy, and retry 5xx/429 in memory, where retries belong to the engine's durable backoff.)
+      const signed = await client.sign(url, { method: "POST", headers: { "content-type": "application/json", "x-amz-invocation-type": "RequestResponse" }, body });
+      return ctx.egress.fetch(signed.url, { method: "POST", headers: signed.headers, body, signal: ctx.signal });
+    });
     if (!ex.ok) return ex.failure;
     const secrets = [creds.value.secretAccessKey, creds.value.sessionToken ?? ""];
     if (!ex.res.ok) return httpFailure(label, ex.res, ex.text, secrets);

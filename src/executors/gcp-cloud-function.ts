@@ -9,8 +9,10 @@
 import type { GcpCloudFunctionConfig } from "../definition/executor-configs";
 import { sha256Hex } from "../crypto/hash";
 import { importPkcs8Pem, readJwtClaims, signRs256Jwt } from "../crypto/jwt";
+import { destinationHost } from "../host-patterns";
 import { ID_TOKEN_CACHE_MAX_ENTRIES, ID_TOKEN_REFRESH_MARGIN_MS } from "../limits";
-import { callResult, exchange, finalFailure, httpFailure, secretMissing } from "./http-result";
+import type { Egress } from "../egress/organization-egress";
+import { callResult, egressRefused, exchange, finalFailure, httpFailure, secretMissing } from "./http-result";
 import type { CallContext, CallResult, Executor } from "./types";
 
 /** The organization secret holding the service-account key JSON. */
@@ -31,6 +33,11 @@ interface ServiceAccountKey {
 /** The URL the function answers at, which is also the ID token's audience. */
 export function functionUrl(config: GcpCloudFunctionConfig): string {
   return config.endpoint ?? `https://${config.region}-${config.projectId}.cloudfunctions.net/${config.functionName}`;
+}
+
+/** Where the signed assertion goes: the step's `tokenEndpoint`, else the key's `token_uri`, else Google's. */
+function tokenEndpointFor(config: GcpCloudFunctionConfig, key: ServiceAccountKey): string {
+  return config.tokenEndpoint ?? key.token_uri ?? DEFAULT_TOKEN_ENDPOINT;
 }
 
 function parseKey(text: string): ServiceAccountKey | undefined {
@@ -62,6 +69,7 @@ function expiryOf(idToken: string, expiresIn: unknown, now: number): number | un
 
 /** Exchanges a signed assertion for an ID token (Google's JWT-bearer grant with `target_audience`). */
 async function fetchIdToken(
+  egress: Egress,
   key: ServiceAccountKey,
   tokenEndpoint: string,
   audience: string,
@@ -78,7 +86,7 @@ async function fetchIdToken(
   const assertion = await signRs256Jwt(signingKey, claims, key.private_key_id);
   const label = `The token endpoint ${tokenEndpoint}`;
   const ex = await exchange(label, signal, () =>
-    fetch(tokenEndpoint, {
+    egress.fetch(tokenEndpoint, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
@@ -105,11 +113,11 @@ async function idTokenFor(
   key: ServiceAccountKey,
   audience: string,
 ): Promise<{ ok: true; token: string; cacheKey: string } | { ok: false; failure: Failure }> {
-  const tokenEndpoint = ctx.config.tokenEndpoint ?? key.token_uri ?? DEFAULT_TOKEN_ENDPOINT;
+  const tokenEndpoint = tokenEndpointFor(ctx.config, key);
   const cacheKey = [ctx.organizationId, await sha256Hex(keyText), tokenEndpoint, audience].join("\n");
   const cached = idTokens.get(cacheKey);
   if (cached && cached.expiresAt - ID_TOKEN_REFRESH_MARGIN_MS > Date.now()) return { ok: true, token: cached.token, cacheKey };
-  const fetched = await fetchIdToken(key, tokenEndpoint, audience, ctx.signal);
+  const fetched = await fetchIdToken(ctx.egress, key, tokenEndpoint, audience, ctx.signal);
   if (!fetched.ok) return fetched;
   if (fetched.expiresAt !== undefined) remember(cacheKey, fetched.token, fetched.expiresAt);
   return { ok: true, token: fetched.token, cacheKey };
@@ -119,16 +127,28 @@ export const gcpCloudFunctionExecutor: Executor<GcpCloudFunctionConfig> = {
   type: "/justworkflowit/gcp/cloudfunction",
   start: () => ({ kind: "call" }),
   async call(ctx): Promise<CallResult> {
-    const keyText = await ctx.secrets(GCP_SECRET_KEY);
+    // The key never leaves, but what it makes does: the ID token it buys goes to the function, and
+    // the assertion it signs goes to the token endpoint. Both hosts must be allowed, and both are
+    // checked before either is contacted (also when a cached token spares the token endpoint).
+    const url = functionUrl(ctx.config);
+    const label = `Cloud Function ${url}`;
+    const denied = await egressRefused(ctx.egress, label, url);
+    if (denied) return denied;
+    const read = await ctx.secrets(GCP_SECRET_KEY, destinationHost(url));
+    if (!read.ok) return read;
+    const keyText = read.value;
     if (keyText === undefined) return secretMissing(GCP_SECRET_KEY);
     const key = parseKey(keyText);
     if (!key) return finalFailure("InvalidSecret", `${GCP_SECRET_KEY} is not a service-account key JSON with client_email and private_key.`);
-    const url = functionUrl(ctx.config);
+    const tokenEndpoint = tokenEndpointFor(ctx.config, key);
+    const tokenDenied = await egressRefused(ctx.egress, `The token endpoint ${tokenEndpoint}`, tokenEndpoint);
+    if (tokenDenied) return tokenDenied;
+    const atTokenEndpoint = await ctx.secrets(GCP_SECRET_KEY, destinationHost(tokenEndpoint));
+    if (!atTokenEndpoint.ok) return atTokenEndpoint;
     const token = await idTokenFor(ctx, keyText, key, url);
     if (!token.ok) return token.failure;
-    const label = `Cloud Function ${url}`;
     const ex = await exchange(label, ctx.signal, () =>
-      fetch(url, {
+      ctx.egress.fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${token.token}` },
         body: JSON.stringify(ctx.input ?? null),

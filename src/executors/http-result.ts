@@ -2,9 +2,15 @@
  * What every network executor (HTTP, Lambda, Cloud Functions) agrees on: a network error, a 5xx or
  * a 429 is worth retrying (after Retry-After when the far end says so), any other 4xx is final,
  * and the error a user reads names the status and a short excerpt of the body. A call cut off by
- * its time limit is a TIMEOUT, not a failure: the far end may still have done the work.
+ * its time limit is a TIMEOUT, not a failure: the far end may still have done the work. A call the
+ * egress policy refuses, or an answer too large or too deep to take, fails without retry: trying
+ * again would meet the same refusal.
  */
-import { ERROR_BODY_EXCERPT_CHARS } from "../limits";
+import { EgressError } from "../egress/guarded-fetch";
+import type { Egress } from "../egress/organization-egress";
+import { jsonNestsDeeperThan } from "../json-depth";
+import { ERROR_BODY_EXCERPT_CHARS, MAX_JSON_DEPTH } from "../limits";
+import { ResponseRefused, readBodyCapped } from "./response-body";
 import type { CallResult } from "./types";
 
 type Failure = Extract<CallResult, { ok: false }>;
@@ -38,12 +44,38 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** Sends a request and reads the whole body; `label` names the call in errors ("POST https://…"). */
+/** The step failure for an egress refusal or a response too large to read, or undefined for any other error. */
+export function refusal(e: unknown, label?: string): Failure | undefined {
+  if (!(e instanceof EgressError || e instanceof ResponseRefused)) return undefined;
+  return finalFailure(e.code, label ? `${label}: ${e.message}` : e.message);
+}
+
+/**
+ * The step failure when the egress policy refuses `url`, or undefined when it may be called.
+ * Executors ask before they read a secret or sign anything: a refused call does neither.
+ */
+export async function egressRefused(egress: Egress, label: string, url: string): Promise<Failure | undefined> {
+  try {
+    await egress.check(url);
+    return undefined;
+  } catch (e) {
+    const refused = refusal(e, label);
+    if (refused) return refused;
+    throw e;
+  }
+}
+
+/**
+ * Sends a request and reads the whole body, up to MAX_RESPONSE_BYTES; `label` names the call in
+ * errors ("POST https://…"). `request` sends through `ctx.egress`, whose refusals end up here.
+ */
 export async function exchange(label: string, signal: AbortSignal, request: () => Promise<Response>): Promise<Exchange> {
   try {
     const res = await request();
-    return { ok: true, res, text: await res.text() };
+    return { ok: true, res, text: await readBodyCapped(res) };
   } catch (e) {
+    const refused = refusal(e, label);
+    if (refused) return { ok: false, failure: refused };
     if (signal.aborted) {
       return { ok: false, failure: { ok: false, retryable: true, error: { code: "TIMEOUT", message: `${label} did not answer within its time limit; it may still have run.` } } };
     }
@@ -60,9 +92,11 @@ export function httpFailure(label: string, res: Response, text: string, secrets:
   return { ok: false, retryable, error, ...(after !== undefined ? { retryAfterMs: after } : {}) };
 }
 
-/** A response body as the step's output: JSON, with `empty` standing in for an empty body. */
+/** A response body as the step's output: JSON, nesting no deeper than requests may, with `empty` standing in for an empty body. */
 export function jsonOutput(label: string, text: string, empty: unknown, secrets: readonly string[] = []): CallResult {
   if (text.trim() === "") return { ok: true, output: empty };
+  // Measured on the text before parsing: the output is then cloned, validated and stored by code that recurses.
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) return finalFailure("RESPONSE_TOO_DEEP", `${label} answered JSON nesting deeper than ${MAX_JSON_DEPTH} levels.`);
   try {
     return { ok: true, output: JSON.parse(text) };
   } catch {

@@ -2,9 +2,11 @@
  * The executor interface. Starting a step is pure (`start`): it either finishes at once (noop,
  * transform), suspends on a wait the engine understands (events, a timer, children), hands over to
  * a continueAsNew, or asks the Durable Object to perform I/O (`call`, for HTTP, Lambda, Cloud
- * Functions). Only `call` touches the network, and only the Durable Object runs it.
+ * Functions). Only `call` touches the network, only through `ctx.egress`, and only the Durable
+ * Object runs it.
  */
 import type { ChildrenWait, JobError, JobState, NewChild, StepWait } from "../engine/types";
+import type { Egress } from "../egress/organization-egress";
 
 export interface StepStartContext<Config> {
   stepName: string;
@@ -28,8 +30,19 @@ export type StepStart =
   | { kind: "call" }
   | { kind: "continueAsNew"; nextStep?: string; version: "same" | { tag: string } };
 
-/** Reads an organization secret at call time; secrets never enter history or execution data. */
-export type SecretReader = (key: string) => Promise<string | undefined>;
+/**
+ * A secret read for one destination: its value (undefined: the organization has no such secret),
+ * or the failure that stops the call because the secret may not go there (SECRET_HOST_DENIED).
+ */
+export type SecretRead = { ok: true; value: string | undefined } | Extract<CallResult, { ok: false }>;
+
+/**
+ * Reads an organization secret at call time, for the host (`destinationHost` in
+ * src/host-patterns.ts) that the secret, or what is made from it, is sent to. Every read comes
+ * before anything is sent, so a refused secret means nothing left. Secrets never enter history or
+ * execution data.
+ */
+export type SecretReader = (key: string, destinationHost: string) => Promise<SecretRead>;
 
 export interface CallContext<Config> {
   stepName: string;
@@ -40,6 +53,8 @@ export interface CallContext<Config> {
   attempt: number;
   env: Env;
   secrets: SecretReader;
+  /** The only way a call reaches the network: the organization's egress policy, checked at every hop. */
+  egress: Egress;
   /** Aborts when the attempt's time is up. */
   signal: AbortSignal;
 }

@@ -15,7 +15,8 @@ import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
-import { readOrganizationSecret } from "../registry/secrets";
+import { secretReader } from "../executors/secret-reader";
+import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
 
 /** What work needs from its Durable Object. */
@@ -203,7 +204,8 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           organizationId: org,
           attempt,
           env: host.bindings,
-          secrets: (key) => readOrganizationSecret(host.bindings, org, key),
+          secrets: secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }),
+          egress: organizationEgress(host.bindings, org),
           signal,
         })
         .catch((e: unknown) => ({

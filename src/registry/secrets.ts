@@ -1,37 +1,68 @@
 /**
  * D1 access for organization secrets. Values are sealed with AES-GCM before they reach D1; only
- * `readOrganizationSecret`, which executors call at call time, ever opens one. Everything else
- * returns metadata.
+ * `readSecretForUse` (the executors' reader, src/executors/secret-reader.ts) and
+ * `readOrganizationSecret` ever open one. Everything else returns metadata, `allowedHosts` included.
  */
 import { open, seal } from "../crypto/seal";
-import { NotFoundError } from "../errors";
+import { ConflictError, NotFoundError } from "../errors";
 import { isoTime } from "../ids";
 
 export interface SecretMetadata {
   key: string;
   description?: string;
+  /** The host patterns the secret may be sent to (src/host-patterns.ts); absent: not bound. */
+  allowedHosts?: string[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** What the API may change besides the value. `null` clears; a field left out keeps what is stored. */
+export interface SecretMetadataChange {
+  description?: string | null;
+  allowedHosts?: string[] | null;
 }
 
 interface SecretRow {
   organization_id: string;
   key: string;
   description: string | null;
+  allowed_hosts: string | null;
   sealed_value: string;
   created_at: string;
   updated_at: string;
 }
 
-const METADATA_COLUMNS = "key, description, created_at, updated_at";
+const METADATA_COLUMNS = "key, description, allowed_hosts, created_at, updated_at";
 
-function toMetadata(row: Pick<SecretRow, "key" | "description" | "created_at" | "updated_at">): SecretMetadata {
+/**
+ * The stored `allowed_hosts` JSON. Only this module writes it; should it ever not read back as a
+ * list of strings, the secret is treated as bound to nothing, so it fails closed.
+ */
+function parseAllowedHosts(text: string | null): string[] | undefined {
+  if (text === null) return undefined;
+  try {
+    const hosts: unknown = JSON.parse(text);
+    if (Array.isArray(hosts) && hosts.every((h) => typeof h === "string")) return hosts;
+  } catch {
+    /* fall through: fail closed */
+  }
+  return [];
+}
+
+function toMetadata(row: Pick<SecretRow, "key" | "description" | "allowed_hosts" | "created_at" | "updated_at">): SecretMetadata {
+  const allowedHosts = parseAllowedHosts(row.allowed_hosts);
   return {
     key: row.key,
     ...(row.description !== null ? { description: row.description } : {}),
+    ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** The column value for an `allowedHosts` change: JSON, or NULL to unbind. */
+function allowedHostsColumn(hosts: string[] | null): string | null {
+  return hosts === null ? null : JSON.stringify(hosts);
 }
 
 /** Binds a ciphertext to its organization and key: a sealed value copied to another row does not open. */
@@ -40,29 +71,70 @@ function associatedData(organizationId: string, key: string): string {
 }
 
 /**
- * Creates a secret or replaces its value. A description left out keeps the one stored, so rotating
- * a credential is `{key, value}` alone.
+ * Creates a secret or replaces its value. A description or `allowedHosts` left out keeps the one
+ * stored, so rotating a credential is `{key, value}` alone and never unbinds it; `null` clears.
  */
 export async function putOrganizationSecret(
   env: Pick<Env, "DB" | "SECRETS_KEY">,
   organizationId: string,
-  input: { key: string; value: string; description?: string },
+  input: { key: string; value: string } & SecretMetadataChange,
   now: number,
 ): Promise<SecretMetadata> {
   const sealed = await seal(env, input.value, associatedData(organizationId, input.key));
   const at = isoTime(now);
+  const keep = (column: string, given: boolean) => `${column} = ${given ? "excluded" : "organization_secrets"}.${column}`;
   const row = await env.DB.prepare(
-    `INSERT INTO organization_secrets (organization_id, key, description, sealed_value, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?)
+    `INSERT INTO organization_secrets (organization_id, key, description, allowed_hosts, sealed_value, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (organization_id, key) DO UPDATE SET
        sealed_value = excluded.sealed_value,
-       description = COALESCE(excluded.description, organization_secrets.description),
+       ${keep("description", input.description !== undefined)},
+       ${keep("allowed_hosts", input.allowedHosts !== undefined)},
        updated_at = excluded.updated_at
      RETURNING ${METADATA_COLUMNS}`,
   )
-    .bind(organizationId, input.key, input.description ?? null, sealed, at, at)
+    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at)
     .first<SecretRow>();
   return toMetadata(row!);
+}
+
+/**
+ * Changes a secret's description or `allowedHosts` without its value, or throws NotFoundError.
+ * With `ifAllowedHosts`, only while the stored binding is still that one (`undefined`: unbound),
+ * else ConflictError: a change checked against a binding never lands on another.
+ */
+export async function updateOrganizationSecretMetadata(
+  db: D1Database,
+  organizationId: string,
+  key: string,
+  change: SecretMetadataChange,
+  now: number,
+  condition?: { ifAllowedHosts: string[] | undefined },
+): Promise<SecretMetadata> {
+  const sets = ["updated_at = ?"];
+  const values: (string | null)[] = [isoTime(now)];
+  if (change.description !== undefined) {
+    sets.push("description = ?");
+    values.push(change.description);
+  }
+  if (change.allowedHosts !== undefined) {
+    sets.push("allowed_hosts = ?");
+    values.push(allowedHostsColumn(change.allowedHosts));
+  }
+  const where = ["organization_id = ?", "key = ?"];
+  const whereValues: (string | null)[] = [organizationId, key];
+  if (condition) {
+    where.push("allowed_hosts IS ?");
+    whereValues.push(allowedHostsColumn(condition.ifAllowedHosts ?? null));
+  }
+  const row = await db
+    .prepare(`UPDATE organization_secrets SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING ${METADATA_COLUMNS}`)
+    .bind(...values, ...whereValues)
+    .first<SecretRow>();
+  if (row) return toMetadata(row);
+  if (!condition) throw new NotFoundError(`Secret "${key}" was not found.`);
+  await getOrganizationSecretMetadata(db, organizationId, key); // NotFoundError when it is gone
+  throw new ConflictError(`The allowedHosts of secret "${key}" changed while this request was checked; nothing was changed. Retry.`);
 }
 
 /** Lists an organization's secrets by key, without values. */
@@ -90,10 +162,53 @@ export async function deleteOrganizationSecret(db: D1Database, organizationId: s
   if (result.meta.changes === 0) throw new NotFoundError(`Secret "${key}" was not found.`);
 }
 
-/** The decrypted value of a secret, or undefined when the organization has none by that key. For executors only. */
-export async function readOrganizationSecret(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<string | undefined> {
-  const row = await env.DB.prepare(`SELECT sealed_value FROM organization_secrets WHERE organization_id = ? AND key = ?`)
+/** A secret as a call uses it: the value and what decides where it may go. */
+export interface SecretForUse {
+  value: string;
+  /** Absent: not bound, any host (each first use recorded). */
+  allowedHosts?: string[];
+  /** Tells a secret from one deleted and created again under the same key. */
+  createdAt: string;
+}
+
+/** A secret with its bindings, decrypted, or undefined when the organization has none by that key. For executors only. */
+export async function readSecretForUse(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<SecretForUse | undefined> {
+  const row = await env.DB.prepare(`SELECT sealed_value, allowed_hosts, created_at FROM organization_secrets WHERE organization_id = ? AND key = ?`)
     .bind(organizationId, key)
-    .first<Pick<SecretRow, "sealed_value">>();
-  return row ? open(env, row.sealed_value, associatedData(organizationId, key)) : undefined;
+    .first<Pick<SecretRow, "sealed_value" | "allowed_hosts" | "created_at">>();
+  if (!row) return undefined;
+  const allowedHosts = parseAllowedHosts(row.allowed_hosts);
+  return {
+    value: await open(env, row.sealed_value, associatedData(organizationId, key)),
+    ...(allowedHosts !== undefined ? { allowedHosts } : {}),
+    createdAt: row.created_at,
+  };
+}
+
+/** The decrypted value of a secret, or undefined when the organization has none by that key. Ignores bindings: not for calls. */
+export async function readOrganizationSecret(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<string | undefined> {
+  return (await readSecretForUse(env, organizationId, key))?.value;
+}
+
+/** Who used an unbound secret toward a host (`hostname:port`). */
+export interface UnboundSecretUse {
+  organizationId: string;
+  key: string;
+  host: string;
+  jobId: string;
+  stepName: string;
+}
+
+/**
+ * Records the use of an unbound secret toward a host unless one is already recorded; true when
+ * this call recorded it, which happens once per (secret, host) across all isolates.
+ */
+export async function recordUnboundSecretUse(db: D1Database, use: UnboundSecretUse, now: number): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `INSERT OR IGNORE INTO secret_unbound_uses (organization_id, key, host, first_used_at, job_id, step_name) VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(use.organizationId, use.key, use.host, isoTime(now), use.jobId, use.stepName)
+    .run();
+  return result.meta.changes > 0;
 }

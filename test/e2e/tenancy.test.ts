@@ -67,7 +67,7 @@ describe("another organization's token", () => {
     const v2 = await a.client.expect(200, a.client.post(`${o}/workflows/${p.workflowId}/versions`, { definition: JSON.stringify(parent) }));
     const f = await deployWorkflow(a.client, a.orgId, failing);
     const spare = await a.client.expect(200, a.client.post(`${o}/api-auth-tokens`, { name: `${A}-spare` }));
-    await a.client.expect(200, a.client.post(`${o}/secrets`, { key: "A_SECRET", value: `${A}-value`, description: `${A}-description` }));
+    await a.client.expect(200, a.client.post(`${o}/secrets`, { key: "A_SECRET", value: `${A}-value`, description: `${A}-description`, allowedHosts: [`${A}.example.com`] }));
     const trigger = await createTrigger(a.client, a.orgId, { name: `${A}-hook`, workflowId: p.workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" });
     const running = await submit(a.client, a.orgId, {
       workflowId: p.workflowId,
@@ -132,6 +132,7 @@ describe("another organization's token", () => {
       { name: "CreateSecret", method: "POST", path: `${o}/secrets`, body: { key: "A_SECRET", value: "evil" }, status: 403 },
       { name: "ListSecrets", method: "GET", path: `${o}/secrets`, status: 403 },
       { name: "GetSecret", method: "GET", path: `${o}/secrets/A_SECRET`, status: 403 },
+      { name: "UpdateSecret", method: "PATCH", path: `${o}/secrets/A_SECRET`, body: { allowedHosts: null }, status: 403 },
       { name: "DeleteSecret", method: "DELETE", path: `${o}/secrets/A_SECRET`, status: 403 },
       { name: "CreateWebhookTrigger", method: "POST", path: `${o}/webhook-triggers`, body: { name: "evil", workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, scheme: "github" }, status: 403 },
       { name: "ListWebhookTriggers", method: "GET", path: `${o}/webhook-triggers`, status: 403 },
@@ -169,6 +170,7 @@ describe("another organization's token", () => {
       { name: "SubmitJob (A's workflow name)", method: "POST", path: `${o}/jobs`, body: { workflowName: parent.workflowName, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [] } }, status: 404 },
       ...jobCases(o, 404),
       { name: "GetSecret (A's key)", method: "GET", path: `${o}/secrets/A_SECRET`, status: 404 },
+      { name: "UpdateSecret (A's key)", method: "PATCH", path: `${o}/secrets/A_SECRET`, body: { allowedHosts: null }, status: 404 },
       { name: "DeleteSecret (A's key)", method: "DELETE", path: `${o}/secrets/A_SECRET`, status: 404 },
       { name: "CreateWebhookTrigger (A's workflow)", method: "POST", path: `${o}/webhook-triggers`, body: { name: "evil", workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, scheme: "github" }, status: 404 },
       { name: "DeleteWebhookTrigger (A's trigger)", method: "DELETE", path: `${o}/webhook-triggers/${ids.trigger}`, status: 404 },

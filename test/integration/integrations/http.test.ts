@@ -115,6 +115,16 @@ describe("/canopy/http", () => {
     expect(Date.parse(history[0].endTimestamp) - Date.parse(history[0].startTimestamp)).toBeGreaterThanOrEqual(1000);
   });
 
+  it("lets a step's own header replace a default whatever its case (Accept over accept)", async () => {
+    const id = await scenario("http-accept", [{ json: { ok: true } }]);
+    const { job } = await runHttpStep(id, {}, { headers: { Accept: "application/vnd.api+json", "X-Trace": "t-1" } });
+    expect(job.status).toBe("SUCCEEDED");
+    const [r] = await seen(id);
+    expect(r!.headers.accept).toBe("application/vnd.api+json");
+    expect(r!.headers["x-trace"]).toBe("t-1");
+    expect(r!.headers["content-type"]).toBe("application/json");
+  });
+
   it("aborts a call that sets no time limit after the default one (DEFAULT_CALL_TIMEOUT_MS), so the job moves on", async () => {
     const id = await scenario("http-hang-default", [{ hang: true }]);
     const { job, history } = await runHttpStep(id, {});
