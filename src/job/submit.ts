@@ -7,8 +7,8 @@ import { NotFoundError, ValidationError, unwrap } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, MAX_PAYLOAD_BYTES } from "../limits";
-import { resolveVersion, type VersionSelector } from "../registry/versions";
-import { findWorkflow } from "../registry/workflows";
+import { resolveVersion, type VersionSelector, type WorkflowVersion } from "../registry/versions";
+import { findWorkflow, type Workflow } from "../registry/workflows";
 import { parsedDefinition } from "./definition-cache";
 import { jobRunStub } from "./naming";
 
@@ -25,6 +25,25 @@ export interface SubmitRequest {
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
 export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: string; created: boolean }> {
+  const prepared = await prepareSubmission(env, req);
+  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
+  if (req.idempotencyKey !== undefined) jobId = await claimIdempotencyKey(env.DB, req.organizationId, req.idempotencyKey, jobId, Date.now());
+  return startSubmission(env, prepared, jobId);
+}
+
+/** A submission whose input passed the workflow's schema, with its version pinned; nothing is created yet. */
+export interface PreparedSubmission {
+  req: SubmitRequest;
+  workflow: Workflow;
+  version: WorkflowVersion;
+}
+
+/**
+ * Every check of a submission that can refuse it (size 413, workflow and version 404, input 400),
+ * before anything is created: a caller that must claim something before the job starts (a key, a
+ * delivery's body) claims it only for a submission that will start.
+ */
+export async function prepareSubmission(env: Env, req: SubmitRequest): Promise<PreparedSubmission> {
   // Measured on the value, not the request: an inputTransformer can copy a delivery's body twice.
   refuseOversizedJson(req.input, "The job input", MAX_PAYLOAD_BYTES);
   const workflow = await findWorkflow(env.DB, req.organizationId, req.workflow);
@@ -36,13 +55,16 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
   const definition = parsedDefinition(version.versionId, version.definition);
   const errors = validateValue(definition.definitions, "#/definitions/workflowInput", req.input);
   if (errors.length > 0) throw new ValidationError("The job input violates the workflow's workflowInput schema.", errors);
+  return { req, workflow, version };
+}
 
-  const now = Date.now();
-  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
-  if (req.idempotencyKey !== undefined) jobId = await claimIdempotencyKey(env.DB, req.organizationId, req.idempotencyKey, jobId, now);
-  const result = await jobRunStub(env, jobId).start({
+/** Creates and starts the prepared job as `jobId`; a job id that exists is returned as it is. */
+export async function startSubmission(env: Env, prepared: PreparedSubmission, jobId: string): Promise<{ jobId: string; created: boolean }> {
+  const { req, workflow, version } = prepared;
+  const id = canonicalJobId(jobId);
+  const result = await jobRunStub(env, id).start({
     identity: {
-      jobId,
+      jobId: id,
       organizationId: req.organizationId,
       workflowId: workflow.workflowId,
       workflowName: workflow.name,
@@ -50,9 +72,9 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
       versionNumber: version.versionNumber,
       submittedByUser: req.submittedByUser,
       runNumber: 1,
-      rootJobId: jobId,
+      rootJobId: id,
       depth: 0,
-      createdAt: now,
+      createdAt: Date.now(),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },

@@ -1,42 +1,134 @@
 /**
- * The per-trigger delivery rate limit: one small Durable Object per trigger holding a token bucket.
- * A Durable Object runs one request at a time wherever the deliveries arrive, so the bucket holds
- * across isolates and under concurrency, which a per-isolate counter would not.
+ * Webhook rate limits: one small Durable Object per bucket holding a token bucket, named by a
+ * trigger id (the trigger's delivery rate), by `ip:<address>|<triggerId>` (what one client address
+ * may cost one trigger before its deliveries are verified) or by `probe:ip:<address>` (what one
+ * address may cost looking up trigger ids that do not exist), see admission.ts. A Durable Object runs one request at a
+ * time wherever the requests arrive, so the bucket holds across isolates and under concurrency,
+ * which a per-isolate counter would not.
  *
- * The bucket lives in memory only: writing storage on every delivery would cost more than the
- * limit protects. If the object is evicted the bucket starts full again, which lets at most one
- * extra second's burst through; that is the trade-off.
+ * The bucket is kept in the object's storage, so evicting the object (or a flood that gets it
+ * restarted) does not refill it. A local SQLite write per request is cheap next to what the limit
+ * protects (a D1 read, a decrypt and an HMAC, or a job). Once a bucket would be full again it holds
+ * nothing a fresh one would not, so an alarm then deletes it: the objects of the many addresses a
+ * flood comes from do not keep storage forever.
  */
 import { DurableObject } from "cloudflare:workers";
 
-/** The answer to one delivery: allowed, or how long until a token is available. */
+/** The answer to one request: allowed, or how long until a token is available. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
-/** Pure token-bucket step: capacity is one second's worth of deliveries. */
+/** A bucket's contents: tokens left at `updatedAt` (epoch ms). */
+export interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/** How a bucket refills: `ratePerSecond` tokens a second up to `capacity`. */
+export interface BucketShape {
+  ratePerSecond: number;
+  capacity: number;
+}
+
+/** The tokens a bucket holds at `now`. A missing bucket is full. */
+function tokensAt(bucket: Bucket | undefined, shape: BucketShape, now: number): number {
+  if (!bucket) return shape.capacity;
+  const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
+  return Math.min(shape.capacity, bucket.tokens + elapsed * shape.ratePerSecond);
+}
+
+/** Pure token-bucket step; the capacity defaults to one second's worth. */
 export function takeToken(
-  bucket: { tokens: number; updatedAt: number } | undefined,
+  bucket: Bucket | undefined,
   ratePerSecond: number,
   now: number,
-): { bucket: { tokens: number; updatedAt: number }; decision: RateDecision } {
-  const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) / 1000 : Infinity;
-  const tokens = Math.min(ratePerSecond, (bucket?.tokens ?? ratePerSecond) + elapsed * ratePerSecond);
+  capacity: number = ratePerSecond,
+): { bucket: Bucket; decision: RateDecision } {
+  const tokens = tokensAt(bucket, { ratePerSecond, capacity }, now);
   if (tokens >= 1) return { bucket: { tokens: tokens - 1, updatedAt: now }, decision: { allowed: true } };
   const retryAfterSeconds = Math.max(1, Math.ceil((1 - tokens) / ratePerSecond));
   return { bucket: { tokens, updatedAt: now }, decision: { allowed: false, retryAfterSeconds } };
 }
 
-export class WebhookRateLimiter extends DurableObject<Env> {
-  private bucket: { tokens: number; updatedAt: number } | undefined;
+/** Pure step: one token given back, never past the capacity. */
+export function returnToken(bucket: Bucket | undefined, shape: BucketShape, now: number): Bucket {
+  return { tokens: Math.min(shape.capacity, tokensAt(bucket, shape, now) + 1), updatedAt: now };
+}
 
-  /** Takes one token at `ratePerSecond` (the trigger's current setting). */
-  async take(ratePerSecond: number): Promise<RateDecision> {
-    const { bucket, decision } = takeToken(this.bucket, ratePerSecond, Date.now());
-    this.bucket = bucket;
+/** What the object stores: its bucket and the shape it was last used with (the alarm needs it). */
+interface Stored extends Bucket, BucketShape {}
+
+const KEY = "bucket";
+
+export class WebhookRateLimiter extends DurableObject<Env> {
+  /** Whether this instance has armed the clean-up alarm (a new instance re-arms it once). */
+  private alarmArmed = false;
+
+  /** Takes one token from a bucket refilling at `ratePerSecond` up to `capacity` (default: one second's worth). */
+  async take(ratePerSecond: number, capacity: number = ratePerSecond): Promise<RateDecision> {
+    const shape = { ratePerSecond, capacity };
+    const { bucket, decision } = takeToken(this.ctx.storage.kv.get<Stored>(KEY), ratePerSecond, Date.now(), capacity);
+    // A denial takes nothing: the stored bucket (and its alarm) already says all there is to say,
+    // and a flood of denied requests then costs no storage write.
+    if (decision.allowed) await this.save(bucket, shape);
     return decision;
   }
+
+  /** Whether a token is available, without taking it or writing anything. */
+  async peek(ratePerSecond: number, capacity: number = ratePerSecond): Promise<RateDecision> {
+    return takeToken(this.ctx.storage.kv.get<Stored>(KEY), ratePerSecond, Date.now(), capacity).decision;
+  }
+
+  /** Gives back one token taken for a request that turned out not to need limiting. */
+  async giveBack(ratePerSecond: number, capacity: number = ratePerSecond): Promise<void> {
+    const shape = { ratePerSecond, capacity };
+    await this.save(returnToken(this.ctx.storage.kv.get<Stored>(KEY), shape, Date.now()), shape);
+  }
+
+  /** Deletes a bucket that has refilled, or waits until it will have. */
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    const stored = this.ctx.storage.kv.get<Stored>(KEY);
+    if (!stored || tokensAt(stored, stored, Date.now()) >= stored.capacity) {
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    await this.armAlarm(stored);
+  }
+
+  private async save(bucket: Bucket, shape: BucketShape): Promise<void> {
+    const stored: Stored = { ...bucket, ...shape };
+    this.ctx.storage.kv.put(KEY, stored);
+    if (!this.alarmArmed) await this.armAlarm(stored);
+  }
+
+  private async armAlarm(stored: Stored): Promise<void> {
+    const fullInMs = (Math.max(0, stored.capacity - stored.tokens) / stored.ratePerSecond) * 1000;
+    await this.ctx.storage.setAlarm(stored.updatedAt + Math.ceil(fullInMs) + 1);
+    this.alarmArmed = true;
+  }
+}
+
+/** The object holding the bucket named `name`. */
+function limiter(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, name: string) {
+  return env.WEBHOOK_RATE_LIMITER.get(env.WEBHOOK_RATE_LIMITER.idFromName(name));
 }
 
 /** Asks the trigger's limiter for one delivery. */
 export function takeDeliveryToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, triggerId: string, ratePerSecond: number): Promise<RateDecision> {
-  return env.WEBHOOK_RATE_LIMITER.get(env.WEBHOOK_RATE_LIMITER.idFromName(triggerId)).take(ratePerSecond);
+  return limiter(env, triggerId).take(ratePerSecond);
+}
+
+/** Asks a client's limiter (a bucket name of admission.ts) for one unverified request. */
+export function takeClientToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, bucketName: string, shape: BucketShape): Promise<RateDecision> {
+  return limiter(env, bucketName).take(shape.ratePerSecond, shape.capacity);
+}
+
+/** Whether a client's limiter has a token, without taking one. */
+export function peekClientToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, bucketName: string, shape: BucketShape): Promise<RateDecision> {
+  return limiter(env, bucketName).peek(shape.ratePerSecond, shape.capacity);
+}
+
+/** Gives a client its token back once its request proved to come from a sender with the secret. */
+export function returnClientToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, bucketName: string, shape: BucketShape): Promise<void> {
+  return limiter(env, bucketName).giveBack(shape.ratePerSecond, shape.capacity);
 }

@@ -1,13 +1,13 @@
 /**
- * D1 access for webhook triggers and their delivery records. The signing secret is sealed before
- * it reaches the database, with associated data naming the organization and trigger, so a sealed
- * secret copied to another row does not open.
+ * D1 access for webhook triggers, their delivery records and GitHub body digests. The signing
+ * secret is sealed before it reaches the database, with associated data naming the organization
+ * and trigger, so a sealed secret copied to another row does not open.
  */
 import { open, seal } from "../crypto/seal";
 import type { InputTransformer } from "../definition/transformer";
 import { NotFoundError } from "../errors";
 import { isoTime, isUuid } from "../ids";
-import { WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
+import { WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
 import type { VersionSelector } from "../registry/versions";
 import type { Scheme } from "./signatures";
 
@@ -155,13 +155,49 @@ export async function recordDelivery(
   return { first: false, jobId: (await findDelivery(db, triggerId, deliveryId)) ?? jobId };
 }
 
-/** Deletes a bounded batch of delivery records older than the retention window. */
-export async function pruneDeliveries(db: D1Database, now: number): Promise<void> {
-  await db
+/** The job a byte-identical GitHub body started at or after `since` (epoch ms), if any. */
+export async function findBody(db: D1Database, triggerId: string, bodySha256: string, since: number): Promise<string | null> {
+  const row = await db
+    .prepare(`SELECT job_id FROM webhook_bodies WHERE trigger_id = ? AND body_sha256 = ? AND created_at >= ?`)
+    .bind(triggerId, bodySha256, since)
+    .first<{ job_id: string }>();
+  return row?.job_id ?? null;
+}
+
+/**
+ * Binds a body to `jobId` unless a binding made at or after `since` exists, in one statement:
+ * concurrent deliveries of one body all get the first one's job id. An older binding is taken over.
+ * Returns the job id the body is bound to.
+ */
+export async function claimBody(db: D1Database, triggerId: string, bodySha256: string, jobId: string, now: number, since: number): Promise<string> {
+  const claimed = await db
     .prepare(
-      `DELETE FROM webhook_deliveries WHERE rowid IN
-         (SELECT rowid FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      `INSERT INTO webhook_bodies (trigger_id, body_sha256, job_id, created_at) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (trigger_id, body_sha256) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at
+         WHERE webhook_bodies.created_at < ?5
+       RETURNING job_id`,
     )
-    .bind(now - WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH)
-    .run();
+    .bind(triggerId, bodySha256, jobId, now, since)
+    .first<{ job_id: string }>();
+  if (claimed) return claimed.job_id;
+  // The conflicting row is live (younger than `since`), and only rows older than it are pruned.
+  return (await findBody(db, triggerId, bodySha256, since)) ?? jobId;
+}
+
+/** Deletes a bounded batch of delivery records, and one of GitHub body digests, older than their windows. */
+export async function pruneDeliveries(db: D1Database, now: number): Promise<void> {
+  await db.batch([
+    db
+      .prepare(
+        `DELETE FROM webhook_deliveries WHERE rowid IN
+           (SELECT rowid FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      )
+      .bind(now - WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH),
+    db
+      .prepare(
+        `DELETE FROM webhook_bodies WHERE rowid IN
+           (SELECT rowid FROM webhook_bodies WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      )
+      .bind(now - WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_PRUNE_BATCH),
+  ]);
 }

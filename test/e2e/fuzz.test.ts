@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type TestClient } from "../helpers/client";
 import { step, submit, workflow } from "../helpers/jobs";
 import { createTrigger, githubHeaders } from "../helpers/webhooks";
+import { hostPatternProblem } from "../../src/host-patterns";
 import { listAllJobs, printServerLogsOnFailure } from "./jobs";
 import { EngineServer } from "./server";
 
@@ -130,21 +131,39 @@ const notAString = fc.oneof(
 );
 const notAnObject = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.string(), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 4 }));
 
+/** A secret's `allowedHosts` that must be refused: not a list, an empty or too long one, or one naming a bad pattern. */
+const badAllowedHosts = fc.oneof(
+  fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 40 }), fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })),
+  fc.constantFrom<unknown[]>(
+    [], [""], ["*"], ["*.com"], ["*example.com"], ["https://api.example.com/"], ["API.example.com"], ["api.example.com:0"],
+    ["api.example.com:65536"], ["0x7f.1"], ["2130706433"], ["[::1"], ["[0:0:0:0:0:0:0:1]"], ["a.example.com", "a.example.com"],
+    ["*.10.0.0.1"], ["x".repeat(301)], [null], [1], [["a.example.com"]],
+  ),
+  fc.integer({ min: 51, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => `h${i}.example.com`)),
+  // Strings from the characters host parsers disagree on, at least one of them invalid.
+  fc
+    .array(fc.string({ unit: fc.constantFrom(..."aZ09.-*:[]_/@% \u00fc"), maxLength: 30 }), { minLength: 1, maxLength: 5 })
+    .filter((hosts) => hosts.some((h) => hostPatternProblem(h) !== undefined)),
+);
+
 /** Extra fields a route does not know, sometimes `__proto__` and `constructor`. */
 function unknownFields(known: string[]) {
   const key = fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom("__proto__", "constructor", "prototype"));
   return fc.array(fc.tuple(key, fc.jsonValue({ maxDepth: 3 })), { maxLength: 4 }).map((entries) => entries.filter(([k]) => !known.includes(k)));
 }
 
-/** A body object: `valid`, with one required field broken (dropped or of a wrong type), plus unknown fields. */
-function broken(valid: Record<string, unknown>, wrong: Record<string, fc.Arbitrary<unknown>>) {
+/**
+ * A body object: `valid`, with one field broken (a required one dropped, or any of a wrong type),
+ * plus unknown fields. `optional` fields are never dropped: leaving one out is valid.
+ */
+function broken(valid: Record<string, unknown>, wrong: Record<string, fc.Arbitrary<unknown>>, optional: readonly string[] = []) {
   const fields = Object.keys(wrong);
   return fc
     .tuple(fc.constantFrom(...fields), fc.boolean(), unknownFields(Object.keys(valid)))
     .chain(([field, drop, extra]) =>
       wrong[field]!.map((value) => {
         const entries = Object.entries(valid).filter(([k]) => k !== field);
-        if (!drop) entries.push([field, value]);
+        if (!drop || optional.includes(field)) entries.push([field, value]);
         return Object.fromEntries([...extra, ...entries]);
       }),
     );
@@ -194,6 +213,8 @@ interface BodyRoute {
   valid: () => Record<string, unknown>;
   /** For each required field, values of a wrong type. */
   wrong: Record<string, fc.Arbitrary<unknown>>;
+  /** Fields of `wrong` the route may go without: given wrong, never left out. */
+  optional?: string[];
 }
 
 /** One malformed request of a kind to a body route. */
@@ -219,7 +240,7 @@ function malformed(route: BodyRoute, kind: Kind): fc.Arbitrary<Omit<Req, "token"
     case "notAnObject":
       return notAnObject.map((v) => json(JSON.stringify(v)));
     case "wrongTypes":
-      return broken(valid, route.wrong).map((o) => json(JSON.stringify(o)));
+      return broken(valid, route.wrong, route.optional).map((o) => json(JSON.stringify(o)));
     case "deep":
       // Alone, or as the value of one of the route's own fields (an event payload, a definition, an input).
       return fc.tuple(deepText, fc.constantFrom(...Object.keys(valid), null)).map(([deep, field]) =>
@@ -429,11 +450,21 @@ describe("hostile input to every route", () => {
       name: "CreateSecret",
       method: "POST",
       path: () => `${o()}/secrets`,
-      valid: () => ({ key: "FUZZ_NEW", value: "v" }),
+      valid: () => ({ key: "FUZZ_NEW", value: "v", allowedHosts: ["api.example.com", "*.example.com:443"] }),
       wrong: {
         key: fc.oneof(notAString, fc.constantFrom("", "1abc", "has space", "x".repeat(129), "a/b")),
         value: fc.oneof(notAString, fc.constant(""), fc.constant("v".repeat(64 * 1024 + 1))),
+        allowedHosts: badAllowedHosts,
       },
+      optional: ["allowedHosts"],
+    },
+    {
+      name: "UpdateSecret",
+      method: "PATCH",
+      path: () => `${o()}/secrets/FUZZ_SECRET`,
+      // Dropping allowedHosts leaves nothing to change, which is refused too.
+      valid: () => ({ allowedHosts: ["api.example.com"] }),
+      wrong: { allowedHosts: badAllowedHosts },
     },
     {
       name: "CreateWebhookTrigger",
@@ -464,7 +495,8 @@ describe("hostile input to every route", () => {
       fc.constantFrom(...INVALID_UTF8).map((bad) => withBytes(JSON.stringify({ orderId: MARK }), bad)),
       fc.integer({ min: 10_000, max: 300_000 }).map((n) => utf8(`[${new Array(n).fill("0").join(",")}]`)),
     );
-    // Unsigned, or signed with the wrong secret: 401, whatever the body.
+    // Unsigned, or signed with the wrong secret: 401, whatever the body (429 once this address has sent
+    // more whose signatures fail than its bucket holds; unsigned ones are refused before the bucket).
     await fuzz(
       fc.tuple(hostileBody, fc.boolean()).map(([body, sign]) => ({
         method: "POST",
@@ -481,8 +513,16 @@ describe("hostile input to every route", () => {
       () => "",
       params.numRuns * 4,
     );
-    // Unknown triggers: 404.
-    await fuzz(garbageId.map((id) => ({ method: "POST", path: `/hooks/${id}`, body: utf8("{}"), headers: JSON_TYPE })), () => "");
+    // Unknown triggers: 404 once the signature headers are well-formed (unsigned, 401 before any lookup).
+    await fuzz(
+      fc.tuple(garbageId, fc.boolean()).map(([id, sign]) => ({
+        method: "POST",
+        path: `/hooks/${id}`,
+        body: utf8("{}"),
+        headers: sign ? githubHeaders("not-the-secret", utf8("{}")) : JSON_TYPE,
+      })),
+      () => "",
+    );
   });
 
   /** An id that names nothing: random text, dot segments, bad percent-escapes, a fresh UUID. */
@@ -522,6 +562,7 @@ describe("hostile input to every route", () => {
       ["POST", (id) => `/organizations/${id}/secrets`],
       ["GET", (id) => `${o()}/secrets/${id}`],
       ["DELETE", (id) => `${o()}/secrets/${id}`],
+      ["PATCH", (id) => `${o()}/secrets/${id}`],
       ["GET", (id) => `/organizations/${id}/webhook-triggers`],
       ["POST", (id) => `/organizations/${id}/webhook-triggers`],
       ["DELETE", (id) => `${o()}/webhook-triggers/${id}`],

@@ -7,7 +7,8 @@ import { MAX_BODY_BYTES, WEBHOOK_DEFAULT_RATE_PER_SECOND, WEBHOOK_MAX_RATE_PER_S
 import { getOrganization } from "../../registry/organizations";
 import { resolveVersion } from "../../registry/versions";
 import { findWorkflow } from "../../registry/workflows";
-import { deliver, DeliveryThrottled } from "../../webhooks/delivery";
+import { admitWebhookRequest, WebhookThrottled } from "../../webhooks/admission";
+import { deliver } from "../../webhooks/delivery";
 import { generateSecret, SCHEMES } from "../../webhooks/signatures";
 import { createTrigger, deleteTrigger, listTriggers, type WebhookTrigger } from "../../webhooks/triggers";
 import { requireOrganization } from "../auth";
@@ -162,7 +163,10 @@ export function registerWebhookRoutes(app: App): void {
       operationId: "DeliverWebhook",
       description:
         "A sender's delivery: any JSON body, signed per the trigger's scheme over the raw bytes. No bearer token. " +
-        "202 starts a job; a repeated delivery id answers 200 with the first job's id.",
+        "202 starts a job; a repeated delivery id (or, for GitHub, a byte-identical body within 24 h) answers 200 " +
+        "with the first job's id. A request without a well-formed signature header is refused with 401, and one from " +
+        "an address that sent this trigger too many requests whose signatures did not verify (or replays), or too many " +
+        "requests to triggers that do not exist, with 429, before the trigger is looked up.",
       security: [],
       request: { params: HookParams },
       responses: {
@@ -172,20 +176,26 @@ export function registerWebhookRoutes(app: App): void {
       },
     }),
     async (c) => {
-      // The body is read as bytes, never parsed by a validator first: signatures are over the raw bytes.
-      // The app's body limit has already refused a declared or streamed size over the limit.
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      if (body.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
       try {
+        // Before the body is read or the trigger looked up: a request that cannot be a delivery,
+        // or one more from an address over its limit, costs no D1 read and no crypto.
+        const now = Date.now();
+        const triggerId = c.req.valid("param").triggerId;
+        const admission = await admitWebhookRequest(c.env, c.req.raw.headers, triggerId, now);
+        // The body is read as bytes, never parsed by a validator first: signatures are over the raw bytes.
+        // The app's body limit has already refused a declared or streamed size over the limit.
+        const body = new Uint8Array(await c.req.arrayBuffer());
+        if (body.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
         const result = await deliver(
           c.env,
-          { triggerId: c.req.valid("param").triggerId, headers: c.req.raw.headers, body },
-          Date.now(),
+          { triggerId, headers: c.req.raw.headers, body },
+          now,
           (p) => c.executionCtx.waitUntil(p),
+          admission,
         );
         return c.json({ jobId: result.jobId }, result.status);
       } catch (e) {
-        if (e instanceof DeliveryThrottled) c.header("retry-after", String(e.retryAfterSeconds));
+        if (e instanceof WebhookThrottled) c.header("retry-after", String(e.retryAfterSeconds));
         throw e;
       }
     },
