@@ -96,3 +96,11 @@ export async function deployWorkflow(
   await client.expect(200, client.put(`/organizations/${orgId}/workflows/${workflowId}/tags/$LIVE`, { versionId: v.versionId }));
   return { workflowId: workflowId!, versionId: v.versionId, versionNumber: v.versionNumber };
 }
+
+/** A new organization with these workflows deployed ($LIVE); `ids` maps each workflow name to its id. */
+export async function tenantWith(admin: TestClient, ...defs: ({ workflowName: string } & Record<string, unknown>)[]) {
+  const t = await newTenant(admin);
+  const ids: Record<string, string> = {};
+  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
+  return { ...t, ids };
+}

@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { deployWorkflow, newTenant } from "../../helpers/client";
+import { tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
@@ -24,18 +24,11 @@ function fanOutParent(name: string, config: Record<string, unknown> = {}) {
   ]);
 }
 
-async function tenantWith(...defs: any[]) {
-  const t = await newTenant(admin);
-  const ids: Record<string, string> = {};
-  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
-  return { ...t, ids };
-}
-
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ sku: `sku-${i}`, qty: i + 1 }));
 
 describe("runChildJob with forEach", () => {
   it("fans out to 200 children and keeps their results in array order", async () => {
-    const { client, orgId, ids } = await tenantWith(item, fanOutParent("batch"));
+    const { client, orgId, ids } = await tenantWith(admin, item, fanOutParent("batch"));
     const input = { items: items(200) };
     const jobId = await submit(client, orgId, { workflowId: ids.batch, workflowVersion: { tag: "$LIVE" }, inputJson: input });
     // Replayed alarms while the fan-out runs never start a second child.
@@ -56,7 +49,7 @@ describe("runChildJob with forEach", () => {
   });
 
   it("creates a child with invalid input FAILED, visible in childJobs, and tolerates it when told to", async () => {
-    const { client, orgId, ids } = await tenantWith(item, fanOutParent("tolerant", { toleratedFailureCount: 1 }));
+    const { client, orgId, ids } = await tenantWith(admin, item, fanOutParent("tolerant", { toleratedFailureCount: 1 }));
     const input = { items: [{ sku: "a", qty: 1 }, { sku: "b", qty: 0 }, { sku: "c", qty: 3 }] };
     const jobId = await submit(client, orgId, { workflowId: ids.tolerant, workflowVersion: { tag: "$LIVE" }, inputJson: input });
     const { job } = await waitForJob(client, orgId, jobId);
@@ -79,7 +72,7 @@ describe("runChildJob with forEach", () => {
     const parent = workflow("strict", [
       step("fan", run, { config: { children: [{ workflowName: "flaky", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(flaky, parent);
+    const { client, orgId, ids } = await tenantWith(admin, flaky, parent);
     const input = { items: [{ n: 0 }, { n: 1, wait: true }, { n: 2 }] };
     const jobId = await submit(client, orgId, { workflowId: ids.strict, workflowVersion: { tag: "$LIVE" }, inputJson: input });
     const first = await waitForJob(client, orgId, jobId, undefined, 15_000);
@@ -117,7 +110,7 @@ describe("runChildJob with forEach", () => {
     const parent = workflow("limited", [
       step("fan", run, { config: { maxConcurrency: 2, children: [{ workflowName: "slow", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(slow, parent);
+    const { client, orgId, ids } = await tenantWith(admin, slow, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.limited, workflowVersion: { tag: "$LIVE" }, inputJson: { items: items(6) } });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
     expect(job.status).toBe("SUCCEEDED");
@@ -135,7 +128,7 @@ describe("runChildJob with forEach", () => {
 
   it("loses no outcome when the parent is evicted while its children finish", async () => {
     const slow = workflow("slow", [step("nap", delay, { config: { seconds: 0.2 } })]);
-    const { client, orgId, ids } = await tenantWith(slow, workflow("evicted", [
+    const { client, orgId, ids } = await tenantWith(admin, slow, workflow("evicted", [
       step("fan", run, { config: { children: [{ workflowName: "slow", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }),
     ]));
     const jobId = await submit(client, orgId, { workflowId: ids.evicted, workflowVersion: { tag: "$LIVE" }, inputJson: { items: items(20) } });
@@ -167,7 +160,7 @@ describe("runChildJob with listed children", () => {
         config: { children: [{ workflowName: "double", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "first.output.results" } }] },
       }),
     ]);
-    const { client, orgId, ids } = await tenantWith(double, square, parent);
+    const { client, orgId, ids } = await tenantWith(admin, double, square, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.pipeline, workflowVersion: { tag: "$LIVE" }, inputJson: { v: 3 } });
     const { job, childJobs } = await waitForJob(client, orgId, jobId);
     expect(job.status).toBe("SUCCEEDED");

@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { deployWorkflow, newTenant } from "../../helpers/client";
+import { deployWorkflow, newTenant, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
@@ -12,13 +12,6 @@ const waitEvents = "/justworkflowit/waitForEventIds";
 
 const stub = (jobId: string): DurableObjectStub<JobObject> => env.JOBS.get(env.JOBS.idFromName(jobId));
 
-async function tenantWith(...defs: any[]) {
-  const t = await newTenant(admin);
-  const ids: Record<string, string> = {};
-  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
-  return { ...t, ids };
-}
-
 const child = (name: string, workflowName: string, extra: Record<string, unknown> = {}) =>
   step(name, run, { config: { children: [{ workflowName, workflowVersion: { tag: "$LIVE" } }], ...extra } });
 
@@ -27,7 +20,7 @@ describe("a job tree", () => {
     const leaf = workflow("leaf", [step("hold", waitEvents, { config: { eventIds: ["never"] } })]);
     const mid = workflow("mid", [child("spawn", "leaf")]);
     const top = workflow("top", [child("spawn", "mid")]);
-    const { client, orgId, ids } = await tenantWith(leaf, mid, top);
+    const { client, orgId, ids } = await tenantWith(admin, leaf, mid, top);
     const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
     const midJob = (await waitForJob(client, orgId, jobId, () => true, 5000)) && (await childOf(client, orgId, jobId));
     const leafJob = await childOf(client, orgId, midJob);
@@ -66,7 +59,7 @@ describe("a job tree", () => {
       { id: "one", workflowName: "mid", workflowVersion: { tag: "$LIVE" } },
       { id: "two", workflowName: "mid", workflowVersion: { tag: "$LIVE" } },
     ] } })]);
-    const { client, orgId, ids } = await tenantWith(leaf, mid, top);
+    const { client, orgId, ids } = await tenantWith(admin, leaf, mid, top);
     const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
     const done = await waitForJob(client, orgId, jobId);
     // top 1 + 2 × (mid 2 + leaf 2)
@@ -91,7 +84,7 @@ describe("a job tree", () => {
   it("records a child's outcome once when its report is refused twice and then delivered", async () => {
     const leaf = workflow("leaf", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
     const top = workflow("top", [child("spawn", "leaf")]);
-    const { client, orgId, ids } = await tenantWith(leaf, top);
+    const { client, orgId, ids } = await tenantWith(admin, leaf, top);
     const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
     const leafJob = await childOf(client, orgId, jobId);
     await waitForJob(client, orgId, leafJob, (j) => j.currentStepName === "hold");

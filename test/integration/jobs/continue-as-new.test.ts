@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { deployWorkflow, newTenant } from "../../helpers/client";
+import { deployWorkflow, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import countdown from "../../fixtures/countdown.json";
@@ -23,16 +23,9 @@ const looper = workflow("looper", [
   step("again", again, { config: { nextStep: "work" } }),
 ]);
 
-async function tenantWith(...defs: any[]) {
-  const t = await newTenant(admin);
-  const ids: Record<string, string> = {};
-  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
-  return { ...t, ids };
-}
-
 describe("continueAsNew", () => {
   it("rolls a loop into fresh runs automatically, each under the history bound, as one job", async () => {
-    const { client, orgId, ids } = await tenantWith(countdown);
+    const { client, orgId, ids } = await tenantWith(admin, countdown);
     const jobId = await submit(client, orgId, { workflowId: ids.countdown, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 250 } });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
     expect(job).toMatchObject({ jobId, status: "SUCCEEDED", output: { n: 0 }, runNumber: 3, billableTransactionUnits: 251 });
@@ -53,7 +46,7 @@ describe("continueAsNew", () => {
   });
 
   it("continues explicitly with the step's input as the new workflowInput", async () => {
-    const { client, orgId, ids } = await tenantWith(looper);
+    const { client, orgId, ids } = await tenantWith(admin, looper);
     const jobId = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
     const { job } = await waitForJob(client, orgId, jobId);
     // run 1: work, again; run 2: work, again; run 3: work.
@@ -70,7 +63,7 @@ describe("continueAsNew", () => {
       step("mark", transform, { config: { output: { version: 1 } } }),
     ]);
     const v2 = workflow("upgrade", [step("mark", transform, { config: { output: { version: 2 } } })]);
-    const { client, orgId, ids } = await tenantWith(v1);
+    const { client, orgId, ids } = await tenantWith(admin, v1);
     const jobId = await submit(client, orgId, { workflowId: ids.upgrade, workflowVersion: { tag: "$LIVE" } });
     await deployWorkflow(client, orgId, v2);
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go" }));
@@ -83,7 +76,7 @@ describe("continueAsNew", () => {
       step("hold", waitEvents, { config: { eventIds: ["go"] } }, "roll"),
       step("roll", again, { config: { nextStep: "hold", version: { tag: "$CANARY" } } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids["lost-tag"], workflowVersion: { tag: "$LIVE" } });
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go" }));
     const { job } = await waitForJob(client, orgId, jobId);
@@ -97,7 +90,7 @@ describe("continueAsNew", () => {
       step("roll", again, { config: { nextStep: "mark" } }),
       step("mark", transform, { config: { output: { version: 1 } } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(v1);
+    const { client, orgId, ids } = await tenantWith(admin, v1);
     const jobId = await submit(client, orgId, { workflowId: ids.stay, workflowVersion: { tag: "$LIVE" } });
     await deployWorkflow(client, orgId, { ...v1, steps: [step("mark", transform, { config: { output: { version: 2 } } })] });
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go" }));
@@ -107,7 +100,7 @@ describe("continueAsNew", () => {
 
   it("gives a parent the final result of a child that rolls over twice", async () => {
     const parent = workflow("parent", [step("spawn", run, { config: { children: [{ workflowName: "looper", workflowVersion: { tag: "$LIVE" } }] } })]);
-    const { client, orgId, ids } = await tenantWith(looper, parent);
+    const { client, orgId, ids } = await tenantWith(admin, looper, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.parent, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
     const { job } = await waitForJob(client, orgId, jobId);
     expect(job.status).toBe("SUCCEEDED");
@@ -123,7 +116,7 @@ describe("continueAsNew", () => {
       step("hold", waitEvents, { config: { eventIds: ["never"] } }),
     ]);
     const parent = workflow("holder", [step("spawn", run, { config: { children: [{ workflowName: "rolling", workflowVersion: { tag: "$LIVE" } }] } })]);
-    const { client, orgId, ids } = await tenantWith(looping, parent);
+    const { client, orgId, ids } = await tenantWith(admin, looping, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.holder, workflowVersion: { tag: "$LIVE" } });
     const childId = await waitForChild(jobId);
     await waitForJob(client, orgId, childId, (j) => j.runNumber === 2 && j.currentStepName === "hold");
@@ -133,7 +126,7 @@ describe("continueAsNew", () => {
   });
 
   it("drops an old run's storage after its retention, and the job stays readable", async () => {
-    const { client, orgId, ids } = await tenantWith(looper);
+    const { client, orgId, ids } = await tenantWith(admin, looper);
     const jobId = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
     await waitForJob(client, orgId, jobId);
     // Seven days pass for runs 1 and 2: their purge work falls due.
@@ -157,7 +150,7 @@ describe("continueAsNew", () => {
       step("roll", again, { config: { nextStep: "wait2" } }),
       step("wait2", waitEvents, { config: { eventIds: ["never"] } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids.midroll, workflowVersion: { tag: "$LIVE" } });
     // Run 1 hands over but its alarm has not yet created run 2.
     await handOverWithoutAlarm(jobId);
@@ -177,7 +170,7 @@ describe("continueAsNew", () => {
       step("roll", again, { config: { nextStep: "done" } }),
       step("done", transform, { config: { output: { finished: true } } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids.crashy, workflowVersion: { tag: "$LIVE" } });
     await handOverWithoutAlarm(jobId);
     await evictDurableObject(runStub(jobId));

@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { deployWorkflow, newTenant } from "../../helpers/client";
+import { newTenant, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
@@ -15,13 +15,6 @@ const delay = "/canopy/delay";
 const http = "/canopy/http";
 
 const stub = (jobId: string): DurableObjectStub<JobObject> => env.JOBS.get(env.JOBS.idFromName(jobId));
-
-async function tenantWith(...defs: any[]) {
-  const t = await newTenant(admin);
-  const ids: Record<string, string> = {};
-  for (const d of defs) ids[d.workflowName] = (await deployWorkflow(t.client, t.orgId, d)).workflowId;
-  return { ...t, ids };
-}
 
 const forEachItems = (workflowName: string, config: Record<string, unknown> = {}) => ({
   config: { children: [{ workflowName, workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }], ...config },
@@ -69,7 +62,7 @@ describe("the job store", () => {
       step("grow", transform, { config: { output: { a: { var: "workflowInput" }, b: { var: "workflowInput" }, c: { var: "workflowInput" } } } }),
     ]);
     const parent = workflow("fatBatch", [step("fan", run, forEachItems("fat"), "after"), step("after", noop)]);
-    const { client, orgId, ids } = await tenantWith(item, parent);
+    const { client, orgId, ids } = await tenantWith(admin, item, parent);
     const pad = "x".repeat(3000);
     const items = Array.from({ length: 300 }, (_, i) => ({ i, pad }));
     const jobId = await submit(client, orgId, { workflowId: ids.fatBatch, workflowVersion: { tag: "$LIVE" }, inputJson: { items } });
@@ -104,7 +97,7 @@ describe("the job store", () => {
     const big = { blob: "y".repeat(MAX_PAYLOAD_BYTES + 10) };
     const id = await scenario("http-huge", [{ json: big }, { json: { small: true } }]);
     const def = workflow("huge", [step("call", http, { config: { url: `${fakeOrigin()}/s/${id}/x` } })]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids.huge, workflowVersion: { tag: "$LIVE" } });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
     expect(job).toMatchObject({ status: "FAILED", error: { code: "PAYLOAD_TOO_LARGE", stepName: "call" } });
@@ -121,7 +114,7 @@ describe("the job store", () => {
       step("nap", delay, { config: { seconds: 1 } }, "call"),
       step("call", http, { config: { url: `${fakeOrigin()}/s/${id}/x` } }),
     ]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids.commitFails, workflowVersion: { tag: "$LIVE" } });
     // While the job sleeps, its store starts refusing the commit of the call's result (a full disk).
     await runInDurableObject(stub(jobId), (o: JobObject) => {
@@ -143,7 +136,7 @@ describe("the job store", () => {
 
   it("re-arms a lost alarm when the object wakes, so a sleeping job still finishes", async () => {
     const def = workflow("sleeper", [step("nap", delay, { config: { seconds: 1 } }, "done"), step("done", noop)]);
-    const { client, orgId, ids } = await tenantWith(def);
+    const { client, orgId, ids } = await tenantWith(admin, def);
     const jobId = await submit(client, orgId, { workflowId: ids.sleeper, workflowVersion: { tag: "$LIVE" } });
     // The alarm is gone (its retries ran out) and the object is evicted.
     await runInDurableObject(stub(jobId), async (_o: JobObject, ctx) => ctx.storage.deleteAlarm());
@@ -156,7 +149,7 @@ describe("the job store", () => {
   it("applies children's reports while D1 is down, and the index catches up after", async () => {
     const child = workflow("gated", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
     const parent = workflow("gatedBatch", [step("fan", run, forEachItems("gated"))]);
-    const { client, orgId, ids } = await tenantWith(child, parent);
+    const { client, orgId, ids } = await tenantWith(admin, child, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.gatedBatch, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{}, {}, {}] } });
     const children = await waitingChildren(jobId, 3);
     for (const c of children) await waitForJob(client, orgId, c, (j) => j.currentStepName === "hold");
@@ -194,7 +187,7 @@ describe("the job store", () => {
   it("records a child that succeeds after its parent was cancelled, and a resume keeps it", async () => {
     const child = workflow("gated", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
     const parent = workflow("cancelBatch", [step("fan", run, forEachItems("gated"))]);
-    const { client, orgId, ids } = await tenantWith(child, parent);
+    const { client, orgId, ids } = await tenantWith(admin, child, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.cancelBatch, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{}, {}, {}] } });
     const first = await waitingChildren(jobId, 3);
     for (const c of first) await waitForJob(client, orgId, c, (j) => j.currentStepName === "hold");
@@ -236,7 +229,7 @@ describe("the job store", () => {
   it("has a one-step child report through its start: it owes nothing after and sets no alarm", async () => {
     const child = workflow("quick", [step("only", noop)]);
     const parent = workflow("quickBatch", [step("fan", run, forEachItems("quick"))]);
-    const { client, orgId, ids } = await tenantWith(child, parent);
+    const { client, orgId, ids } = await tenantWith(admin, child, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.quickBatch, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{ a: 1 }, { a: 2 }, { a: 3 }] } });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
     expect(job).toMatchObject({ status: "SUCCEEDED", billableTransactionUnits: 4 });
