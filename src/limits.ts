@@ -22,6 +22,13 @@ export const IDEMPOTENCY_PRUNE_BATCH = 100;
 /** A job at this depth cannot start children: stops runaway self-recursion (DEFINITIONS.md). */
 export const MAX_NESTING_DEPTH = 10;
 
+/**
+ * GetJob's `waitForTerminalSeconds` holds a request at most this long: under the 100 s a
+ * Cloudflare-proxied connection may sit without a byte before the proxy gives up (a 524), and it
+ * bounds how long a waiter's timer and request stay in the job's Durable Object.
+ */
+export const MAX_WAIT_FOR_TERMINAL_SECONDS = 60;
+
 /** Default history size after which a run continues as new at the next step boundary. */
 export const DEFAULT_HISTORY_ROLLOVER_THRESHOLD = 10_000;
 

@@ -19,6 +19,7 @@ import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView 
 import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
+import { Waiters } from "./waiters";
 import type { WorkflowDefinition } from "../definition/schema";
 
 /** What creates a job run. */
@@ -53,6 +54,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   private current: { state: JobState; definition: WorkflowDefinition; definitionText: string } | null = null;
   /** Work items being performed by this instance now (not persisted: a new instance redoes them). */
   readonly inflight = new Set<string>();
+  /** GetJob callers waiting for this run to end or hand over (in memory only; see `waitForEnd`). */
+  readonly waiters = new Waiters();
   private alarmAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -123,6 +126,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       return d;
     });
     this.current!.state = decision.state;
+    if (isTerminal(decision.state.status) || decision.state.continuedAs) this.waiters.wakeAll();
     const jobId = decision.state.identity.jobId;
     logEvents(decision.commands.flatMap((c) => (c.type === "log" ? [{ event: c.event, fields: { jobId, ...c.fields } }] : [])));
     this.armAlarm();
@@ -279,6 +283,27 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
     return { ok: true, value: jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined) };
+  }
+
+  /**
+   * The job's summary once it has ended, or after `seconds` as it is then (GetJob's
+   * `waitForTerminalSeconds`). The commit that ends this run, or hands it over, wakes the waiter; a
+   * run that has handed over passes the time left to the live run. Waiters live in memory only: an
+   * eviction fails this call, and the API then answers as a plain GetJob.
+   */
+  async waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>> {
+    const until = Date.now() + seconds * 1000;
+    for (;;) {
+      const s = this.owned(organizationId);
+      if (!s) return this.notFound();
+      if (isTerminal(s.status) || Date.now() >= until) return this.describe(organizationId);
+      if (s.continuedAs) {
+        const live = (await this.liveRun())!;
+        return (await live.waitForEnd(organizationId, Math.max(0, until - Date.now()) / 1000)) as RpcResult<JobSummary>;
+      }
+      // Nothing was awaited since the state was read, so no commit can slip between it and the wait.
+      if (!(await this.waiters.wait(until - Date.now()))) return this.describe(organizationId);
+    }
   }
 
   async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {

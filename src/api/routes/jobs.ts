@@ -5,7 +5,8 @@ import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/job-object";
 import { jsonNestsDeeperThan } from "../../json-depth";
 import { refuseOversizedJson } from "../../json-size";
-import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES } from "../../limits";
+import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
+import { logEvent } from "../../log";
 import { listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
@@ -63,6 +64,18 @@ const RunQuery = z.object({
   runNumber: z.coerce.number().int().min(1).optional().openapi({ description: "Extension: read an earlier run of a job that continued as new (kept 7 days)." }),
 });
 
+const GetJobQuery = z.object({
+  waitForTerminalSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_FOR_TERMINAL_SECONDS)
+    .optional()
+    .openapi({
+      description: `Extension: hold the request until the job is SUCCEEDED, FAILED or CANCELLED, or this many seconds (at most ${MAX_WAIT_FOR_TERMINAL_SECONDS}) have passed; the answer is then the job as it is.`,
+    }),
+});
+
 const ListJobsQuery = z.object({
   status: JobStatusSchema.optional(),
   workflowName: z.string().max(200).optional(),
@@ -106,6 +119,22 @@ function parseInput(inputJson: unknown): unknown {
     return JSON.parse(inputJson);
   } catch {
     throw new ValidationError("inputJson is not valid JSON.", ["inputJson: not valid JSON"], { inputJson: "not valid JSON" });
+  }
+}
+
+/**
+ * GetJob's job, held until it ends when `waitSeconds` asks for it. The wait lives in the job's
+ * Durable Object's memory, so an eviction fails it: the answer is then the job as it is now.
+ */
+async function describeJob(env: Env, organizationId: string, jobId: string, waitSeconds: number | undefined): Promise<RpcResult<JobSummary>> {
+  const stub = jobStubFor(env, jobId);
+  if (!waitSeconds) return (await stub.describe(organizationId)) as RpcResult<JobSummary>;
+  try {
+    return (await stub.waitForEnd(organizationId, waitSeconds)) as RpcResult<JobSummary>;
+  } catch (e) {
+    logEvent("getJob.waitFailed", { jobId, error: String(e) });
+    // A stub whose call threw may be broken: a fresh one reaches the object's new instance.
+    return (await jobStubFor(env, jobId).describe(organizationId)) as RpcResult<JobSummary>;
   }
 }
 
@@ -161,7 +190,7 @@ export function registerJobRoutes(app: App): void {
       path: "/organizations/{organizationId}/jobs/{jobId}",
       operationId: "GetJob",
       security,
-      request: { params: JobParams },
+      request: { params: JobParams, query: GetJobQuery },
       responses: {
         200: json(
           z.object({
@@ -181,13 +210,13 @@ export function registerJobRoutes(app: App): void {
               .optional(),
           }),
         ),
-        ...errorResponses(...jobErrors),
+        ...errorResponses("ValidationError", ...jobErrors),
       },
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      const job = unwrap((await jobStubFor(c.env, jobId).describe(organizationId)) as RpcResult<JobSummary>);
+      const job = unwrap(await describeJob(c.env, organizationId, jobId, c.req.valid("query").waitForTerminalSeconds));
       const [parent, childJobs] = await Promise.all([
         job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId) as Promise<RpcResult<JobSummary>>) : undefined,
         // The job's own id, not the path's: the path may spell it in upper case.
