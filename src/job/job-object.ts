@@ -184,14 +184,14 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
     const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
-    const definition = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
+    const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     const first: EngineEvent = tombstone
       ? { type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError }
       : init.rejectWith
         ? { type: "reject", error: init.rejectWith, at: now }
         : { type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) };
-    this.current = definition;
+    this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
       if (init.reportToCaller && isTerminal(d.state.status)) this.store.dropWork("notify");
@@ -210,7 +210,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
         this.store.transaction(() => this.store.create(state, init.definition, {}, []));
         rejectWith = { code: tooLarge.code, message: tooLarge.message };
       }
-      this.current = definition;
+      this.current = run;
       logEvent("start.slowPath", { jobId, error: String(e) });
       this.apply(tombstone ? first : rejectWith ? { type: "reject", error: rejectWith, at: now } : first, finished);
     }

@@ -609,7 +609,6 @@ export class JobStore implements JobView {
     });
   }
 
-
   /** Removes a work item, whatever its version (its purpose was served another way). */
   dropWork(id: string): void {
     if (this.has("work")) this.sql.exec(`DELETE FROM work WHERE id = ?`, id);
