@@ -1,0 +1,223 @@
+/**
+ * `npm run deploy` (scripts/deploy.mjs) without a Cloudflare account: its dry run, its early stop
+ * without a login (with the real wrangler, which answers that offline), and whole deploys against a
+ * fake wrangler that plays an account and records every command and the secret values it was given.
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { childEnv, deployScript, readWranglerConfig, root } from "./run";
+
+const work = mkdtempSync(join(tmpdir(), "canopy-deploy-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface FakeAccount {
+  loggedIn: boolean;
+  whoamiFails?: boolean;
+  accounts?: { id: string; name: string }[];
+  databases: { uuid: string; name: string }[];
+  newDatabaseId?: string;
+  workerExists: boolean;
+  secrets: Record<string, string>;
+}
+
+/** A wrangler stand-in: answers from a state file, records each call (arguments and stdin). */
+const FAKE_WRANGLER = `#!/usr/bin/env node
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+const statePath = process.env.FAKE_WRANGLER_STATE;
+const state = JSON.parse(readFileSync(statePath, "utf8"));
+const args = process.argv.slice(2);
+// Only \`secret put\` reads its stdin (the value), as wrangler's does when it is not a terminal.
+const stdin = args[0] === "secret" && args[1] === "put" ? readFileSync(0, "utf8") : "";
+appendFileSync(process.env.FAKE_WRANGLER_LOG, JSON.stringify({ args, stdin }) + "\\n");
+const save = () => writeFileSync(statePath, JSON.stringify(state));
+const [a, b] = args;
+if (a === "whoami") {
+  if (state.whoamiFails) { console.error("✘ [ERROR] A request to the Cloudflare API failed: fetch failed"); process.exit(1); }
+  if (!state.loggedIn) { console.log(JSON.stringify({ loggedIn: false })); process.exit(1); }
+  console.log(JSON.stringify({ loggedIn: true, email: "ops@example.com", accounts: state.accounts ?? [{ id: "acc1", name: "Acme" }] }, null, 2));
+} else if (a === "d1" && b === "list") {
+  console.log(JSON.stringify(state.databases, null, 2));
+} else if (a === "d1" && b === "create") {
+  state.databases.push({ uuid: state.newDatabaseId, name: args[2] }); save();
+  console.log("Created your new D1 database.");
+} else if (a === "d1" && b === "migrations") {
+  console.log("Migrations applied.");
+} else if (a === "secret" && b === "list") {
+  if (!state.workerExists) { console.error('Worker "canopy" not found.'); process.exit(1); }
+  console.log(JSON.stringify(Object.keys(state.secrets).map((name) => ({ name, type: "secret_text" })), null, "  "));
+} else if (a === "secret" && b === "put") {
+  state.workerExists = true; state.secrets[args[2]] = stdin; save();
+  console.log("Success! Uploaded secret " + args[2]);
+} else if (a === "deploy") {
+  state.workerExists = true; save();
+  console.log("Deployed canopy");
+} else {
+  console.error("fake wrangler: unexpected " + args.join(" ")); process.exit(2);
+}
+`;
+
+let runs = 0;
+/** Runs scripts/deploy.mjs against the fake wrangler on `account`; returns its output, the calls and the account after. */
+async function deployAgainst(account: FakeAccount, args: string[] = [], env: Record<string, string> = {}) {
+  const dir = join(work, `run-${++runs}`);
+  const fake = join(work, "fake-wrangler.mjs");
+  writeFileSync(fake, FAKE_WRANGLER);
+  chmodSync(fake, 0o755);
+  const state = join(work, `state-${runs}.json`);
+  const log = join(work, `log-${runs}.jsonl`);
+  writeFileSync(state, JSON.stringify(account));
+  const deployDir = join(dir, "production");
+  const ran = await deployScript(
+    args,
+    childEnv({ CANOPY_WRANGLER: fake, CANOPY_DEPLOY_DIR: deployDir, FAKE_WRANGLER_STATE: state, FAKE_WRANGLER_LOG: log, ...env }),
+  );
+  const calls: { args: string[]; stdin: string }[] = existsSync(log)
+    ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; stdin: string })
+    : [];
+  return {
+    ...ran,
+    calls,
+    commands: calls.map((c) => c.args.join(" ")),
+    after: JSON.parse(readFileSync(state, "utf8")) as FakeAccount,
+    config: join(deployDir, "wrangler.jsonc"),
+  };
+}
+
+describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
+  it("--dry-run prints every step's commands in order, runs none, and exits 0", async () => {
+    const r = await deployAgainst({ loggedIn: false, databases: [], workerExists: false, secrets: {} }, ["--dry-run"]);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.calls, "no wrangler command ran").toEqual([]);
+    const cfg = r.config.replace(`${root}/`, "");
+    const expected = [
+      "1. Check the Cloudflare login",
+      "$ wrangler whoami --json",
+      '2. Find the D1 database "canopy"',
+      "$ wrangler d1 list --json",
+      "$ wrangler d1 create canopy",
+      "3. Write the deploy config",
+      "4. Apply the D1 migrations",
+      `$ wrangler d1 migrations apply canopy --remote --config ${cfg}`,
+      "5. Put the secrets",
+      `$ wrangler secret list --config ${cfg}`,
+      `$ wrangler secret put ADMIN_TOKEN --config ${cfg}`,
+      `$ wrangler secret put SECRETS_KEY --config ${cfg}`,
+      "6. Deploy the Worker",
+      `$ wrangler deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
+      "Dry run done: nothing was run.",
+    ];
+    let at = 0;
+    for (const line of expected) {
+      const found = r.stdout.indexOf(line, at);
+      expect(found, `"${line}" after position ${at} in:\n${r.stdout}`).toBeGreaterThanOrEqual(0);
+      at = found + line.length;
+    }
+    // The deploy config is written for reading, with the committed placeholder id and egress off.
+    const rawConfig = readWranglerConfig(r.config);
+    expect(rawConfig.d1_databases?.[0]?.database_id).toBe("00000000-0000-0000-0000-000000000000");
+    expect(rawConfig.vars?.ALLOW_PRIVATE_EGRESS).toBe("false");
+  });
+
+  it("stops before anything else when not logged in (the real wrangler, no credentials)", async () => {
+    const home = join(work, "home");
+    const deployDir = join(work, "real-not-logged-in");
+    const r = await deployScript(
+      [],
+      childEnv({ HOME: home, XDG_CONFIG_HOME: join(home, ".config"), WRANGLER_HOME: undefined, CANOPY_DEPLOY_DIR: deployDir }),
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain("Not logged in to Cloudflare, so nothing was done.");
+    expect(r.stderr).toContain("npx wrangler login");
+    expect(r.stdout).not.toContain("2. Find the D1 database");
+    expect(existsSync(deployDir)).toBe(false);
+  });
+
+  it("stops after `whoami` when not logged in, and runs nothing else", async () => {
+    const r = await deployAgainst({ loggedIn: false, databases: [], workerExists: false, secrets: {} });
+    expect(r.status).toBe(1);
+    expect(r.commands).toEqual(["whoami --json"]);
+    expect(r.stderr).toContain("Not logged in to Cloudflare");
+    expect(existsSync(r.config)).toBe(false);
+  });
+
+  it("says so when it cannot confirm the login, and runs nothing else", async () => {
+    const r = await deployAgainst({ loggedIn: true, whoamiFails: true, databases: [], workerExists: false, secrets: {} });
+    expect(r.status).toBe(1);
+    expect(r.commands).toEqual(["whoami --json"]);
+    expect(r.stderr).toContain("Could not confirm a Cloudflare login");
+    expect(r.stderr).toContain("fetch failed");
+  });
+
+  it("asks which account when the login reaches several", async () => {
+    const accounts = [{ id: "acc1", name: "Acme" }, { id: "acc2", name: "Other" }];
+    const r = await deployAgainst({ loggedIn: true, accounts, databases: [], workerExists: false, secrets: {} });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("CLOUDFLARE_ACCOUNT_ID");
+    expect(r.stderr).toContain("acc2  Other");
+    expect(r.commands).toEqual(["whoami --json"]);
+  });
+
+  it("a first deploy creates the database, migrates, puts both secrets and deploys, in that order", async () => {
+    const id = "6c1f2d3e-4a5b-4c6d-8e7f-901234567890";
+    const r = await deployAgainst({ loggedIn: true, databases: [{ uuid: "other", name: "else" }], newDatabaseId: id, workerExists: false, secrets: {} });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const cfg = r.config.replace(`${root}/`, "");
+    expect(r.commands).toEqual([
+      "whoami --json",
+      "d1 list --json",
+      "d1 create canopy",
+      "d1 list --json",
+      `d1 migrations apply canopy --remote --config ${cfg}`,
+      `secret list --config ${cfg}`,
+      `secret put ADMIN_TOKEN --config ${cfg}`,
+      `secret put SECRETS_KEY --config ${cfg}`,
+      `deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
+    ]);
+    // The generated admin token is the one put, and is printed once.
+    const admin = r.after.secrets.ADMIN_TOKEN!;
+    expect(admin).toMatch(/^adm_[A-Za-z0-9_-]{32}$/);
+    expect(r.stdout.split(admin).length - 1).toBe(1);
+    // SECRETS_KEY is what src/crypto/seal.ts takes (base64 of 32 bytes), and is never printed.
+    const key = r.after.secrets.SECRETS_KEY!;
+    expect(Buffer.from(key, "base64").byteLength).toBe(32);
+    expect(Buffer.from(key, "base64").toString("base64")).toBe(key);
+    expect(r.stdout + r.stderr).not.toContain(key);
+    // The deploy config carries the real id; the committed wrangler.toml keeps its placeholder.
+    const rawConfig = readWranglerConfig(r.config);
+    expect(rawConfig.d1_databases?.[0]?.database_id).toBe(id);
+    expect(readFileSync(join(root, "wrangler.toml"), "utf8")).toContain('database_id = "00000000-0000-0000-0000-000000000000"');
+  });
+
+  it("a later deploy keeps SECRETS_KEY, keeps ADMIN_TOKEN unless one is given, and creates nothing", async () => {
+    const id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+    const account: FakeAccount = {
+      loggedIn: true,
+      databases: [{ uuid: id, name: "canopy" }],
+      workerExists: true,
+      secrets: { ADMIN_TOKEN: "adm_old", SECRETS_KEY: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleSE=" },
+    };
+    const kept = await deployAgainst(account);
+    expect(kept.status, kept.stderr + kept.stdout).toBe(0);
+    expect(kept.commands.filter((c) => c.startsWith("secret put") || c.startsWith("d1 create"))).toEqual([]);
+    expect(kept.after.secrets).toEqual(account.secrets);
+    expect(kept.commands.at(-1)).toMatch(/^deploy --config .* --var ALLOW_PRIVATE_EGRESS:false$/);
+
+    const newKey = Buffer.alloc(32, 7).toString("base64");
+    const given = await deployAgainst(account, [], { ADMIN_TOKEN: "adm_given_token_0123456789", SECRETS_KEY: newKey });
+    expect(given.status, given.stderr + given.stdout).toBe(0);
+    expect(given.after.secrets.ADMIN_TOKEN).toBe("adm_given_token_0123456789");
+    expect(given.after.secrets.SECRETS_KEY, "an existing SECRETS_KEY is never replaced").toBe(account.secrets.SECRETS_KEY);
+    expect(given.stdout).toContain("SECRETS_KEY is already set: kept (the SECRETS_KEY given was not used)");
+  });
+
+  it("refuses a SECRETS_KEY that is not the base64 of 32 bytes, before running anything", async () => {
+    const r = await deployAgainst({ loggedIn: true, databases: [], workerExists: false, secrets: {} }, [], {
+      SECRETS_KEY: Buffer.alloc(16, 1).toString("base64"),
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("SECRETS_KEY must be the base64 of 32 bytes");
+    expect(r.commands).toEqual([]);
+  });
+});
