@@ -11,7 +11,7 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, OUTBOX_RETRY_INITIAL_MS } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
 import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";

@@ -414,12 +414,6 @@ export class JobStore implements JobView {
       .map(childFromDb);
   }
 
-  /** How many child rows the run holds. */
-  childCount(): number {
-    if (!this.has("child")) return 0;
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM child`).one().n;
-  }
-
   // ---- events ----------------------------------------------------------------------------------
 
   private putEvent(id: string, e: ReceivedEvent): void {
