@@ -146,8 +146,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
-    const inbox = this.store.hasInbox() ? Date.now() : undefined;
-    const candidates = [this.stateWakeAt(), this.store.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
+    const inbox = this.store.queue.hasInbox() ? Date.now() : undefined;
+    const candidates = [this.stateWakeAt(), this.store.queue.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const at = Math.min(...candidates);
     if (this.alarmAt !== undefined && this.alarmAt <= at) return;
@@ -160,8 +160,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     const now = Date.now();
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
-      const reports = this.store.inbox(INBOX_BATCH);
-      if (reports.length > 0) this.apply({ type: "childReports", reports, at: now }, () => this.store.settleReports(reports));
+      const reports = this.store.queue.inbox(INBOX_BATCH);
+      if (reports.length > 0) this.apply({ type: "childReports", reports, at: now }, () => this.store.queue.settleReports(reports));
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
     }
@@ -194,7 +194,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
-      if (init.reportToCaller && isTerminal(d.state.status)) this.store.dropWork("notify");
+      if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
     };
     try {
       this.commitDecision(first, finished, () => this.store.create(state, init.definition, init.executionData, init.events ?? []));
@@ -395,7 +395,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
    */
   async receiveChildReport(report: ChildReportFact): Promise<{ ok: true }> {
     if (!this.current) return { ok: true };
-    this.store.receiveReport(report);
+    this.store.queue.receiveReport(report);
     this.armAlarm(Date.now());
     return { ok: true };
   }

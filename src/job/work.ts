@@ -52,7 +52,7 @@ class Pass {
   readonly started: { event: string; fields: Record<string, unknown> }[] = [];
 
   settle(host: WorkHost): void {
-    host.store.settleWork(this.done, this.reports);
+    host.store.queue.settleWork(this.done, this.reports);
     if (this.reports.length > 0) host.armAlarm(Date.now());
     logEvents(this.started);
   }
@@ -60,7 +60,7 @@ class Pass {
 
 /** Performs the work that is due (or only the item `onlyId`). */
 export async function performWork(host: WorkHost, now: number, onlyId?: string): Promise<void> {
-  let items = host.store.dueWork(now, MAX_ITEMS_PER_PASS).filter((i) => !host.inflight.has(i.id));
+  let items = host.store.queue.dueWork(now, MAX_ITEMS_PER_PASS).filter((i) => !host.inflight.has(i.id));
   if (onlyId) items = items.filter((i) => i.id === onlyId);
   // A large fan-out starts its children a batch per alarm, never in one long invocation.
   let starts = 0;
@@ -83,7 +83,7 @@ async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache
     if (finished) pass.done.push(item);
   } catch (e) {
     logEvent("work.failed", { jobId: host.state?.identity.jobId, work: item.id, attempts: item.attempts, error: String(e) });
-    host.store.retryLater(item, Date.now() + retryDelay(item.attempts));
+    host.store.queue.retryLater(item, Date.now() + retryDelay(item.attempts));
   } finally {
     host.inflight.delete(item.id);
   }
@@ -113,7 +113,7 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "continueAsNew":
       await host.rollOver();
       // The old run stays readable for the retention period, then drops its storage.
-      host.store.enqueue({ id: "purge", kind: "purge", payload: null, dueAt: Date.now() + RUN_RETENTION_MS });
+      host.store.queue.enqueue({ id: "purge", kind: "purge", payload: null, dueAt: Date.now() + RUN_RETENTION_MS });
       return true;
     case "purge":
       await host.purgeRun();
@@ -126,12 +126,12 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
  * reports without waiting for this; the index catches up here, a batch per alarm.
  */
 async function indexChildren(host: WorkHost): Promise<boolean> {
-  const rows = host.store.pendingChildIndex(CHILD_INDEX_BATCH);
+  const rows = host.store.queue.pendingChildIndex(CHILD_INDEX_BATCH);
   await upsertJobIndexBatch(host.bindings.DB, rows);
-  host.store.indexWritten(rows);
-  if (!host.store.hasPendingChildIndex()) return true;
+  host.store.queue.indexWritten(rows);
+  if (!host.store.queue.hasPendingChildIndex()) return true;
   // More wait: queue the item again (its version grows, so this pass does not remove it).
-  host.store.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
+  host.store.queue.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   return true;
 }
 
@@ -218,7 +218,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
         }))
     : { ok: false, error: { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, retryable: false };
   const at = Date.now();
-  const done = () => host.store.done(item);
+  const done = () => host.store.queue.done(item);
   // The result and the removal of the work item commit together: a crash before this redoes the call.
   if (result.ok) host.apply({ type: "stepCompleted", stepName, attempt, output: result.output, at }, done);
   else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);

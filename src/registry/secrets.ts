@@ -1,7 +1,7 @@
 /**
  * D1 access for organization secrets. Values are sealed with AES-GCM before they reach D1; only
- * `readSecretForUse` (the executors' reader, src/executors/secret-reader.ts) and
- * `readOrganizationSecret` ever open one. Everything else returns metadata, `allowedHosts` included.
+ * `readSecretForUse` (the executors' reader, src/executors/secret-reader.ts) ever opens one.
+ * Everything else returns metadata, `allowedHosts` included.
  */
 import { open, seal } from "../crypto/seal";
 import { ConflictError, NotFoundError } from "../errors";
@@ -183,11 +183,6 @@ export async function readSecretForUse(env: Pick<Env, "DB" | "SECRETS_KEY">, org
     ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     createdAt: row.created_at,
   };
-}
-
-/** The decrypted value of a secret, or undefined when the organization has none by that key. Ignores bindings: not for calls. */
-export async function readOrganizationSecret(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<string | undefined> {
-  return (await readSecretForUse(env, organizationId, key))?.value;
 }
 
 /** Who used an unbound secret toward a host (`hostname:port`). */

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
-import { putOrganizationSecret, readOrganizationSecret } from "../../../src/registry/secrets";
+import { putOrganizationSecret, readSecretForUse } from "../../../src/registry/secrets";
+
+const secretValue = async (orgId: string, key: string) => (await readSecretForUse(env, orgId, key))?.value;
 import { fakeOrigin, scenario, seen } from "./fake";
 
 const http = "/canopy/http";
@@ -47,13 +49,13 @@ describe("organization secrets API", () => {
     const row = await env.DB.prepare(`SELECT * FROM organization_secrets WHERE organization_id = ?`).bind(a.orgId).first<Record<string, string>>();
     expect(JSON.stringify(row)).not.toContain(VALUE);
     expect(row!.sealed_value).toMatch(/^v1\./);
-    expect(await readOrganizationSecret(env, a.orgId, "TOKEN")).toBe(VALUE);
-    expect(await readOrganizationSecret(env, b.orgId, "TOKEN")).toBeUndefined();
+    expect(await secretValue(a.orgId, "TOKEN")).toBe(VALUE);
+    expect(await secretValue(b.orgId, "TOKEN")).toBeUndefined();
 
     // A ciphertext copied to another organization's row (or another key) does not decrypt.
     await putOrganizationSecret(env, b.orgId, { key: "TOKEN", value: "b's own" }, Date.now());
     await env.DB.prepare(`UPDATE organization_secrets SET sealed_value = ? WHERE organization_id = ?`).bind(row!.sealed_value, b.orgId).run();
-    await expect(readOrganizationSecret(env, b.orgId, "TOKEN")).rejects.toThrow();
+    await expect(secretValue(b.orgId, "TOKEN")).rejects.toThrow();
   });
 
   it("answers 403 to another organization's token and 404 for unknown organizations and keys", async () => {
@@ -71,7 +73,7 @@ describe("organization secrets API", () => {
       expect(res.body.code).toBe("AuthorizationError");
       expect(JSON.stringify(res.body)).not.toContain(VALUE);
     }
-    expect(await readOrganizationSecret(env, a.orgId, "TOKEN")).toBe(VALUE);
+    expect(await secretValue(a.orgId, "TOKEN")).toBe(VALUE);
 
     const nowhere = `/organizations/${crypto.randomUUID()}/secrets`;
     expect((await admin.post(nowhere, { key: "TOKEN", value: "x" })).status).toBe(404);

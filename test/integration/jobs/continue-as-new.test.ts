@@ -191,7 +191,7 @@ async function handOverWithoutAlarm(jobId: string): Promise<void> {
   // First let the run settle: waiting for "go", with no work owed and no alarm pending.
   for (let i = 0; i < 100; i++) {
     const idle = await runInDurableObject(runStub(jobId), async (o: JobObject, ctx) => {
-      if (o.state?.current?.name !== "hold" || o.store.nextWorkDue() !== undefined) return false;
+      if (o.state?.current?.name !== "hold" || o.store.queue.nextWorkDue() !== undefined) return false;
       await ctx.storage.deleteAlarm();
       return true;
     });

@@ -117,7 +117,7 @@ describe("durable timers and retries", () => {
     await runInDurableObject(s, async (o: JobObject) => {
       const st = structuredClone(o.state!);
       (st.current!.wait as { at: number }).at = Date.now();
-      o.store.commit({ state: st, changes: emptyChanges(), commands: [], history: [] }, Date.now());
+      o.store.transaction(() => o.store.write({ state: st, changes: emptyChanges(), commands: [], history: [] }, Date.now()));
       (o as any).current.state = st;
     });
     await runDurableObjectAlarm(s);

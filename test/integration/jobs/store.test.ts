@@ -131,7 +131,7 @@ describe("the job store", () => {
     await runDurableObjectAlarm(stub(jobId));
     await runDurableObjectAlarm(stub(jobId));
     expect(await seen(id)).toHaveLength(1);
-    expect(await runInDurableObject(stub(jobId), (o: JobObject) => o.store.dueWork(Date.now() + 3_600_000, 10))).toEqual([]);
+    expect(await runInDurableObject(stub(jobId), (o: JobObject) => o.store.queue.dueWork(Date.now() + 3_600_000, 10))).toEqual([]);
   }, 60_000);
 
   it("re-arms a lost alarm when the object wakes, so a sleeping job still finishes", async () => {
@@ -236,7 +236,7 @@ describe("the job store", () => {
     for (const r of job.output.results) {
       const owed = await runInDurableObject(stub(r.jobId), async (o: JobObject, ctx) => ({
         status: o.state?.status,
-        work: o.store.dueWork(Number.MAX_SAFE_INTEGER, 10).map((w) => w.id),
+        work: o.store.queue.dueWork(Number.MAX_SAFE_INTEGER, 10).map((w) => w.id),
         alarm: await ctx.storage.getAlarm(),
         commits: o.store.commits,
       }));

@@ -18,7 +18,9 @@ export interface Ran {
  * Cloudflare credentials or Canopy secrets, so that a test never reaches a real account.
  */
 export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // A plain record: `wrangler types` declares the [vars] and .dev.vars' names (after an `npm start`)
+  // as required keys of ProcessEnv, and these must stay deletable here.
+  const env: Record<string, string | undefined> = { ...process.env };
   for (const name of Object.keys(env)) {
     if (name.startsWith("CLOUDFLARE_") || name.startsWith("CF_") || name.startsWith("CANOPY_")) delete env[name];
   }
@@ -33,7 +35,7 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  return env;
+  return env as NodeJS.ProcessEnv;
 }
 
 /** Runs `command` to its end (or kills it after `timeoutMs`), collecting its output. */
