@@ -1,6 +1,7 @@
 /** Worker entry: the HTTP API and the Durable Object classes. */
 import { createApp } from "./api/app";
 
+export { BatchStarter } from "./job/batch-starter";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 

@@ -59,6 +59,69 @@ export async function upsertJobIndexBatch(db: D1Database, rows: { organizationId
   await db.batch(rows.map((r) => upsertStatement(db, r.organizationId, r.job, r.seq)));
 }
 
+/** Rows of one `json_each` insert: about 400 bytes each, well under D1's 2 MB per bound value. */
+const FIRST_ROWS_PER_STATEMENT = 500;
+
+/**
+ * Lists accepted jobs before their Durable Objects exist (a batch submission): each gets its first
+ * row, PENDING at index_seq 0, in one D1 round trip. A row that exists is left alone.
+ */
+export async function insertFirstIndexRows(db: D1Database, organizationId: string, jobs: JobSummary[]): Promise<void> {
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < jobs.length; i += FIRST_ROWS_PER_STATEMENT) {
+    const rows = jobs.slice(i, i + FIRST_ROWS_PER_STATEMENT).map((j) => ({
+      jobId: j.jobId,
+      workflowId: j.workflowId,
+      workflowName: j.workflowName,
+      versionId: j.workflowVersion.versionId,
+      versionNumber: j.workflowVersion.versionNumber,
+      status: j.status,
+      submittedByUser: j.submittedByUser,
+      createdAt: j.createdAt,
+    }));
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
+             submitted_by_user, root_job_id, run_number, created_at, updated_at, billable_units, index_seq)
+           SELECT json_extract(value, '$.jobId'), ?1, json_extract(value, '$.workflowId'), json_extract(value, '$.workflowName'),
+             json_extract(value, '$.versionId'), json_extract(value, '$.versionNumber'), json_extract(value, '$.status'),
+             json_extract(value, '$.submittedByUser'), json_extract(value, '$.jobId'), 1,
+             json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'), 0, 0
+           FROM json_each(?2) WHERE true
+           ON CONFLICT (job_id) DO NOTHING`,
+        )
+        .bind(organizationId, JSON.stringify(rows)),
+    );
+  }
+  if (statements.length > 0) await db.batch(statements);
+}
+
+/**
+ * A job that was accepted but whose Durable Object does not exist yet: its first row (index_seq 0),
+ * or null. `started` is true when the row shows that the job's object has written it since.
+ */
+export async function findIndexedJob(db: D1Database, organizationId: string, jobId: string): Promise<{ job: JobSummary; started: boolean } | null> {
+  const row = await db
+    .prepare(`SELECT * FROM jobs WHERE job_id = ? AND organization_id = ?`)
+    .bind(jobId, organizationId)
+    .first<JobRow & { index_seq: number }>();
+  return row ? { job: toSummary(row), started: row.index_seq > 0 } : null;
+}
+
+/** Deletes the first rows of jobs whose start failed (see forgetUnstartedJob). */
+export async function forgetUnstartedJobs(db: D1Database, jobIds: string[]): Promise<void> {
+  await db.prepare(`DELETE FROM jobs WHERE index_seq = 0 AND job_id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify(jobIds)).run();
+}
+
+/**
+ * Deletes a job's first row, written by its submitter beside a start that then failed: only a row
+ * that no Durable Object has written over (index_seq 0) goes.
+ */
+export async function forgetUnstartedJob(db: D1Database, jobId: string): Promise<void> {
+  await db.prepare(`DELETE FROM jobs WHERE job_id = ? AND index_seq = 0`).bind(jobId).run();
+}
+
 type JobIndexError = NonNullable<JobSummary["error"]>;
 
 /**
