@@ -2,7 +2,7 @@
  * Submitting a job, shared by SubmitJob and webhook deliveries: the input is checked against
  * `workflowInput` before anything is created, the version is resolved once and pinned.
  */
-import { validateValue } from "../definition/json-schema";
+import { validateWorkflowInput } from "../definition/json-schema";
 import { NotFoundError, ValidationError, unwrap } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
@@ -53,7 +53,7 @@ export async function prepareSubmission(env: Env, req: SubmitRequest): Promise<P
   }
   const version = await resolveVersion(env.DB, workflow.workflowId, req.version);
   const definition = parsedDefinition(version.versionId, version.definition);
-  const errors = validateValue(definition.definitions, "#/definitions/workflowInput", req.input);
+  const errors = validateWorkflowInput(definition.definitions, req.input);
   if (errors.length > 0) throw new ValidationError("The job input violates the workflow's workflowInput schema.", errors);
   return { req, workflow, version };
 }

@@ -15,7 +15,7 @@ import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
-import { secretReader } from "../executors/secret-reader";
+import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
 
@@ -204,7 +204,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           organizationId: org,
           attempt,
           env: host.bindings,
-          secrets: secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }),
+          secrets: bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings),
           egress: organizationEgress(host.bindings, org),
           signal,
         })

@@ -135,7 +135,27 @@ const cases: Case[] = [
   ["transition may yield something that is not a step", wf([step("a", { next: { if: [true, 5, { "==": [1, 1] }] } })], {}), ['step "a": transition may yield 5', 'transition may yield {"==":[1,1]}']],
   ["unknown JSON Logic operations", wf([step("a", { next: { if: [{ regex: ["a"] }, "b", null] } }), step("b", { type: "/canopy/transform", config: { output: { x: { jq: "." } } } })], {}), ['step "a": transitionToStep uses unknown JSON Logic operation "regex"', 'step "b": config.output.x uses unknown JSON Logic operation "jq"']],
   ["JWI missingDefinitions", wf([step("a", { input: "nonExistentInput", output: "nonExistentOutput" })], {}), ['step "a": inputDefinition $ref "#/definitions/nonExistentInput" has no definition', 'outputDefinition $ref "#/definitions/nonExistentOutput" has no definition']],
-  ["JWI missingWorkflowInput", { workflowName: "w", steps: [step("first", { input: "in", output: "in" })], definitions: { in: obj({}) } }, ['definitions.workflowInput is missing: the job\'s input is validated against it before the first step "first" runs']],
+  ["JWI missingWorkflowInput (a $ref to it)", { workflowName: "w", steps: [step("first", { output: "in" })], definitions: { in: obj({}) } }, ['step "first": inputDefinition $ref "#/definitions/workflowInput" has no definition']],
+  ["no workflowInput, and nothing reads it (JWI minimal)", { workflowName: "w", steps: [step("first", { input: "in", output: "in", next: "second" }), step("second", { input: "in", output: "in", transformer: [{ from: "firstOutput", to: "x" }] })], definitions: { in: { type: "object" } } }, "valid"],
+  ["no workflowInput, read by a transformer, a transition and a transform", { workflowName: "w", steps: [
+    step("first", { input: "in", output: "in", transformer: [{ from: "workflowInput.id", to: "id" }, { withTemplate: "${workflowInput.name}", to: "name" }], next: { if: [{ var: "workflowInput.go" }, "second", null] } }),
+    step("second", { input: "in", output: "in", type: "/canopy/transform", config: { output: { all: { var: "workflowInput" } } } }),
+  ], definitions: { in: { type: "object" } } }, [
+    'step "first": inputTransformer.fieldset[0].from reads "workflowInput.id", but definitions.workflowInput is missing',
+    'step "first": inputTransformer.fieldset[1].withTemplate reads "workflowInput.name", but definitions.workflowInput is missing',
+    'step "first": transitionToStep reads "workflowInput.go", but definitions.workflowInput is missing',
+    'step "second": config.output.all reads "workflowInput", but definitions.workflowInput is missing',
+  ]],
+  ["a malformed transition does not hide the other problems", wf([
+    { ...step("a", { transformer: [{ from: "workflowInput.nope", to: "x" }] }), transitionToStep: { or: ["b", "c"] } },
+    step("b", { type: "/canopy/delay", config: { seconds: -1 }, next: "ghost" }),
+    step("c", { input: "missing", transformer: [{ from: "aOutput.x", to: "y" }, { from: "cOutput.z", to: "z" }] }),
+  ], {}), [
+    'step "a": transitionToStep: must be a step name, null or {"if"',
+    'step "b": config.seconds: Too small',
+    'step "b": transition names unknown step "ghost"',
+    'step "c": inputDefinition $ref "#/definitions/missing" has no definition',
+  ]],
   ["a definition that cannot be used", wf([step("a")], { broken: { type: "objet", properties: { x: { $ref: "#/definitions/zz" } } } }), ['definition "broken": unknown type "objet"', 'definition "broken" at /properties/x: $ref "#/definitions/zz" has no definition']],
   ["JWI invalidStepTypes", wf([step("a", { type: "NonExistentSimpleIntegration" })], {}), ['step "a": unknown executor type "NonExistentSimpleIntegration"']],
   ["executor configs that fail their schema", wf([
@@ -240,12 +260,26 @@ describe("checkDefinition", () => {
       'step "b": transition names unknown step "ghost"',
       'step "c": inputDefinition $ref "#/definitions/missing" has no definition',
       'step "c": config.seconds: Too small',
-      "definitions.workflowInput is missing",
+      'step "a": inputDefinition $ref "#/definitions/workflowInput" has no definition',
       'definition "bad": unknown type "nope"',
       'step "d": config.children[0] names workflow "ghostflow", which does not exist',
     ];
     for (const f of fragments) expect(result.errors.join("\n")).toContain(f);
     expect(result.errors.length).toBeGreaterThanOrEqual(fragments.length);
+  });
+
+  it("checks the other steps of a definition with a malformed step, and only reports what is certain", async () => {
+    const definition = wf([
+      { ...step("a", { output: "out", transformer: [{ from: "workflowInput.nope", to: "x" }] }), transitionToStep: { or: ["c", "d"] } },
+      step("c", { transformer: [{ from: "aOutput.x", to: "y" }, { from: "ghostOutput.q", to: "q" }, { from: "dOutput.n", to: "n" }] }),
+      step("d", { output: "out", next: "c" }),
+    ], { out: obj({ n: { type: "integer" } }) });
+    const result = await checkDefinition(definition, lookup);
+    expect(result.errors).toEqual([
+      'step "a": transitionToStep: must be a step name, null or {"if": [condition, step, ..., else]}',
+      'step "a": inputTransformer.fieldset[0].from reads "workflowInput.nope", but workflowInput (#/definitions/workflowInput) does not declare "nope"',
+      'step "c": inputTransformer.fieldset[1].from reads "ghostOutput.q", which is not in the execution data (paths start with workflowInput, <step>Output, <step>Input, <step>.output or previousStep.output)',
+    ]);
   });
 
   it("returns the parsed definition, with defaults, when valid", async () => {
