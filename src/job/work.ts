@@ -220,7 +220,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
   const at = Date.now();
   const done = () => host.store.queue.done(item);
   // The result and the removal of the work item commit together: a crash before this redoes the call.
-  if (result.ok) host.apply({ type: "stepCompleted", stepName, attempt, output: result.output, at }, done);
+  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at }, done);
   else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);
   return false;
 }

@@ -125,6 +125,22 @@ describe("/justworkflowit/aws/lambda", () => {
     expect(state.executionData.invokeOutput).toEqual({ outputAPropertyKey: "anOutputProperty" });
   });
 
+  it("polls a function that answers successful_but_incomplete, at the config's pollIntervalSeconds, using no retries", async () => {
+    const t = await tenantWithCredentials();
+    const fn = await scenario("polling-fn", [
+      { json: { status: "successful_but_incomplete", payload: { state: "RUNNING" } } },
+      { json: { status: "successful_but_incomplete", payload: { state: "RUNNING" } } },
+      { json: { state: "DONE", rows: 3 } },
+    ]);
+    const { job, state } = await runLambda(t, fn, { config: { pollIntervalSeconds: 1 } });
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { state: "DONE", rows: 3 }, billableTransactionUnits: 3 });
+    expect(state.executionHistory.map((h: any) => h.output.status)).toEqual(["successful_but_incomplete", "successful_but_incomplete", "success"]);
+    const requests = await seen(fn);
+    expect(requests).toHaveLength(3);
+    // Each poll is a new invocation, signed afresh, with the same input.
+    for (const req of requests) expect(JSON.parse(req.body)).toMatchObject({ orderId: 7 });
+  });
+
   it("retries throttling and service errors, then returns the function's result", async () => {
     const t = await tenantWithCredentials();
     const fn = await scenario("throttled-fn", [
