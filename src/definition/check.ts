@@ -160,9 +160,13 @@ function parseParts(value: Record<string, unknown>): { definition: WorkflowDefin
   const steps = rawSteps.flatMap((raw) => {
     const parsed = StepDefinitionSchema.safeParse(raw);
     if (parsed.success) return [parsed.data];
-    // A step whose only fault is its transition is checked for everything else.
-    const withoutTransition = isPlainObject(raw) ? StepDefinitionSchema.safeParse({ ...raw, transitionToStep: null }) : parsed;
-    return withoutTransition.success ? [withoutTransition.data] : [];
+    // A step whose faults are in optional fields (a transition, retries, a poll interval) is
+    // checked for everything else, as if those fields were absent; their problems are reported.
+    const faulty = new Set(parsed.error.issues.map((i) => i.path[0]));
+    if (!isPlainObject(raw) || faulty.has("name") || faulty.has("integrationDetails")) return [];
+    const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => !faulty.has(k)));
+    const repaired = StepDefinitionSchema.safeParse(rest);
+    return repaired.success ? [repaired.data] : [];
   });
   const definitions = isPlainObject(value.definitions) ? value.definitions : {};
   const workflowName = typeof value.workflowName === "string" ? value.workflowName : "";

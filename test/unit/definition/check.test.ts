@@ -215,6 +215,26 @@ const cases: Case[] = [
     'step "fan": indeterminate property usage: config.children[1].forEach.arrayPath reads "loadOutput.maybe"',
     'step "fan": config.children[2].forEach.arrayPath "loadOutput.name" is not an array',
   ]],
+  ["secretBindings and pollIntervalSeconds that are valid", wf([
+    { ...step("l", { type: "/justworkflowit/aws/lambda", config: { region: "eu-west-1", accountId: "123456789012", functionName: "f", pollIntervalSeconds: 60 }, next: "h" }), pollIntervalSeconds: 10 },
+    step("h", { type: "/canopy/http", config: { url: "https://api.example.com/x", headers: { authorization: { secret: "token" } }, pollIntervalSeconds: 1 } }),
+  ].map((s, i) => (i === 0 ? { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { AWS_ACCESS_KEY_ID: "BILLING_KEY_ID", AWS_SESSION_TOKEN: "ROLE.session-1" } } } : { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { token: "PROD_API_TOKEN" } } })), {}), "valid"],
+  ["secretBindings a step's executor cannot use, poll intervals out of range", wf([
+    { ...step("n", { next: "g" }), pollIntervalSeconds: 0.5, integrationDetails: { ...step("n").integrationDetails, secretBindings: { API_KEY: "K" } } },
+    { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f", pollIntervalSeconds: 100_000 } }), integrationDetails: { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f" } }).integrationDetails, secretBindings: { GCP_SERVICE_ACCOUNT_KEY: "9bad", other: 3 } } },
+  ], {}), [
+    'step "n": pollIntervalSeconds: Too small',
+    'step "n": integrationDetails.secretBindings.API_KEY: executor "/justworkflowit/noop" has no secret slot "API_KEY" (it reads no secrets)',
+    'step "g": integrationDetails.secretBindings.other: Invalid input: expected string',
+  ]],
+  ["secretBindings: a bound key that is not a secret key, a slot the executor lacks", wf([
+    { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f", pollIntervalSeconds: 100_000 } }) },
+    { ...step("g2", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f" } }) },
+  ].map((s, i) => (i === 0 ? s : { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { GCP_SERVICE_ACCOUNT_KEY: "9bad", AWS_ACCESS_KEY_ID: "X" } } })), {}), [
+    'step "g": config.pollIntervalSeconds: Too big',
+    'step "g2": integrationDetails.secretBindings.GCP_SERVICE_ACCOUNT_KEY: "9bad" is not an organization secret key',
+    'step "g2": integrationDetails.secretBindings.AWS_ACCESS_KEY_ID: executor "/justworkflowit/gcp/cloudfunction" has no secret slot "AWS_ACCESS_KEY_ID" (it reads "GCP_SERVICE_ACCOUNT_KEY")',
+  ]],
   // Found by the e2e fuzzer: a null child crashed the data-flow check (a 500 from ValidateWorkflowVersion).
   ["a runChildJob child that is null", wf([step("fan", { type: "/justworkflowit/runChildJob", config: { children: [null, { workflowName: "item", workflowVersion: { tag: "$LIVE" } }] } })], {}), [
     'step "fan": config.children[0]: Invalid input: expected object, received null',
@@ -278,6 +298,7 @@ describe("checkDefinition", () => {
     expect(result.errors).toEqual([
       'step "a": transitionToStep: must be a step name, null or {"if": [condition, step, ..., else]}',
       'step "a": inputTransformer.fieldset[0].from reads "workflowInput.nope", but workflowInput (#/definitions/workflowInput) does not declare "nope"',
+      'step "c": inputTransformer.fieldset[0].from reads "aOutput.x", but the output schema of step "a" (#/definitions/out) does not declare "x"',
       'step "c": inputTransformer.fieldset[1].from reads "ghostOutput.q", which is not in the execution data (paths start with workflowInput, <step>Output, <step>Input, <step>.output or previousStep.output)',
     ]);
   });
