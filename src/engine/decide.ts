@@ -220,7 +220,7 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
   }
 
-  const input = computeStepInput(d.view, s, stepDef);
+  const input = computeStepInput(d.view, s, stepDef, at);
   if (!input.ok) return failAttempt(d, input.error, false, at);
   const inputKey = `${cur.name}Input`;
   if ("from" in input) {
