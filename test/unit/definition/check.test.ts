@@ -5,6 +5,7 @@
  * "simpleIntegration" executor replaced by noop.
  */
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkDefinition, type WorkflowLookup } from "../../../src/definition/check";
 
@@ -305,6 +306,31 @@ describe("checkDefinition", () => {
       'step "c": inputTransformer.fieldset[0].from reads "aOutput.x", but the output schema of step "a" (#/definitions/out) does not declare "x"',
       'step "c": inputTransformer.fieldset[1].from reads "ghostOutput.q", which is not in the execution data (paths start with workflowInput, <step>Output, <step>Input, <step>.output or previousStep.output)',
     ]);
+  });
+
+  it("answers, never throws, for definitions whose steps are partly malformed", async () => {
+    const field = fc.oneof(fc.constant(undefined), fc.jsonValue(), fc.constantFrom("a", "b", "ghost", null, { if: [true, "a", null] }, { or: ["b"] }, -1, 0.5));
+    const rawStep = fc.record(
+      {
+        name: fc.oneof(fc.constantFrom("a", "b", "c"), fc.jsonValue()),
+        retries: field,
+        pollIntervalSeconds: field,
+        transitionToStep: field,
+        integrationDetails: fc.oneof(
+          fc.jsonValue(),
+          fc.record({ type: fc.constantFrom("/justworkflowit/noop", "/canopy/http", "/nope"), inputDefinition: fc.constantFrom({ $ref: "#/definitions/workflowInput" }, {}), outputDefinition: fc.constant({ $ref: "#/definitions/x" }), secretBindings: field, inputTransformer: field, config: field }, { requiredKeys: ["type"] }),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(rawStep, fc.jsonValue()), { maxLength: 4 }), fc.oneof(fc.jsonValue(), fc.constant({ x: { type: "object" } })), async (steps, definitions) => {
+        const result = await checkDefinition({ workflowName: "fuzz", steps, definitions }, lookup);
+        expect(Array.isArray(result.errors)).toBe(true);
+        if (!result.valid) expect(result.errors.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("returns the parsed definition, with defaults, when valid", async () => {
