@@ -102,12 +102,12 @@ describe("successful_but_incomplete", () => {
   it("times out a step still incomplete when its timeoutSeconds runs out", async () => {
     const id = await scenario("never-done", [{ json: { status: "successful_but_incomplete", payload: {} } }]);
     const { client, orgId } = await newTenant(admin);
-    const def = workflow("never", [step("export", http, { timeoutSeconds: 2, pollIntervalSeconds: 1, config: { url: `${fakeOrigin()}/s/${id}/x` } })]);
+    const def = workflow("never", [step("export", http, { timeoutSeconds: 5, pollIntervalSeconds: 1, config: { url: `${fakeOrigin()}/s/${id}/x` } })]);
     const { workflowId } = await deployWorkflow(client, orgId, def);
     const jobId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } });
     const { job } = await waitForJob(client, orgId, jobId, undefined, 60_000);
     expect(job).toMatchObject({ status: "FAILED", error: { code: "TIMEOUT", stepName: "export" } });
-    expect(job.error.message).toMatch(/still incomplete after \d+ polls when its timeoutSeconds \(2 s\) ran out/);
+    expect(job.error.message).toMatch(/still incomplete after \d+ polls when its timeoutSeconds \(5 s\) ran out/);
     const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
     const statuses = state.executionHistory.map((h: any) => h.output.status);
     expect(statuses.at(-1)).toBe("failure");
