@@ -35,6 +35,17 @@ export const DEFAULT_HISTORY_ROLLOVER_THRESHOLD = 10_000;
 /** Old runs stay readable this long after they roll over, then delete their storage. */
 export const RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** Seconds between polls of a step whose executor answers `successful_but_incomplete`, unless the step or its config says. */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
+
+/**
+ * Polls of one step execution, after which the step fails with POLL_LIMIT (without retry). Each poll
+ * is a history item, and a run rolls over only between steps: this keeps a polling step within the
+ * default history bound (10,000). At the default interval it is about 83 minutes; a longer wait
+ * takes a longer `pollIntervalSeconds` (up to a day), and `timeoutSeconds` bounds it in time.
+ */
+export const MAX_POLLS_PER_STEP = 1_000;
+
 /** Consecutive in-memory (pure) steps committed in one transaction; bounds one invocation's CPU time. */
 export const MAX_INLINE_STEPS_PER_COMMIT = 500;
 

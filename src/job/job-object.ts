@@ -139,7 +139,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (!s || s.status !== "RUNNING" || !s.current) return undefined;
     const times: number[] = [];
     const w = s.current.wait;
-    if (w?.type === "retry" || w?.type === "timer") times.push(w.at);
+    if (w?.type === "retry" || w?.type === "timer" || w?.type === "poll") times.push(w.at);
     if (s.current.deadline !== undefined) times.push(s.current.deadline);
     return times.length ? Math.min(...times) : undefined;
   }

@@ -2,7 +2,7 @@
  * Submitting a job, shared by SubmitJob and webhook deliveries: the input is checked against
  * `workflowInput` before anything is created, the version is resolved once and pinned.
  */
-import { validateValue } from "../definition/json-schema";
+import { validateWorkflowInput } from "../definition/json-schema";
 import { NotFoundError, ValidationError, unwrap } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
@@ -61,7 +61,7 @@ export async function prepareSubmission(env: Env, req: SubmitRequest): Promise<P
 /** The submission with its target, once its input passed the workflow's `workflowInput` schema. */
 export function checkedSubmission(req: SubmitRequest, target: SubmissionTarget): PreparedSubmission {
   const definition = parsedDefinition(target.version.versionId, target.version.definition);
-  const errors = validateValue(definition.definitions, "#/definitions/workflowInput", req.input);
+  const errors = validateWorkflowInput(definition.definitions, req.input);
   if (errors.length > 0) throw new ValidationError("The job input violates the workflow's workflowInput schema.", errors);
   return { req, ...target };
 }
