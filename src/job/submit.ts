@@ -21,6 +21,8 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   /** A caller-chosen job id, a UUID (webhook deliveries derive theirs from the delivery id). */
   jobId?: string;
+  /** The schedule whose firing this is: shown in GetJob and ListJobs, and filtered on. */
+  scheduleId?: string;
 }
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
@@ -75,6 +77,7 @@ export async function startSubmission(env: Env, prepared: PreparedSubmission, jo
       rootJobId: id,
       depth: 0,
       createdAt: Date.now(),
+      ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },
