@@ -42,6 +42,32 @@ async function jobsOf(client: TestClient, orgId: string, scheduleId: string): Pr
 const getSchedule = async (client: TestClient, orgId: string, id: string) =>
   (await client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`))).schedule;
 
+/**
+ * Runs the alarm until no firing is pending. A backfill arms the alarm for now, so the runtime may
+ * be running it already when the test asks: the test waits for the outcome, not for one pass.
+ */
+async function settled(client: TestClient, orgId: string, scheduleId: string) {
+  for (let i = 0; i < 300; i++) {
+    await runDurableObjectAlarm(stub(scheduleId));
+    const s = await getSchedule(client, orgId, scheduleId);
+    if (!s.recentActions.some((a: any) => a.result === "PENDING")) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`schedule ${scheduleId} still has pending firings`);
+}
+
+/** Runs the alarm (it also polls on its own) until the schedule has started `n` jobs. */
+async function untilJobs(client: TestClient, orgId: string, scheduleId: string, n: number) {
+  const deadline = Date.now() + 60_000;
+  let jobs = await jobsOf(client, orgId, scheduleId);
+  while (jobs.length < n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    await runDurableObjectAlarm(stub(scheduleId));
+    jobs = await jobsOf(client, orgId, scheduleId);
+  }
+  return jobs;
+}
+
 /** The input a job was started with. */
 async function inputOf(client: TestClient, orgId: string, jobId: string) {
   const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
@@ -67,6 +93,12 @@ describe("a schedule's firings", () => {
       // Even with the cursor lost (as if the commit that moved it never happened), a replay starts nothing new.
       await rewind(s.scheduleId, h - 2 * HOUR - 60_000);
       await runDurableObjectAlarm(stub(s.scheduleId));
+      // As if each pass had died after starting its job but before recording that: the job's id,
+      // derived from (schedule, fire time), makes the retry find the job instead of starting another.
+      await runInDurableObject(stub(s.scheduleId), (_o: ScheduleObject, ctx) => {
+        ctx.storage.sql.exec(`UPDATE action SET state = 'PENDING'`);
+      });
+      await runDurableObjectAlarm(stub(s.scheduleId));
 
       const jobs = await jobsOf(client, orgId, s.scheduleId);
       expect(jobs).toHaveLength(3);
@@ -86,6 +118,13 @@ describe("a schedule's firings", () => {
       );
       expect(after.recentActions.map((a: any) => a.jobId).sort()).toEqual(jobs.map((j) => j.jobId).sort());
       expect(after).toMatchObject({ missedCount: 0, skippedCount: 0 });
+
+      // A backfill over fire times that already ran reaches the same jobs: their ids derive from (schedule, time).
+      const range = { startAt: new Date(h - 2 * HOUR).toISOString(), endAt: new Date(h).toISOString() };
+      await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
+      const backfilled = (await settled(client, orgId, s.scheduleId)).recentActions.filter((a: any) => a.trigger === "BACKFILL");
+      expect(backfilled.map((a: any) => a.detail)).toEqual(["the job already existed", "the job already existed", "the job already existed"]);
+      expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(3);
     },
     TIMEOUT,
   );
@@ -162,8 +201,7 @@ describe("overlap policies", () => {
       expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(1);
 
       await client.expect(200, client.post(`/organizations/${orgId}/jobs/${first.jobId}/cancel`));
-      await runDurableObjectAlarm(stub(s.scheduleId));
-      const jobs = await jobsOf(client, orgId, s.scheduleId);
+      const jobs = await untilJobs(client, orgId, s.scheduleId, 2);
       expect(jobs.map((j) => j.status).sort()).toEqual(["CANCELLED", "RUNNING"]);
       got = await getSchedule(client, orgId, s.scheduleId);
       const buffered = got.recentActions.find((a: any) => a.fireTime === new Date(topOfHour() - HOUR).toISOString());
@@ -192,15 +230,8 @@ describe("overlap policies", () => {
       const s = await createSchedule(client, orgId, { workflowName: "parent", cron: "0 * * * *", catchupWindowSeconds: 86_400, overlapPolicy: "CANCEL_OTHER" });
       await rewind(s.scheduleId, topOfHour() - HOUR - 60_000);
       await runDurableObjectAlarm(stub(s.scheduleId));
-      let jobs = await jobsOf(client, orgId, s.scheduleId);
-      const firstId = jobs[0].jobId;
-      // The alarm polls on its own; run it too, until the replacement has started.
-      const deadline = Date.now() + 60_000;
-      while (jobs.length < 2 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-        await runDurableObjectAlarm(stub(s.scheduleId));
-        jobs = await jobsOf(client, orgId, s.scheduleId);
-      }
+      const firstId = (await jobsOf(client, orgId, s.scheduleId))[0].jobId;
+      const jobs = await untilJobs(client, orgId, s.scheduleId, 2);
       expect(jobs).toHaveLength(2);
       const first = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${firstId}`));
       expect(first.job.status).toBe("CANCELLED");
@@ -254,7 +285,7 @@ describe("pause, trigger, backfill, pauseOnFailure", () => {
       const range = { startAt: new Date(h - 5 * HOUR).toISOString(), endAt: new Date(h - 3 * HOUR).toISOString() };
       const { fireTimes } = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
       expect(fireTimes).toEqual([h - 5 * HOUR, h - 4 * HOUR, h - 3 * HOUR].map((t) => new Date(t).toISOString()));
-      await runDurableObjectAlarm(stub(s.scheduleId));
+      await settled(client, orgId, s.scheduleId);
       let jobs = await jobsOf(client, orgId, s.scheduleId);
       expect(jobs.map((j) => j.status)).toEqual(["RUNNING", "RUNNING", "RUNNING"]);
       const inputs = await Promise.all(jobs.map(async (j) => (await inputOf(client, orgId, j.jobId)).scheduledAt));
@@ -262,7 +293,7 @@ describe("pause, trigger, backfill, pauseOnFailure", () => {
 
       // The same range again starts nothing new.
       await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
-      await runDurableObjectAlarm(stub(s.scheduleId));
+      await settled(client, orgId, s.scheduleId);
       jobs = await jobsOf(client, orgId, s.scheduleId);
       expect(jobs).toHaveLength(3);
 
