@@ -139,6 +139,10 @@ async function buildSpec(env: Env, organizationId: string, body: SpecBody, calle
     version: body.workflowVersion,
     input: firingInput(draft, now),
     submittedByUser: caller,
+  }).catch((e: unknown) => {
+    if (!(e instanceof ValidationError)) throw e;
+    const problem = "with scheduledAt set in it, violates the workflow's workflowInput schema";
+    throw new ValidationError(`inputJson, ${problem}.`, e.errors, { inputJson: problem });
   });
   return { ...draft, workflowId: prepared.workflow.workflowId, workflowName: prepared.workflow.name };
 }

@@ -17,7 +17,12 @@ const parent = workflow("parent", [step("spawn", "/justworkflowit/runChildJob", 
 // Port 9 on loopback refuses connections: the job fails at once.
 const failing = workflow("failing", [step("call", "/canopy/http", { retries: 0, config: { url: "http://127.0.0.1:9/x" } })]);
 
-const tenant = () => tenantWith(admin, quick, hold, parent, failing);
+// Its input may not have a scheduledAt: every firing's would be refused.
+const strict = workflow("strict", [step("only", "/justworkflowit/noop")], {
+  workflowInput: { type: "object", properties: { n: { type: "integer" } }, additionalProperties: false },
+});
+
+const tenant = () => tenantWith(admin, quick, hold, parent, failing, strict);
 
 const stub = (scheduleId: string) => env.SCHEDULES.get(env.SCHEDULES.idFromName(scheduleId));
 const topOfHour = (t = Date.now()) => Math.floor(t / HOUR) * HOUR;
@@ -345,6 +350,7 @@ describe("the Schedule resource", () => {
         [{ inputJson: "not json" }, "inputJson"],
         [{ overlapPolicy: "SOMETIMES" }, "overlapPolicy"],
         [{ catchupWindowSeconds: -1 }, "catchupWindowSeconds"],
+        [{ workflowName: "strict", inputJson: { n: 1 } }, "inputJson"],
       ];
       for (const [change, field] of cases) {
         const res = await client.post(`/organizations/${orgId}/schedules`, { ...base, ...change });
