@@ -31,8 +31,22 @@ export function isKnownTimezone(timezone: string): boolean {
   }
 }
 
+/** Parsed crons by `timezone\ncron`: an alarm after an outage asks for thousands of fire times. */
+const compiled = new Map<string, Cron>();
+const COMPILED_CACHE_ENTRIES = 100;
+
 /** The croner instance of a spec; throws a 400 naming `cron` or `timezone` for one croner refuses. */
 function compile(spec: CronSpec): Cron {
+  const key = `${spec.timezone}\n${spec.cron}`;
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  const cron = parse(spec);
+  if (compiled.size >= COMPILED_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, cron);
+  return cron;
+}
+
+function parse(spec: CronSpec): Cron {
   if (!isKnownTimezone(spec.timezone)) throw invalid("timezone", `is not an IANA timezone this engine knows ("${spec.timezone}")`);
   try {
     // paused: croner never sets a timer of its own here; the schedule's alarm does the firing.

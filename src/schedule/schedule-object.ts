@@ -12,11 +12,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
 import { isoTime } from "../ids";
-import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MS } from "../limits";
+import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MS } from "../limits";
 import { logEvent } from "../log";
 import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
 import { fireTimesAfter, jitterMs, nextFireTime } from "./cron";
 import { cancelJob, firingJobId, isRunning, jobStatus, startFiring, treeEnded } from "./firing";
+import { decideOverlap } from "./overlap";
 import type { ScheduleSpec } from "./spec";
 import { ScheduleStore, type Action, type ActionState, type Control, type Trigger } from "./store";
 
@@ -183,26 +184,45 @@ export class ScheduleObject extends DurableObject<Env> {
     await this.arm();
   }
 
-  /** Handles the fire times that are due, up to a batch; the next alarm takes the rest. */
+  /**
+   * Handles the fire times that are due, up to a batch; the alarm re-arms at once for the rest.
+   * Missed ones (later than the catch-up window) are counted without I/O, in one commit.
+   */
   private async fireDue(now: number): Promise<void> {
-    for (let n = 0; n < SCHEDULE_FIRINGS_PER_ALARM; n++) {
-      const c = this.store.control();
-      if (!c || c.paused) return;
-      const t = nextFireTime(c.spec, c.cursor);
-      if (t === undefined) return;
+    let c = this.store.control();
+    if (!c || c.paused) return;
+    let cursor = c.cursor;
+    let missed = 0;
+    const flushMissed = () => {
+      if (missed === 0) return;
+      const n = missed;
+      this.store.transaction(() => {
+        this.store.advanceCursor(cursor);
+        this.store.countMissed(n);
+      });
+      logEvent("schedule.missed", { scheduleId: c!.scheduleId, count: n, upTo: isoTime(cursor) });
+      missed = 0;
+    };
+    let fired = 0;
+    for (let handled = 0; handled < SCHEDULE_TIMES_PER_ALARM && fired < SCHEDULE_FIRINGS_PER_ALARM; handled++) {
+      const t = nextFireTime(c.spec, cursor);
+      if (t === undefined) break;
       const due = t + jitterMs(c.scheduleId, t, c.spec.jitterSeconds);
-      if (due > now) return;
+      if (due > now) break;
+      cursor = t;
       if (now - due > c.spec.catchupWindowSeconds * 1000) {
         // Missed (the engine was down, or the schedule could not keep up): counted, never run.
-        this.store.transaction(() => {
-          this.store.advanceCursor(t);
-          this.store.countMissed(1);
-        });
-        logEvent("schedule.missed", { scheduleId: c.scheduleId, fireAt: isoTime(t), lateMs: now - due });
+        missed++;
         continue;
       }
+      flushMissed();
       await this.fire(c, "SCHEDULED", t);
+      fired++;
+      c = this.store.control();
+      // Deleted, paused (pauseOnFailure) or updated meanwhile: the next pass starts from the new state.
+      if (!c || c.paused || c.cursor !== cursor) return;
     }
+    flushMissed();
   }
 
   /**
@@ -219,36 +239,27 @@ export class ScheduleObject extends DurableObject<Env> {
     const jobId = await firingJobId(c.scheduleId, fireAt);
     const prevStatus = c.lastJobId ? await jobStatus(this.env, c.organizationId, c.lastJobId) : undefined;
     const now = Date.now();
-    const policy = c.spec.overlapPolicy;
-    const running = isRunning(prevStatus);
-    const base = { trigger, fireAt, jobId, actedAt: now, waitForTree: false };
-    let decided: Omit<Action, "seq">;
-    let pauseNote: string | undefined;
-    let superseded: Action[] = [];
-    if (c.spec.pauseOnFailure && prevStatus === "FAILED") {
-      pauseNote = `Paused because job ${c.lastJobId} failed (pauseOnFailure).`;
-      decided = { ...base, state: "SKIPPED", detail: pauseNote };
-    } else if (policy === "ALLOW_ALL") {
-      decided = { ...base, state: "PENDING" };
-    } else if (policy === "SKIP") {
-      decided = running ? { ...base, state: "SKIPPED", detail: `job ${c.lastJobId} is still running` } : { ...base, state: "PENDING" };
-    } else if (policy === "BUFFER_ONE") {
-      if (this.store.waiting().length > 0) decided = { ...base, state: "SKIPPED", detail: "a firing is already buffered" };
-      else decided = running ? { ...base, state: "PENDING", waitFor: c.lastJobId! } : { ...base, state: "PENDING" };
-    } else {
-      // CANCEL_OTHER and TERMINATE_OTHER: this firing replaces any earlier one still waiting.
-      superseded = this.store.waiting();
-      decided = running
-        ? { ...base, state: "PENDING", cancelJobId: c.lastJobId!, waitForTree: policy === "CANCEL_OTHER" }
-        : { ...base, state: "PENDING", ...(superseded[0]?.waitFor ? { waitFor: superseded[0].waitFor, waitForTree: superseded[0].waitForTree } : {}) };
-    }
+    // Read with the transaction below, with no await in between.
+    const waiting = this.store.waiting();
+    const d = decideOverlap({
+      policy: c.spec.overlapPolicy,
+      pauseOnFailure: c.spec.pauseOnFailure,
+      ...(c.lastJobId ? { lastJobId: c.lastJobId } : {}),
+      ...(prevStatus ? { lastJobStatus: prevStatus } : {}),
+      waiting,
+    });
+    const base = { trigger, fireAt, jobId, actedAt: now };
+    const decided: Omit<Action, "seq"> = d.start
+      ? { ...base, state: "PENDING", waitForTree: d.waitForTree, ...(d.cancelJobId ? { cancelJobId: d.cancelJobId } : {}), ...(d.waitFor ? { waitFor: d.waitFor } : {}) }
+      : { ...base, state: "SKIPPED", waitForTree: false, detail: d.reason };
+    const pauseNote = !d.start && d.pause ? d.reason : undefined;
     const recorded = this.store.transaction(() => {
       // A concurrent pass (a duplicate alarm, a trigger in the same millisecond) decided it first.
       if (!this.store.addAction(decided)) return false;
       if (trigger === "SCHEDULED") this.store.advanceCursor(fireAt);
       if (decided.state === "SKIPPED") this.store.countSkipped();
-      for (const s of superseded) {
-        this.store.settle(s.seq, "SKIPPED", `replaced by the firing of ${isoTime(fireAt)}`, now);
+      for (const seq of d.supersede) {
+        this.store.settle(seq, "SKIPPED", `replaced by the firing of ${isoTime(fireAt)}`, now);
         this.store.countSkipped();
       }
       if (pauseNote) {
