@@ -203,8 +203,13 @@ export const SCHEDULE_TIMES_PER_ALARM = 10_000;
 export const BACKFILL_STARTS_PER_ALARM = 50;
 /** A backfill covers at most this many fire times: the rest of a bigger range is refused (400). */
 export const MAX_BACKFILL_FIRINGS = 1000;
-/** How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER). */
+/**
+ * How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER): every second at
+ * first, then a tenth of the time waited so far, at most once a minute. Each look is a Durable
+ * Object call, and a buffered firing may wait on a job that runs for days.
+ */
 export const SCHEDULE_POLL_MS = 1000;
+export const SCHEDULE_POLL_MAX_MS = 60_000;
 /** GetSchedule shows this many recent actions; older ones are deleted. */
 export const SCHEDULE_RECENT_ACTIONS = 10;
 /** GetSchedule shows this many upcoming fire times. */

@@ -12,7 +12,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
 import { isoTime } from "../ids";
-import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MS } from "../limits";
+import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS } from "../limits";
 import { logEvent } from "../log";
 import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
 import { fireTimesAfter, jitterMs, nextFireTime } from "./cron";
@@ -349,7 +349,11 @@ export class ScheduleObject extends DurableObject<Env> {
     }
     const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
     if (pending.some((a) => a.trigger === "BACKFILL" || (!a.waitFor && !a.cancelJobId))) times.push(now);
-    else if (pending.length > 0) times.push(now + SCHEDULE_POLL_MS);
+    else if (pending.length > 0) {
+      // A job that runs for hours is not asked after every second: the poll slows as the wait grows.
+      const waited = now - Math.min(...pending.map((a) => a.actedAt));
+      times.push(now + Math.min(SCHEDULE_POLL_MAX_MS, Math.max(SCHEDULE_POLL_MS, waited / 10)));
+    }
     if (c.indexedSeq < c.indexSeq) times.push(now + SCHEDULE_POLL_MS);
     if (times.length === 0) {
       await this.ctx.storage.deleteAlarm();
