@@ -237,7 +237,9 @@ export class ScheduleObject extends DurableObject<Env> {
       return;
     }
     const jobId = await firingJobId(c.scheduleId, fireAt);
-    const prevStatus = c.lastJobId ? await jobStatus(this.env, c.organizationId, c.lastJobId) : undefined;
+    // ALLOW_ALL without pauseOnFailure needs nothing of the previous job: no call, no added lateness.
+    const needsPrevious = c.spec.overlapPolicy !== "ALLOW_ALL" || c.spec.pauseOnFailure;
+    const prevStatus = c.lastJobId && needsPrevious ? await jobStatus(this.env, c.organizationId, c.lastJobId) : undefined;
     const now = Date.now();
     // Read with the transaction below, with no await in between.
     const waiting = this.store.waiting();
