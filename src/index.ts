@@ -4,5 +4,6 @@ import { createApp } from "./api/app";
 export { BatchStarter } from "./job/batch-starter";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
+export { ScheduleObject } from "./schedule/schedule-object";
 
 export default createApp() satisfies ExportedHandler<Env>;

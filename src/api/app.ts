@@ -16,6 +16,7 @@ import { zodProblems } from "./schemas";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
 import { registerWorkflowRoutes } from "./routes/workflows";
@@ -92,6 +93,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerScheduleRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

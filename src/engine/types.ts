@@ -117,6 +117,8 @@ export interface JobIdentity {
   /** 0 for a top-level job, parent depth + 1 for a child. */
   depth: number;
   createdAt: number;
+  /** The schedule whose firing started this job (a top-level job only). */
+  scheduleId?: string;
 }
 
 /** A received event kept until a wait uses it. */

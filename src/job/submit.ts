@@ -27,6 +27,8 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   /** A caller-chosen job id, a UUID (webhook deliveries derive theirs from the delivery id). */
   jobId?: string;
+  /** The schedule whose firing this is: shown in GetJob and ListJobs, and filtered on. */
+  scheduleId?: string;
 }
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
@@ -104,6 +106,7 @@ export function jobStart(prepared: PreparedSubmission, jobId: string, createdAt:
       rootJobId: jobId,
       depth: 0,
       createdAt,
+      ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },

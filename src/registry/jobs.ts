@@ -23,6 +23,7 @@ interface JobRow {
   finished_at: string | null;
   billable_units: number;
   error: string | null;
+  schedule_id: string | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -39,6 +40,7 @@ function toSummary(r: JobRow): JobSummary {
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
     ...(r.parent_job_id ? { parentJobId: r.parent_job_id, parentStepName: r.parent_step_name ?? undefined } : {}),
     rootJobId: r.root_job_id,
+    ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
     billableTransactionUnits: r.billable_units,
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
@@ -142,8 +144,8 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
     .prepare(
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
-         started_at, finished_at, billable_units, error, index_seq)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+         started_at, finished_at, billable_units, error, index_seq, schedule_id)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
@@ -171,6 +173,7 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.billableTransactionUnits,
       job.error ? JSON.stringify(indexedError(job.error)) : null,
       seq,
+      job.scheduleId ?? null,
     );
 }
 
@@ -181,6 +184,7 @@ export interface ListJobsQuery {
   createdAfter?: string;
   createdBefore?: string;
   jobHierarchy: "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
+  scheduleId?: string;
   pageToken?: string;
   pageSize: number;
 }
@@ -216,6 +220,7 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));
   if (q.createdAfter) (where.push("created_at > ?"), args.push(q.createdAfter));
   if (q.createdBefore) (where.push("created_at < ?"), args.push(q.createdBefore));
+  if (q.scheduleId) (where.push("schedule_id = ?"), args.push(q.scheduleId.toLowerCase()));
   if (q.jobHierarchy === "TOP_LEVEL_ONLY") where.push("parent_job_id IS NULL");
   if (q.jobHierarchy === "CHILD_JOBS_ONLY") where.push("parent_job_id IS NOT NULL");
   const filter = where.join(" AND ");
@@ -257,4 +262,23 @@ export async function listChildJobs(db: D1Database, parentJobId: string) {
     createdAt: r.created_at,
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
   }));
+}
+
+/** The index's status of each of these jobs (GetSchedule's recent actions); a job not indexed yet is absent. */
+export async function jobStatuses(db: D1Database, jobIds: string[]): Promise<Map<string, JobStatus>> {
+  if (jobIds.length === 0) return new Map();
+  const { results } = await db
+    .prepare(`SELECT job_id, status FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`)
+    .bind(JSON.stringify(jobIds))
+    .all<{ job_id: string; status: JobStatus }>();
+  return new Map(results.map((r) => [r.job_id, r.status]));
+}
+
+/** How many jobs of a tree (the root and its descendants) have not ended, as the index knows it. */
+export async function unfinishedInTree(db: D1Database, rootJobId: string): Promise<number> {
+  const row = await db
+    .prepare(`SELECT COUNT(*) AS n FROM jobs WHERE root_job_id = ? AND status IN ('PENDING', 'RUNNING')`)
+    .bind(rootJobId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }

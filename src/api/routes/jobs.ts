@@ -33,6 +33,7 @@ const JobSummarySchema = z
     parentJobId: z.string().optional(),
     parentStepName: z.string().optional(),
     rootJobId: z.string().optional(),
+    scheduleId: z.string().optional().openapi({ description: "Extension: the schedule whose firing started this job." }),
     billableTransactionUnits: z.number().int(),
     currentStepName: z.string().optional(),
     error: JobErrorSchema.optional(),
@@ -98,6 +99,7 @@ const ListJobsQuery = z.object({
   createdAfter: z.iso.datetime().optional(),
   createdBefore: z.iso.datetime().optional(),
   jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
+  scheduleId: z.string().max(100).optional().openapi({ description: "Extension: only jobs started by this schedule." }),
   pageToken: z.string().max(500).optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });
@@ -122,7 +124,7 @@ const security = [{ Bearer: [] }];
 const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
 
 /** `inputJson` arrives as a JSON string from the JustWorkflowIt client, or as a value. */
-function parseInput(inputJson: unknown): unknown {
+export function parseInput(inputJson: unknown): unknown {
   if (inputJson === undefined) return {};
   if (typeof inputJson !== "string") return inputJson;
   if (jsonNestsDeeperThan(inputJson, MAX_JSON_DEPTH)) {
