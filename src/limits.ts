@@ -176,3 +176,17 @@ export const MAX_EGRESS_REDIRECTS = 5;
  * D1 row.
  */
 export const MAX_EGRESS_ALLOWED_HOSTS = 100;
+
+/**
+ * Jobs a deleted organization's reaper cancels per alarm. Each cancel is one Durable Object call
+ * (a subrequest: 1,000 per invocation on the paid plan, 50 on Free) and the page one D1 query, so
+ * an organization of any size is swept in bounded invocations, resuming from its stored cursor.
+ */
+export const ORG_REAPER_BATCH = 40;
+/** Cancels in flight at once: the 6 simultaneous connections a Worker invocation may hold. */
+export const ORG_REAPER_CONCURRENCY = 6;
+/**
+ * The reaper sweeps once more this long after the deletion: a SubmitJob that authenticated just
+ * before the deletion may create its job after the first sweep passed its place in the order.
+ */
+export const ORG_REAPER_RECHECK_MS = 60_000;

@@ -347,7 +347,7 @@ describe("hostile input to every route", () => {
     const tokens = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
     await client.expect(200, client.post(`/organizations/${orgId}/secrets`, { key: "FUZZ_SECRET", value: "s3cret" }));
     const trigger = await createTrigger(client, orgId, { name: "fuzz", workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" });
-    ids = { workflowId, versionId, jobId, tokenId: tokens.apiAuthTokens[0].apiAuthTokenId, triggerId: trigger.triggerId, triggerSecret: trigger.secret };
+    ids = { workflowId, versionId, jobId, tokenId: tokens.tokens[0].apiAuthTokenId, triggerId: trigger.triggerId, triggerSecret: trigger.secret };
     // Mutated definitions that pass the checks run in an organization of their own.
     scratch = await newTenant(server.admin);
     await deployWorkflow(scratch.client, scratch.orgId, orders);
