@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { hostPatternCovers, hostPatternProblem } from "../../host-patterns";
 import { MAX_HOST_PATTERN_CHARS, MAX_SECRET_ALLOWED_HOSTS, MAX_SECRET_VALUE_CHARS, SECRET_KEY_PATTERN } from "../../limits";
 import { AuthorizationError, NotFoundError } from "../../errors";
+import { isUuid } from "../../ids";
 import { logEvent } from "../../log";
 import { getOrganization } from "../../registry/organizations";
 import {
@@ -93,6 +94,7 @@ const SecretParams = OrgParams.extend({
     .string()
     .min(1)
     .max(128)
+    .refine((ref) => isUuid(ref) || SECRET_KEY_PATTERN.test(ref), "A secretId (a UUID) or a key (a letter or _ then up to 127 letters, digits, _, . or -).")
     .openapi({ param: { name: "secretId", in: "path" }, description: "The secret's secretId, or its key.", example: "AWS_ACCESS_KEY_ID" }),
 });
 
