@@ -26,13 +26,16 @@ type SweepRow = {
   cursor_created: string;
   cursor_job: string;
   cancelled: number;
+  pages: number;
   done: number;
 };
 
 export interface ReaperStatus {
   organizationId: string;
   pass: number;
+  /** Jobs this sweep cancelled, and the pages (alarms) it took. */
   cancelled: number;
+  pages: number;
   done: boolean;
 }
 
@@ -45,7 +48,7 @@ export class OrganizationReaper extends DurableObject<Env> {
     ctx.storage.sql.exec(
       `CREATE TABLE IF NOT EXISTS sweep (id INTEGER PRIMARY KEY CHECK (id = 1), organization_id TEXT NOT NULL, deleted_at INTEGER,
          pass INTEGER NOT NULL DEFAULT 1, cursor_created TEXT NOT NULL DEFAULT '', cursor_job TEXT NOT NULL DEFAULT '',
-         cancelled INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0)`,
+         cancelled INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0)`,
     );
   }
 
@@ -83,7 +86,7 @@ export class OrganizationReaper extends DurableObject<Env> {
   /** Where the sweep stands (tests and operators). */
   async status(): Promise<ReaperStatus | null> {
     const row = this.row();
-    return row ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, done: row.done === 1 } : null;
+    return row ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1 } : null;
   }
 
   private async forget(): Promise<void> {
@@ -127,7 +130,7 @@ export class OrganizationReaper extends DurableObject<Env> {
     const last = results[results.length - 1];
     if (last && results.length === this.batchSize) {
       this.ctx.storage.sql.exec(
-        `UPDATE sweep SET cursor_created = ?, cursor_job = ?, cancelled = cancelled + ? WHERE id = 1`,
+        `UPDATE sweep SET cursor_created = ?, cursor_job = ?, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`,
         last.created_at,
         last.job_id,
         cancelled,
@@ -136,11 +139,11 @@ export class OrganizationReaper extends DurableObject<Env> {
       return;
     }
     if (row.pass === 1) {
-      this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2, cursor_created = '', cursor_job = '', cancelled = cancelled + ? WHERE id = 1`, cancelled);
+      this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2, cursor_created = '', cursor_job = '', cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
       await this.ctx.storage.setAlarm(Math.max(Date.now(), row.deleted_at! + ORG_REAPER_RECHECK_MS));
       return;
     }
-    this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ? WHERE id = 1`, cancelled);
+    this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
     logEvent("organization.reaped", { organizationId: row.organization_id, cancelled: row.cancelled + cancelled });
   }
 }
