@@ -61,7 +61,12 @@ export function requirePermission(caller: Caller, permission: string): void {
 /** The `{organizationId}` segment of a path under /organizations, if any. */
 function organizationIdIn(path: string): string | undefined {
   const match = /^\/organizations\/([^/]+)/.exec(path);
-  return match ? decodeURIComponent(match[1]!) : undefined;
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return match[1]; // malformed escapes name no organization: refused below like any other unknown id
+  }
 }
 
 /**
