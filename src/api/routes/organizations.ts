@@ -32,7 +32,7 @@ const CreateOrganizationBody = z
 
 const UpdateOrganizationBody = z
   .object({
-    displayName: z.string().min(1).max(200).optional(),
+    displayName: z.string().min(1).max(200),
     marketplaceAllowlistRequired: z
       .literal(false, "Canopy has no marketplace: marketplaceAllowlistRequired can only be false.")
       .optional(),
@@ -101,7 +101,7 @@ export function registerOrganizationRoutes(app: App): void {
       const { organizationId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { displayName } = c.req.valid("json");
-      return c.json(await updateOrganization(c.env.DB, organizationId, displayName !== undefined ? { displayName } : {}), 200);
+      return c.json(await updateOrganization(c.env.DB, organizationId, { displayName }), 200);
     },
   );
 
