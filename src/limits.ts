@@ -190,3 +190,9 @@ export const ORG_REAPER_CONCURRENCY = 6;
  * before the deletion may create its job after the first sweep passed its place in the order.
  */
 export const ORG_REAPER_RECHECK_MS = 60_000;
+
+/**
+ * Numbered keys CreateOrganization tries after the one derived from a name is taken (`acme-2` …
+ * `acme-6`), then one random suffix: each try is one D1 statement, so a popular name costs at most 7.
+ */
+export const DERIVED_KEY_TRIES = 5;

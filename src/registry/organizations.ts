@@ -1,6 +1,7 @@
 /** D1 access for organizations. A deleted organization (deleted_at set) is found by nothing here. */
 import { ConflictError, NotFoundError } from "../errors";
 import { isoTime, newId } from "../ids";
+import { DERIVED_KEY_TRIES } from "../limits";
 
 export interface Organization {
   organizationId: string;
@@ -32,9 +33,6 @@ function toOrganization(row: OrganizationRow): Organization {
 
 /** An organization key: lower-case letters, digits, `-` and `_`, starting with a letter or digit (the client's rule). */
 export const ORGANIZATION_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-/** Keys tried after the derived one is taken (`acme-2` … `acme-<n+1>`), then one random suffix. */
-const DERIVED_KEY_TRIES = 5;
 
 /**
  * The key CreateOrganization derives from a name when none is given: lower case, every run of
