@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newTenant, unique } from "../../helpers/client";
 import { admin } from "../../helpers/workerd";
@@ -83,5 +84,20 @@ describe("ResolveOrganizationSecret", () => {
     expect(res.body.message).toContain("bound to hosts");
     expect(JSON.stringify(res.body)).not.toContain(VALUE);
     expect((await admin.expect(200, admin.post(`${base}/resolve`, { key: "PAYMENTS_TOKEN" }))).value).toBe(VALUE);
+  });
+});
+
+describe("migration 0009", () => {
+  it("gives a secret stored before it a v4 UUID the API finds it by", async () => {
+    const { orgId, client } = await newTenant(admin);
+    await client.expect(200, client.post(`/organizations/${orgId}/secrets`, { key: "OLD", value: "v" }));
+    // As the secret was before the migration: no id.
+    await env.DB.prepare(`UPDATE organization_secrets SET secret_id = NULL WHERE organization_id = ?`).bind(orgId).run();
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0009_"))!;
+    const backfill = migration.queries.find((q) => q.startsWith("UPDATE organization_secrets SET secret_id"))!;
+    await env.DB.prepare(backfill).run();
+    const { secrets } = await client.expect(200, client.get(`/organizations/${orgId}/secrets`));
+    expect(secrets[0].secretId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/secrets/${secrets[0].secretId}`))).key).toBe("OLD");
   });
 });
