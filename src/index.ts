@@ -5,5 +5,6 @@ export { BatchStarter } from "./job/batch-starter";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 export { ScheduleObject } from "./schedule/schedule-object";
+export { OrganizationReaper } from "./organizations/reaper";
 
 export default createApp() satisfies ExportedHandler<Env>;
