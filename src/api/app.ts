@@ -11,6 +11,7 @@ import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, ValidationError, type E
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate } from "./auth";
+import { registerConsoleRoutes } from "./console";
 import type { AppEnv } from "./context";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
@@ -116,5 +117,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerConsoleRoutes(app);
   return app;
 }
