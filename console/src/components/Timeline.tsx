@@ -24,7 +24,7 @@ export function Timeline({ items, now, note }: { items: TimelineItem[]; now: num
         <span>{duration(span / 2)}</span>
         <span>{duration(span)}</span>
       </div>
-      <ol>
+      <ol tabIndex={0} aria-label="Steps and children over time">
         {items.map((i) => {
           const end = i.end ?? now;
           const left = ((i.start - min) / span) * 100;
