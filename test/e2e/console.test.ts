@@ -107,6 +107,10 @@ describe("the console", () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: "NotFoundError" });
     expect((await fetch(`${server.baseUrl}/organizations`)).status).toBe(401);
+    // In the browser, a page the console does not have still loads the app (which asks to sign in first).
+    await page.goto(url("/no/such/page"));
+    await page.getByLabel("API token").waitFor();
+    await screenshot(page, "00-deep-link-sign-in");
   });
 
   it("signs in on a deep link: a wrong token shows the API's error, the right one opens the page", async () => {
