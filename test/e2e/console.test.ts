@@ -174,6 +174,7 @@ describe("the console", () => {
     // The page saw the end by itself, and stopped updating.
     await page.locator(".summary .status", { hasText: "SUCCEEDED" }).waitFor({ timeout: 30_000 });
     await page.getByText("ended, not updating").waitFor();
+    await expect.poll(() => page.locator(`[data-job-id="${batch50}"]`).textContent()).toContain("SUCCEEDED");
     await page.locator("table.history tr.external").getByText("external event: manager-approved").waitFor();
     await screenshot(page, "04-event-sent");
     if (process.env.UPDATE_DOCS_SCREENSHOT) {

@@ -7,6 +7,8 @@ import { api, orgPath, query } from "./client";
 import type { JobStatus, JobSummary, ListJobsResponse } from "./types";
 
 const PAGE_SIZE = 100;
+/** A live tree re-reads at most this many of a job's children per poll: 5 requests, not 100 at 10,000. */
+const REFRESH_ROWS = 500;
 
 interface NodeState {
   expanded: boolean;
@@ -95,11 +97,11 @@ export function useJobTree(org: string, root: JobSummary | undefined, live: bool
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [rootId, org]);
 
-  /** Re-reads every expanded job's children, as many as are shown, in place. */
+  /** Re-reads every expanded job's children (the first REFRESH_ROWS of them), in place. */
   const refresh = useCallback(async () => {
     for (const [id, n] of nodes.current) {
       if (!n.expanded || !n.loaded || n.loading) continue;
-      const want = Math.max(n.children.length, 1);
+      const want = Math.min(Math.max(n.children.length, 1), REFRESH_ROWS);
       const fresh: JobSummary[] = [];
       let token: string | undefined;
       let last: ListJobsResponse | undefined;
@@ -112,8 +114,14 @@ export function useJobTree(org: string, root: JobSummary | undefined, live: bool
       } catch {
         continue; // The next poll tries again; what is shown stays.
       }
-      n.children = fresh;
-      n.nextPageToken = token;
+      if (!token || fresh.length >= n.children.length) {
+        n.children = fresh;
+        n.nextPageToken = token;
+      } else {
+        // Rows past the re-read window keep what they last showed, and paging goes on after them.
+        const seen = new Set(fresh.map((c) => c.jobId));
+        n.children = [...fresh, ...n.children.filter((c) => !seen.has(c.jobId))];
+      }
       n.total = last.totalCount;
       n.counts = last.statusCounts;
     }
