@@ -1,6 +1,7 @@
 /**
  * A workflow definition as a graph: steps are nodes, transitions edges. A JSON Logic `if` gives one
- * labelled edge per branch; a branch that yields null ends the job, which makes its step terminal.
+ * labelled edge per branch; a branch that yields null ends the job: its edge goes to the END node,
+ * and its step is terminal.
  */
 export interface StepNode {
   name: string;
@@ -11,8 +12,12 @@ export interface StepNode {
   children: string[];
 }
 
+/** The node every transition to `null` (the job ends) points at. */
+export const END = "__end__";
+
 export interface TransitionEdge {
   from: string;
+  /** A step's name, or END. */
   to: string;
   label?: string;
 }
@@ -83,8 +88,10 @@ export function definitionGraph(text: string): DefinitionGraph {
       : [];
     let terminal = false;
     for (const t of targets(s.transitionToStep)) {
-      if (t.to === null) terminal = true;
-      else if (names.has(t.to)) edges.push({ from: name, to: t.to, ...(t.label ? { label: t.label } : {}) });
+      if (t.to === null) {
+        terminal = true;
+        edges.push({ from: name, to: END, ...(t.label ? { label: t.label } : {}) });
+      } else if (names.has(t.to)) edges.push({ from: name, to: t.to, ...(t.label ? { label: t.label } : {}) });
     }
     if (type === "/canopy/continueAsNew" && typeof config.nextStep === "string" && names.has(config.nextStep)) {
       edges.push({ from: name, to: config.nextStep, label: "continue as new" });

@@ -7,7 +7,7 @@ import dagre from "@dagrejs/dagre";
 import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useMemo } from "react";
-import { definitionGraph, executorName, type StepNode } from "../definition";
+import { definitionGraph, END, executorName, type StepNode } from "../definition";
 
 const NODE_W = 210;
 const NODE_H = 74;
@@ -34,7 +34,17 @@ function StepBox({ data }: NodeProps<Node<StepData>>) {
   );
 }
 
-const nodeTypes = { step: StepBox };
+function EndNode() {
+  return (
+    <div className="end-node" title="the job ends">
+      <Handle type="target" position={Position.Top} />
+      end
+    </div>
+  );
+}
+
+const nodeTypes = { step: StepBox, end: EndNode };
+const END_SIZE = 56;
 
 export interface WorkflowGraphProps {
   definition: string;
@@ -53,9 +63,11 @@ export default function WorkflowGraph({ definition, visited, taken, current }: W
       layout.setGraph({ rankdir: "TB", nodesep: 40, ranksep: 70, edgesep: 20 });
       layout.setDefaultEdgeLabel(() => ({}));
       for (const n of g.nodes) layout.setNode(n.name, { width: NODE_W, height: NODE_H });
+      const ends = g.edges.some((e) => e.to === END);
+      if (ends) layout.setNode(END, { width: END_SIZE, height: END_SIZE });
       g.edges.forEach((e, i) => layout.setEdge(e.from, e.to, { label: e.label ?? "", width: e.label ? 120 : 0, height: e.label ? 20 : 0 }, String(i)));
       dagre.layout(layout);
-      const nodes: Node<StepData>[] = g.nodes.map((n) => {
+      const stepNodes: Node<StepData>[] = g.nodes.map((n) => {
         const p = layout.node(n.name);
         return {
           id: n.name,
@@ -66,6 +78,10 @@ export default function WorkflowGraph({ definition, visited, taken, current }: W
           connectable: false,
         };
       });
+      const endPos = layout.node(END);
+      const nodes: Node<StepData>[] = ends
+        ? [...stepNodes, { id: END, type: "end", position: { x: (endPos?.x ?? 0) - END_SIZE / 2, y: (endPos?.y ?? 0) - END_SIZE / 2 }, data: {} as StepData, draggable: false, connectable: false }]
+        : stepNodes;
       const edges: Edge[] = g.edges.map((e, i) => {
         const on = !!taken?.has(`${e.from}→${e.to}`);
         return {

@@ -10,6 +10,7 @@ import { useApi } from "../api/hooks";
 import { useJobTree } from "../api/job-tree";
 import { isTerminal, type GetJobResponse, type JobSummary, type WorkflowState, type WorkflowVersion } from "../api/types";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { END } from "../definition";
 import { json, shortId, time, jobDuration } from "../components/format";
 import { HistoryTable } from "../components/HistoryTable";
 import { JobTree } from "../components/JobTree";
@@ -231,6 +232,9 @@ export function Job() {
     if (summary?.currentStepName && !isTerminal(summary.status)) steps.push(summary.currentStepName);
     const taken = new Set<string>();
     for (let i = 1; i < steps.length; i++) if (steps[i] !== steps[i - 1]) taken.add(`${steps[i - 1]}→${steps[i]}`);
+    // A job that succeeded left its last step through a transition to null.
+    const last = steps[steps.length - 1];
+    if (summary?.status === "SUCCEEDED" && last) taken.add(`${last}→${END}`);
     return { visited: new Set(steps), taken };
   }, [history, summary?.currentStepName, summary?.status]);
 
