@@ -128,7 +128,7 @@ export async function batch(t, n = 1000) {
   const submissions = Array.from({ length: n }, (_, i) => ({ workflowId: wf, workflowVersion: { tag: "$LIVE" }, inputJson: { i } }));
   const before = await t.countJobs({ workflowName: `bench-batch-${n}`, status: "SUCCEEDED" });
   const t0 = performance.now();
-  const { results } = await t.api.post(`${t.orgPath}/jobs/batch`, { submissions });
+  const { results } = await t.api.post(`${t.orgPath}/jobs/batch`, { jobs: submissions });
   const acceptMs = performance.now() - t0;
   const refused = results.filter((r) => !r.jobId);
   if (refused.length) throw new Error(`${refused.length} of ${n} batch items were refused: ${JSON.stringify(refused[0])}`);

@@ -13,6 +13,8 @@ import { jobRunStub } from "./naming";
 
 /** How many starts one alarm pass sends at once. */
 const START_CHUNK = 100;
+/** Definition text in flight in one pass: 100 starts of a 1 MiB definition would hold 100 MiB of the isolate's 128. */
+const START_DEFINITION_BYTES = 16 * 1024 * 1024;
 /** After a pass whose starts failed, the next waits this long times 2^failures, up to a minute. */
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 60_000;
@@ -52,29 +54,50 @@ export class BatchStarter extends DurableObject<Env> {
     return { accepted: starts.length };
   }
 
+  /**
+   * The next starts in order: at most START_CHUNK, and no more than START_DEFINITION_BYTES of
+   * definitions in flight (each start carries its definition, of up to 1 MiB).
+   */
+  private nextChunk(): { seq: number; job_id: string; identity: string; input: string; versionId: string }[] {
+    const rows = this.sql
+      .exec<{ seq: number; job_id: string; identity: string; input: string; versionId: string; size: number }>(
+        `SELECT s.seq, s.job_id, s.identity, s.input, d.version_id AS versionId, length(d.text) AS size
+         FROM start s JOIN definition d ON d.version_id = json_extract(s.identity, '$.versionId')
+         ORDER BY s.seq LIMIT ?`,
+        START_CHUNK,
+      )
+      .toArray();
+    let bytes = 0;
+    const chunk = [];
+    for (const row of rows) {
+      if (chunk.length > 0 && bytes + row.size > START_DEFINITION_BYTES) break;
+      bytes += row.size;
+      chunk.push(row);
+    }
+    return chunk;
+  }
+
   /** How many of the batch's jobs are still to be started (tests and diagnostics). */
   async pending(): Promise<number> {
     return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM start`).one().n;
   }
 
   override async alarm(): Promise<void> {
-    const rows = this.sql
-      .exec<{ seq: number; job_id: string; identity: string; input: string; definition: string }>(
-        `SELECT s.seq, s.job_id, s.identity, s.input, d.text AS definition
-         FROM start s JOIN definition d ON d.version_id = json_extract(s.identity, '$.versionId')
-         ORDER BY s.seq LIMIT ?`,
-        START_CHUNK,
-      )
-      .toArray();
+    const rows = this.nextChunk();
     if (rows.length === 0) {
       await this.ctx.storage.deleteAll();
       return;
+    }
+    // Each definition is read once per pass: a row carries only its version id.
+    const definitions = new Map<string, string>();
+    for (const versionId of new Set(rows.map((r) => r.versionId))) {
+      definitions.set(versionId, this.sql.exec<{ text: string }>(`SELECT text FROM definition WHERE version_id = ?`, versionId).one().text);
     }
     const results = await Promise.allSettled(
       rows.map((r) =>
         jobRunStub(this.env, r.job_id).start({
           identity: JSON.parse(r.identity) as JobIdentity,
-          definition: r.definition,
+          definition: definitions.get(r.versionId)!,
           executionData: { workflowInput: JSON.parse(r.input) as unknown },
         }),
       ),

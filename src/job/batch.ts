@@ -90,9 +90,12 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
     insertFirstIndexRows(env.DB, organizationId, summaries),
   ]);
   if (stored.status === "rejected") {
-    // Nothing will start: take back the rows that would list jobs that do not exist.
-    if (listed.status === "fulfilled") await forgetUnstartedJobs(env.DB, [...starts.keys()]).catch(() => undefined);
-    throw stored.reason;
+    // Nothing will start: take back the rows this request wrote for jobs it proposed (a key bound
+    // to an earlier request's job keeps that job's row).
+    const ours = new Set(proposed);
+    if (listed.status === "fulfilled") await forgetUnstartedJobs(env.DB, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
+    console.error(JSON.stringify({ event: "batch.storeFailed", error: String(stored.reason) }));
+    throw new ApiError("UnhandledError", "The batch could not be stored, so none of it was accepted. Sending it again is safe for items with an idempotencyKey.");
   }
   // Stored is accepted: each job's object writes its own row when it starts.
   if (listed.status === "rejected") console.error(JSON.stringify({ event: "batch.indexDeferred", error: String(listed.reason) }));

@@ -60,7 +60,7 @@ const SubmitJobBody = z
 
 const SubmitJobsBody = z
   .object({
-    submissions: z
+    jobs: z
       .array(z.unknown())
       .min(1)
       .max(MAX_BATCH_ITEMS)
@@ -229,11 +229,11 @@ export function registerJobRoutes(app: App): void {
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const items: (BatchItem | { error: ErrorInfo })[] = c.req.valid("json").submissions.map((raw, i) => {
+      const items: (BatchItem | { error: ErrorInfo })[] = c.req.valid("json").jobs.map((raw, i) => {
         const parsed = SubmitJobBody.safeParse(raw);
         if (!parsed.success) {
           const { errors, fields } = zodProblems(parsed.error.issues);
-          return { error: new ValidationError(`Submission ${i} is invalid.`, errors, fields).toInfo() };
+          return { error: new ValidationError(`Job ${i} of the batch is invalid.`, errors, fields).toInfo() };
         }
         try {
           return submissionOf(parsed.data);

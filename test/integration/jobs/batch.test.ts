@@ -32,7 +32,7 @@ describe("SubmitJobs (batch)", () => {
       const res = await client.expect(
         200,
         client.post(`/organizations/${orgId}/jobs/batch`, {
-          submissions: [
+          jobs: [
             { workflowId: ids.quick, workflowVersion: { tag: "$LIVE" }, inputJson: JSON.stringify({ n: 1 }) },
             { workflowName: "no-such-workflow", workflowVersion: { tag: "$LIVE" } },
             { workflowName: "quick", workflowVersion: { versionNumber: 1 }, inputJson: { n: "not a number" } },
@@ -74,12 +74,12 @@ describe("SubmitJobs (batch)", () => {
       const item = (key: string, n: number) => ({ workflowId: ids.quick, workflowVersion: { tag: "$LIVE" }, inputJson: { n }, idempotencyKey: key });
       const first = await client.expect(
         200,
-        client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [item("a", 1), item("b", 2), item("a", 3)] }),
+        client.post(`/organizations/${orgId}/jobs/batch`, { jobs: [item("a", 1), item("b", 2), item("a", 3)] }),
       );
       const [a, b, a2] = first.results.map((x: any) => x.jobId);
       expect(a2).toBe(a);
       expect(b).not.toBe(a);
-      const again = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [item("b", 9), item("c", 4)] }));
+      const again = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { jobs: [item("b", 9), item("c", 4)] }));
       expect(again.results[0].jobId).toBe(b);
       const single = await submit(client, orgId, item("a", 7));
       expect(single).toBe(a);
@@ -99,17 +99,17 @@ describe("SubmitJobs (batch)", () => {
     async () => {
       const { client, orgId, ids } = await tenantWith(admin, quick);
       const item = { workflowId: ids.quick, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 1 } };
-      const empty = await client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [] });
+      const empty = await client.post(`/organizations/${orgId}/jobs/batch`, { jobs: [] });
       expect(empty.status).toBe(400);
-      const tooMany = await client.post(`/organizations/${orgId}/jobs/batch`, { submissions: Array.from({ length: 1001 }, () => item) });
+      const tooMany = await client.post(`/organizations/${orgId}/jobs/batch`, { jobs: Array.from({ length: 1001 }, () => item) });
       expect(tooMany.status).toBe(400);
-      expect(tooMany.body).toMatchObject({ code: "ValidationError", fields: { submissions: expect.any(String) } });
+      expect(tooMany.body).toMatchObject({ code: "ValidationError", fields: { jobs: expect.any(String) } });
       const huge = await client.post(`/organizations/${orgId}/jobs/batch`, {
-        submissions: [{ ...item, inputJson: { n: 1, pad: "x".repeat(1_100_000) } }],
+        jobs: [{ ...item, inputJson: { n: 1, pad: "x".repeat(1_100_000) } }],
       });
       expect(huge.status).toBe(413);
       const other = await newTenant(admin);
-      const forbidden = await other.client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [item] });
+      const forbidden = await other.client.post(`/organizations/${orgId}/jobs/batch`, { jobs: [item] });
       expect(forbidden.status).toBe(403);
       const listed = await client.expect(200, client.get(`/organizations/${orgId}/jobs`));
       expect(listed.totalCount).toBe(0);
@@ -122,7 +122,7 @@ describe("SubmitJobs (batch)", () => {
     async () => {
       const { client, orgId, ids } = await tenantWith(admin, quick);
       const submissions = Array.from({ length: 1000 }, (_, n) => ({ workflowId: ids.quick, workflowVersion: { tag: "$LIVE" }, inputJson: { n } }));
-      const res = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { submissions }));
+      const res = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { jobs: submissions }));
       const jobIds: string[] = res.results.map((x: any) => x.jobId);
       expect(new Set(jobIds).size).toBe(1000);
       const listed = await client.expect(200, client.get(`/organizations/${orgId}/jobs?pageSize=1`));
