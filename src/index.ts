@@ -3,5 +3,6 @@ import { createApp } from "./api/app";
 
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
+export { ResourcePool } from "./pools/resource-pool";
 
 export default createApp() satisfies ExportedHandler<Env>;

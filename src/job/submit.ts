@@ -9,6 +9,7 @@ import { refuseOversizedJson } from "../json-size";
 import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, MAX_PAYLOAD_BYTES } from "../limits";
 import { resolveVersion, type VersionSelector, type WorkflowVersion } from "../registry/versions";
 import { findWorkflow, type Workflow } from "../registry/workflows";
+import { poolsForWorkflow } from "../registry/resource-pools";
 import { parsedDefinition } from "./definition-cache";
 import { jobRunStub } from "./naming";
 
@@ -62,6 +63,7 @@ export async function prepareSubmission(env: Env, req: SubmitRequest): Promise<P
 export async function startSubmission(env: Env, prepared: PreparedSubmission, jobId: string): Promise<{ jobId: string; created: boolean }> {
   const { req, workflow, version } = prepared;
   const id = canonicalJobId(jobId);
+  const pools = await poolsForWorkflow(env.DB, req.organizationId, workflow.workflowId);
   const result = await jobRunStub(env, id).start({
     identity: {
       jobId: id,
@@ -75,6 +77,7 @@ export async function startSubmission(env: Env, prepared: PreparedSubmission, jo
       rootJobId: id,
       depth: 0,
       createdAt: Date.now(),
+      ...(pools.length > 0 ? { resourcePoolIds: pools } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },
