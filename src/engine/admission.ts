@@ -50,7 +50,7 @@ export function leaseGranted(d: Decider, e: Extract<EngineEvent, { type: "leaseG
 export function leaseQueued(d: Decider, e: Extract<EngineEvent, { type: "leaseQueued" }>): void {
   const s = d.state;
   if (!answersCurrentAsk(s, e) || s.admission!.queued) return;
-  s.admission!.queued = { poolId: e.poolId, since: e.at };
+  s.admission!.queued = { poolId: e.poolId, since: e.since };
   s.updatedAt = e.at;
   d.log("job.queued", { poolId: e.poolId });
 }

@@ -86,8 +86,10 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status !== "PENDING") return;
       // A job governed by resource pools waits for its leases; a continued run holds them already.
       if (needsLeases(s)) {
-        if (!s.admission) openAdmission(d);
-        return;
+        if (s.admission) return;
+        // Indexed as it waits, PENDING: ListJobs and the parent's childJobs show it.
+        d.statusChanged(event.at);
+        return openAdmission(d);
       }
       return run(d, event.at, event.stepName);
     }

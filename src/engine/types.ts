@@ -218,7 +218,7 @@ export type EngineEvent =
   /** A resource pool granted the job its lease (at once, or later from its queue). */
   | { type: "leaseGranted"; poolId: string; epoch: number; at: number }
   /** A resource pool is full: the job waits in its queue. */
-  | { type: "leaseQueued"; poolId: string; epoch: number; at: number };
+  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number };
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {

@@ -137,7 +137,7 @@ async function acquireLease(host: WorkHost, state: JobState, item: WorkItem): Pr
   if (state.status !== "PENDING" || state.admission?.epoch !== epoch) return true;
   const answer = await resourcePoolStub(host.bindings, poolId).acquire(state.identity.jobId, epoch);
   const at = Date.now();
-  host.apply(answer.granted ? { type: "leaseGranted", poolId, epoch, at } : { type: "leaseQueued", poolId, epoch, at }, () => host.store.queue.done(item));
+  host.apply(answer.granted ? { type: "leaseGranted", poolId, epoch, at } : { type: "leaseQueued", poolId, epoch, since: answer.queuedAt, at }, () => host.store.queue.done(item));
   return false;
 }
 

@@ -25,8 +25,8 @@ export interface PoolConfig {
   workerLimit: number;
 }
 
-/** The answer to a job's request: its lease, or its place in the queue (1 = next). */
-export type AcquireAnswer = { granted: true } | { granted: false; position: number };
+/** The answer to a job's request: its lease, or its place in the queue (1 = next) and since when it waits. */
+export type AcquireAnswer = { granted: true } | { granted: false; position: number; queuedAt: number };
 
 /** What the pool holds now, for GetResourcePool and for notifications about long waits. */
 export interface PoolStatus {
@@ -145,7 +145,7 @@ export class ResourcePool extends DurableObject<Env> {
     }
     this.armAlarm();
     const ahead = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM lease WHERE granted = 0 AND seq < ?`, row.seq).one().n;
-    return { granted: false, position: ahead + 1 };
+    return { granted: false, position: ahead + 1, queuedAt: row.queued_at };
   }
 
   /** Gives back the lease or queue place of round `epoch` (or an earlier one) of `jobId`. */
