@@ -66,10 +66,21 @@ async function requireWorkflows(db: D1Database, organizationId: string, workflow
   }
 }
 
-/** Creates a pool (its name unique in the organization); the caller configures its Durable Object. */
-export async function createResourcePool(db: D1Database, organizationId: string, input: ResourcePoolInput, now: number, poolId = newId()): Promise<ResourcePool> {
+/**
+ * Creates a pool (its name unique in the organization). `beforeInsert` runs once the input is
+ * known to be valid and before any job can find the pool: the caller configures its Durable Object there.
+ */
+export async function createResourcePool(
+  db: D1Database,
+  organizationId: string,
+  input: ResourcePoolInput,
+  now: number,
+  poolId = newId(),
+  beforeInsert?: () => Promise<unknown>,
+): Promise<ResourcePool> {
   const targeted = [...new Set(input.targetedWorkflowIds ?? [])];
   await requireWorkflows(db, organizationId, targeted);
+  await beforeInsert?.();
   const at = isoTime(now);
   let row: PoolRow | null;
   try {

@@ -79,8 +79,8 @@ export function registerResourcePoolRoutes(app: App): void {
       const body = c.req.valid("json");
       const poolId = newId();
       // The object knows its limit before any job can find the pool in D1.
-      await resourcePoolStub(c.env, poolId).configure({ organizationId, poolId, workerLimit: body.workerLimit });
-      await createResourcePool(c.env.DB, organizationId, body, Date.now(), poolId);
+      const configure = () => resourcePoolStub(c.env, poolId).configure({ organizationId, poolId, workerLimit: body.workerLimit });
+      await createResourcePool(c.env.DB, organizationId, body, Date.now(), poolId, configure);
       return c.json({ poolId }, 200);
     },
   );

@@ -176,6 +176,30 @@ describe("a resource pool", () => {
   });
 });
 
+describe("a resource pool and continueAsNew", () => {
+  it("keeps the job's lease across its runs and releases it when the last run ends", async () => {
+    const roll = workflow("roll", [
+      step("again", "/canopy/continueAsNew", { config: { nextStep: "hold" } }),
+      step("hold", waitEvents, { config: { eventIds: ["go"] } }),
+    ]);
+    const { client, orgId, ids } = await tenantWith(admin, roll);
+    const poolId = await createPool(client, orgId, { workerLimit: 1, targetsAllWorkflows: true });
+    const a = await submit(client, orgId, { workflowId: ids.roll, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, a, (j) => j.runNumber === 2 && j.status === "RUNNING" && j.currentStepName === "hold");
+    const b = await submit(client, orgId, { workflowId: ids.roll, workflowVersion: { tag: "$LIVE" } });
+    await settle(client, orgId, [a, b], ["RUNNING", "PENDING"]);
+    // The pool checks a's lease through the job's first run, which answers for its live run.
+    await runInDurableObject(poolStub(poolId), (_o: ResourcePool, ctx) => {
+      ctx.storage.sql.exec(`UPDATE lease SET due_at = 0`);
+    });
+    await runDurableObjectAlarm(poolStub(poolId));
+    await settle(client, orgId, [a, b], ["RUNNING", "PENDING"]);
+    expect(await poolView(client, orgId, poolId)).toMatchObject({ runningJobs: 1, queuedJobs: 1 });
+    await go(client, orgId, a);
+    await settle(client, orgId, [a, b], ["SUCCEEDED", "RUNNING"]);
+  });
+});
+
 describe("a resource pool's leases survive crashes", () => {
   it("frees the slot of a job whose release was lost, from the alarm, and a duplicate alarm grants nothing twice", async () => {
     const { client, orgId, ids } = await tenantWith(admin, hold);
