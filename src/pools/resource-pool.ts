@@ -110,8 +110,9 @@ export class ResourcePool extends DurableObject<Env> {
   }
 
   /**
-   * Asks for a lease for round `epoch` of job `jobId`. Asking again returns the same answer; a
-   * newer round of the same job takes over the row (its place in the queue, or its slot).
+   * Asks for a lease for round `epoch` of job `jobId`. Asking again returns the same answer. A row
+   * of an earlier round of the same job (its release not yet arrived) is released first: the new
+   * round queues behind the jobs already waiting.
    */
   async acquire(jobId: string, epoch: number): Promise<AcquireAnswer> {
     const now = Date.now();
@@ -122,6 +123,10 @@ export class ResourcePool extends DurableObject<Env> {
       return { granted: true };
     }
     let row = this.lease(jobId);
+    if (row && row.epoch < epoch) {
+      this.sql.exec(`DELETE FROM lease WHERE job_id = ?`, jobId);
+      row = undefined;
+    }
     if (!row) {
       this.sql.exec(
         `INSERT INTO lease (job_id, epoch, seq, granted, queued_at, delivered, due_at) VALUES (?, ?, ?, 0, ?, 1, ?)`,
@@ -134,12 +139,12 @@ export class ResourcePool extends DurableObject<Env> {
       this.sql.exec(`UPDATE config SET next_seq = next_seq + 1 WHERE id = 1`);
       this.promote(now);
       row = this.lease(jobId)!;
-    } else if (row.epoch < epoch) {
-      this.sql.exec(`UPDATE lease SET epoch = ? WHERE job_id = ?`, epoch, jobId);
     }
     if (row.granted === 1) {
-      // The answer itself delivers the grant.
-      this.sql.exec(`UPDATE lease SET delivered = 1, attempts = 0, due_at = ? WHERE job_id = ?`, now + POOL_LEASE_CHECK_INTERVAL_MS, jobId);
+      // The answer itself delivers the grant (unless it answers a late request of an earlier round).
+      if (row.epoch === epoch) {
+        this.sql.exec(`UPDATE lease SET delivered = 1, attempts = 0, due_at = ? WHERE job_id = ?`, now + POOL_LEASE_CHECK_INTERVAL_MS, jobId);
+      }
       this.armAlarm();
       return { granted: true };
     }

@@ -157,7 +157,7 @@ describe("a resource pool", () => {
     expect((await waitForJob(nested.client, nested.orgId, top, undefined, 30_000)).job.status).toBe("SUCCEEDED");
   });
 
-  it("holds the lease through a resume: a resumed job waits for a slot again", async () => {
+  it("makes a resumed job wait for a slot again", async () => {
     const { client, orgId, ids } = await tenantWith(admin, hold);
     const poolId = await createPool(client, orgId, { workerLimit: 1, targetsAllWorkflows: true });
     const a = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
@@ -173,6 +173,45 @@ describe("a resource pool", () => {
     await go(client, orgId, a);
     await settle(client, orgId, [a, b], ["SUCCEEDED", "SUCCEEDED"]);
     expect(await poolView(client, orgId, poolId)).toMatchObject({ runningJobs: 0, queuedJobs: 0 });
+  });
+});
+
+describe("a resource pool's object", () => {
+  it("answers a repeated request the same, gives a new round of a job a fresh place in line, and ignores a late release", async () => {
+    const { client, orgId } = await tenantWith(admin, hold);
+    const poolId = await createPool(client, orgId, { workerLimit: 1 });
+    const [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    // Inside the object, with no I/O between calls: nothing (its alarm included) runs in between.
+    const seen = await runInDurableObject(poolStub(poolId), async (o: ResourcePool) => {
+      const out: unknown[] = [];
+      out.push(await o.acquire(a, 1), await o.acquire(a, 1), await o.acquire(b, 1), await o.acquire(b, 1));
+      // a ends (its release lost) and is resumed: its new round frees the old slot and waits for one.
+      out.push(await o.acquire(a, 2));
+      out.push((await o.status()).runningJobs);
+      // b holds the slot now; c waits behind a.
+      out.push(await o.acquire(c, 1));
+      // A late release of a's first round leaves its second round in the queue.
+      await o.release(a, 1);
+      out.push(await o.status());
+      // b ends: a (queued first) gets the slot, not c.
+      await o.release(b, 1);
+      out.push(await o.acquire(a, 2), await o.acquire(c, 1));
+      return out;
+    });
+    const queued = (position: number) => ({ granted: false, position, queuedAt: expect.any(Number) });
+    expect(seen).toEqual([
+      { granted: true },
+      { granted: true },
+      queued(1),
+      queued(1),
+      // a's first round gave its slot to b, the oldest waiting: a's new round is first in line.
+      queued(1),
+      1,
+      queued(2),
+      { workerLimit: 1, runningJobs: 1, queuedJobs: 2, oldestQueuedAt: expect.any(Number) },
+      { granted: true },
+      queued(1),
+    ]);
   });
 });
 
