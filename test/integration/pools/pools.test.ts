@@ -3,7 +3,7 @@
  * first served, a raised limit applies at once and a lowered one lets running jobs finish,
  * children take leases too, and the pool's alarm recovers a lost release and a duplicate run.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { tenantWith, type TestClient } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
@@ -97,6 +97,9 @@ describe("a resource pool", () => {
     const jobs: string[] = [];
     for (let i = 0; i < 3; i++) jobs.push(await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } }));
     await settle(client, orgId, jobs, ["RUNNING", "PENDING", "PENDING"]);
+    // The pool's object loses its memory: its leases and queue are in its storage.
+    await evictDurableObject(poolStub(poolId));
+    expect(await poolView(client, orgId, poolId)).toMatchObject({ runningJobs: 1, queuedJobs: 2 });
 
     await client.expect(200, client.put(`/organizations/${orgId}/resource-pools/${poolId}`, { workerLimit: 3 }));
     await settle(client, orgId, jobs, ["RUNNING", "RUNNING", "RUNNING"]);
