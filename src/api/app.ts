@@ -12,25 +12,15 @@ import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
+import { zodProblems } from "./schemas";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerResourcePoolRoutes } from "./routes/resource-pools";
+import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
 import { registerWorkflowRoutes } from "./routes/workflows";
-
-/** Turns zod issues into the API's `errors` list and `fields` map. */
-function zodProblems(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
-  const errors: string[] = [];
-  const fields: Record<string, string> = {};
-  for (const issue of issues) {
-    const path = issue.path.map(String).join(".");
-    errors.push(path ? `${path}: ${issue.message}` : issue.message);
-    if (path && !(path in fields)) fields[path] = issue.message;
-  }
-  return { errors, fields };
-}
 
 /** Writes an error in the API's format with the header the JustWorkflowIt client reads. */
 export function errorResponse(c: Context, info: ErrorInfo): Response {
@@ -105,6 +95,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
   registerResourcePoolRoutes(app);
+  registerScheduleRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

@@ -2,6 +2,7 @@
 import { NotFoundError } from "../errors";
 import { randomToken, sha256Hex } from "../crypto/hash";
 import { isoTime, newId } from "../ids";
+import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
 
 export interface ApiAuthToken {
   apiAuthTokenId: string;
@@ -80,7 +81,20 @@ export async function revokeApiToken(db: D1Database, organizationId: string, tok
     )
     .bind(isoTime(now), tokenId, organizationId)
     .run();
+  forgetToken(tokenId);
   if (result.meta.changes === 0) throw new NotFoundError(`API token ${tokenId} was not found.`);
+}
+
+/**
+ * Live tokens by hash, for at most REGISTRY_CACHE_MS and never past their expiry: a revoke through
+ * another isolate takes effect here within that bound, one through this isolate at once.
+ * Unknown hashes are not cached, so a token used right after its creation always works.
+ */
+const liveTokens = new TtlCache<TokenIdentity>(REGISTRY_CACHE_MS, 1_000);
+
+/** Drops a token from this isolate's cache (after a revoke or an update through this isolate). */
+export function forgetToken(tokenId: string): void {
+  liveTokens.deleteWhere((t) => t.apiAuthTokenId === tokenId);
 }
 
 export interface TokenIdentity {
@@ -92,6 +106,8 @@ export interface TokenIdentity {
 
 /** Finds the live token with this hash, or null if unknown, revoked or expired. */
 export async function findTokenByHash(db: D1Database, tokenHash: string, now: number): Promise<TokenIdentity | null> {
+  const cached = liveTokens.get(tokenHash, now);
+  if (cached) return cached;
   const row = await db
     .prepare(
       `SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
@@ -99,10 +115,12 @@ export async function findTokenByHash(db: D1Database, tokenHash: string, now: nu
     .bind(tokenHash, isoTime(now))
     .first<TokenRow>();
   if (!row) return null;
-  return {
+  const identity: TokenIdentity = {
     apiAuthTokenId: row.api_auth_token_id,
     organizationId: row.organization_id,
     name: row.name,
     tokenHash: row.token_hash,
   };
+  liveTokens.set(tokenHash, identity, now, row.expires_at ? Date.parse(row.expires_at) : Infinity);
+  return identity;
 }
