@@ -91,6 +91,20 @@ describe("a resource pool", () => {
     expect((await poolView(client, orgId, poolId)).oldestQueuedAt).toBeUndefined();
   });
 
+  it("limits jobs started by SubmitJobs (batch) like any other", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, hold);
+    await createPool(client, orgId, { workerLimit: 1, targetedWorkflowIds: [ids.hold] });
+    const item = { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } };
+    const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [item, item, item] }));
+    const jobs = results.map((r: { jobId: string }) => r.jobId);
+    // The batch's jobs start from an alarm: wait until all three exist and one runs.
+    const seen = async () => Promise.all(jobs.map(async (id: string) => (await client.get(`/organizations/${orgId}/jobs/${id}`)).body?.job?.status ?? "none"));
+    const ready = (all: string[]) => JSON.stringify([...all].sort()) === JSON.stringify(["PENDING", "PENDING", "RUNNING"]);
+    for (let i = 0; i < 400 && !ready(await seen()); i++) await sleep(50);
+    await sleep(300);
+    expect((await seen()).sort()).toEqual(["PENDING", "PENDING", "RUNNING"]);
+  });
+
   it("applies a raised limit at once and lets running jobs finish under a lowered one", async () => {
     const { client, orgId, ids } = await tenantWith(admin, hold);
     const poolId = await createPool(client, orgId, { workerLimit: 1, targetsAllWorkflows: true });
