@@ -5,6 +5,7 @@ export { BatchStarter } from "./job/batch-starter";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 export { ScheduleObject } from "./schedule/schedule-object";
+export { OrganizationReaper } from "./organizations/reaper";
 export { ResourcePool } from "./pools/resource-pool";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -229,6 +229,26 @@ export const SCHEDULE_NEXT_FIRE_TIMES = 5;
 export const CRON_HORIZON_YEARS = 5;
 
 /**
+ * Jobs a deleted organization's reaper cancels per alarm. Each cancel is one Durable Object call
+ * (a subrequest: 1,000 per invocation on the paid plan, 50 on Free) and the page one D1 query, so
+ * an organization of any size is swept in bounded invocations, resuming from its stored cursor.
+ */
+export const ORG_REAPER_BATCH = 40;
+/** Cancels in flight at once: the 6 simultaneous connections a Worker invocation may hold. */
+export const ORG_REAPER_CONCURRENCY = 6;
+/**
+ * The reaper sweeps once more this long after the deletion: a SubmitJob that authenticated just
+ * before the deletion may create its job after the first sweep passed its place in the order.
+ */
+export const ORG_REAPER_RECHECK_MS = 60_000;
+
+/**
+ * Numbered keys CreateOrganization tries after the one derived from a name is taken (`acme-2` …
+ * `acme-6`), then one random suffix: each try is one D1 statement, so a popular name costs at most 7.
+ */
+export const DERIVED_KEY_TRIES = 5;
+
+/**
  * Resource pools. An organization's pools are read from D1 once per isolate per this long, so a
  * job of an organization without pools costs no extra D1 read on most submissions; a pool created
  * or retargeted in another isolate applies to new jobs there within this time.

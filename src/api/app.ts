@@ -7,12 +7,13 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, ValidationError, type ErrorInfo } from "../errors";
+import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, UnknownOperationError, ValidationError, type ErrorInfo } from "../errors";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
-import { authenticate } from "./auth";
+import { authenticate, authorize } from "./auth";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
+import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
@@ -72,7 +73,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.onError((err, c) => errorResponse(c, toApiError(err).toInfo()));
-  app.notFound((c) => errorResponse(c, { code: "NotFoundError", message: `No route for ${c.req.method} ${c.req.path}.` }));
+  // An operation Canopy does not have (a JustWorkflowIt billing call, a typo) is told apart from an unknown id.
+  app.notFound((c) =>
+    errorResponse(c, new UnknownOperationError(`No operation answers ${c.req.method} ${c.req.path}.`).toInfo()),
+  );
 
   // The size check comes before anything reads the body: 413 without parsing.
   app.use(
@@ -87,9 +91,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  app.use("/organizations", authenticate, jsonBodyGuard);
-  app.use("/organizations/*", authenticate, jsonBodyGuard);
+  app.use("/organizations", authenticate, authorize, jsonBodyGuard);
+  app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
   registerOrganizationRoutes(app);
+  registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
   registerSecretRoutes(app);

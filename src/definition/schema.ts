@@ -36,7 +36,7 @@ export const IntegrationDetailsSchema = z.looseObject({
   inputDefinition: RefSchema,
   outputDefinition: RefSchema,
   inputTransformer: InputTransformerSchema.optional(),
-  /** Secret slot → organization secret key (see secret-bindings.ts). */
+  /** Secret slot → organization secret key (see the module secret-bindings). */
   secretBindings: z.record(z.string(), z.string()).optional(),
 });
 

@@ -189,6 +189,11 @@ export interface ListJobsQuery {
   pageSize: number;
 }
 
+/** `s` with LIKE's wildcards and its escape character made literal (escape: `\`). */
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
 interface Cursor {
   c: string;
   j: string;
@@ -216,7 +221,8 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   const where: string[] = ["organization_id = ?"];
   const args: (string | number)[] = [organizationId];
   if (q.status) (where.push("status = ?"), args.push(q.status));
-  if (q.workflowName) (where.push("workflow_name = ?"), args.push(q.workflowName));
+  // A case-insensitive contains match, as the client documents it; `%`, `_` and `\` in the query are literal.
+  if (q.workflowName) (where.push("workflow_name LIKE ? ESCAPE '\\'"), args.push(`%${escapeLike(q.workflowName)}%`));
   if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));
   if (q.createdAfter) (where.push("created_at > ?"), args.push(q.createdAfter));
   if (q.createdBefore) (where.push("created_at < ?"), args.push(q.createdBefore));

@@ -153,6 +153,15 @@ export async function deleteResourcePool(db: D1Database, organizationId: string,
   forgetPools(organizationId);
 }
 
+/**
+ * Deletes every pool of an organization being deleted (in the deletion's batch, src/organizations/reaper.ts).
+ * Its jobs are being cancelled, and a cancelled job gives its lease or queue place back.
+ */
+export function deleteAllResourcePoolsStatement(db: D1Database, organizationId: string): D1PreparedStatement {
+  forgetPools(organizationId);
+  return db.prepare(`DELETE FROM resource_pools WHERE organization_id = ?`).bind(organizationId);
+}
+
 // ---- which pools govern a job -----------------------------------------------------------------
 
 type PoolTargets = Pick<ResourcePool, "poolId" | "targetsAllWorkflows" | "targetedWorkflowIds">;

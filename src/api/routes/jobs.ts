@@ -98,7 +98,9 @@ const GetJobQuery = z.object({
 
 const ListJobsQuery = z.object({
   status: JobStatusSchema.optional(),
-  workflowName: z.string().max(200).optional(),
+  workflowName: z.string().max(200).optional().openapi({
+    description: "A case-insensitive contains match on the workflow's name (ASCII letters fold; `%` and `_` are literal).",
+  }),
   workflowVersionNumber: z.coerce.number().int().min(1).optional(),
   createdAfter: z.iso.datetime().optional(),
   createdBefore: z.iso.datetime().optional(),
@@ -114,7 +116,11 @@ const HistoryItemSchema = z
     stepName: z.string(),
     stepExecutorType: z.string(),
     historySource: z.enum(["engine", "external"]),
-    input: z.unknown(),
+    // Required (the client requires it): a refinement makes OpenAPI list it, as z.unknown() alone would not.
+    input: z
+      .unknown()
+      .refine((v) => v !== undefined)
+      .openapi({ description: "The step's input; always present, null for an external event." }),
     output: z.object({ status: z.enum(["success", "failure", "successful_but_incomplete"]), payload: z.unknown().optional() }),
     startTimestamp: z.string(),
     endTimestamp: z.string(),

@@ -1,4 +1,5 @@
 /** The resource pool routes, with the JustWorkflowIt client's shapes, errors and tenancy. */
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newTenant, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
@@ -113,6 +114,23 @@ describe("resource pool routes", () => {
     await waitForJob(client, orgId, b, (j) => j.status === "RUNNING");
     const c = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
     await waitForJob(client, orgId, c, (j) => j.status === "RUNNING");
+  });
+
+  it("deleting the organization deletes its pools and empties them as its jobs are cancelled", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, hold);
+    const base = `/organizations/${orgId}/resource-pools`;
+    const { poolId } = await client.expect(200, client.post(base, { name: "one", workerLimit: 1, targetsAllWorkflows: true }));
+    const a = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, a, (j) => j.status === "RUNNING");
+    const b = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, b, (j) => j.waitingForResourcePool?.queuedAt !== undefined);
+    await client.expect(200, client.delete(`/organizations/${orgId}`));
+    expect((await admin.get(`${base}/${poolId}`)).status).toBe(404);
+    expect((await admin.get(base)).status).toBe(404);
+    expect(await env.DB.prepare(`SELECT count(*) AS n FROM resource_pools WHERE organization_id = ?`).bind(orgId).first("n")).toBe(0);
+    // The sweep cancels both jobs; each gives its lease or its place in the queue back.
+    const pool = env.RESOURCE_POOLS.get(env.RESOURCE_POOLS.idFromName(poolId));
+    await expect.poll(async () => pool.status(), { timeout: 60_000, interval: 200 }).toMatchObject({ runningJobs: 0, queuedJobs: 0 });
   });
 
   it("lists the five operations in /openapi.json", async () => {
