@@ -166,7 +166,7 @@ async function readCommittedConfig() {
 // Paths in a config are relative to its directory: `main` and `migrations_dir` are rewritten for the
 // deploy config's. These other keys also name files; wrangler.toml has none of them, and one added is
 // refused here rather than left pointing at the wrong place.
-const PATH_KEYS = ["base_dir", "tsconfig", "assets", "site", "build", "rules", "containers"];
+const PATH_KEYS = ["base_dir", "tsconfig", "site", "build", "rules", "containers"];
 
 /** The deploy config: the committed one with the database id, paths relative to `deployDir`, egress off. */
 function deployConfigFrom(raw, databaseId) {
@@ -178,6 +178,8 @@ function deployConfigFrom(raw, databaseId) {
   delete config.env;
   const fromDeployDir = (p) => relative(deployDir, resolve(root, p));
   config.main = fromDeployDir(config.main);
+  // The console's built files (scripts/build-console.mjs).
+  if (config.assets?.directory) config.assets = { ...config.assets, directory: fromDeployDir(config.assets.directory) };
   const databases = config.d1_databases ?? [];
   if (databases.length !== 1) die(`wrangler.toml declares ${databases.length} D1 databases; scripts/deploy.mjs expects one.`);
   const [db] = databases;
@@ -335,7 +337,12 @@ step("Put the secrets");
 }
 
 // 6. The Worker itself, with the deployed egress policy whatever the config says.
-step("Deploy the Worker");
+step("Build the console and deploy the Worker");
+console.log("   $ node scripts/build-console.mjs    # the console's files, uploaded as the Worker's static assets");
+if (!dryRun) {
+  const built = spawnSync(process.execPath, [resolve(root, "scripts/build-console.mjs")], { cwd: root, env: childEnv, stdio: "inherit" });
+  if (built.status !== 0) die("Building the console failed.");
+}
 run(["deploy", ...configArgs, "--var", `ALLOW_PRIVATE_EGRESS:${DEPLOYED_EGRESS}`]);
 
 console.log(

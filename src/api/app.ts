@@ -11,6 +11,7 @@ import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, UnknownOperationError, 
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate, authorize } from "./auth";
+import { registerConsoleRoutes } from "./console";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
@@ -114,5 +115,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerConsoleRoutes(app);
   return app;
 }

@@ -4,6 +4,8 @@ import type { JobStatus } from "../engine/types";
 import { MAX_INDEXED_ERROR_MESSAGE_CHARS } from "../limits";
 import type { JobSummary } from "../job/views";
 
+const JOB_STATUSES: readonly JobStatus[] = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
+
 interface JobRow {
   job_id: string;
   organization_id: string;
@@ -185,6 +187,8 @@ export interface ListJobsQuery {
   createdBefore?: string;
   jobHierarchy: "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
   scheduleId?: string;
+  parentJobId?: string;
+  rootJobId?: string;
   pageToken?: string;
   pageSize: number;
 }
@@ -217,7 +221,7 @@ function encodeToken(c: Cursor): string {
  * Lists an organization's jobs, newest first, by keyset pagination on (created_at, job_id): a page
  * never repeats or skips a job, even while new jobs arrive.
  */
-export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number }> {
+export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number; statusCounts: Record<JobStatus, number> }> {
   const where: string[] = ["organization_id = ?"];
   const args: (string | number)[] = [organizationId];
   if (q.status) (where.push("status = ?"), args.push(q.status));
@@ -229,6 +233,9 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   if (q.scheduleId) (where.push("schedule_id = ?"), args.push(q.scheduleId.toLowerCase()));
   if (q.jobHierarchy === "TOP_LEVEL_ONLY") where.push("parent_job_id IS NULL");
   if (q.jobHierarchy === "CHILD_JOBS_ONLY") where.push("parent_job_id IS NOT NULL");
+  // Ids are stored in lower case; a path or query may spell them in upper case.
+  if (q.parentJobId) (where.push("parent_job_id = ?"), args.push(q.parentJobId.toLowerCase()));
+  if (q.rootJobId) (where.push("root_job_id = ?"), args.push(q.rootJobId.toLowerCase()));
   const filter = where.join(" AND ");
 
   const pageWhere = [filter];
@@ -242,15 +249,18 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
     db
       .prepare(`SELECT * FROM jobs WHERE ${pageWhere.join(" AND ")} ORDER BY created_at DESC, job_id DESC LIMIT ?`)
       .bind(...pageArgs, q.pageSize + 1),
-    db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE ${filter}`).bind(...args),
+    db.prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE ${filter} GROUP BY status`).bind(...args),
   ]);
+  const statusCounts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+  for (const r of count!.results as { status: JobStatus; n: number }[]) statusCounts[r.status] = r.n;
   const rows = (page!.results as JobRow[]).slice(0, q.pageSize);
   const more = page!.results.length > q.pageSize;
   const last = rows[rows.length - 1];
   return {
     jobs: rows.map(toSummary),
     ...(more && last ? { nextPageToken: encodeToken({ c: last.created_at, j: last.job_id }) } : {}),
-    totalCount: (count!.results[0] as { n: number }).n,
+    totalCount: Object.values(statusCounts).reduce((a, b) => a + b, 0),
+    statusCounts,
   };
 }
 

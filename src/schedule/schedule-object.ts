@@ -14,6 +14,7 @@ import { NotFoundError, ValidationError, type ApiError, type RpcResult } from ".
 import { isoTime } from "../ids";
 import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS } from "../limits";
 import { logEvent } from "../log";
+import { organizationIsLive } from "../registry/organizations";
 import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
 import { fireTimesAfter, jitterMs, nextFireTime } from "./cron";
 import { cancelJob, firingJobId, isRunning, jobStatus, startFiring, treeEnded } from "./firing";
@@ -176,7 +177,16 @@ export class ScheduleObject extends DurableObject<Env> {
   // ---- The alarm ------------------------------------------------------------------------------
 
   override async alarm(): Promise<void> {
-    if (!this.store.control()) return;
+    const control = this.store.control();
+    if (!control) return;
+    // A deleted organization's schedules end with it: the first pass after the deletion deletes
+    // the schedule (one indexed D1 read per pass; a pass starts jobs, so it costs more already).
+    if (!(await organizationIsLive(this.env.DB, control.organizationId))) {
+      await this.store.deleteAll();
+      await deleteScheduleIndex(this.env.DB, control.scheduleId);
+      logEvent("schedule.deletedWithOrganization", { scheduleId: control.scheduleId, organizationId: control.organizationId });
+      return;
+    }
     await this.syncIndex();
     await this.runPending();
     const c = this.store.control()!;

@@ -106,6 +106,8 @@ const ListJobsQuery = z.object({
   createdBefore: z.iso.datetime().optional(),
   jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
   scheduleId: z.string().max(100).optional().openapi({ description: "Extension: only jobs started by this schedule." }),
+  parentJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the direct children of this job (how the console pages a job's tree)." }),
+  rootJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the jobs of this root job's tree, the root itself included." }),
   pageToken: z.string().max(500).optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });
@@ -260,7 +262,16 @@ export function registerJobRoutes(app: App): void {
       security,
       request: { params: OrgParams, query: ListJobsQuery },
       responses: {
-        200: json(z.object({ jobs: z.array(JobSummarySchema), nextPageToken: z.string().optional(), totalCount: z.number().int() })),
+        200: json(
+          z.object({
+            jobs: z.array(JobSummarySchema),
+            nextPageToken: z.string().optional(),
+            totalCount: z.number().int(),
+            statusCounts: z.record(JobStatusSchema, z.number().int()).openapi({
+              description: "Extension: how many of the totalCount jobs are in each status (the console's per-subtree counts).",
+            }),
+          }),
+        ),
         ...errorResponses("ValidationError", ...jobErrors),
       },
     }),

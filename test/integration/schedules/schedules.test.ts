@@ -166,6 +166,29 @@ describe("a schedule's firings", () => {
   );
 });
 
+describe("a deleted organization's schedules", () => {
+  it(
+    "start nothing after the deletion and are deleted by their next alarm",
+    async () => {
+      const { orgId, client } = await tenant();
+      const s = await createSchedule(client, orgId, { workflowName: "quick", cron: "0 * * * *", catchupWindowSeconds: 86_400 });
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      await rewind(s.scheduleId, topOfHour() - HOUR - 60_000);
+      await runDurableObjectAlarm(stub(s.scheduleId));
+      const control = await runInDurableObject(stub(s.scheduleId), async (o: ScheduleObject, ctx) => ({
+        control: o.store.control(),
+        alarm: await ctx.storage.getAlarm(),
+      }));
+      expect(control).toEqual({ control: null, alarm: null });
+      const left = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE schedule_id = ?`).bind(s.scheduleId).first<{ n: number }>();
+      expect(left!.n).toBe(0);
+      const rows = await env.DB.prepare(`SELECT count(*) AS n FROM schedules WHERE schedule_id = ?`).bind(s.scheduleId).first<{ n: number }>();
+      expect(rows!.n).toBe(0);
+    },
+    TIMEOUT,
+  );
+});
+
 describe("overlap policies", () => {
   /** A schedule of the `hold` workflow (a job that runs until cancelled) with two fire times due. */
   async function twoFirings(policy: string, workflowName = "hold", count = 2) {

@@ -123,6 +123,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
       ...(rawConfig.d1_databases ?? []).map((d) => d.binding),
       ...(rawConfig.durable_objects?.bindings ?? []).map((b) => b.name),
       ...Object.keys(rawConfig.vars ?? {}),
+      ...(rawConfig.assets?.binding ? [rawConfig.assets.binding] : []),
       ...DOCUMENTED_SECRETS,
     ]);
     const undeclared = new Map<string, string[]>();
@@ -134,7 +135,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
       }
     }
     // The scan sees the bindings it must (were it to find nothing, it would pass for nothing).
-    for (const name of ["DB", "JOBS", "WEBHOOK_RATE_LIMITER", "ADMIN_TOKEN", "SECRETS_KEY"]) expect(used).toContain(name);
+    for (const name of ["DB", "JOBS", "WEBHOOK_RATE_LIMITER", "ADMIN_TOKEN", "SECRETS_KEY", "ASSETS"]) expect(used).toContain(name);
     const report = [...undeclared].map(([name, files]) => `${name} (${files.join(", ")})`);
     expect(report, "bindings used in src/ but not declared in wrangler.toml nor documented as secrets").toEqual([]);
   });
@@ -161,7 +162,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
     const out = join(work, "out-deploy");
     const built = await run(wranglerBin, ["deploy", "--dry-run", "--config", config, "--outdir", out, "--var", "ALLOW_PRIVATE_EGRESS:false"]);
     expect(built.status, built.stderr + built.stdout).toBe(0);
-    for (const binding of ["env.DB (canopy)", "env.JOBS (JobObject)", "env.WEBHOOK_RATE_LIMITER (WebhookRateLimiter)", "env.HISTORY_ROLLOVER_THRESHOLD", "env.DEFAULT_CALL_TIMEOUT_MS", "env.ALLOW_PRIVATE_EGRESS"]) {
+    for (const binding of ["env.ASSETS", "env.DB (canopy)", "env.JOBS (JobObject)", "env.WEBHOOK_RATE_LIMITER (WebhookRateLimiter)", "env.HISTORY_ROLLOVER_THRESHOLD", "env.DEFAULT_CALL_TIMEOUT_MS", "env.ALLOW_PRIVATE_EGRESS"]) {
       expect(built.stdout).toContain(binding);
     }
     expect(sizeOf(uploadedModules(out)).gzipBytes).toBeLessThanOrEqual(MAX_GZIP_BYTES);

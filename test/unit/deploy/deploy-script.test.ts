@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { childEnv, deployScript, readWranglerConfig, root } from "./run";
 
@@ -104,7 +104,8 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
       `$ wrangler secret list --config ${cfg}`,
       `$ wrangler secret put ADMIN_TOKEN --config ${cfg}`,
       `$ wrangler secret put SECRETS_KEY --config ${cfg}`,
-      "6. Deploy the Worker",
+      "6. Build the console and deploy the Worker",
+      "$ node scripts/build-console.mjs",
       `$ wrangler deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
       "Dry run done: nothing was run.",
     ];
@@ -118,6 +119,9 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
     const rawConfig = readWranglerConfig(r.config);
     expect(rawConfig.d1_databases?.[0]?.database_id).toBe("00000000-0000-0000-0000-000000000000");
     expect(rawConfig.vars?.ALLOW_PRIVATE_EGRESS).toBe("false");
+    // The console's assets directory, relocated like every other path so that it still names dist/.
+    expect(resolve(dirname(r.config), rawConfig.assets?.directory ?? "")).toBe(resolve(root, "dist"));
+    expect(rawConfig.assets?.binding).toBe("ASSETS");
   });
 
   it("stops before anything else when not logged in (the real wrangler, no credentials)", async () => {
