@@ -18,6 +18,7 @@ import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerResourcePoolRoutes } from "./routes/resource-pools";
 import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
@@ -99,6 +100,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);

@@ -47,6 +47,8 @@ export interface PreparedSubmission {
   req: SubmitRequest;
   workflow: Workflow;
   version: PinnedVersion;
+  /** The resource pools the job waits for, sorted (none: it starts at once). */
+  resourcePoolIds?: string[];
 }
 
 /**
@@ -107,6 +109,7 @@ export function jobStart(prepared: PreparedSubmission, jobId: string, createdAt:
       depth: 0,
       createdAt,
       ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
+      ...(prepared.resourcePoolIds?.length ? { resourcePoolIds: prepared.resourcePoolIds } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },

@@ -23,6 +23,8 @@ export interface JobSummary {
   error?: JobError;
   output?: unknown;
   runNumber: number;
+  /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
+  waitingForResourcePool?: { poolId: string; queuedAt?: string };
 }
 
 /**
@@ -50,7 +52,16 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(state.error ? { error: state.error } : {}),
     ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
     runNumber: id.runNumber,
+    ...waitingFor(state),
   };
+}
+
+/** The pool a PENDING job waits for: the one it is acquiring a lease in now. */
+function waitingFor(state: JobState): { waitingForResourcePool?: { poolId: string; queuedAt?: string } } {
+  const a = state.admission;
+  const poolId = a && state.status === "PENDING" ? state.identity.resourcePoolIds?.[a.held] : undefined;
+  if (poolId === undefined) return {};
+  return { waitingForResourcePool: { poolId, ...(a?.queued?.poolId === poolId ? { queuedAt: isoTime(a.queued.since) } : {}) } };
 }
 
 export interface WorkflowStateView {

@@ -39,6 +39,10 @@ const JobSummarySchema = z
     error: JobErrorSchema.optional(),
     output: z.unknown().optional(),
     runNumber: z.number().int(),
+    waitingForResourcePool: z
+      .object({ poolId: z.string(), queuedAt: z.string().optional() })
+      .optional()
+      .openapi({ description: "Extension: a PENDING job waits for a lease in this resource pool (queued since queuedAt)." }),
   })
   .openapi("JobSummary");
 
