@@ -119,6 +119,8 @@ export interface JobIdentity {
   createdAt: number;
   /** The schedule whose firing started this job (a top-level job only). */
   scheduleId?: string;
+  /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
+  scheduledAt?: number;
 }
 
 /** A received event kept until a wait uses it. */
