@@ -131,7 +131,7 @@ export class ScheduleObject extends DurableObject<Env> {
   }
 
   /** Fires now, under the schedule's overlap policy; the nominal fire time is now. */
-  async trigger(organizationId: string): Promise<RpcResult<{ scheduleId: string; scheduledAt: string; jobId: string; state: ActionState }>> {
+  async trigger(organizationId: string): Promise<RpcResult<{ scheduleId: string; scheduledAt: string; jobId: string; state: ActionState; buffered: boolean }>> {
     const c = this.owned(organizationId);
     if (!c) return notFound();
     const fireAt = Date.now();
@@ -145,7 +145,8 @@ export class ScheduleObject extends DurableObject<Env> {
       await this.arm();
     }
     const a = this.store.action("TRIGGERED", fireAt)!;
-    return { ok: true, value: { scheduleId: c.scheduleId, scheduledAt: isoTime(a.fireAt), jobId: a.jobId, state: a.state } };
+    const buffered = a.state === "PENDING" && (a.waitFor !== undefined || a.cancelJobId !== undefined);
+    return { ok: true, value: { scheduleId: c.scheduleId, scheduledAt: isoTime(a.fireAt), jobId: a.jobId, state: a.state, buffered } };
   }
 
   /**

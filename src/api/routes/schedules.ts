@@ -339,7 +339,8 @@ export function registerScheduleRoutes(app: App): void {
       const { organizationId, scheduleId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const fired = unwrap(await scheduleStub(c.env, scheduleId).trigger(organizationId));
-      const result: z.infer<typeof ActionResult> = fired.state === "PENDING" ? "BUFFERED" : fired.state;
+      // PENDING without a wait: recorded, but its start failed; the alarm retries it.
+      const result: z.infer<typeof ActionResult> = fired.state === "PENDING" && fired.buffered ? "BUFFERED" : fired.state;
       return c.json({ scheduleId: fired.scheduleId, scheduledAt: fired.scheduledAt, ...(fired.state !== "SKIPPED" ? { jobId: fired.jobId } : {}), result }, 200);
     },
   );
