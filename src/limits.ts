@@ -221,6 +221,13 @@ export const MAX_BACKFILL_FIRINGS = 1000;
  */
 export const SCHEDULE_POLL_MS = 1000;
 export const SCHEDULE_POLL_MAX_MS = 60_000;
+/**
+ * A schedule alarm pass that failed (D1 or a job's object threw) re-arms itself after this, doubled
+ * at each consecutive failure up to the maximum: the schedule keeps trying for as long as the outage
+ * lasts (Cloudflare's own alarm retries give up after 6), without hammering what is down.
+ */
+export const SCHEDULE_RETRY_MS = 1000;
+export const SCHEDULE_RETRY_MAX_MS = 5 * 60_000;
 /** GetSchedule shows this many recent actions; older ones are deleted. */
 export const SCHEDULE_RECENT_ACTIONS = 10;
 /** GetSchedule shows this many upcoming fire times. */

@@ -123,6 +123,8 @@ export interface JobIdentity {
   ancestorPoolIds?: string[];
   /** The schedule whose firing started this job (a top-level job only). */
   scheduleId?: string;
+  /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
+  scheduledAt?: number;
 }
 
 /**

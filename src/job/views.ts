@@ -18,6 +18,7 @@ export interface JobSummary {
   parentStepName?: string;
   rootJobId?: string;
   scheduleId?: string;
+  scheduledAt?: string;
   billableTransactionUnits: number;
   currentStepName?: string;
   error?: JobError;
@@ -47,6 +48,7 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(id.parentJobId ? { parentJobId: id.parentJobId, parentStepName: id.parentStepName } : {}),
     rootJobId: id.rootJobId,
     ...(id.scheduleId ? { scheduleId: id.scheduleId } : {}),
+    ...(id.scheduledAt !== undefined ? { scheduledAt: isoTime(id.scheduledAt) } : {}),
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),

@@ -34,6 +34,7 @@ const JobSummarySchema = z
     parentStepName: z.string().optional(),
     rootJobId: z.string().optional(),
     scheduleId: z.string().optional().openapi({ description: "Extension: the schedule whose firing started this job." }),
+    scheduledAt: z.string().optional().openapi({ description: "Extension: that firing's nominal fire time (RFC 3339). The job's input is the schedule's inputJson, unchanged." }),
     billableTransactionUnits: z.number().int(),
     currentStepName: z.string().optional(),
     error: JobErrorSchema.optional(),
