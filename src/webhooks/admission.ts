@@ -5,20 +5,22 @@
  * 1. The signature headers (401): at least one signature of a supported scheme in a form that
  *    could verify. Costs no I/O at all, so it comes first.
  * 2. The client's buckets (429 with Retry-After), Durable Objects of rate-limiter.ts:
- *    - the address's probe bucket is looked at, without taking a token: it is taken from only when
- *      the trigger id turns out to name no trigger, so it counts lookups of unknown trigger ids;
+ *    - a token is taken from the address's probe bucket, and given back once the trigger id turns
+ *      out to name a trigger, so the bucket counts lookups of unknown trigger ids. It is taken
+ *      before the lookup, not after: concurrent probes must each find the bucket already charged
+ *      by the others (a look without taking let 400 concurrent probes all reach D1);
  *    - every request then takes a token from the bucket of (address, trigger id), and gets it back
  *      once its signature verifies and it is not a replay. So that bucket counts what an address
  *      without the trigger's secret makes the engine read, decrypt and hash for that trigger; a
  *      sender with the secret is limited by its trigger's rate instead. Keyed by trigger as well,
  *      because GitHub and Svix send for all their customers from few addresses: forged requests
  *      to one trigger must not throttle those addresses' deliveries to every other trigger.
- * Only then is the trigger read: an unknown trigger answers 404 after these checks and takes a
- * token from the probe bucket, so probing for trigger ids (random UUIDs) is throttled per address.
+ * Only then is the trigger read: an unknown trigger answers 404 after these checks and keeps its
+ * probe token, so probing for trigger ids (random UUIDs) is throttled per address.
  */
 import { AuthenticationError, ThrottlingError } from "../errors";
 import { WEBHOOK_UNVERIFIED_BURST, WEBHOOK_UNVERIFIED_RATE_PER_SECOND } from "../limits";
-import { peekClientToken, returnClientToken, takeClientToken, type BucketShape } from "./rate-limiter";
+import { returnClientToken, takeClientToken, type BucketShape } from "./rate-limiter";
 import { checkSignatureHeaders } from "./signatures";
 
 /** A 429 that says when to come back. */
@@ -96,8 +98,8 @@ export function probeBucket(client: string): string {
 export interface Admission {
   /** The signature verified and the delivery is not a replay: its token goes back. */
   verified(): Promise<void>;
-  /** The trigger id names no live trigger: a token is taken from the address's probe bucket. */
-  unknownTrigger(): Promise<void>;
+  /** The trigger id names a live trigger: the probe token goes back. */
+  knownTrigger(): Promise<void>;
 }
 
 /**
@@ -114,19 +116,20 @@ export async function admitWebhookRequest(
   const form = checkSignatureHeaders(headers, Math.floor(now / 1000));
   if (!form.ok) throw new AuthenticationError(form.reason);
   const client = clientKey(headers.get("cf-connecting-ip"));
-  const probes = await peekClientToken(env, probeBucket(client), UNVERIFIED);
+  const probe = probeBucket(client);
+  const probes = await takeClientToken(env, probe, UNVERIFIED);
   if (!probes.allowed) {
     throw new WebhookThrottled(probes.retryAfterSeconds, "Too many webhook requests from this address to triggers that do not exist; retry later.");
   }
   const bucket = admissionBucket(client, triggerId);
   const rate = await takeClientToken(env, bucket, UNVERIFIED);
   if (!rate.allowed) {
+    // Nothing was looked up: the probe token goes back.
+    await returnClientToken(env, probe, UNVERIFIED);
     throw new WebhookThrottled(rate.retryAfterSeconds, "Too many unverified webhook requests from this address to this trigger; retry later.");
   }
   return {
     verified: () => returnClientToken(env, bucket, UNVERIFIED),
-    unknownTrigger: async () => {
-      await takeClientToken(env, probeBucket(client), UNVERIFIED);
-    },
+    knownTrigger: () => returnClientToken(env, probe, UNVERIFIED),
   };
 }

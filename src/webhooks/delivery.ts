@@ -102,10 +102,9 @@ export async function deliver(
   admission: Partial<Admission> = {},
 ): Promise<DeliveryResult> {
   const found = await findTriggerForDelivery(env, delivery.triggerId);
-  if (!found) {
-    await admission.unknownTrigger?.();
-    throw new NotFoundError(`Webhook trigger ${delivery.triggerId} was not found.`);
-  }
+  // An unknown trigger id keeps the probe token admission took; a known one gives it back.
+  if (!found) throw new NotFoundError(`Webhook trigger ${delivery.triggerId} was not found.`);
+  if (admission.knownTrigger) waitUntil(admission.knownTrigger().catch(logFailure("webhook_probe_token_return_failed")));
   const { trigger, secret } = found;
 
   const verification = await verifySignature(trigger.scheme, secret, delivery.headers, delivery.body, Math.floor(now / 1000));

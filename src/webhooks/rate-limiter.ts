@@ -73,11 +73,6 @@ export class WebhookRateLimiter extends DurableObject<Env> {
     return decision;
   }
 
-  /** Whether a token is available, without taking it or writing anything. */
-  async peek(ratePerSecond: number, capacity: number = ratePerSecond): Promise<RateDecision> {
-    return takeToken(this.ctx.storage.kv.get<Stored>(KEY), ratePerSecond, Date.now(), capacity).decision;
-  }
-
   /** Gives back one token taken for a request that turned out not to need limiting. */
   async giveBack(ratePerSecond: number, capacity: number = ratePerSecond): Promise<void> {
     const shape = { ratePerSecond, capacity };
@@ -121,11 +116,6 @@ export function takeDeliveryToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, trigge
 /** Asks a client's limiter (a bucket name of admission.ts) for one unverified request. */
 export function takeClientToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, bucketName: string, shape: BucketShape): Promise<RateDecision> {
   return limiter(env, bucketName).take(shape.ratePerSecond, shape.capacity);
-}
-
-/** Whether a client's limiter has a token, without taking one. */
-export function peekClientToken(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, bucketName: string, shape: BucketShape): Promise<RateDecision> {
-  return limiter(env, bucketName).peek(shape.ratePerSecond, shape.capacity);
 }
 
 /** Gives a client its token back once its request proved to come from a sender with the secret. */

@@ -105,7 +105,7 @@ describe("the console", () => {
     expect(await missing.json()).toMatchObject({ code: "NotFoundError" });
     const unknown = await fetch(`${server.baseUrl}/no-such-route`);
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ code: "NotFoundError" });
+    expect(await unknown.json()).toMatchObject({ code: "UnknownOperation" });
     expect((await fetch(`${server.baseUrl}/organizations`)).status).toBe(401);
     // In the browser, a page the console does not have still loads the app (which asks to sign in first).
     await page.goto(url("/no/such/page"));
