@@ -180,6 +180,32 @@ const STEPS: [string, (s: Scenario) => Promise<void>][] = [
     },
   ],
   [
+    "CreateResourcePool, GetResourcePool, ListResourcePools, UpdateResourcePool: one job at a time, the next PENDING until a slot frees, DeleteResourcePool",
+    async (s) => {
+      const base = { organizationId: s.orgId };
+      const { poolId } = await s.owner.ok("CreateResourcePool", { ...base, name: "approvals", workerLimit: 1, targetsAllWorkflows: false, targetedWorkflowIds: [s.ids.workflowId] });
+      expect((await s.owner.ok("ListResourcePools", base)).resourcePools).toEqual([
+        expect.objectContaining({ poolId, name: "approvals", workerLimit: 1, targetsAllWorkflows: false, targetedWorkflowIds: [s.ids.workflowId] }),
+      ]);
+      const submit = async () => (await s.owner.ok("SubmitJob", { ...base, workflowId: s.ids.workflowId, workflowVersion: { tag: "$LIVE" } })).jobId as string;
+      const first = await submit();
+      await waitFor(async () => (await jobStatus(s, first)) === "RUNNING");
+      const second = await submit();
+      await waitFor(async () => (await s.owner.ok("GetResourcePool", { ...base, poolId })).resourcePool.queuedJobs === 1);
+      const waiting = (await s.owner.ok("GetJob", { ...base, jobId: second })).job;
+      expect(waiting).toMatchObject({ status: "PENDING", waitingForResourcePool: { poolId } });
+      // A raised limit admits the waiting job at once.
+      expect(await s.owner.ok("UpdateResourcePool", { ...base, poolId, name: "approvals", workerLimit: 2, targetsAllWorkflows: false, targetedWorkflowIds: [s.ids.workflowId] })).toEqual({ poolId });
+      await waitFor(async () => (await jobStatus(s, second)) === "RUNNING");
+      for (const jobId of [first, second]) {
+        await s.owner.ok("SendJobEvent", { ...base, jobId, eventId: "approved" });
+        await waitFor(async () => (await jobStatus(s, jobId)) === "SUCCEEDED");
+      }
+      expect(await s.owner.ok("DeleteResourcePool", { ...base, poolId })).toEqual({ poolId });
+      expectError(await s.owner.send("GetResourcePool", { ...base, poolId }), 404, "NotFoundError");
+    },
+  ],
+  [
     "an operation Canopy does not have answers 404 UnknownOperation; an unknown id answers NotFoundError",
     async (s) => {
       expectError(await s.owner.send("ListRoles", { organizationId: s.orgId }), 404, "UnknownOperation");

@@ -67,6 +67,19 @@ export const OPERATIONS = {
   GetWorkflowStateMetadata: { method: "GET", path: "/organizations/{organizationId}/jobs/{jobId}/state/metadata" },
   CancelJob: { method: "POST", path: "/organizations/{organizationId}/jobs/{jobId}/cancel" },
   ResumeJob: { method: "POST", path: "/organizations/{organizationId}/jobs/{jobId}/resume" },
+  CreateResourcePool: {
+    method: "POST",
+    path: "/organizations/{organizationId}/resource-pools",
+    body: { name: "plain", targetedWorkflowIds: "json", targetsAllWorkflows: "plain", workerLimit: "plain" },
+  },
+  ListResourcePools: { method: "GET", path: "/organizations/{organizationId}/resource-pools" },
+  GetResourcePool: { method: "GET", path: "/organizations/{organizationId}/resource-pools/{poolId}" },
+  UpdateResourcePool: {
+    method: "PUT",
+    path: "/organizations/{organizationId}/resource-pools/{poolId}",
+    body: { name: "plain", targetedWorkflowIds: "json", targetsAllWorkflows: "plain", workerLimit: "plain" },
+  },
+  DeleteResourcePool: { method: "DELETE", path: "/organizations/{organizationId}/resource-pools/{poolId}" },
   // An operation of the client that Canopy does not have (roles are user accounts: out of scope).
   ListRoles: { method: "GET", path: "/organizations/{organizationId}/roles" },
 } satisfies Record<string, Operation>;
