@@ -247,6 +247,68 @@ describe("SubmitJobs (batch)", () => {
   );
 });
 
+describe("SubmitJobs (batch) and DeleteOrganization", () => {
+  it(
+    "drops the starts, and the index rows, of a batch whose organization was deleted before its alarm ran",
+    async () => {
+      const { client, orgId, ids } = await tenantWith(admin, held);
+      const version = await client.expect(200, client.get(`/organizations/${orgId}/workflows/${ids.held}/versions`));
+      const v = version.versions[0];
+      const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
+      const now = new Date().toISOString();
+      const starts = jobIds.map((jobId) => ({
+        identity: {
+          jobId,
+          organizationId: orgId,
+          workflowId: ids.held!,
+          workflowName: "held",
+          versionId: v.versionId,
+          versionNumber: v.versionNumber,
+          submittedByUser: "tests",
+          runNumber: 1,
+          rootJobId: jobId,
+          depth: 0,
+          createdAt: Date.now(),
+        },
+        input: {},
+      }));
+      await insertFirstIndexRows(
+        env.DB,
+        orgId,
+        jobIds.map((jobId) => ({
+          jobId,
+          status: "PENDING" as const,
+          workflowId: ids.held!,
+          workflowName: "held",
+          workflowVersion: { versionId: v.versionId, versionNumber: v.versionNumber },
+          submittedByUser: "tests",
+          createdAt: now,
+          updatedAt: now,
+          rootJobId: jobId,
+          billableTransactionUnits: 0,
+          runNumber: 1,
+        })),
+      );
+      // The batch was accepted in the moment of the deletion; its object's first alarm comes after.
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
+      await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
+      for (let i = 0; i < 5 && (await runDurableObjectAlarm(starter)); i++);
+
+      // No job was started: its object holds no run, and nothing lists it.
+      for (const jobId of jobIds) {
+        const described = await jobStub(jobId).describe(orgId);
+        expect(described).toMatchObject({ ok: false, error: { code: "NotFoundError" } });
+      }
+      const rows = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE job_id IN (?, ?)`).bind(jobIds[0], jobIds[1]).first("n");
+      expect(rows).toBe(0);
+      const left = await runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray());
+      expect(left).toEqual([]);
+    },
+    TIMEOUT,
+  );
+});
+
 describe("the submission path's caches", () => {
   it(
     "sees a tag moved and a token revoked through this isolate at once",
