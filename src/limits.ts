@@ -248,6 +248,14 @@ export const ORG_REAPER_CONCURRENCY = 6;
  * before the deletion may create its job after the first sweep passed its place in the order.
  */
 export const ORG_REAPER_RECHECK_MS = 60_000;
+/**
+ * After a page whose cancels or D1 reads failed, the reaper tries again this long times
+ * 2^(failures-1), up to ORG_REAPER_RETRY_MAX_MS, for as long as it takes: it never throws from its
+ * alarm, because Cloudflare gives a throwing alarm a few retries and then drops it, which would
+ * leave a deleted organization's jobs running.
+ */
+export const ORG_REAPER_RETRY_BASE_MS = 1_000;
+export const ORG_REAPER_RETRY_MAX_MS = 5 * 60_000;
 
 /**
  * Numbered keys CreateOrganization tries after the one derived from a name is taken (`acme-2` …

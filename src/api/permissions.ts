@@ -8,8 +8,8 @@
  * What a token's stored `permissions` mean:
  * - absent (NULL: every token created before permissions were enforced, and any created without the
  *   field by the admin or by an unrestricted token): all of ENGINE_PERMISSIONS except
- *   `secret:resolve`, so nothing that worked before stops working, and no old token can read a
- *   secret's value;
+ *   `secret:resolve` and `organization:delete`, so nothing that worked before stops working, no old
+ *   token can read a secret's value, and none can delete its organization;
  * - a list: exactly those permissions (values Canopy does not know are kept, shown, and grant nothing);
  * - the admin token: every permission, `secret:resolve` included.
  */
@@ -73,10 +73,15 @@ export const FOREIGN_PERMISSIONS = [
 export const KNOWN_PERMISSIONS: readonly string[] = [...ENGINE_PERMISSIONS, ...FOREIGN_PERMISSIONS];
 
 /**
- * What a token without a `permissions` list may do. `secret:resolve` returns secret values in
- * clear, which no token could do before it existed, so it is only ever granted by name.
+ * Granted only by name (or to the admin token), never to a token without a list:
+ * `secret:resolve` returns secret values in clear, which no token could do before it existed, and
+ * `organization:delete` deletes the organization with its tokens, triggers and secrets and cancels
+ * its jobs, which cannot be undone and came after every token made without a list.
  */
-export const DEFAULT_TOKEN_PERMISSIONS: readonly Permission[] = ENGINE_PERMISSIONS.filter((p) => p !== "secret:resolve");
+export const NAMED_ONLY_PERMISSIONS: readonly Permission[] = ["secret:resolve", "organization:delete"];
+
+/** What a token without a `permissions` list may do. */
+export const DEFAULT_TOKEN_PERMISSIONS: readonly Permission[] = ENGINE_PERMISSIONS.filter((p) => !NAMED_ONLY_PERMISSIONS.includes(p));
 
 /** What a route needs: a permission, the admin token, or only an authenticated caller. */
 export type RouteRequirement = Permission | "admin" | "authenticated";

@@ -5,10 +5,18 @@
  * object's alarm, START_CHUNK at a time. A start is idempotent (a job id that exists is returned as
  * it is), so an alarm that fires twice, or a retry after a crash, starts each job exactly once.
  * When every job has started the object deletes its storage.
+ *
+ * Each pass first asks D1 whether the batch's organization is still live (one query per distinct
+ * organization; a batch has one): the starts of a deleted organization are dropped, with the index
+ * rows that listed them, so no job starts after DeleteOrganization. A start whose pass read the
+ * organization live just before its deletion is caught by the reaper, which leaves the job a
+ * tombstone (src/organizations/reaper.ts) or cancels it once started.
  */
 import { DurableObject } from "cloudflare:workers";
 import { logEvent } from "../log";
 import type { JobIdentity } from "../engine/types";
+import { forgetUnstartedJobs } from "../registry/jobs";
+import { organizationIsLive } from "../registry/organizations";
 import { jobRunStub } from "./naming";
 
 /** How many starts one alarm pass sends at once. */
@@ -88,35 +96,66 @@ export class BatchStarter extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       return;
     }
+    const starts = rows.map((r) => ({ ...r, identity: JSON.parse(r.identity) as JobIdentity }));
+    let live: Map<string, boolean>;
+    try {
+      live = await this.liveOrganizations(starts.map((s) => s.identity.organizationId));
+    } catch (error) {
+      // Unknown whether they may start: the whole pass is tried again later.
+      await this.retryLater(rows.length, error);
+      return;
+    }
+    const dropped = starts.filter((s) => !live.get(s.identity.organizationId));
+    if (dropped.length > 0) {
+      // The rows only list jobs that will never exist; a row left behind (D1 failing here) is
+      // found by the reaper's second pass, which leaves its job a tombstone.
+      await forgetUnstartedJobs(this.env.DB, dropped.map((s) => s.job_id)).catch((e: unknown) =>
+        logEvent("batch.forgetFailed", { jobs: dropped.length, error: String(e) }),
+      );
+      logEvent("batch.startsDropped", { organizationId: dropped[0]!.identity.organizationId, jobs: dropped.length });
+    }
+    const sent = starts.filter((s) => live.get(s.identity.organizationId));
     // Each definition is read once per pass: a row carries only its version id.
     const definitions = new Map<string, string>();
-    for (const versionId of new Set(rows.map((r) => r.versionId))) {
+    for (const versionId of new Set(sent.map((r) => r.versionId))) {
       definitions.set(versionId, this.sql.exec<{ text: string }>(`SELECT text FROM definition WHERE version_id = ?`, versionId).one().text);
     }
     const results = await Promise.allSettled(
-      rows.map((r) =>
+      sent.map((r) =>
         jobRunStub(this.env, r.job_id).start({
-          identity: JSON.parse(r.identity) as JobIdentity,
+          identity: r.identity,
           definition: definitions.get(r.versionId)!,
           executionData: { workflowInput: JSON.parse(r.input) as unknown },
         }),
       ),
     );
     // A start that answered (created, or already there) is done; one that threw is sent again.
-    const done = rows.filter((_, i) => results[i]!.status === "fulfilled").map((r) => r.seq);
+    const done = [...dropped.map((r) => r.seq), ...sent.filter((_, i) => results[i]!.status === "fulfilled").map((r) => r.seq)];
     const failed = rows.length - done.length;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`DELETE FROM start WHERE seq IN (SELECT value FROM json_each(?))`, JSON.stringify(done));
       if (failed === 0) this.sql.exec(`DELETE FROM failures`);
-      else this.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
     });
     if (failed > 0) {
-      const count = this.sql.exec<{ count: number }>(`SELECT count FROM failures`).one().count;
       const error = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
-      logEvent("batch.startsFailed", { failed, attempt: count, error: String(error.reason) });
-      await this.ctx.storage.setAlarm(Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (count - 1)));
+      await this.retryLater(failed, error.reason);
       return;
     }
     await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Whether each distinct organization is live: one D1 query per organization. */
+  private async liveOrganizations(organizationIds: string[]): Promise<Map<string, boolean>> {
+    const distinct = [...new Set(organizationIds)];
+    const answers = await Promise.all(distinct.map((id) => organizationIsLive(this.env.DB, id)));
+    return new Map(distinct.map((id, i) => [id, answers[i]!]));
+  }
+
+  /** Counts a failed pass and arms the alarm after its backoff. */
+  private async retryLater(failed: number, error: unknown): Promise<void> {
+    this.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
+    const count = this.sql.exec<{ count: number }>(`SELECT count FROM failures`).one().count;
+    logEvent("batch.startsFailed", { failed, attempt: count, error: String(error) });
+    await this.ctx.storage.setAlarm(Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (count - 1)));
   }
 }

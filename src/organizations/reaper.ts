@@ -7,11 +7,25 @@
  * time, from a cursor it stores, until none is left; a second pass after ORG_REAPER_RECHECK_MS
  * catches a job submitted in the moment of the deletion. An alarm that fires twice, or an object
  * evicted mid-page, cancels a job again at most, which its JobObject answers with a conflict.
+ *
+ * The alarm never throws: Cloudflare retries a throwing alarm a few times and then drops it, which
+ * would abandon the sweep. A page whose cancels or D1 reads fail keeps its cursor before the first
+ * job that failed and arms the alarm again with backoff, until the sweep is done.
+ *
+ * A job accepted by SubmitJobs (batch) has only its index row until its BatchStarter starts it, so
+ * its cancel answers NotFound: the reaper leaves it a tombstone instead, and the start creates it
+ * CANCELLED (the BatchStarter also drops the starts of an organization that is no longer live).
  */
 import { DurableObject } from "cloudflare:workers";
 import { NotFoundError, type RpcResult } from "../errors";
 import { jobStubFor } from "../job/submit";
-import { ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, ORG_REAPER_RECHECK_MS } from "../limits";
+import {
+  ORG_REAPER_BATCH,
+  ORG_REAPER_CONCURRENCY,
+  ORG_REAPER_RECHECK_MS,
+  ORG_REAPER_RETRY_BASE_MS,
+  ORG_REAPER_RETRY_MAX_MS,
+} from "../limits";
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
 import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
@@ -38,6 +52,8 @@ export interface ReaperStatus {
   cancelled: number;
   pages: number;
   done: boolean;
+  /** Alarms in a row that failed (a cancel or a D1 read); the sweep retries with backoff. */
+  failures: number;
 }
 
 export class OrganizationReaper extends DurableObject<Env> {
@@ -51,6 +67,12 @@ export class OrganizationReaper extends DurableObject<Env> {
          pass INTEGER NOT NULL DEFAULT 1, cursor_created TEXT NOT NULL DEFAULT '', cursor_job TEXT NOT NULL DEFAULT '',
          cancelled INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0)`,
     );
+    // A table of its own, so a reaper whose sweep table predates it needs no migration.
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+  }
+
+  private failures(): number {
+    return this.ctx.storage.sql.exec<{ count: number }>(`SELECT count FROM failures WHERE id = 1`).toArray()[0]?.count ?? 0;
   }
 
   private row(): SweepRow | undefined {
@@ -88,31 +110,74 @@ export class OrganizationReaper extends DurableObject<Env> {
   /** Where the sweep stands (tests and operators). */
   async status(): Promise<ReaperStatus | null> {
     const row = this.row();
-    return row ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1 } : null;
+    return row
+      ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1, failures: this.failures() }
+      : null;
   }
 
   private async forget(): Promise<void> {
     this.ctx.storage.sql.exec(`DELETE FROM sweep`);
+    this.ctx.storage.sql.exec(`DELETE FROM failures`);
     await this.ctx.storage.deleteAlarm();
   }
 
   override async alarm(): Promise<void> {
     const row = this.row();
     if (!row || row.done === 1) return;
+    let failure: { error: unknown } | null;
+    try {
+      failure = await this.advance(row);
+    } catch (error) {
+      // A D1 read failed before anything moved.
+      failure = { error };
+    }
+    if (failure === null) {
+      this.ctx.storage.sql.exec(`DELETE FROM failures`);
+      return;
+    }
+    this.ctx.storage.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
+    const attempt = this.failures();
+    logEvent("organization.reapFailed", { organizationId: row.organization_id, attempt, error: String(failure.error) });
+    await this.ctx.storage.setAlarm(Date.now() + Math.min(ORG_REAPER_RETRY_MAX_MS, ORG_REAPER_RETRY_BASE_MS * 2 ** (attempt - 1)));
+  }
+
+  /** One step of the sweep; the first error of a step that failed part-way, or null. */
+  private async advance(row: SweepRow): Promise<{ error: unknown } | null> {
     if (row.deleted_at === null) {
       // The object stopped between its intent and D1's answer: D1 says whether the deletion happened.
       const org = await this.env.DB.prepare(`SELECT deleted_at FROM organizations WHERE organization_id = ?`)
         .bind(row.organization_id)
         .first<{ deleted_at: string | null }>();
-      if (!org?.deleted_at) return this.forget();
+      if (!org?.deleted_at) {
+        await this.forget();
+        return null;
+      }
       this.ctx.storage.sql.exec(`UPDATE sweep SET deleted_at = ? WHERE id = 1`, Date.parse(org.deleted_at));
-      return this.alarm();
+      return this.sweepPage(this.row()!);
     }
-    await this.sweepPage(row);
+    return this.sweepPage(row);
   }
 
-  /** Cancels one page of unfinished top-level jobs after the cursor, then moves the cursor on. */
-  private async sweepPage(row: SweepRow): Promise<void> {
+  /**
+   * Cancels one job of the organization: true when this call cancelled it, false when it had ended.
+   * A job that answers NotFound was listed by the page's query, so its index row exists: it was
+   * accepted in a batch and not started yet, and a tombstone makes its start create it CANCELLED.
+   */
+  private async cancelJob(organizationId: string, jobId: string): Promise<boolean> {
+    const stub = jobStubFor(this.env, jobId);
+    const answer = await stub.cancel(organizationId);
+    if (answer.ok) return true;
+    if (answer.error.code !== "NotFoundError") return false;
+    await stub.cancelFromParent({ code: "CANCELLED", message: "The job's organization was deleted before the job started." });
+    return true;
+  }
+
+  /**
+   * Cancels one page of unfinished top-level jobs after the cursor, then moves the cursor on: past
+   * the whole page when every cancel answered, else only past the jobs before the first that failed
+   * (the others are asked again, which a cancelled job answers with a conflict).
+   */
+  private async sweepPage(row: SweepRow): Promise<{ error: unknown } | null> {
     const { results } = await this.env.DB.prepare(
       `SELECT job_id, created_at FROM jobs
        WHERE organization_id = ?1 AND parent_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
@@ -122,12 +187,30 @@ export class OrganizationReaper extends DurableObject<Env> {
       .bind(row.organization_id, row.cursor_created, row.cursor_job, this.batchSize)
       .all<{ job_id: string; created_at: string }>();
     let cancelled = 0;
+    // Jobs from the start of the page up to the first whose cancel failed.
+    let handled = 0;
+    let failure: { error: unknown } | null = null;
     for (let i = 0; i < results.length; i += ORG_REAPER_CONCURRENCY) {
-      const answers = await Promise.all(
-        results.slice(i, i + ORG_REAPER_CONCURRENCY).map((job) => jobStubFor(this.env, job.job_id).cancel(row.organization_id)),
+      const answers = await Promise.allSettled(results.slice(i, i + ORG_REAPER_CONCURRENCY).map((job) => this.cancelJob(row.organization_id, job.job_id)));
+      for (const answer of answers) {
+        if (answer.status === "rejected") {
+          failure ??= { error: answer.reason };
+          continue;
+        }
+        // A job that ended meanwhile answers with a conflict: nothing to do for it.
+        if (answer.value) cancelled++;
+        if (failure === null) handled++;
+      }
+    }
+    if (failure !== null) {
+      const reached = results[handled - 1];
+      this.ctx.storage.sql.exec(
+        `UPDATE sweep SET cursor_created = coalesce(?, cursor_created), cursor_job = coalesce(?, cursor_job), cancelled = cancelled + ? WHERE id = 1`,
+        reached?.created_at ?? null,
+        reached?.job_id ?? null,
+        cancelled,
       );
-      // A job that ended meanwhile answers with a conflict: nothing to do for it.
-      cancelled += answers.filter((a) => a.ok).length;
+      return failure;
     }
     const last = results[results.length - 1];
     if (last && results.length === this.batchSize) {
@@ -138,15 +221,16 @@ export class OrganizationReaper extends DurableObject<Env> {
         cancelled,
       );
       await this.ctx.storage.setAlarm(Date.now());
-      return;
+      return null;
     }
     if (row.pass === 1) {
       this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2, cursor_created = '', cursor_job = '', cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
       await this.ctx.storage.setAlarm(Math.max(Date.now(), row.deleted_at! + ORG_REAPER_RECHECK_MS));
-      return;
+      return null;
     }
     this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
     logEvent("organization.reaped", { organizationId: row.organization_id, cancelled: row.cancelled + cancelled });
+    return null;
   }
 }
 

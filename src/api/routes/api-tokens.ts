@@ -43,7 +43,7 @@ const CreateTokenBody = z
     name: z.string().min(1).max(200),
     expiresAt: Timestamp.optional().openapi({ description: "Left out: never, or the expiry of the calling token if it has one." }),
     permissions: PermissionsList.optional().openapi({
-      description: "Left out: the defaults (every engine permission but secret:resolve), or the calling token's own list if it has one.",
+      description: "Left out: the defaults (every engine permission but secret:resolve and organization:delete), or the calling token's own list if it has one.",
     }),
   })
   .openapi("CreateApiAuthTokenRequest");

@@ -6,9 +6,12 @@ import { createTrigger, postHook, standardHeaders } from "../../helpers/webhooks
 import { admin } from "../../helpers/workerd";
 import { reaperFor, type OrganizationReaper } from "../../../src/organizations/reaper";
 import { jobStubFor } from "../../../src/job/submit";
+import { JobObject } from "../../../src/job/job-object";
+import { insertFirstIndexRows } from "../../../src/registry/jobs";
 import type { JobSummary } from "../../../src/job/views";
 import type { RpcResult } from "../../../src/errors";
 
+const TIMEOUT = 120_000;
 const waitFor = (eventId: string) => step("wait", "/justworkflowit/waitForEventIds", { config: { eventIds: [eventId] } });
 
 /** A job's status read from its Durable Object: the API answers 404 for a deleted organization. */
@@ -61,7 +64,9 @@ describe("DeleteOrganization", () => {
     // Two jobs per alarm, so the sweep must page and resume from its cursor.
     const reaper = reaperFor(env, orgId);
     await runInDurableObject(reaper, (o: OrganizationReaper) => void (o.batchSize = 2));
-    expect(await client.expect(200, client.delete(`/organizations/${orgId}`))).toEqual({ success: true });
+    // Deleting is granted by name only: the tenant's default token may not.
+    const deleter = await admin.expect(200, admin.post(`/organizations/${orgId}/api-auth-tokens`, { name: "deleter", permissions: ["organization:delete"] }));
+    expect(await client.expect(200, client.as(deleter.token).delete(`/organizations/${orgId}`))).toEqual({ success: true });
 
     // Unreadable at once: the admin gets 404 on every route, the token 401, the trigger 404.
     for (const path of [`/organizations/${orgId}`, `/organizations/${orgId}/jobs`, `/organizations/${orgId}/jobs/${jobIds[0]}`, `/organizations/${orgId}/workflows`, `/organizations/${orgId}/secrets`]) {
@@ -71,6 +76,7 @@ describe("DeleteOrganization", () => {
     }
     expect((await admin.post(`/organizations/${orgId}/jobs`, { workflowId, workflowVersion: { tag: "$LIVE" } })).status).toBe(404);
     expect((await admin.as(token).get(`/organizations/${orgId}`)).status).toBe(401);
+    expect((await admin.as(deleter.token).delete(`/organizations/${orgId}`)).status).toBe(401);
     expect((await admin.expect(200, admin.get("/organizations"))).organizations.some((o: any) => o.organizationId === orgId)).toBe(false);
     const body = JSON.stringify({ a: 1 });
     expect((await postHook((url, init) => SELF.fetch(url, init), trigger.url, body, standardHeaders(trigger.secret, body))).status).toBe(404);
@@ -121,4 +127,115 @@ describe("DeleteOrganization", () => {
     expect(await reaper.status()).toBeNull();
     expect((await client.expect(200, client.get(`/organizations/${orgId}`))).organizationId).toBe(orgId);
   });
+
+  it(
+    "a cancel that fails keeps the sweep's place and is tried again, with backoff, until the sweep is done",
+    async () => {
+      const { orgId, client } = await newTenant(admin);
+      const { workflowId } = await deployWorkflow(client, orgId, workflow("waiting", [waitFor("go")]));
+      const jobIds: string[] = [];
+      for (let i = 0; i < 3; i++) jobIds.push(await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } }));
+      for (const id of jobIds) await waitForJob(client, orgId, id, (j) => j.status === "RUNNING");
+      const failing = jobIds[1]!;
+
+      // One job's object fails every cancel (as an unreachable object or an overloaded one would)
+      // until the fault is lifted; the others answer as usual.
+      const cancel = JobObject.prototype.cancel;
+      let faulty = true;
+      JobObject.prototype.cancel = async function (this: JobObject, organizationId: string) {
+        const me = await this.describe(organizationId);
+        if (faulty && me.ok && me.value.jobId === failing) throw new Error("injected: the job's object did not answer");
+        return cancel.call(this, organizationId);
+      };
+      const reaper = reaperFor(env, orgId);
+      try {
+        await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+        let status = await reaper.status();
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && !(status && status.failures >= 1)) {
+          await new Promise((r) => setTimeout(r, 100));
+          status = await reaper.status();
+        }
+        // The failed page did not throw out of the alarm: it counted the failure, stayed in its
+        // first pass, and armed the alarm again for later.
+        expect(status).toMatchObject({ pass: 1, done: false, failures: expect.any(Number) });
+        expect(status!.failures).toBeGreaterThanOrEqual(1);
+        const alarm = await runInDurableObject(reaper, (_o: OrganizationReaper, ctx) => ctx.storage.getAlarm());
+        expect(alarm).not.toBeNull();
+        expect(await statusInObject(orgId, failing)).toBe("RUNNING");
+      } finally {
+        faulty = false;
+        JobObject.prototype.cancel = cancel;
+      }
+
+      // The retry cancels the job that failed within the first pass: the cursor stayed before it.
+      await runDurableObjectAlarm(reaper);
+      let status = await reaper.status();
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && status!.pass < 2) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await reaper.status();
+      }
+      expect(status).toMatchObject({ pass: 2, cancelled: 3, failures: 0, done: false });
+      for (const id of jobIds) expect(await statusInObject(orgId, id)).toBe("CANCELLED");
+      for (let i = 0; i < 3 && !(await reaper.status())?.done; i++) await runDurableObjectAlarm(reaper);
+      expect(await reaper.status()).toMatchObject({ pass: 2, cancelled: 3, done: true, failures: 0 });
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a batch job accepted but not started when the organization is deleted is created CANCELLED by a later start",
+    async () => {
+      const { orgId, client } = await newTenant(admin);
+      const held = workflow("held", [waitFor("go")]);
+      const { workflowId, versionId, versionNumber } = await deployWorkflow(client, orgId, held);
+      // What SubmitJobs (batch) leaves before its BatchStarter's alarm: the index row alone.
+      const jobId = crypto.randomUUID();
+      const now = new Date().toISOString();
+      await insertFirstIndexRows(env.DB, orgId, [
+        {
+          jobId,
+          status: "PENDING",
+          workflowId,
+          workflowName: "held",
+          workflowVersion: { versionId, versionNumber },
+          submittedByUser: "tests",
+          createdAt: now,
+          updatedAt: now,
+          rootJobId: jobId,
+          billableTransactionUnits: 0,
+          runNumber: 1,
+        },
+      ]);
+      const reaper = reaperFor(env, orgId);
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      let status = await reaper.status();
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (status?.pass ?? 1) < 2) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await reaper.status();
+      }
+      expect(status).toMatchObject({ pass: 2, cancelled: 1, failures: 0 });
+
+      // The start of a BatchStarter that read the organization live just before the deletion.
+      const identity = {
+        jobId,
+        organizationId: orgId,
+        workflowId,
+        workflowName: "held",
+        versionId,
+        versionNumber,
+        submittedByUser: "tests",
+        runNumber: 1,
+        rootJobId: jobId,
+        depth: 0,
+        createdAt: Date.now(),
+      };
+      const started = await jobStubFor(env, jobId).start({ identity, definition: JSON.stringify(held), executionData: { workflowInput: {} } });
+      expect(started).toMatchObject({ ok: true, value: { created: true } });
+      expect(await statusInObject(orgId, jobId)).toBe("CANCELLED");
+    },
+    TIMEOUT,
+  );
 });

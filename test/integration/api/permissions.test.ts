@@ -64,14 +64,34 @@ describe("the permission table", () => {
 });
 
 describe("tokens created without permissions", () => {
-  it("keep every engine permission but secret:resolve, and GetMyPermissions says so", async () => {
+  it("keep every engine permission but secret:resolve and organization:delete, and GetMyPermissions says so", async () => {
     const { orgId, client } = await newTenant(admin);
     const mine = await client.expect(200, client.get(`/organizations/${orgId}/users/me/permissions`));
     expect([...mine.permissions].sort()).toEqual([...DEFAULT_TOKEN_PERMISSIONS].sort());
+    expect([...mine.permissions].sort()).toEqual(ENGINE_PERMISSIONS.filter((p) => p !== "secret:resolve" && p !== "organization:delete").sort());
     expect(mine.permissions).not.toContain("secret:resolve");
+    expect(mine.permissions).not.toContain("organization:delete");
     const res = await client.post(`/organizations/${orgId}/secrets/resolve`, { key: "X" });
     expect(res.status).toBe(403);
     expect(res.body.message).toContain('"secret:resolve"');
+  });
+
+  it("cannot delete their organization, nor mint a token that can; a token granted organization:delete by name can", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const refused = await client.delete(`/organizations/${orgId}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: "AuthorizationError", message: expect.stringContaining('"organization:delete"') });
+    expect((await client.expect(200, client.get(`/organizations/${orgId}`))).organizationId).toBe(orgId);
+    // What a default token mints, without a list or naming the permission, cannot delete either.
+    const minted = await client.expect(200, client.post(`/organizations/${orgId}/api-auth-tokens`, { name: unique("m") }));
+    expect((await client.as(minted.token).delete(`/organizations/${orgId}`)).status).toBe(403);
+    const escalate = await client.post(`/organizations/${orgId}/api-auth-tokens`, { name: unique("m"), permissions: ["organization:delete"] });
+    expect(escalate.status).toBe(403);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}`))).organizationId).toBe(orgId);
+
+    const deleter = await tokenWith(client, orgId, ["organization:delete"]);
+    expect(await deleter.client.expect(200, deleter.client.delete(`/organizations/${orgId}`))).toEqual({ success: true });
+    expect((await admin.get(`/organizations/${orgId}`)).status).toBe(404);
   });
 
   it("the admin token has every permission", async () => {

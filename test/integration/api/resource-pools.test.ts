@@ -124,7 +124,8 @@ describe("resource pool routes", () => {
     await waitForJob(client, orgId, a, (j) => j.status === "RUNNING");
     const b = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
     await waitForJob(client, orgId, b, (j) => j.waitingForResourcePool?.queuedAt !== undefined);
-    await client.expect(200, client.delete(`/organizations/${orgId}`));
+    // organization:delete is granted by name only, never to the tenant's default token.
+    await admin.expect(200, admin.delete(`/organizations/${orgId}`));
     expect((await admin.get(`${base}/${poolId}`)).status).toBe(404);
     expect((await admin.get(base)).status).toBe(404);
     expect(await env.DB.prepare(`SELECT count(*) AS n FROM resource_pools WHERE organization_id = ?`).bind(orgId).first("n")).toBe(0);

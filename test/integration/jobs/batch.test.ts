@@ -227,13 +227,14 @@ describe("SubmitJobs (batch)", () => {
       await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
       await runDurableObjectAlarm(starter);
       await runDurableObjectAlarm(starter);
-      // The same start again (a retried pass) changes nothing: the job is returned as it is.
-      const again = await jobStub(jobIds[0]!).start({ identity: starts[0]!.identity, definition: JSON.stringify(held), executionData: { workflowInput: {} } });
-      expect(again).toMatchObject({ ok: true, value: { created: false } });
+      // (The alarm that fired by itself may still be in flight, awaiting D1: wait for the starts.)
       for (const jobId of jobIds) {
         const job = await waitForJob(client, orgId, jobId, (j) => j.status === "RUNNING");
         expect(job.job.currentStepName).toBe("hold");
       }
+      // The same start again (a retried pass) changes nothing: the job is returned as it is.
+      const again = await jobStub(jobIds[0]!).start({ identity: starts[0]!.identity, definition: JSON.stringify(held), executionData: { workflowInput: {} } });
+      expect(again).toMatchObject({ ok: true, value: { created: false } });
       await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobIds[0]}/events`, { eventId: "go" }));
       const done = await waitForJob(client, orgId, jobIds[0]!);
       expect(done.job.status).toBe("SUCCEEDED");
@@ -242,6 +243,74 @@ describe("SubmitJobs (batch)", () => {
       await runDurableObjectAlarm(starter);
       const left = await runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray());
       expect(left).toEqual([]);
+    },
+    TIMEOUT,
+  );
+});
+
+describe("SubmitJobs (batch) and DeleteOrganization", () => {
+  it(
+    "drops the starts, and the index rows, of a batch whose organization was deleted before its alarm ran",
+    async () => {
+      const { client, orgId, ids } = await tenantWith(admin, held);
+      const version = await client.expect(200, client.get(`/organizations/${orgId}/workflows/${ids.held}/versions`));
+      const v = version.versions[0];
+      const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
+      const now = new Date().toISOString();
+      const starts = jobIds.map((jobId) => ({
+        identity: {
+          jobId,
+          organizationId: orgId,
+          workflowId: ids.held!,
+          workflowName: "held",
+          versionId: v.versionId,
+          versionNumber: v.versionNumber,
+          submittedByUser: "tests",
+          runNumber: 1,
+          rootJobId: jobId,
+          depth: 0,
+          createdAt: Date.now(),
+        },
+        input: {},
+      }));
+      await insertFirstIndexRows(
+        env.DB,
+        orgId,
+        jobIds.map((jobId) => ({
+          jobId,
+          status: "PENDING" as const,
+          workflowId: ids.held!,
+          workflowName: "held",
+          workflowVersion: { versionId: v.versionId, versionNumber: v.versionNumber },
+          submittedByUser: "tests",
+          createdAt: now,
+          updatedAt: now,
+          rootJobId: jobId,
+          billableTransactionUnits: 0,
+          runNumber: 1,
+        })),
+      );
+      // The batch was accepted in the moment of the deletion; its object's first alarm comes after.
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
+      await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
+      // Run its alarm (or let the one that fired by itself finish) until it has deleted its storage.
+      const tables = () =>
+        runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray());
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await tables()).length > 0) {
+        await runDurableObjectAlarm(starter);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+
+      // No job was started: its object holds no run, and nothing lists it.
+      for (const jobId of jobIds) {
+        const described = await jobStub(jobId).describe(orgId);
+        expect(described).toMatchObject({ ok: false, error: { code: "NotFoundError" } });
+      }
+      const rows = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE job_id IN (?, ?)`).bind(jobIds[0], jobIds[1]).first("n");
+      expect(rows).toBe(0);
+      expect(await tables()).toEqual([]);
     },
     TIMEOUT,
   );
