@@ -14,6 +14,8 @@ import { authenticate } from "./auth";
 import type { AppEnv } from "./context";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerMetricRoutes } from "./routes/metrics";
+import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
@@ -103,6 +105,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerMetricRoutes(app);
+  registerNotificationRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

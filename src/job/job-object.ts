@@ -11,7 +11,9 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_FLUSH_DELAY_MS } from "../limits";
+import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
+import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
@@ -120,8 +122,10 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   private commitDecision(event: EngineEvent, extra?: (decided: Decision) => void, before?: () => void): Decision {
     const decision = this.store.transaction(() => {
       before?.();
-      const d = decide(this.engineContext(), this.current!.state, this.store, event);
+      const prior = this.current!.state;
+      const d = decide(this.engineContext(), prior, this.store, event);
       this.store.write(d, event.at);
+      this.recordOutcomes(prior, d, event.at);
       extra?.(d);
       return d;
     });
@@ -131,6 +135,28 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     logEvents(decision.commands.flatMap((c) => (c.type === "log" ? [{ event: c.event, fields: { jobId, ...c.fields } }] : [])));
     this.armAlarm();
     return decision;
+  }
+
+  /**
+   * Inside a decision's transaction: its metric events, kept for D1, and the notification a
+   * top-level job's failure raises, owed as work. Neither waits on D1 here.
+   */
+  private recordOutcomes(prior: JobState, d: Decision, now: number): void {
+    const metrics = this.store.metrics;
+    const { events, ended } = decisionEvents(prior, d, { unitsMetered: () => metrics.unitsMetered() });
+    metrics.record(events, now, METRICS_FLUSH_DELAY_MS);
+    if (!ended) return;
+    const s = d.state;
+    metrics.setUnitsMetered(s.ownUnits + s.priorRunUnits);
+    if (s.status === "FAILED" && !s.identity.parentJobId) {
+      this.store.queue.enqueue({ id: `alert:job-failed:${s.indexSeq}`, kind: "alert", payload: jobFailedNotification(s), dueAt: now });
+    }
+  }
+
+  /** Creates the run's rows and records its submission (inside the caller's transaction). */
+  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+    this.store.create(state, init.definition, executionData, events);
+    if (!init.continuation) this.store.metrics.record(jobSubmittedEvents(state), state.identity.createdAt, METRICS_FLUSH_DELAY_MS);
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
@@ -197,17 +223,17 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
     };
     try {
-      this.commitDecision(first, finished, () => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData, init.events ?? []));
     } catch (e) {
       // The slow path, for a run that could not be created and started in one commit: create it
       // (FAILED, saying why, if what it inherits is too large to store), then start it.
       this.current = null;
       let rejectWith = init.rejectWith;
       try {
-        this.store.transaction(() => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+        this.store.transaction(() => this.createRun(state, init, init.executionData, init.events ?? []));
       } catch (tooLarge) {
         if (!(tooLarge instanceof StoredValueTooLargeError)) throw tooLarge;
-        this.store.transaction(() => this.store.create(state, init.definition, {}, []));
+        this.store.transaction(() => this.createRun(state, init, {}, []));
         rejectWith = { code: tooLarge.code, message: tooLarge.message };
       }
       this.current = run;

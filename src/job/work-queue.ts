@@ -19,7 +19,7 @@ export interface WorkItem {
   version: number;
 }
 
-export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "indexChildren" | "continueAsNew" | "purge";
+export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "indexChildren" | "continueAsNew" | "purge" | "metrics" | "alert";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 

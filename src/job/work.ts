@@ -8,8 +8,11 @@ import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
+import { recordMetricEvents } from "../registry/metrics";
+import { raiseNotification } from "../notifications/raise";
+import type { NotificationInput } from "../notifications/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
@@ -118,7 +121,27 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "purge":
       await host.purgeRun();
       return true;
+    case "metrics":
+      return flushMetrics(host);
+    case "alert":
+      await raiseNotification(host.bindings, item.payload as NotificationInput);
+      return true;
   }
+}
+
+/**
+ * Writes a batch of the run's metric events to D1 (one batch of three statements). D1 counts each
+ * event once, so a flush that D1 took and that is retried (the isolate died before it settled)
+ * changes nothing.
+ */
+async function flushMetrics(host: WorkHost): Promise<boolean> {
+  const events = host.store.metrics.pending(METRICS_FLUSH_BATCH);
+  await recordMetricEvents(host.bindings.DB, events);
+  host.store.metrics.written(events);
+  if (host.store.metrics.hasPending()) {
+    host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+  }
+  return true;
 }
 
 /**
