@@ -66,9 +66,10 @@ export async function metricSeries(db: D1Database, organizationId: string, q: Me
     where += ` AND workflow_id = ?6`;
     args.push(q.workflowId);
   }
+  // D1 binds numbers as REAL: the bucket is cast back to an integer multiple of its width.
   const { results } = await db
     .prepare(
-      `SELECT (hour_start / ?1) * ?1 AS b, SUM(n) AS n, SUM(total) AS total, MAX(peak) AS peak
+      `SELECT CAST(hour_start / ?1 AS INTEGER) * ?1 AS b, SUM(n) AS n, SUM(total) AS total, MAX(peak) AS peak
        FROM metric_rollups WHERE ${where} GROUP BY b ORDER BY b`,
     )
     .bind(...args)
