@@ -183,10 +183,17 @@ export const MAX_EGRESS_ALLOWED_HOSTS = 100;
  */
 export const METRICS_FLUSH_BATCH = 500;
 /**
- * A step end does not flush at once: events are kept in the job's SQLite and written after this
- * delay, so a job whose steps end in quick succession pays one D1 round trip for all of them.
+ * A step end does not flush at once: events wait in the job's SQLite for the run's next pass of
+ * work (an alarm it has anyway: a call, a retry, an index write), and at most this long. A job
+ * that ends flushes with its index write; one waiting for an event for days, within a minute.
  */
-export const METRICS_FLUSH_DELAY_MS = 1000;
+export const METRICS_MAX_FLUSH_DELAY_MS = 60_000;
+/**
+ * A child job's metric events ride on its reports to its parent, up to this many; a child with
+ * more pending flushes them itself. So a one-step child of a fan-out owes no alarm and no D1
+ * write for them, and a report stays small (about 250 bytes an event).
+ */
+export const METRICS_REPORT_MAX = 100;
 /**
  * The keys of counted metric events are kept this long so that a retried flush counts nothing
  * twice; a flush is retried within minutes (OUTBOX_RETRY_MAX_MS), so a week is ample.

@@ -11,7 +11,8 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_FLUSH_DELAY_MS } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
@@ -144,7 +145,11 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   private recordOutcomes(prior: JobState, d: Decision, now: number): void {
     const metrics = this.store.metrics;
     const { events, ended } = decisionEvents(prior, d, { unitsMetered: () => metrics.unitsMetered() });
-    metrics.record(events, now, METRICS_FLUSH_DELAY_MS);
+    this.keepMetrics(events, now, d.state);
+    // A run that hands over reports no more: what it kept for its reports is flushed by itself.
+    if (d.state.continuedAs && !prior.continuedAs && metrics.hasPending()) {
+      this.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: now, coalesce: true });
+    }
     if (!ended) return;
     const s = d.state;
     metrics.setUnitsMetered(s.ownUnits + s.priorRunUnits);
@@ -156,7 +161,20 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
   private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
     this.store.create(state, init.definition, executionData, events);
-    if (!init.continuation) this.store.metrics.record(jobSubmittedEvents(state), state.identity.createdAt, METRICS_FLUSH_DELAY_MS);
+    if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state);
+  }
+
+  /**
+   * Keeps metric events for D1 (inside a transaction), `state` being the run as the transaction
+   * leaves it: a child's travel on its reports while few; a run that has ended flushes at once
+   * (off its caller's path: from the alarm), one still running within METRICS_MAX_FLUSH_DELAY_MS.
+   */
+  private keepMetrics(events: MetricEvent[], now: number, state: JobState): void {
+    this.store.metrics.record(events, now, {
+      reportsToParent: state.identity.parentJobId !== undefined,
+      reportMax: METRICS_REPORT_MAX,
+      maxDelayMs: isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS,
+    });
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
@@ -187,7 +205,13 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
       const reports = this.store.queue.inbox(INBOX_BATCH);
-      if (reports.length > 0) this.apply({ type: "childReports", reports, at: now }, () => this.store.queue.settleReports(reports));
+      if (reports.length > 0) {
+        this.apply({ type: "childReports", reports, at: now }, (d) => {
+          this.store.queue.settleReports(reports);
+          // The children's metric events become this run's own, written with them.
+          this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, d.state);
+        });
+      }
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
     }

@@ -8,11 +8,12 @@ import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
 import type { NotificationInput } from "../notifications/types";
+import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
@@ -75,8 +76,19 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
   if (index) await performOne(host, index, cache, pass);
-  await Promise.all(items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)));
+  // A pass that runs anyway takes the pending metric events along (not SubmitJob's awaited index write).
+  const metrics = !onlyId && items.length > 0 && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending() ? [piggybackFlush(host)] : [];
+  await Promise.all([...items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)), ...metrics]);
   pass.settle(host);
+}
+
+/** A flush beside other work; if it fails, the owed flush item (or the next pass) tries again. */
+async function piggybackFlush(host: WorkHost): Promise<void> {
+  try {
+    await flushMetrics(host);
+  } catch (e) {
+    logEvent("metrics.flushFailed", { jobId: host.state?.identity.jobId, error: String(e) });
+  }
 }
 
 async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<void> {
@@ -140,8 +152,10 @@ async function flushMetrics(host: WorkHost): Promise<boolean> {
   host.store.metrics.written(events);
   if (host.store.metrics.hasPending()) {
     host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+    return true;
   }
-  return true;
+  host.store.metrics.settle();
+  return false;
 }
 
 /**
@@ -170,7 +184,14 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
     index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
+    ...metricsForReport(store),
   };
+}
+
+/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
+function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
+  const metrics = store.metrics.pending(METRICS_REPORT_MAX);
+  return metrics.length > 0 ? { metrics } : {};
 }
 
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {

@@ -111,7 +111,7 @@ describe("GetWorkflowMetricTimeSeries", () => {
     const stub = jobStub(jobId);
     await runInDurableObject(stub, (o: JobObject) => {
       const again: MetricEvent[] = keys.map((key) => ({ key, organizationId: orgId, workflowId: "w", metric: "step_failures", at: Date.now(), value: 1000 }));
-      o.store.transaction(() => o.store.metrics.record(again, Date.now(), 0));
+      o.store.transaction(() => o.store.metrics.record(again, Date.now(), { reportsToParent: false, reportMax: 100, maxDelayMs: 0 }));
       o.armAlarm(Date.now());
       expect(o.store.metrics.pending(1000)).toHaveLength(keys.length);
     });
