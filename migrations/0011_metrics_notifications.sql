@@ -42,10 +42,3 @@ CREATE TABLE notification_settings (
   sealed_secret TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
-
--- Refused webhook signatures per trigger in the current window: a burst raises one notification.
-CREATE TABLE webhook_refusals (
-  trigger_id TEXT PRIMARY KEY,
-  window_start INTEGER NOT NULL,
-  count INTEGER NOT NULL
-);

@@ -112,7 +112,7 @@ export async function deliver(
   const verification = await verifySignature(trigger.scheme, secret, delivery.headers, delivery.body, Math.floor(now / 1000));
   if (!verification.ok) {
     // Counted in the background: a burst of refusals raises one notification (webhook-refusals.ts).
-    waitUntil(noteRefusedSignature(env, trigger, verification.reason, now).catch(logFailure("webhook_refusal_count_failed")));
+    waitUntil(noteRefusedSignature(env, trigger, verification.reason).catch(logFailure("webhook_refusal_count_failed")));
     throw new AuthenticationError(verification.reason);
   }
   const { deliveryId } = verification;
