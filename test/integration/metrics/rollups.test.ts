@@ -125,6 +125,52 @@ describe("GetWorkflowMetricTimeSeries", () => {
     expect(await total(client, orgId, "step_failures")).toBe(0);
   });
 
+  it("counts a fan-out's children through their parent: the children owe no flush and set no alarm", async () => {
+    const item = workflow("item", [step("reserve", noop, {}, "ship"), step("ship", noop)]);
+    const parent = workflow("batch", [
+      step("fan", "/justworkflowit/runChildJob", { config: { children: [{ workflowName: "item", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }),
+    ]);
+    const { client, orgId, ids } = await tenantWith(admin, item, parent);
+    const n = 30;
+    const jobId = await submit(client, orgId, { workflowName: "batch", workflowVersion: { tag: "$LIVE" }, inputJson: JSON.stringify({ items: Array.from({ length: n }, (_, i) => ({ i })) }) });
+    expect((await waitForJob(client, orgId, jobId)).job.status).toBe("SUCCEEDED");
+    await waitForCount(client, orgId, "jobs_submitted", n + 1);
+    await waitForCount(client, orgId, "step_duration_seconds", 2 * n, { workflowId: ids.item! });
+    expect(await total(client, orgId, "jobs_completed_successfully", "count", { workflowId: ids.item! })).toBe(n);
+    expect(await total(client, orgId, "jobs_completed_successfully", "count", { workflowId: ids.batch! })).toBe(1);
+    // Units count in the workflow that used them: the parent's one attempt, each child's two.
+    expect(await total(client, orgId, "billable_transaction_units", "sum", { workflowId: ids.batch! })).toBe(1);
+    expect(await total(client, orgId, "billable_transaction_units", "sum", { workflowId: ids.item! })).toBe(2 * n);
+    const { results } = await env.DB.prepare(`SELECT job_id FROM jobs WHERE parent_job_id = ?`).bind(jobId).all<{ job_id: string }>();
+    expect(results).toHaveLength(n);
+    for (const { job_id } of results.slice(0, 5)) {
+      const owed = await runInDurableObject(jobStub(job_id), async (o: JobObject, ctx) => ({
+        work: o.store.queue.dueWork(Number.MAX_SAFE_INTEGER, 10).map((w) => w.id),
+        alarm: await ctx.storage.getAlarm(),
+      }));
+      expect(owed).toEqual({ work: [], alarm: null });
+    }
+  });
+
+  it("counts a resumed job's second end, and its units once", async () => {
+    const id = await scenario("metrics-resume", [{ status: 500, body: "down" }, { json: { ok: true } }]);
+    const wf = workflow("resumable", [step("prep", noop, {}, "call"), step("call", http, { config: { url: `${fakeOrigin()}/s/${id}` } })]);
+    const { client, orgId } = await tenantWith(admin, wf);
+    const jobId = await submit(client, orgId, { workflowName: "resumable", workflowVersion: { tag: "$LIVE" }, inputJson: "{}" });
+    expect((await waitForJob(client, orgId, jobId)).job.status).toBe("FAILED");
+    await waitForCount(client, orgId, "jobs_failed", 1);
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/resume`));
+    const { job } = await waitForJob(client, orgId, jobId, (j) => j.status === "SUCCEEDED");
+    await waitForCount(client, orgId, "jobs_completed_successfully", 1);
+    expect(await total(client, orgId, "jobs_submitted")).toBe(1);
+    expect(await total(client, orgId, "jobs_failed")).toBe(1);
+    expect(await total(client, orgId, "step_failures")).toBe(1);
+    // prep, the failed call, the resumed call: three units, counted once across both ends.
+    expect(job.billableTransactionUnits).toBe(3);
+    expect(await total(client, orgId, "billable_transaction_units", "sum")).toBe(3);
+    expect(await total(client, orgId, "billable_transaction_units", "count")).toBe(2);
+  });
+
   it("adds a batch once even when it is written twice, or holds the same event twice", async () => {
     const { client, orgId } = await newTenant(admin);
     const at = Date.now();
