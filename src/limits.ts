@@ -184,10 +184,12 @@ export const MAX_EGRESS_ALLOWED_HOSTS = 100;
 export const METRICS_FLUSH_BATCH = 500;
 /**
  * A step end does not flush at once: events wait in the job's SQLite for the run's next pass of
- * work (an alarm it has anyway: a call, a retry, an index write), and at most this long. A job
- * that ends flushes with its index write; one waiting for an event for days, within a minute.
+ * work (an alarm it has anyway: a call, a retry, a timer, an index write), and at most this long.
+ * A job that ends flushes right after; one waiting for an event for days, within five minutes.
+ * Long enough that a run's own retry or short timer comes first (no alarm just for metrics), short
+ * enough for a dashboard.
  */
-export const METRICS_MAX_FLUSH_DELAY_MS = 60_000;
+export const METRICS_MAX_FLUSH_DELAY_MS = 5 * 60_000;
 /**
  * A child job's metric events ride on its reports to its parent, up to this many; a child with
  * more pending flushes them itself. So a one-step child of a fan-out owes no alarm and no D1
