@@ -1,7 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { buildConsole, consoleIsStale } from "./scripts/build-console.mjs";
 
 export default defineConfig(async () => {
+  // wrangler.toml serves dist/ as static assets: workerd, `wrangler deploy --dry-run` and `npm start`
+  // all need it, and a fresh clone has none. Built once here, before any project starts.
+  if (consoleIsStale()) await buildConsole();
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {

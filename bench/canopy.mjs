@@ -1,6 +1,6 @@
 // Canopy's own workloads, each measured through the real server.
 import { readFileSync } from "node:fs";
-import { linearDefinition, round, step, waitAll } from "./lib.mjs";
+import { linearDefinition, pollLatencies, round, step, waitAll } from "./lib.mjs";
 
 /** A linear job of `steps` no-op steps: wall time from submission to SUCCEEDED, and per step. */
 export async function linear(t, steps = 1000) {
@@ -116,6 +116,43 @@ export async function submissions(t, n = 200) {
   const failed = jobs.filter((j) => j.status !== "SUCCEEDED").length;
   if (failed) throw new Error(`${failed} of ${n} jobs did not succeed`);
   return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}
+
+/** One `POST …/jobs/batch` of `n` one-step jobs: accepted per second, and the time until the index shows all done. */
+export async function batch(t, n = 1000) {
+  const wf = await t.deploy({
+    workflowName: `bench-batch-${n}`,
+    steps: [step("only", "/justworkflowit/noop")],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const submissions = Array.from({ length: n }, (_, i) => ({ workflowId: wf, workflowVersion: { tag: "$LIVE" }, inputJson: { i } }));
+  const before = await t.countJobs({ workflowName: `bench-batch-${n}`, status: "SUCCEEDED" });
+  const t0 = performance.now();
+  const { results } = await t.api.post(`${t.orgPath}/jobs/batch`, { jobs: submissions });
+  const acceptMs = performance.now() - t0;
+  const refused = results.filter((r) => !r.jobId);
+  if (refused.length) throw new Error(`${refused.length} of ${n} batch items were refused: ${JSON.stringify(refused[0])}`);
+  // Done is judged on the jobs list (one read) rather than by polling a thousand jobs.
+  for (;;) {
+    const done = (await t.countJobs({ workflowName: `bench-batch-${n}`, status: "SUCCEEDED" })) - before;
+    if (done >= n) break;
+    if (performance.now() - t0 > 600_000) throw new Error(`only ${done} of ${n} batch jobs finished within 10 min`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const allDoneMs = performance.now() - t0;
+  return { jobs: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}
+
+/** `pollers` clients each reading one finished job with GetJob over and over for `durationMs`. */
+export async function pollers(t, pollers = 200, durationMs = 5000) {
+  const wf = await t.deploy({
+    workflowName: "bench-poll",
+    steps: [step("only", "/justworkflowit/noop")],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const ids = await Promise.all(Array.from({ length: pollers }, (_, i) => t.submit(wf, { i })));
+  await waitAll(ids, (id) => t.finishedJob(id));
+  return pollLatencies((i) => t.api.get(`${t.orgPath}/jobs/${ids[i]}`), pollers, durationMs);
 }
 
 /**

@@ -247,3 +247,26 @@ export async function waitAll(ids, finished, { concurrency = 8, timeoutMs = 600_
   }
   return ids.map((id) => results.get(id));
 }
+
+/**
+ * `pollers` concurrent loops, each calling `get(i)` back to back for `durationMs`: every call's latency,
+ * summarised as p50, p99 and max, and the reads per second they add up to.
+ */
+export async function pollLatencies(get, pollers, durationMs) {
+  const latencies = [];
+  const until = performance.now() + durationMs;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: pollers }, async (_, i) => {
+      while (performance.now() < until) {
+        const s = performance.now();
+        await get(i);
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const at = (q) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))], 1);
+  return { pollers, reads: latencies.length, readsPerSecond: round((latencies.length / wallMs) * 1000, 1), p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round(latencies.at(-1), 1) };
+}

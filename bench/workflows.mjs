@@ -4,7 +4,7 @@
 // polling starts when the run reports its end to the client (see notify() in workflows/src/index.ts): a request
 // left waiting on a busy workerd for ~5 s makes wrangler 4.124's dev server exit.
 import { createServer } from "node:http";
-import { client, round, sleep, waitAll } from "./lib.mjs";
+import { client, pollLatencies, round, sleep, waitAll } from "./lib.mjs";
 
 const TERMINAL = ["complete", "errored", "terminated"];
 
@@ -88,4 +88,23 @@ export async function submissions(w, n = 200) {
   const failed = done.filter((s) => s.status !== "complete").length;
   if (failed) throw new Error(`${failed} of ${n} instances did not complete`);
   return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}
+
+/** `n` instances through createBatch (100 per call, the platform's limit), in one request to the Worker. */
+export async function batch(w, n = 1000) {
+  const t0 = performance.now();
+  const { ids } = await w.api.post("/linear/batch", { count: n, steps: 1 });
+  const acceptMs = performance.now() - t0;
+  const done = await waitAll(ids, (id) => w.finishedInstance("linear", id));
+  const allDoneMs = performance.now() - t0;
+  const failed = done.filter((s) => s.status !== "complete").length;
+  if (failed) throw new Error(`${failed} of ${n} instances did not complete`);
+  return { jobs: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
+}
+
+/** `pollers` clients each reading one finished instance's status over and over for `durationMs`. */
+export async function pollers(w, pollers = 200, durationMs = 5000) {
+  const ids = await Promise.all(Array.from({ length: pollers }, () => w.api.post("/linear", { steps: 1 }).then((r) => r.id)));
+  await waitAll(ids, (id) => w.finishedInstance("linear", id));
+  return pollLatencies((i) => w.api.get(`/status?wf=linear&id=${encodeURIComponent(ids[i])}`), pollers, durationMs);
 }

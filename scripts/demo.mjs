@@ -343,6 +343,8 @@ async function main() {
         `job ${fmtDuration(ms(view.job.startedAt ?? view.job.createdAt, view.job.finishedAt))} · ` +
         `wall time ${c.bold(fmtDuration(Math.round(performance.now() - t0)))}`,
     );
+    // The same job in the browser: the console's job page is a deep link (sign in with the admin token).
+    console.log(`\nOpen it in the console: ${c.bold(`${baseUrl}/console${jobPath}`)}`);
     if (view.job.status !== "SUCCEEDED" || succeeded !== children.length) process.exitCode = 1;
   } finally {
     // The token was only for this run.

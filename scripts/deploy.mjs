@@ -15,9 +15,15 @@
 // `--dry-run` runs no wrangler command at all: it prints each step's commands in order and writes the
 // deploy config with the committed placeholder id (or `--database-id <uuid>`) so it can be read.
 //
+// `--env staging` (or CANOPY_ENV=staging) deploys wrangler.toml's [env.staging] instead: its own Worker
+// (canopy-staging), its own D1 database (canopy-staging), its own secrets, the deploy config
+// .wrangler/staging/wrangler.jsonc, and `--env staging` on every wrangler command that reads the config.
+// Any [env.NAME] of wrangler.toml is deployed the same way.
+//
 // Honours ADMIN_TOKEN, SECRETS_KEY, CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID (read by wrangler),
-// CANOPY_DEPLOY_DIR (where the deploy config goes, default .wrangler/production) and CANOPY_WRANGLER
-// (the wrangler binary, default node_modules/.bin/wrangler; the tests point it at a fake).
+// CANOPY_ENV (as --env), CANOPY_DEPLOY_DIR (where the deploy config goes, default .wrangler/production,
+// or .wrangler/NAME for --env NAME) and CANOPY_WRANGLER (the wrangler binary, default
+// node_modules/.bin/wrangler; the tests point it at a fake).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,9 +33,6 @@ import { createInterface } from "node:readline/promises";
 const root = resolve(import.meta.dirname, "..");
 const committedConfig = resolve(root, "wrangler.toml");
 const wrangler = process.env.CANOPY_WRANGLER ?? resolve(root, "node_modules/.bin/wrangler");
-// Not .wrangler/deploy/: a config.json there would redirect every wrangler command, `npm start` too.
-const deployDir = resolve(root, process.env.CANOPY_DEPLOY_DIR ?? ".wrangler/production");
-const deployConfig = resolve(deployDir, "wrangler.jsonc");
 const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 /** The egress policy a deployment runs with (src/egress; wrangler.toml's default). */
@@ -40,18 +43,33 @@ const DEPLOYED_EGRESS = "false";
 const argv = process.argv.slice(2);
 const dryRun = argv.includes("--dry-run");
 const databaseIdArg = valueOf("--database-id");
+const envArg = valueOf("--env");
 if (argv.includes("--help") || argv.includes("-h")) {
-  console.log(`Usage: npm run deploy [-- --dry-run [--database-id <uuid>]]
+  console.log(`Usage: npm run deploy [-- [--env staging] [--dry-run [--database-id <uuid>]]]
 
 Deploys Canopy to the Cloudflare account wrangler is logged in to (npx wrangler login, or
 CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID). ADMIN_TOKEN and SECRETS_KEY in the environment are
-put as the Worker's secrets. --dry-run prints every step's commands and runs none of them.`);
+put as the Worker's secrets. --dry-run prints every step's commands and runs none of them.
+--env staging (or CANOPY_ENV=staging) deploys wrangler.toml's [env.staging]: its own Worker, D1
+database and secrets; without it, the top level (production) is deployed.`);
   process.exit(0);
 }
-const known = new Set(["--dry-run", "--database-id", "--help", "-h", databaseIdArg]);
+const known = new Set(["--dry-run", "--database-id", "--env", "--help", "-h", databaseIdArg, envArg]);
 const unknown = argv.filter((a) => !known.has(a));
 if (unknown.length > 0) die(`Unknown argument ${unknown.join(" ")} (see --help).`);
 if (databaseIdArg !== undefined && !dryRun) die("--database-id is for --dry-run only; a deploy finds the id itself.");
+
+// The wrangler environment deployed: undefined for the top level (production), else an [env.NAME].
+const fromEnvVar = process.env.CANOPY_ENV || undefined;
+if (envArg !== undefined && fromEnvVar !== undefined && envArg !== fromEnvVar) {
+  die(`--env ${envArg} and CANOPY_ENV=${fromEnvVar} disagree; give one.`);
+}
+const targetEnv = envArg ?? fromEnvVar;
+if (targetEnv !== undefined && !/^[a-z][a-z0-9-]*$/.test(targetEnv)) die(`--env ${targetEnv}: an environment name is lowercase letters, digits and dashes.`);
+
+// Not .wrangler/deploy/: a config.json there would redirect every wrangler command, `npm start` too.
+const deployDir = resolve(root, process.env.CANOPY_DEPLOY_DIR ?? `.wrangler/${targetEnv ?? "production"}`);
+const deployConfig = resolve(deployDir, "wrangler.jsonc");
 
 // Secrets given in the environment are checked before anything runs.
 const envAdmin = process.env.ADMIN_TOKEN || undefined;
@@ -112,7 +130,9 @@ function shown(path) {
   const rel = relative(root, path);
   return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
-const configArgs = ["--config", shown(deployConfig)];
+// Every command that reads the config names the environment too: without `--env`, wrangler would act
+// on the top level (production) of the deploy config.
+const configArgs = ["--config", shown(deployConfig), ...(targetEnv ? ["--env", targetEnv] : [])];
 const commandLine = (args, comment) => `   $ wrangler ${args.join(" ")}${comment ? `    # ${comment}` : ""}`;
 
 /** Runs wrangler with the terminal attached (its own prompts and output); stops on failure. */
@@ -166,46 +186,78 @@ async function readCommittedConfig() {
 // Paths in a config are relative to its directory: `main` and `migrations_dir` are rewritten for the
 // deploy config's. These other keys also name files; wrangler.toml has none of them, and one added is
 // refused here rather than left pointing at the wrong place.
-const PATH_KEYS = ["base_dir", "tsconfig", "assets", "site", "build", "rules", "containers"];
+const PATH_KEYS = ["base_dir", "tsconfig", "site", "build", "rules", "containers"];
 
-/** The deploy config: the committed one with the database id, paths relative to `deployDir`, egress off. */
+/**
+ * The deploy config: the committed one with the database id, paths relative to `deployDir`, egress off.
+ * For the top level, the [env.*] sections are left out. For an environment, the top level stays as
+ * committed (placeholder id: a command that forgets `--env` reaches no real database) and the
+ * environment's section gets the id and the egress policy.
+ */
 function deployConfigFrom(raw, databaseId) {
   const config = structuredClone(raw);
-  for (const key of PATH_KEYS) {
-    if (config[key] !== undefined) die(`wrangler.toml has \`${key}\`: scripts/deploy.mjs does not yet relocate its paths into ${shown(deployDir)}.`);
-  }
-  // The top-level environment is the one deployed; [env.*] sections (none yet) are left out.
-  delete config.env;
   const fromDeployDir = (p) => relative(deployDir, resolve(root, p));
-  config.main = fromDeployDir(config.main);
-  const databases = config.d1_databases ?? [];
-  if (databases.length !== 1) die(`wrangler.toml declares ${databases.length} D1 databases; scripts/deploy.mjs expects one.`);
-  const [db] = databases;
-  config.d1_databases = [{ ...db, database_id: databaseId, migrations_dir: fromDeployDir(db.migrations_dir ?? "migrations") }];
-  config.vars = { ...config.vars, ALLOW_PRIVATE_EGRESS: DEPLOYED_EGRESS };
+  const relocate = (section, where) => {
+    for (const key of PATH_KEYS) {
+      if (section[key] !== undefined) die(`wrangler.toml has \`${key}\`${where}: scripts/deploy.mjs does not yet relocate its paths into ${shown(deployDir)}.`);
+    }
+    if (section.main !== undefined) section.main = fromDeployDir(section.main);
+    // The console's built files (scripts/build-console.mjs).
+    if (section.assets?.directory) section.assets = { ...section.assets, directory: fromDeployDir(section.assets.directory) };
+    if (section.d1_databases !== undefined) {
+      section.d1_databases = section.d1_databases.map((db) => ({ ...db, migrations_dir: fromDeployDir(db.migrations_dir ?? "migrations") }));
+    }
+  };
+  relocate(config, "");
+  let target = config;
+  if (targetEnv === undefined) {
+    delete config.env;
+  } else {
+    for (const [name, section] of Object.entries(config.env)) relocate(section, ` in [env.${name}]`);
+    target = config.env[targetEnv];
+  }
+  const [db] = target.d1_databases;
+  target.d1_databases = [{ ...db, database_id: databaseId }];
+  target.vars = { ...target.vars, ALLOW_PRIVATE_EGRESS: DEPLOYED_EGRESS };
   return config;
 }
 
 function writeDeployConfig(config, databaseId) {
   mkdirSync(deployDir, { recursive: true });
   const placeholder = dryRun && databaseId === committedId ? " (a dry run: the placeholder database id)" : "";
-  const header = `// Generated by scripts/deploy.mjs from wrangler.toml${placeholder}. Do not edit: edit wrangler.toml.\n`;
+  const withEnv = targetEnv ? `// Every wrangler command against this deployment takes --env ${targetEnv} with this --config.\n` : "";
+  const header = `// Generated by scripts/deploy.mjs from wrangler.toml${placeholder}. Do not edit: edit wrangler.toml.\n${withEnv}`;
   writeFileSync(deployConfig, header + JSON.stringify(config, null, 2) + "\n");
 }
 
 // ---------------------------------------------------------------- the steps
 
 const raw = await readCommittedConfig();
-const workerName = raw.name;
-const databaseName = raw.d1_databases?.[0]?.database_name;
-const committedId = raw.d1_databases?.[0]?.database_id;
-if (!workerName || !databaseName) die("wrangler.toml names no Worker or no D1 database.");
-const varNames = Object.keys(raw.vars ?? {});
+/** The section deployed: the top level, or [env.NAME] (which inherits no bindings nor vars from it). */
+let section = raw;
+if (targetEnv !== undefined) {
+  section = raw.env?.[targetEnv];
+  const defined = Object.keys(raw.env ?? {});
+  if (section === undefined) die(`wrangler.toml has no [env.${targetEnv}]${defined.length ? ` (it has ${defined.map((n) => `[env.${n}]`).join(", ")})` : ""}.`);
+}
+const where = targetEnv ? `[env.${targetEnv}] of wrangler.toml` : "wrangler.toml";
+// Wrangler names an environment's Worker "<name>-<env>" unless the environment names it.
+const workerName = targetEnv ? (section.name ?? (raw.name && `${raw.name}-${targetEnv}`)) : raw.name;
+const databases = section.d1_databases ?? [];
+if (databases.length !== 1) die(`${where} declares ${databases.length} D1 databases; scripts/deploy.mjs expects one.`);
+const databaseName = databases[0].database_name;
+const committedId = databases[0].database_id;
+if (!workerName || !databaseName) die(`${where} names no Worker or no D1 database.`);
+if (targetEnv !== undefined && (workerName === raw.name || databaseName === raw.d1_databases?.[0]?.database_name)) {
+  die(`[env.${targetEnv}] of wrangler.toml must name its own Worker and D1 database, not production's.`);
+}
+const varNames = Object.keys(section.vars ?? {});
 
+const what = `the Worker "${workerName}"${targetEnv ? ` ([env.${targetEnv}])` : ""}`;
 console.log(
   dryRun
-    ? `Dry run: the steps of \`npm run deploy\` for the Worker "${workerName}". No wrangler command runs; nothing remote changes.`
-    : `Deploying the Worker "${workerName}" to Cloudflare.`,
+    ? `Dry run: the steps of \`npm run deploy\` for ${what}. No wrangler command runs; nothing remote changes.`
+    : `Deploying ${what} to Cloudflare.`,
 );
 
 // 1. Login. Everything after this needs an account, so without one stop before touching anything.
@@ -224,7 +276,7 @@ step("Check the Cloudflare login");
     }
     if (!who.loggedIn) die(`Not logged in to Cloudflare, so nothing was done.\n${howToLogIn}`);
     const accounts = Array.isArray(who.accounts) ? who.accounts : [];
-    if (accounts.length > 1 && !process.env.CLOUDFLARE_ACCOUNT_ID && !raw.account_id) {
+    if (accounts.length > 1 && !process.env.CLOUDFLARE_ACCOUNT_ID && !(section.account_id ?? raw.account_id)) {
       die(
         `This login reaches ${accounts.length} accounts; say which with CLOUDFLARE_ACCOUNT_ID:\n` +
           accounts.map((a) => `  ${a.id}  ${a.name}`).join("\n"),
@@ -265,7 +317,7 @@ let databaseId;
 }
 
 // 3. The deploy config. wrangler.toml is left as committed.
-step(`Write the deploy config ${shown(deployConfig)} (wrangler.toml with the database id; ALLOW_PRIVATE_EGRESS = "${DEPLOYED_EGRESS}")`);
+step(`Write the deploy config ${shown(deployConfig)} (${where} with the database id; ALLOW_PRIVATE_EGRESS = "${DEPLOYED_EGRESS}")`);
 writeDeployConfig(deployConfigFrom(raw, databaseId), databaseId);
 note(`database_id = ${databaseId}${dryRun && databaseId === committedId ? " (the placeholder: a deploy writes the real id)" : ""}`);
 
@@ -335,7 +387,12 @@ step("Put the secrets");
 }
 
 // 6. The Worker itself, with the deployed egress policy whatever the config says.
-step("Deploy the Worker");
+step("Build the console and deploy the Worker");
+console.log("   $ node scripts/build-console.mjs    # the console's files, uploaded as the Worker's static assets");
+if (!dryRun) {
+  const built = spawnSync(process.execPath, [resolve(root, "scripts/build-console.mjs")], { cwd: root, env: childEnv, stdio: "inherit" });
+  if (built.status !== 0) die("Building the console failed.");
+}
 run(["deploy", ...configArgs, "--var", `ALLOW_PRIVATE_EGRESS:${DEPLOYED_EGRESS}`]);
 
 console.log(

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: apply the local D1 migrations, then serve the engine with `wrangler dev`.
+// `npm start`: build the console when its sources changed, apply the local D1 migrations, then serve
+// the engine (and the console at /console) with `wrangler dev`.
 // Honours PORT, ADMIN_TOKEN, SECRETS_KEY, ALLOW_PRIVATE_EGRESS (default true) and STATE_DIR (wrangler's --persist-to).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -58,6 +59,17 @@ console.log(
     : "Egress: ALLOW_PRIVATE_EGRESS=false, the deployed policy: executors call public https hosts only.",
 );
 
+// wrangler.toml's [assets] directory must exist before wrangler starts.
+const consoleBuild = spawnSync(process.execPath, [resolve(root, "scripts/build-console.mjs"), "--if-stale"], {
+  cwd: root,
+  env: childEnv,
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (consoleBuild.status !== 0) {
+  console.error("Building the console failed.");
+  process.exit(consoleBuild.status ?? 1);
+}
+
 const migrate = spawnSync(
   wrangler,
   ["d1", "migrations", "apply", "canopy", "--local", "--persist-to", stateDir],
@@ -96,3 +108,4 @@ const dev = spawn(
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+console.log(`Console: http://localhost:${port}/console (sign in with the admin token or an organization's API token).`);

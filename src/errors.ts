@@ -10,6 +10,7 @@ export type ErrorCode =
   | "AuthenticationError"
   | "AuthorizationError"
   | "NotFoundError"
+  | "UnknownOperation"
   | "ConflictError"
   | "PayloadTooLarge"
   | "ThrottlingError"
@@ -20,6 +21,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413
   AuthenticationError: 401,
   AuthorizationError: 403,
   NotFoundError: 404,
+  UnknownOperation: 404,
   ConflictError: 409,
   PayloadTooLarge: 413,
   ThrottlingError: 429,
@@ -71,13 +73,19 @@ export class AuthenticationError extends ApiError {
   }
 }
 export class AuthorizationError extends ApiError {
-  constructor(message = "This token is not allowed to act on this organization.") {
-    super("AuthorizationError", message);
+  constructor(message = "This token is not allowed to act on this organization.", errors?: string[]) {
+    super("AuthorizationError", message, errors);
   }
 }
 export class NotFoundError extends ApiError {
   constructor(message: string) {
     super("NotFoundError", message);
+  }
+}
+/** No operation has this method and path: "not implemented", told apart from an unknown id (NotFoundError). */
+export class UnknownOperationError extends ApiError {
+  constructor(message: string) {
+    super("UnknownOperation", message);
   }
 }
 export class ConflictError extends ApiError {

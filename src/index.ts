@@ -1,8 +1,11 @@
 /** Worker entry: the HTTP API and the Durable Object classes. */
 import { createApp } from "./api/app";
 
+export { BatchStarter } from "./job/batch-starter";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
+export { ScheduleObject } from "./schedule/schedule-object";
+export { OrganizationReaper } from "./organizations/reaper";
 export { NotificationOutbox } from "./notifications/outbox";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -35,6 +35,17 @@ export const DEFAULT_HISTORY_ROLLOVER_THRESHOLD = 10_000;
 /** Old runs stay readable this long after they roll over, then delete their storage. */
 export const RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** Seconds between polls of a step whose executor answers `successful_but_incomplete`, unless the step or its config says. */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
+
+/**
+ * Polls of one step execution, after which the step fails with POLL_LIMIT (without retry). Each poll
+ * is a history item, and a run rolls over only between steps: this keeps a polling step within the
+ * default history bound (10,000). At the default interval it is about 83 minutes; a longer wait
+ * takes a longer `pollIntervalSeconds` (up to a day), and `timeoutSeconds` bounds it in time.
+ */
+export const MAX_POLLS_PER_STEP = 1_000;
+
 /** Consecutive in-memory (pure) steps committed in one transaction; bounds one invocation's CPU time. */
 export const MAX_INLINE_STEPS_PER_COMMIT = 500;
 
@@ -176,6 +187,66 @@ export const MAX_EGRESS_REDIRECTS = 5;
  * D1 row.
  */
 export const MAX_EGRESS_ALLOWED_HOSTS = 100;
+
+/**
+ * Schedules. A seconds-level cron may fire at most once per this interval: each firing starts a
+ * job (a Durable Object, an index row), and a cron field cannot ask for less than a second anyway.
+ */
+export const MIN_SCHEDULE_INTERVAL_MS = 1000;
+/** Firings missed while the engine was down still run when at most this late, unless the spec says otherwise. */
+export const DEFAULT_CATCHUP_WINDOW_SECONDS = 60;
+/** A catch-up window longer than a week would replay a week of jobs after an outage: refused. */
+export const MAX_CATCHUP_WINDOW_SECONDS = 7 * 24 * 60 * 60;
+/** Jitter delays a firing by up to this much; more would blur one firing into the next. */
+export const MAX_JITTER_SECONDS = 60 * 60;
+/**
+ * Fire times one schedule alarm runs before it re-arms itself for the rest. Each costs about 4 D1
+ * queries and 2 Durable Object calls (the previous job's status, the start): 100 stays well under
+ * the 1,000 D1 queries and subrequests of an invocation.
+ */
+export const SCHEDULE_FIRINGS_PER_ALARM = 100;
+/**
+ * Fire times one schedule alarm looks at, counting those too late to run as missed (no I/O): after a
+ * week's outage, a once-a-second cron is counted up in about 60 alarms instead of 6,000.
+ */
+export const SCHEDULE_TIMES_PER_ALARM = 10_000;
+/** Jobs one alarm starts for a backfill; the rest follow in the next alarm (6 outbound connections). */
+export const BACKFILL_STARTS_PER_ALARM = 50;
+/** A backfill covers at most this many fire times: the rest of a bigger range is refused (400). */
+export const MAX_BACKFILL_FIRINGS = 1000;
+/**
+ * How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER): every second at
+ * first, then a tenth of the time waited so far, at most once a minute. Each look is a Durable
+ * Object call, and a buffered firing may wait on a job that runs for days.
+ */
+export const SCHEDULE_POLL_MS = 1000;
+export const SCHEDULE_POLL_MAX_MS = 60_000;
+/** GetSchedule shows this many recent actions; older ones are deleted. */
+export const SCHEDULE_RECENT_ACTIONS = 10;
+/** GetSchedule shows this many upcoming fire times. */
+export const SCHEDULE_NEXT_FIRE_TIMES = 5;
+/** A cron that does not fire within this many years of now is refused as one that never fires. */
+export const CRON_HORIZON_YEARS = 5;
+
+/**
+ * Jobs a deleted organization's reaper cancels per alarm. Each cancel is one Durable Object call
+ * (a subrequest: 1,000 per invocation on the paid plan, 50 on Free) and the page one D1 query, so
+ * an organization of any size is swept in bounded invocations, resuming from its stored cursor.
+ */
+export const ORG_REAPER_BATCH = 40;
+/** Cancels in flight at once: the 6 simultaneous connections a Worker invocation may hold. */
+export const ORG_REAPER_CONCURRENCY = 6;
+/**
+ * The reaper sweeps once more this long after the deletion: a SubmitJob that authenticated just
+ * before the deletion may create its job after the first sweep passed its place in the order.
+ */
+export const ORG_REAPER_RECHECK_MS = 60_000;
+
+/**
+ * Numbered keys CreateOrganization tries after the one derived from a name is taken (`acme-2` …
+ * `acme-6`), then one random suffix: each try is one D1 statement, so a popular name costs at most 7.
+ */
+export const DERIVED_KEY_TRIES = 5;
 
 /**
  * Metric events a job's Durable Object writes to D1 per flush: one D1 batch of three statements,

@@ -7,31 +7,23 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, ValidationError, type ErrorInfo } from "../errors";
+import { ApiError, PayloadTooLargeError, STATUS_BY_CODE, UnknownOperationError, ValidationError, type ErrorInfo } from "../errors";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
-import { authenticate } from "./auth";
+import { authenticate, authorize } from "./auth";
+import { registerConsoleRoutes } from "./console";
 import type { AppEnv } from "./context";
+import { zodProblems } from "./schemas";
+import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
 import { registerWorkflowRoutes } from "./routes/workflows";
-
-/** Turns zod issues into the API's `errors` list and `fields` map. */
-function zodProblems(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
-  const errors: string[] = [];
-  const fields: Record<string, string> = {};
-  for (const issue of issues) {
-    const path = issue.path.map(String).join(".");
-    errors.push(path ? `${path}: ${issue.message}` : issue.message);
-    if (path && !(path in fields)) fields[path] = issue.message;
-  }
-  return { errors, fields };
-}
 
 /** Writes an error in the API's format with the header the JustWorkflowIt client reads. */
 export function errorResponse(c: Context, info: ErrorInfo): Response {
@@ -83,7 +75,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.onError((err, c) => errorResponse(c, toApiError(err).toInfo()));
-  app.notFound((c) => errorResponse(c, { code: "NotFoundError", message: `No route for ${c.req.method} ${c.req.path}.` }));
+  // An operation Canopy does not have (a JustWorkflowIt billing call, a typo) is told apart from an unknown id.
+  app.notFound((c) =>
+    errorResponse(c, new UnknownOperationError(`No operation answers ${c.req.method} ${c.req.path}.`).toInfo()),
+  );
 
   // The size check comes before anything reads the body: 413 without parsing.
   app.use(
@@ -98,13 +93,15 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  app.use("/organizations", authenticate, jsonBodyGuard);
-  app.use("/organizations/*", authenticate, jsonBodyGuard);
+  app.use("/organizations", authenticate, authorize, jsonBodyGuard);
+  app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
   registerOrganizationRoutes(app);
+  registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerScheduleRoutes(app);
   registerMetricRoutes(app);
   registerNotificationRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
@@ -120,5 +117,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerConsoleRoutes(app);
   return app;
 }

@@ -1,13 +1,17 @@
 /**
- * Bearer-token auth. The admin token is the `ADMIN_TOKEN` secret; organization tokens are looked
- * up by their SHA-256 hash. Both `Bearer <t>` and a bare `<t>` are accepted (the JustWorkflowIt
- * client sends the bare form).
+ * Bearer-token auth and permissions. The admin token is the `ADMIN_TOKEN` secret; organization
+ * tokens are looked up by their SHA-256 hash. Both `Bearer <t>` and a bare `<t>` are accepted (the
+ * JustWorkflowIt client sends the bare form). `authorize` then checks the route's permission
+ * (src/api/permissions.ts) before any handler runs.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { AuthenticationError, AuthorizationError } from "../errors";
+import { matchedRoutes } from "hono/route";
+import { AuthenticationError, AuthorizationError, NotFoundError } from "../errors";
 import { constantTimeEqual, sha256Hex } from "../crypto/hash";
+import { organizationIsLive } from "../registry/organizations";
 import { findTokenByHash } from "../registry/tokens";
 import type { AppEnv, Caller } from "./context";
+import { ADMIN_PERMISSIONS, FOREIGN_PERMISSIONS, grantedBy, requirementOf } from "./permissions";
 
 function tokenFrom(header: string | undefined): string | null {
   if (!header) return null;
@@ -36,7 +40,63 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     organizationId: found.organizationId,
     apiAuthTokenId: found.apiAuthTokenId,
     name: found.name,
+    permissions: found.permissions,
+    expiresAt: found.expiresAt,
   });
+  return next();
+};
+
+/** The permissions a caller has: every one for the admin, the stored list or the defaults for a token. */
+export function permissionsOf(caller: Caller): ReadonlySet<string> {
+  return caller.kind === "admin" ? new Set(ADMIN_PERMISSIONS) : grantedBy(caller.permissions);
+}
+
+/** Throws 403 naming the permission unless the caller has it. */
+export function requirePermission(caller: Caller, permission: string): void {
+  if (!permissionsOf(caller).has(permission)) {
+    throw new AuthorizationError(`This token lacks the permission "${permission}".`, [`missing permission: ${permission}`]);
+  }
+}
+
+/** The `{organizationId}` segment of a path under /organizations, if any. */
+function organizationIdIn(path: string): string | undefined {
+  const match = /^\/organizations\/([^/]+)/.exec(path);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return match[1]; // malformed escapes name no organization: refused below like any other unknown id
+  }
+}
+
+/**
+ * Checks, before any handler runs, that the caller may call this route: the route's permission
+ * (an unmapped route is refused to every token: fail closed), the organization the path names (a
+ * token acts only on its own; for the admin token it must exist and not be deleted). A path no
+ * route matches goes on to the 404 UnknownOperation answer.
+ */
+export const authorize: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const route = matchedRoutes(c).find((r) => r.method !== "ALL");
+  if (!route) return next();
+  const caller = c.get("caller");
+  const organizationId = organizationIdIn(c.req.path);
+  if (organizationId !== undefined) {
+    if (caller.kind === "token" && caller.organizationId !== organizationId) throw new AuthorizationError();
+    if (caller.kind === "admin" && !(await organizationIsLive(c.env.DB, organizationId))) {
+      throw new NotFoundError(`Organization ${organizationId} was not found.`);
+    }
+  }
+  const requirement = requirementOf(route.method, route.path);
+  if (requirement === "authenticated") return next();
+  if (requirement === "admin") {
+    requireAdmin(c);
+    return next();
+  }
+  if (requirement === undefined) {
+    if (caller.kind === "admin") return next();
+    throw new AuthorizationError(`${route.method} ${route.path} has no permission mapped to it, so no API token may call it.`);
+  }
+  requirePermission(caller, requirement);
   return next();
 };
 
@@ -50,4 +110,26 @@ export function requireOrganization(c: Context<AppEnv>, organizationId: string):
 /** Throws 403 unless the caller is the admin. */
 export function requireAdmin(c: Context<AppEnv>): void {
   if (c.get("caller").kind !== "admin") throw new AuthorizationError("Only the admin token may do this.");
+}
+
+/**
+ * Throws 403 unless a token the caller mints or changes stays within the caller's own bounds:
+ * no permission the caller lacks (the client's permissions that grant nothing here excepted), no
+ * expiry later than the caller's own (`expiresAt` undefined: not being set). The admin token has no bounds.
+ */
+export function requireWithinBounds(caller: Caller, wanted: { permissions?: readonly string[]; expiresAt?: string }): void {
+  if (caller.kind === "admin") return;
+  if (wanted.permissions) {
+    const held = permissionsOf(caller);
+    const lacking = wanted.permissions.filter((p) => !held.has(p) && !(FOREIGN_PERMISSIONS as readonly string[]).includes(p));
+    if (lacking.length > 0) {
+      throw new AuthorizationError(
+        `A token cannot grant permissions it lacks: ${lacking.map((p) => `"${p}"`).join(", ")}.`,
+        lacking.map((p) => `missing permission: ${p}`),
+      );
+    }
+  }
+  if (caller.expiresAt !== null && wanted.expiresAt !== undefined && Date.parse(wanted.expiresAt) > Date.parse(caller.expiresAt)) {
+    throw new AuthorizationError(`A token cannot give a token a later expiry than its own (${caller.expiresAt}).`);
+  }
 }

@@ -3,7 +3,15 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 
 export type Caller =
   | { kind: "admin" }
-  | { kind: "token"; organizationId: string; apiAuthTokenId: string; name: string };
+  | {
+      kind: "token";
+      organizationId: string;
+      apiAuthTokenId: string;
+      name: string;
+      /** The stored list, or null: created without one (src/api/permissions.ts). */
+      permissions: string[] | null;
+      expiresAt: string | null;
+    };
 
 export interface AppEnv {
   Bindings: Env;

@@ -51,3 +51,15 @@ export const VersionSelectorSchema = z
     z.object({ versionNumber: z.number().int().min(1) }).strict(),
   ])
   .openapi("WorkflowVersionSelector");
+
+/** Turns zod issues into the API's `errors` list and `fields` map. */
+export function zodProblems(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+  const errors: string[] = [];
+  const fields: Record<string, string> = {};
+  for (const issue of issues) {
+    const path = issue.path.map(String).join(".");
+    errors.push(path ? `${path}: ${issue.message}` : issue.message);
+    if (path && !(path in fields)) fields[path] = issue.message;
+  }
+  return { errors, fields };
+}

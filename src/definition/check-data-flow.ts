@@ -19,7 +19,23 @@ interface Origin {
   step?: string;
 }
 
-type Resolution = { kind: "origins"; origins: Origin[] } | { kind: "unknownRoot" } | { kind: "skip"; reason?: string };
+type Resolution =
+  | { kind: "origins"; origins: Origin[] }
+  | { kind: "unknownRoot" }
+  | { kind: "skip"; reason?: string }
+  /** The path reads workflowInput, which the definition does not declare. */
+  | { kind: "noWorkflowInput" };
+
+/** How to run the checks on a definition some of whose steps did not parse. */
+export interface DataFlowOptions {
+  /** Every step name, those left out included: a read of one is not "outside the execution data". */
+  stepNames?: ReadonlySet<string>;
+  /** Some transitions are unknown: assume any step may run before any other. */
+  unknownOrder?: boolean;
+}
+
+/** Executors whose result may be `successful_but_incomplete`: the step runs again, and may read its last poll's payload. */
+const POLLING_EXECUTORS = new Set(["/justworkflowit/aws/lambda", "/justworkflowit/gcp/cloudfunction", "/canopy/http"]);
 
 class Analysis {
   readonly errors: string[] = [];
@@ -28,10 +44,14 @@ class Analysis {
   private readonly order: RunOrder;
   private readonly definitions: Definitions;
 
-  constructor(private readonly definition: WorkflowDefinition) {
+  constructor(
+    private readonly definition: WorkflowDefinition,
+    options: DataFlowOptions = {},
+  ) {
     this.steps = new Map(definition.steps.map((s) => [s.name, s]));
-    this.stepNames = new Set(this.steps.keys());
-    this.order = runOrder(buildGraph(definition));
+    this.stepNames = options.stepNames ?? new Set(this.steps.keys());
+    const graph = buildGraph(definition);
+    this.order = runOrder(options.unknownOrder ? { ...graph, dynamic: true } : graph);
     this.definitions = definition.definitions;
   }
 
@@ -61,6 +81,7 @@ class Analysis {
     const canonical = normalizeSegments(segments, { stepNames: this.stepNames }) ?? segments;
     const [root = "", ...rest] = canonical;
     if (root === "workflowInput") {
+      if (!Object.hasOwn(this.definitions, "workflowInput")) return { kind: "noWorkflowInput" };
       const schema = this.schemaOf("#/definitions/workflowInput");
       return schema === undefined ? { kind: "skip" } : { kind: "origins", origins: [{ label: "workflowInput (#/definitions/workflowInput)", schema, rest }] };
     }
@@ -83,11 +104,18 @@ class Analysis {
       if (!opts.descendant) this.errors.push(`${at}, which is not in the execution data (paths start with workflowInput, <step>Output, <step>Input, <step>.output or previousStep.output)`);
       return;
     }
+    if (r.kind === "noWorkflowInput") {
+      this.errors.push(`${at}, but definitions.workflowInput is missing: declare the job's input there`);
+      return;
+    }
     if (r.kind === "skip") {
       if (r.reason && this.order.reachable(consumer)) this.errors.push(`${at}, but ${r.reason}`);
       return;
     }
     for (const origin of r.origins) {
+      // A polling step's own output is its last poll's payload, absent on the first poll: its
+      // shape is the far end's, and json-xform skips what is missing.
+      if (origin.step === consumer && POLLING_EXECUTORS.has(this.steps.get(consumer)?.integrationDetails.type ?? "")) continue;
       if (origin.step !== undefined && this.order.reachable(consumer) && !this.order.canRunBefore(origin.step, consumer)) {
         this.errors.push(`${at}, but step "${origin.step}" never runs before "${consumer}"`);
         continue;
@@ -213,8 +241,8 @@ function requiredKeys(definitions: Definitions, schema: unknown, depth = 0): str
 }
 
 /** Runs the data-flow checks; `skip` names steps whose transformer already failed its syntax check. */
-export function checkDataFlow(definition: WorkflowDefinition, skip: ReadonlySet<string>): string[] {
-  const analysis = new Analysis(definition);
+export function checkDataFlow(definition: WorkflowDefinition, skip: ReadonlySet<string>, options: DataFlowOptions = {}): string[] {
+  const analysis = new Analysis(definition, options);
   for (const step of definition.steps) {
     analysis.checkForEach(step);
     const transformer = step.integrationDetails.inputTransformer;

@@ -8,9 +8,10 @@ import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_JSON_DEPTH } from "../limits";
 import { checkDataFlow } from "./check-data-flow";
 import { EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, isExecutorType } from "./executor-configs";
-import { analyzeTransition, unknownOperations } from "./json-logic";
+import { analyzeTransition, collectVars, unknownOperations } from "./json-logic";
 import { compileDefinitions, schemaForRef } from "./json-schema";
-import { WorkflowDefinitionSchema, type StepDefinition, type WorkflowDefinition } from "./schema";
+import { StepDefinitionSchema, WorkflowDefinitionSchema, type StepDefinition, type WorkflowDefinition } from "./schema";
+import { checkSecretBindings } from "./secret-bindings";
 import { checkTransformerSyntax } from "./transformer-syntax";
 
 /** How the checks learn whether a child workflow exists (in the registering organization). */
@@ -64,7 +65,13 @@ function checkTransition(step: StepDefinition, names: ReadonlySet<string>): stri
   return errors;
 }
 
-function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: ReadonlySet<string>): string[] {
+/** What a step's executor type accepts as `config`; undefined for a type nobody runs. */
+function configSchemaFor(type: string, options: CheckOptions): z.ZodType | undefined {
+  if (options.executors && Object.hasOwn(options.executors, type)) return options.executors[type];
+  return isExecutorType(type) ? EXECUTOR_CONFIG_SCHEMAS[type] : undefined;
+}
+
+function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: ReadonlySet<string>, options: CheckOptions): string[] {
   const at = `step "${step.name}"`;
   const details = step.integrationDetails;
   const errors = checkTransition(step, names);
@@ -73,15 +80,18 @@ function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: 
     if (schemaForRef(definition.definitions, ref) === undefined) errors.push(`${at}: ${key} $ref "${ref}" has no definition`);
   }
   if (details.inputTransformer !== undefined) errors.push(...checkTransformerSyntax(details.inputTransformer).map((e) => `${at}: ${e}`));
-  if (!isExecutorType(details.type)) {
-    errors.push(`${at}: unknown executor type "${details.type}" (Canopy runs ${EXECUTOR_TYPES.join(", ")})`);
+  const configSchema = configSchemaFor(details.type, options);
+  if (!configSchema) {
+    const extra = options.executors ? Object.keys(options.executors) : [];
+    errors.push(`${at}: unknown executor type "${details.type}" (Canopy runs ${[...EXECUTOR_TYPES, ...extra].join(", ")})`);
     return errors;
   }
-  const config = EXECUTOR_CONFIG_SCHEMAS[details.type].safeParse(details.config);
+  const config = configSchema.safeParse(details.config);
   if (!config.success) {
     errors.push(...config.error.issues.map((issue) => `${at}: ${formatPath(issue.path, "config")}: ${issueMessage(issue)}`));
     return errors;
   }
+  errors.push(...checkSecretBindings(step));
   if (details.type === "/canopy/continueAsNew") {
     const next = details.config?.nextStep;
     if (typeof next === "string" && !names.has(next)) errors.push(`${at}: config.nextStep names unknown step "${next}"`);
@@ -125,8 +135,64 @@ async function checkChildren(definition: WorkflowDefinition, lookup: WorkflowLoo
   return results.filter((m): m is string => m !== undefined);
 }
 
+/** Options of the checks. */
+export interface CheckOptions {
+  /**
+   * Executor types beyond Canopy's own, each with the schema its `config` must match: what
+   * JustWorkflowIt's engine takes as `stepExecutors` (with their `configDefinition`). Used to check
+   * definitions written for executors that only exist elsewhere, such as the peer's test fixtures.
+   */
+  executors?: Record<string, z.ZodType>;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The parts of a definition that parse, and the problems of those that do not. A malformed step
+ * (say, a transition that is not a step name, null or an `if`) is reported and left out; the other
+ * steps are still checked, so one round trip lists every problem.
+ */
+function parseParts(value: Record<string, unknown>): { definition: WorkflowDefinition; errors: string[]; allNames: Set<string>; complete: boolean } {
+  const whole = WorkflowDefinitionSchema.safeParse(value);
+  const rawSteps = Array.isArray(value.steps) ? value.steps : [];
+  const allNames = new Set(rawSteps.flatMap((s) => (isPlainObject(s) && typeof s.name === "string" ? [s.name] : [])));
+  if (whole.success) return { definition: whole.data, errors: [], allNames, complete: true };
+  const steps = rawSteps.flatMap((raw) => {
+    const parsed = StepDefinitionSchema.safeParse(raw);
+    if (parsed.success) return [parsed.data];
+    // A step whose faults are in optional fields (a transition, retries, a poll interval) is
+    // checked for everything else, as if those fields were absent; their problems are reported.
+    const faulty = new Set(parsed.error.issues.map((i) => i.path[0]));
+    if (!isPlainObject(raw) || faulty.has("name") || faulty.has("integrationDetails")) return [];
+    const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => !faulty.has(k)));
+    const repaired = StepDefinitionSchema.safeParse(rest);
+    return repaired.success ? [repaired.data] : [];
+  });
+  const definitions = isPlainObject(value.definitions) ? value.definitions : {};
+  const workflowName = typeof value.workflowName === "string" ? value.workflowName : "";
+  return { definition: { ...value, workflowName, steps, definitions }, errors: formatIssues(whole.error.issues, value), allNames, complete: false };
+}
+
+/** Paths of JSON Logic (transitions, transform outputs) that read the job's input. */
+function logicReadsOfWorkflowInput(definition: WorkflowDefinition): string[] {
+  const out: string[] = [];
+  for (const step of definition.steps) {
+    const rules: Array<[string, unknown]> = [];
+    if (step.transitionToStep !== null && typeof step.transitionToStep === "object") rules.push(["transitionToStep", step.transitionToStep]);
+    if (step.integrationDetails.type === "/canopy/transform") {
+      for (const [key, rule] of Object.entries((step.integrationDetails.config?.output ?? {}) as Record<string, unknown>)) rules.push([`config.output.${key}`, rule]);
+    }
+    for (const [where, rule] of rules) {
+      for (const path of collectVars(rule)) {
+        if (path === "workflowInput" || path.startsWith("workflowInput.")) out.push(`step "${step.name}": ${where} reads "${path}", but definitions.workflowInput is missing`);
+      }
+    }
+  }
+  return out;
+}
+
 /** Runs every static check on a definition (a JSON string or an object); lists all problems found. */
-export async function checkDefinition(raw: unknown, lookup: WorkflowLookup): Promise<CheckResult> {
+export async function checkDefinition(raw: unknown, lookup: WorkflowLookup, options: CheckOptions = {}): Promise<CheckResult> {
   let value = raw;
   if (typeof raw === "string") {
     // The checks below walk the definition recursively: a deeper one would exhaust the stack.
@@ -137,25 +203,24 @@ export async function checkDefinition(raw: unknown, lookup: WorkflowLookup): Pro
       return { valid: false, errors: [`the definition is not valid JSON: ${e instanceof Error ? e.message : String(e)}`] };
     }
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+  if (!isPlainObject(value)) {
     return { valid: false, errors: ["the definition must be a JSON object {workflowName, steps, definitions}"] };
   }
-  const parsed = WorkflowDefinitionSchema.safeParse(value);
-  if (!parsed.success) return { valid: false, errors: formatIssues(parsed.error.issues, value) };
-  const definition = parsed.data;
-  const names = new Set(definition.steps.map((s) => s.name));
-  const errors = duplicateNames(definition);
-  for (const step of definition.steps) errors.push(...checkStep(step, definition, names));
-  if (!Object.hasOwn(definition.definitions, "workflowInput")) {
-    const first = definition.steps[0]?.name ?? "";
-    errors.push(`definitions.workflowInput is missing: the job's input is validated against it before the first step "${first}" runs`);
-  }
+  const { definition, errors, allNames, complete } = parseParts(value);
+  errors.push(...duplicateNames(definition));
+  for (const step of definition.steps) errors.push(...checkStep(step, definition, allNames, options));
+  // workflowInput declares the job's input; it is needed only when something reads it (a `$ref`
+  // to it is reported as a $ref without a definition).
+  if (!Object.hasOwn(definition.definitions, "workflowInput")) errors.push(...logicReadsOfWorkflowInput(definition));
   errors.push(...compileDefinitions(definition.definitions).errors);
   const badTransformers = new Set(
     definition.steps.filter((s) => s.integrationDetails.inputTransformer && checkTransformerSyntax(s.integrationDetails.inputTransformer).length > 0).map((s) => s.name),
   );
-  errors.push(...checkDataFlow(definition, badTransformers));
+  // With a step left out, the order steps run in is not known: the data-flow checks then assume
+  // any order, so they report only what holds whatever the missing transitions say.
+  errors.push(...checkDataFlow(definition, badTransformers, complete ? {} : { stepNames: allNames, unknownOrder: true }));
   errors.push(...(await checkChildren(definition, lookup)));
   const unique = [...new Set(errors)];
-  return unique.length === 0 ? { valid: true, definition, errors: [] } : { valid: false, errors: unique };
+  if (unique.length === 0 && complete) return { valid: true, definition, errors: [] };
+  return { valid: false, errors: unique };
 }

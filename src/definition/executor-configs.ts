@@ -4,6 +4,7 @@
  * fields (their hosted service may add some); Canopy's types are strict, to catch typos.
  */
 import { z } from "zod";
+import { PollIntervalSchema } from "./schema";
 
 /** Every executor type Canopy runs. */
 export const EXECUTOR_TYPES = [
@@ -80,6 +81,7 @@ export const AwsLambdaConfigSchema = z.looseObject({
   qualifier: NonEmpty.optional(),
   timeoutMs: Milliseconds.optional(),
   endpoint: HttpUrl.optional(),
+  pollIntervalSeconds: PollIntervalSchema.optional(),
 });
 
 export const GcpCloudFunctionConfigSchema = z.looseObject({
@@ -89,6 +91,7 @@ export const GcpCloudFunctionConfigSchema = z.looseObject({
   timeoutMs: Milliseconds.optional(),
   endpoint: HttpUrl.optional(),
   tokenEndpoint: HttpUrl.optional(),
+  pollIntervalSeconds: PollIntervalSchema.optional(),
 });
 
 export const HttpConfigSchema = z.strictObject({
@@ -97,6 +100,7 @@ export const HttpConfigSchema = z.strictObject({
   // A header value is literal, or names a secret so credentials never sit in the definition.
   headers: z.record(z.string(), z.union([z.string(), z.strictObject({ secret: NonEmpty })])).optional(),
   timeoutMs: Milliseconds.optional(),
+  pollIntervalSeconds: PollIntervalSchema.optional(),
 });
 
 export const TransformConfigSchema = z.strictObject({

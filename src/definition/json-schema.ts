@@ -135,3 +135,13 @@ export function validateValue(definitions: Definitions, ref: string, value: unkn
     return [`schema ${ref} cannot be used: ${firstLine(e)}`];
   }
 }
+
+/**
+ * Checks a job's input against `definitions.workflowInput`. A definition without one declares no
+ * shape for the job's input (JustWorkflowIt's definitions may leave it out when nothing reads it):
+ * any input is accepted, and each step's input is still checked against its own schema.
+ */
+export function validateWorkflowInput(definitions: Definitions, input: unknown): string[] {
+  if (!Object.hasOwn(definitions, "workflowInput")) return [];
+  return validateValue(definitions, "#/definitions/workflowInput", input);
+}

@@ -16,6 +16,9 @@ export const RetryPolicySchema = z.strictObject({
   maxIntervalSeconds: z.number().positive().default(300),
 });
 
+/** Seconds between two polls of a step: at least 1 (a far end is not hammered), at most a day (longer waits are a delay step). */
+export const PollIntervalSchema = z.number().min(1).max(86_400);
+
 /** A JSON Logic rule; its operations are checked by check.ts. */
 const JsonLogicRule = z.unknown();
 
@@ -33,6 +36,8 @@ export const IntegrationDetailsSchema = z.looseObject({
   inputDefinition: RefSchema,
   outputDefinition: RefSchema,
   inputTransformer: InputTransformerSchema.optional(),
+  /** Secret slot → organization secret key (see the module secret-bindings). */
+  secretBindings: z.record(z.string(), z.string()).optional(),
 });
 
 export const StepDefinitionSchema = z.looseObject({
@@ -40,6 +45,8 @@ export const StepDefinitionSchema = z.looseObject({
   retries: z.number().int().min(0).optional(),
   retryPolicy: RetryPolicySchema.optional(),
   timeoutSeconds: z.number().positive().optional(),
+  /** Canopy's: seconds between polls when the executor answers `successful_but_incomplete` (else the config's, else 5). */
+  pollIntervalSeconds: PollIntervalSchema.optional(),
   integrationDetails: IntegrationDetailsSchema,
   transitionToStep: TransitionSchema,
 });

@@ -4,6 +4,7 @@
  * what each entry reads and writes for the data-flow checks.
  */
 import { z } from "zod";
+import { patternProblems } from "./date-format";
 
 /** A `fromEach` block: one output element per element of the array found at `field`. */
 export interface FromEachSpec {
@@ -12,6 +13,14 @@ export interface FromEachSpec {
   flatten?: boolean;
   fieldset?: FieldsetEntry[];
   fromEach?: FromEachSpec;
+  [key: string]: unknown;
+}
+
+/** json-xform value formatting: the value is read as a date in `sourceFormat` and written in `format`. */
+export interface ViaSpec {
+  type: "date";
+  sourceFormat: string;
+  format: string;
   [key: string]: unknown;
 }
 
@@ -28,6 +37,7 @@ export interface FieldsetEntry {
   skipEmpty?: boolean;
   unique?: boolean;
   flatten?: boolean;
+  via?: ViaSpec;
   [key: string]: unknown;
 }
 
@@ -62,6 +72,8 @@ const FieldsetEntrySchema: z.ZodType<FieldsetEntry> = z.lazy(() =>
     skipEmpty: z.boolean().optional(),
     unique: z.boolean().optional(),
     flatten: z.boolean().optional(),
+    // Its shape is checked by checkTransformerSyntax, which names each problem.
+    via: z.custom<ViaSpec>((v) => v !== null && typeof v === "object" && !Array.isArray(v), { error: "must be an object" }).optional(),
   }),
 );
 
@@ -77,7 +89,8 @@ export function templatePaths(template: string): string[] {
 }
 
 const ENTRY_KEYS = new Set(["from", "to", "toArray", "valueToKey", "withValueFrom", "withTemplate", "fromEach",
-  "fromArray", "skipEmpty", "unique", "flatten"]);
+  "fromArray", "skipEmpty", "unique", "flatten", "via"]);
+const VIA_KEYS = new Set(["type", "sourceFormat", "format"]);
 const FROM_EACH_KEYS = new Set(["field", "to", "flatten", "fieldset", "fromEach"]);
 const STRING_KEYS = ["from", "to", "withValueFrom", "withTemplate"] as const;
 const BOOLEAN_KEYS = ["toArray", "valueToKey", "skipEmpty", "unique", "flatten"] as const;
@@ -103,10 +116,8 @@ function checkFieldset(fieldset: unknown, where: string, out: string[]): void {
 
 function checkEntry(entry: unknown, where: string, out: string[]): void {
   if (!isObject(entry)) return void out.push(`${where} must be an object`);
-  for (const key of Object.keys(entry)) {
-    if (key === "via") out.push(`${where}.via: value formatting ("via": date/commands) is not supported`);
-    else if (!ENTRY_KEYS.has(key)) out.push(`${where}: unsupported key "${key}"`);
-  }
+  for (const key of Object.keys(entry)) if (!ENTRY_KEYS.has(key)) out.push(`${where}: unsupported key "${key}"`);
+  if (entry.via !== undefined) checkVia(entry.via, `${where}.via`, out);
   for (const key of STRING_KEYS) if (key in entry && typeof entry[key] !== "string") out.push(`${where}.${key} must be a string`);
   for (const key of BOOLEAN_KEYS) if (key in entry && typeof entry[key] !== "boolean") out.push(`${where}.${key} must be a boolean`);
   const has = (k: string) => entry[k] !== undefined;
@@ -130,6 +141,26 @@ function checkEntry(entry: unknown, where: string, out: string[]): void {
   if (has("from") && has("withTemplate")) out.push(`${where}: "from" and "withTemplate" cannot be used together`);
   else if (has("withTemplate")) out.push(`${where}: "withTemplate" needs exactly one of "to" or "withValueFrom"`);
   else out.push(`${where}: needs one of "from", "withTemplate", "fromEach" or "fromArray"`);
+}
+
+/**
+ * `via` as JustWorkflowIt's definition schema allows it: `{type: "date", sourceFormat, format}`.
+ * Its `"commands"` type needs a `transform` list the peer's schema forbids (and that would call
+ * methods by name on the value), so it can run nowhere: it is refused, saying so.
+ */
+function checkVia(via: unknown, where: string, out: string[]): void {
+  if (!isObject(via)) return void out.push(`${where} must be an object {"type": "date", "sourceFormat": ..., "format": ...}`);
+  for (const key of Object.keys(via)) if (!VIA_KEYS.has(key)) out.push(`${where}: unsupported key "${key}"`);
+  if (via.type === "commands") return void out.push(`${where}: type "commands" is not supported (it needs a "transform" list, which JustWorkflowIt's definition schema does not allow either); use type "date" or a /canopy/transform step`);
+  if (via.type !== "date") return void out.push(`${where}.type must be "date"`);
+  for (const key of ["sourceFormat", "format"] as const) {
+    const pattern = via[key];
+    if (typeof pattern !== "string" || pattern === "") {
+      out.push(`${where}.${key} is required: a date pattern such as "yyyy-MM-dd"`);
+      continue;
+    }
+    for (const problem of patternProblems(pattern, key === "format" ? "format" : "parse")) out.push(`${where}.${key} "${pattern}": ${problem}`);
+  }
 }
 
 function checkFromEach(spec: unknown, where: string, out: string[]): void {
@@ -215,6 +246,8 @@ export function describeTransformer(transformer: InputTransformer): { reads: Tra
         if (entry.withValueFrom) read(entry.withValueFrom, `${where}.withValueFrom`, scope);
         write(null, "unknown", where);
       } else if (entry.toArray) write((entry.to || entry.from).split("."), "array", where);
+      // A formatted value is the text `via.format` writes, whatever the source's type.
+      else if (entry.via) write((entry.to || entry.from).split("."), "string", where);
       else write((entry.to || entry.from).split("."), "unknown", where, entry.from);
     }
     if (entry.withTemplate) {

@@ -2,10 +2,12 @@
  * Applies an inputTransformer (the json-xform `fieldset` DSL) to execution data, reproducing what
  * JustWorkflowIt's engine gets from `@nkorai/json-xform`'s `mapToNewObject`, quirks included:
  * falsy values are not copied, a plain key keeps its first non-empty value, templates replace the
- * first occurrence of each placeholder, `flatten` merges element objects. Only the alias paths
- * (`<step>.output.x`, `previousStep.output.x`) are Canopy's addition.
+ * first occurrence of each placeholder, `flatten` merges element objects, `via` formats a value
+ * only where json-xform does (see `formatter`). Only the alias paths (`<step>.output.x`,
+ * `previousStep.output.x`) are Canopy's addition.
  */
 import { getPath, getSegments, normalizeSegments, splitPath, type ExecutionData, type PathContext } from "./paths";
+import { reformatDate } from "./date-format";
 import { templatePaths, type FieldsetEntry, type FromEachSpec, type InputTransformer } from "./transformer-syntax";
 
 export {
@@ -35,13 +37,16 @@ const copy = <T>(v: T): T => (isObjectLike(v) ? structuredClone(v) : v);
 
 /** Reads paths relative to one source: the execution data (aliases allowed) or a fromEach element. */
 interface Scope {
+  /** The decision's time: the reference date of `via` date parsing (fields a pattern omits). */
+  now: number;
   read(path: string): unknown;
   /** json-xform's fromEach lookup, `$..field`: the first match anywhere below the source. */
   readDescendant(path: string): unknown;
 }
 
-function rootScope(data: ExecutionData, ctx: PathContext): Scope {
+function rootScope(data: ExecutionData, ctx: PathContext, now: number): Scope {
   return {
+    now,
     read: (path) => getPath(data, path, ctx),
     // Canonical keys sit at the top of execution data, so the direct read answers without walking
     // the whole job; only a miss falls back to json-xform's full search.
@@ -53,8 +58,8 @@ function rootScope(data: ExecutionData, ctx: PathContext): Scope {
   };
 }
 
-function elementScope(source: unknown): Scope {
-  return { read: (path) => getSegments(source, splitPath(path)), readDescendant: (path) => findDescendant(source, splitPath(path)) };
+function elementScope(source: unknown, now: number): Scope {
+  return { now, read: (path) => getSegments(source, splitPath(path)), readDescendant: (path) => findDescendant(source, splitPath(path)) };
 }
 
 /** jsonpath's `$..head.rest`: candidates for `head` in document pre-order, first one where `rest` resolves. */
@@ -78,13 +83,32 @@ function findDescendant(source: unknown, segments: readonly string[]): unknown {
   return visit(source) ? found : undefined;
 }
 
-/** json-xform's addPropToTarget: dotted paths create objects and overwrite; a plain key keeps its first non-empty value. */
-function addProp(target: Obj, property: string, value: unknown, toArray = false): void {
-  const wrapped = toArray ? [value] : value;
+type Format = (value: unknown) => unknown;
+const asIs: Format = (v) => v;
+
+/** The entry's `via` formatting, or the value as is; a value that is not a date in `sourceFormat` throws. */
+function formatter(scope: Scope, entry: FieldsetEntry): Format {
+  const via = entry.via;
+  if (!via) return asIs;
+  return (value) => {
+    try {
+      return reformatDate(value, via, scope.now);
+    } catch (e) {
+      throw new TransformError(`via: ${(e as Error).message}`);
+    }
+  };
+}
+
+/**
+ * json-xform's addPropToTarget: dotted paths create objects and overwrite; a plain key keeps its
+ * first non-empty value. `format` (an entry's `via`) applies only to a value that is written.
+ */
+function addProp(target: Obj, property: string, raw: unknown, toArray = false, format: Format = asIs): void {
+  const formatted = () => format(raw);
   // json-xform's targets inherit from Object.prototype, so a `__proto__` key is never written as data.
   if (property.split(".").includes("__proto__")) return;
   if (!property.includes(".")) {
-    if (!target[property]) target[property] = wrapped;
+    if (!target[property]) target[property] = toArray ? [formatted()] : formatted();
     return;
   }
   const parts = property.split(".");
@@ -97,7 +121,8 @@ function addProp(target: Obj, property: string, value: unknown, toArray = false)
     const last = i === parts.length - 1 || parts[i + 1] === "";
     if (!isObjectLike(node)) throw new TransformError(`cannot write "${property}": "${parts.slice(0, i).join(".")}" is not an object`);
     if (last) {
-      node[part] = wrapped;
+      const value = formatted();
+      node[part] = toArray ? [value] : value;
       return;
     }
     if (!node[part]) node[part] = newObject();
@@ -114,9 +139,11 @@ function templateText(value: unknown): string {
 }
 
 function applyEntry(scope: Scope, entry: FieldsetEntry, target: Obj): void {
+  const format = formatter(scope, entry);
   if (entry.fromEach) applyFromEach(scope, entry.fromEach, target);
   if (entry.fromArray && entry.to) {
-    let values = entry.fromArray.map((p) => scope.read(p));
+    // Each element is formatted first, then flattened, filtered and deduplicated (json-xform's order).
+    let values = entry.fromArray.map((p) => format(scope.read(p)));
     if (entry.flatten) values = values.flatMap((v) => (Array.isArray(v) ? v : [v]));
     if (entry.skipEmpty) values = values.filter((v) => v !== undefined && v !== null && v !== "");
     // Deduplicated by identity, as json-xform does, before the copies are made.
@@ -133,7 +160,7 @@ function applyEntry(scope: Scope, entry: FieldsetEntry, target: Obj): void {
     // json-xform skips falsy values (0, false, "" included) and the rest of this entry with them.
     if (!value) return;
     if (typeof to !== "string") throw new TransformError(`"${entry.from}" gives a key that is not a string`);
-    addProp(target, to, copy(value), entry.toArray === true);
+    addProp(target, to, copy(value), entry.toArray === true, format);
   }
   if (entry.withTemplate) {
     const to = entry.to || entry.withValueFrom;
@@ -142,7 +169,7 @@ function applyEntry(scope: Scope, entry: FieldsetEntry, target: Obj): void {
     for (const path of templatePaths(entry.withTemplate)) values[path] = scope.read(path);
     let text = entry.withTemplate;
     // String.replace with a string pattern: the first occurrence of each placeholder only.
-    for (const [path, value] of Object.entries(values)) text = text.replace(`\${${path}}`, templateText(value));
+    for (const [path, value] of Object.entries(values)) text = text.replace(`\${${path}}`, templateText(format(value)));
     addProp(target, to, text);
   }
 }
@@ -158,23 +185,23 @@ function applyFromEach(scope: Scope, spec: FromEachSpec, target: Obj): Obj {
   const sources = scope.readDescendant(spec.field);
   if (!Object.keys(target).includes(to)) target[to] = [];
   let block: unknown;
-  if (spec.fieldset) block = applyFieldsets(sources, spec.fieldset, flatten, spec.field);
-  else if (spec.fromEach) block = applyFromEach(elementScope(sources), spec.fromEach, newObject());
+  if (spec.fieldset) block = applyFieldsets(sources, spec.fieldset, flatten, spec.field, scope.now);
+  else if (spec.fromEach) block = applyFromEach(elementScope(sources, scope.now), spec.fromEach, newObject());
   else block = copy(sources);
   target[to] = addBlock(block, target[to], flatten, spec.field, to);
   return target;
 }
 
-function applyFieldsets(sources: unknown, fieldset: readonly FieldsetEntry[], flatten: boolean, field: string): unknown {
+function applyFieldsets(sources: unknown, fieldset: readonly FieldsetEntry[], flatten: boolean, field: string, now: number): unknown {
   if (sources === undefined || sources === null) throw new TransformError(`fromEach: "${field}" was not found`);
   const list = Array.isArray(sources) ? sources : [sources];
   if (flatten) {
     // One object for all elements: later elements only fill keys the earlier ones left empty.
     const merged = newObject();
-    for (const item of list) applyFieldset(elementScope(item), fieldset, merged);
+    for (const item of list) applyFieldset(elementScope(item, now), fieldset, merged);
     return merged;
   }
-  return list.map((item) => applyFieldset(elementScope(item), fieldset, newObject())).filter((o) => Object.keys(o).length > 0);
+  return list.map((item) => applyFieldset(elementScope(item, now), fieldset, newObject())).filter((o) => Object.keys(o).length > 0);
 }
 
 function addBlock(block: unknown, current: unknown, flatten: boolean, field: string, to: string): unknown[] {
@@ -223,9 +250,12 @@ function flattenEverything(everything: unknown): unknown {
   return copy;
 }
 
-/** Computes a step's input from the execution data (pure); throws TransformError where json-xform would throw. */
-export function applyTransformer(transformer: InputTransformer, executionData: ExecutionData, ctx: PathContext): unknown {
-  const result = applyFieldset(rootScope(executionData, ctx), transformer.fieldset, newObject());
+/**
+ * Computes a step's input from the execution data (pure); throws TransformError where json-xform
+ * would throw. `now` is the decision's time, the reference date of `via` date parsing.
+ */
+export function applyTransformer(transformer: InputTransformer, executionData: ExecutionData, ctx: PathContext, now = 0): unknown {
+  const result = applyFieldset(rootScope(executionData, ctx, now), transformer.fieldset, newObject());
   // The input is stored and validated as JSON: this is exactly what JustWorkflowIt persists.
   return JSON.parse(JSON.stringify(result)) as unknown;
 }

@@ -9,14 +9,14 @@ import { evaluateLogic } from "../definition/json-logic";
 import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
-import { backoffMs } from "./backoff";
+import { backoffMs, pollIntervalMs } from "./backoff";
 import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
 import { Overlay, materialize } from "./overlay";
 import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
 import type { ChildrenRef, Command, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
-import { MAX_PAYLOAD_BYTES } from "../limits";
+import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
 
 /** Steps by name, built once per (immutable) definition: a step lookup is on every step's path. */
 const stepIndex = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
@@ -96,12 +96,14 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status !== "PENDING") return;
       return finishJob(d, "FAILED", event.at, { error: event.error });
     case "stepCompleted":
+    case "stepIncomplete":
     case "stepFailed": {
       const cur = s.current;
       if (s.status !== "RUNNING" || !cur || cur.name !== event.stepName || cur.attempt !== event.attempt || cur.wait?.type !== "call") {
         return; // a late or duplicate result of an attempt that is over
       }
       if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at);
+      else if (event.type === "stepIncomplete") pollLater(d, event.output, event.at);
       else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs);
       return;
     }
@@ -198,21 +200,27 @@ function storeProduced(d: Decider, key: string, produced: Produced): void {
   else d.view.setValue(key, produced.value, produced.json);
 }
 
-/** Runs attempt `s.current` of its step. */
-function beginAttempt(d: Decider, at: number): void {
+/**
+ * Runs attempt `s.current` of its step. A poll (the last attempt answered
+ * `successful_but_incomplete`) is an attempt too, and a unit, but uses no try of `retries` and
+ * keeps the deadline of the step's first poll.
+ */
+function beginAttempt(d: Decider, at: number, poll = false): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   s.inlineSteps += 1;
   s.ownUnits += 1;
-  cur.triesUsed += 1;
   cur.attemptStartedAt = at;
   cur.wait = undefined;
   cur.hasInput = false;
-  cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
+  if (!poll) {
+    cur.triesUsed += 1;
+    cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
+  }
 
-  const input = computeStepInput(d.view, s, stepDef);
+  const input = computeStepInput(d.view, s, stepDef, at);
   if (!input.ok) return failAttempt(d, input.error, false, at);
   const inputKey = `${cur.name}Input`;
   if ("from" in input) {
@@ -305,7 +313,7 @@ function continueAsNew(
 }
 
 /** Appends the history item of the current attempt. */
-function recordAttempt(d: Decider, status: "success" | "failure", produced: Produced | undefined, at: number, errors: string[] = []): void {
+function recordAttempt(d: Decider, status: HistoryDraft["output"]["status"], produced: Produced | undefined, at: number, errors: string[] = []): void {
   const cur = d.state.current!;
   const input = cur.hasInput ? d.view.data(`${cur.name}Input`) : undefined;
   const stored = produced && "copyOf" in produced ? d.view.data(produced.copyOf) : produced;
@@ -391,6 +399,41 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${JSON.stringify(result)}, not a step name or null.` } };
 }
 
+/**
+ * The current attempt answered `successful_but_incomplete` (JustWorkflowIt's status for "not done,
+ * ask again"): its payload becomes `<step>Output` for now (the next poll's inputTransformer can
+ * read it, as in JustWorkflowIt), the history gets an item for the poll, and the same step runs
+ * again after its poll interval on a durable timer. The payload is not checked against the output
+ * schema: only a final result is. Polls are bounded by the step's `timeoutSeconds` (a TIMEOUT, which
+ * `retries` may retry from scratch) and by MAX_POLLS_PER_STEP.
+ */
+function pollLater(d: Decider, output: unknown, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const stepDef = d.step(cur.name)!;
+  const measured = measurePayload(output, `The incomplete result of step "${cur.name}"`);
+  if (!measured.ok) return failAttempt(d, measured.error, false, at);
+  const outputKey = `${cur.name}Output`;
+  storeValue(d, outputKey, output, measured.json);
+  recordAttempt(d, "successful_but_incomplete", { copyOf: outputKey }, at);
+  const polls = (cur.polls ?? 0) + 1;
+  if (polls >= MAX_POLLS_PER_STEP) {
+    d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: "POLL_LIMIT" });
+    return failJob(d, { code: "POLL_LIMIT", message: `The step was still incomplete after ${polls} polls (at most ${MAX_POLLS_PER_STEP}).` }, at, cur.name);
+  }
+  const next = at + pollIntervalMs(stepDef);
+  s.current = {
+    name: cur.name,
+    attempt: nextAttemptNumber(s, cur.name),
+    triesUsed: cur.triesUsed,
+    attemptStartedAt: at,
+    polls,
+    ...(cur.deadline !== undefined ? { deadline: cur.deadline } : {}),
+    wait: { type: "poll", at: next },
+  };
+  d.log("step.incomplete", { stepName: cur.name, attempt: cur.attempt, polls, nextPollAt: new Date(next).toISOString() });
+}
+
 /** The current attempt failed: retry after a durable backoff, or fail the job. */
 export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
   const s = d.state;
@@ -441,8 +484,16 @@ function timerFired(d: Decider, at: number): void {
     return;
   }
   if (cur.deadline !== undefined && at >= cur.deadline) {
+    if (cur.polls) {
+      const limit = d.step(cur.name)?.timeoutSeconds;
+      return failAttempt(d, { code: "TIMEOUT", message: `The step was still incomplete after ${cur.polls} polls when its timeoutSeconds (${limit} s) ran out.` }, true, at);
+    }
     const seconds = Math.round((cur.deadline - cur.attemptStartedAt) / 1000);
     return failAttempt(d, { code: "TIMEOUT", message: `The attempt did not finish within ${seconds} s.` }, true, at);
+  }
+  if (cur.wait?.type === "poll") {
+    if (at >= cur.wait.at) beginAttempt(d, at, true);
+    return;
   }
   if (cur.wait?.type === "timer" && at >= cur.wait.at) completeAttempt(d, undefined, at, { copyOf: `${cur.name}Input` });
 }

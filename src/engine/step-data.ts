@@ -14,12 +14,13 @@ export function computeStepInput(
   view: Overlay,
   state: JobState,
   step: StepDefinition,
+  at: number,
 ): { ok: true; value: unknown } | { ok: true; from: string } | { ok: false; error: JobError } {
   const ctx = { previousStepName: state.previousStepName };
   const transformer = step.integrationDetails.inputTransformer;
   if (transformer) {
     try {
-      return { ok: true, value: applyTransformer(transformer, view.executionData(), ctx) };
+      return { ok: true, value: applyTransformer(transformer, view.executionData(), ctx, at) };
     } catch (e) {
       return { ok: false, error: { code: "TransformerError", message: (e as Error).message } };
     }

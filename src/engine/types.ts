@@ -20,6 +20,8 @@ export type StepWait =
   | { type: "retry"; at: number } // backoff before the next attempt
   | { type: "events"; eventIds: string[] }
   | { type: "timer"; at: number }
+  /** The executor answered `successful_but_incomplete`: the step runs again at `at`. */
+  | { type: "poll"; at: number }
   | ChildrenWait;
 
 /**
@@ -87,8 +89,13 @@ export interface CurrentStep {
   attemptStartedAt: number;
   /** The attempt's input is in the execution data (`<name>Input`); false until it is computed. */
   hasInput?: boolean;
-  /** When the attempt times out (step `timeoutSeconds`, or a wait's own timeout). */
+  /**
+   * When the attempt times out (step `timeoutSeconds`, or a wait's own timeout). Polls of one step
+   * execution share the deadline of the first: `timeoutSeconds` bounds the whole polling.
+   */
   deadline?: number;
+  /** `successful_but_incomplete` results so far in this execution of the step (retries start over). */
+  polls?: number;
   wait?: StepWait;
 }
 
@@ -110,6 +117,8 @@ export interface JobIdentity {
   /** 0 for a top-level job, parent depth + 1 for a child. */
   depth: number;
   createdAt: number;
+  /** The schedule whose firing started this job (a top-level job only). */
+  scheduleId?: string;
 }
 
 /** A received event kept until a wait uses it. */
@@ -179,6 +188,8 @@ export type EngineEvent =
   /** A job created already failed (a child whose input is invalid): it never runs. */
   | { type: "reject"; error: JobError; at: number }
   | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number }
+  /** The executor answered `successful_but_incomplete` with `output`: poll again later. */
+  | { type: "stepIncomplete"; stepName: string; attempt: number; output: unknown; at: number }
   | {
       type: "stepFailed";
       stepName: string;

@@ -2,14 +2,16 @@
  * `/justworkflowit/aws/lambda`: a synchronous Invoke (RequestResponse), signed with SigV4 by
  * aws4fetch, with credentials read from the organization's secrets at call time. The payload is the
  * step input plus `__jobContext`; the function's JSON result is the output. A function error
- * (`X-Amz-Function-Error`) fails the step with the function's `errorMessage`: the function ran and
- * said no, so running it again is not the engine's call. Throttling (429) and 5xx retry.
+ * (`X-Amz-Function-Error`: the function threw) fails the attempt with the function's
+ * `errorMessage`, and the step's `retries` retry it like any other failure, as JustWorkflowIt does
+ * (its resilience test: a step that throws once succeeds on its second attempt). Throttling (429)
+ * and 5xx retry too.
  */
 import { AwsClient } from "aws4fetch";
 import type { AwsLambdaConfig } from "../definition/executor-configs";
 import { destinationHost } from "../host-patterns";
 import { MAX_FUNCTION_ERROR_MESSAGE_CHARS } from "../limits";
-import { egressRefused, exchange, finalFailure, httpFailure, jsonOutput, secretMissing } from "./http-result";
+import { egressRefused, exchange, httpFailure, jsonOutput, secretMissing } from "./http-result";
 import type { CallContext, CallResult, Executor } from "./types";
 
 /** The organization secrets holding the AWS credentials. */
@@ -71,7 +73,7 @@ async function credentials(
   return { ok: true, value: { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) } };
 }
 
-/** The step failure for a function that ran and raised: `{errorMessage, errorType}` in the body. */
+/** The attempt's failure for a function that ran and raised (`{errorMessage, errorType}` in the body): retryable. */
 function functionFailure(kind: string, text: string): CallResult {
   let message = text;
   try {
@@ -80,7 +82,8 @@ function functionFailure(kind: string, text: string): CallResult {
   } catch {
     /* not JSON: the raw body is the best message there is */
   }
-  return finalFailure("FunctionError", (message || `The function failed (${kind}).`).slice(0, MAX_FUNCTION_ERROR_MESSAGE_CHARS));
+  const error = { code: "FunctionError", message: (message || `The function failed (${kind}).`).slice(0, MAX_FUNCTION_ERROR_MESSAGE_CHARS) };
+  return { ok: false, retryable: true, error };
 }
 
 export const awsLambdaExecutor: Executor<AwsLambdaConfig> = {

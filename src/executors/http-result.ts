@@ -4,7 +4,8 @@
  * and the error a user reads names the status and a short excerpt of the body. A call cut off by
  * its time limit is a TIMEOUT, not a failure: the far end may still have done the work. A call the
  * egress policy refuses, or an answer too large or too deep to take, fails without retry: trying
- * again would meet the same refusal.
+ * again would meet the same refusal. A JSON answer `{"status": "successful_but_incomplete"}` asks
+ * the engine to poll: the step runs again after its poll interval (see `pollStatus`).
  */
 import { EgressError } from "../egress/guarded-fetch";
 import type { Egress } from "../egress/organization-egress";
@@ -97,11 +98,28 @@ export function jsonOutput(label: string, text: string, empty: unknown, secrets:
   if (text.trim() === "") return { ok: true, output: empty };
   // Measured on the text before parsing: the output is then cloned, validated and stored by code that recurses.
   if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) return finalFailure("RESPONSE_TOO_DEEP", `${label} answered JSON nesting deeper than ${MAX_JSON_DEPTH} levels.`);
+  let parsed: unknown;
   try {
-    return { ok: true, output: JSON.parse(text) };
+    parsed = JSON.parse(text);
   } catch {
     return finalFailure("InvalidResponse", `${label} did not answer JSON: ${redact(text, secrets).slice(0, ERROR_BODY_EXCERPT_CHARS)}`);
   }
+  return pollStatus(parsed);
+}
+
+/** The status by which a far end says "not done yet, ask again" (JustWorkflowIt's StepExecutorOutput status). */
+export const INCOMPLETE_STATUS = "successful_but_incomplete";
+
+/**
+ * A JSON object `{"status": "successful_but_incomplete", ...}` is a poll result, not the step's
+ * output: its `payload` (or, without one, the whole object) is what the step reports for now, and
+ * the step runs again after its poll interval. Any other answer is the output.
+ */
+export function pollStatus(output: unknown): CallResult {
+  const isObject = output !== null && typeof output === "object" && !Array.isArray(output);
+  if (!isObject || (output as { status?: unknown }).status !== INCOMPLETE_STATUS) return { ok: true, output };
+  const payload = Object.hasOwn(output, "payload") ? (output as { payload: unknown }).payload : output;
+  return { ok: true, output: payload, incomplete: true };
 }
 
 /** The usual reading of an exchange: its failure, a status failure, or the JSON body as output. */

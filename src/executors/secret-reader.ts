@@ -70,3 +70,26 @@ export function secretReader(env: Pick<Env, "DB" | "SECRETS_KEY">, user: SecretU
     return { ok: true, value: secret.value };
   };
 }
+
+/**
+ * The reader a step with `secretBindings` hands its executor: a read of a bound slot reads the
+ * organization secret bound to it, under that secret's own host bindings. A bound secret that does
+ * not exist fails the call, naming both (even for a slot the executor may do without, such as
+ * AWS_SESSION_TOKEN: the definition said the step needs it).
+ */
+export function bindSecrets(reader: SecretReader, bindings: Readonly<Record<string, string>> | undefined): SecretReader {
+  if (!bindings || Object.keys(bindings).length === 0) return reader;
+  return async (slot, host) => {
+    if (!Object.hasOwn(bindings, slot)) return reader(slot, host);
+    const key = bindings[slot]!;
+    const read = await reader(key, host);
+    if (read.ok && read.value === undefined) {
+      return {
+        ok: false,
+        retryable: false,
+        error: { code: "SecretNotFound", message: `Organization secret "${key}" (bound to "${slot}" by secretBindings) does not exist.` },
+      };
+    }
+    return read;
+  };
+}

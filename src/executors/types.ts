@@ -60,7 +60,8 @@ export interface CallContext<Config> {
 }
 
 export type CallResult =
-  | { ok: true; output: unknown }
+  /** `incomplete`: the far end answered `{"status": "successful_but_incomplete"}`; the step polls again. */
+  | { ok: true; output: unknown; incomplete?: true }
   | { ok: false; error: JobError; retryable: boolean; retryAfterMs?: number };
 
 export interface Executor<Config = unknown> {

@@ -3,7 +3,7 @@
  * child is created) and is checked against its own workflowInput. A child that cannot run is
  * still created, FAILED, so that it shows in the parent's childJobs.
  */
-import { validateValue } from "../definition/json-schema";
+import { validateWorkflowInput } from "../definition/json-schema";
 import type { ChildRow, JobError, JobState } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion, type WorkflowVersion } from "../registry/versions";
@@ -72,7 +72,7 @@ export async function buildChildStart(
   const { workflow, version } = resolved;
   const identity = { ...base, workflowId: workflow.workflowId, workflowName: workflow.name, versionId: version.versionId, versionNumber: version.versionNumber };
   const definition = parsedDefinition(version.versionId, version.definition);
-  const errors = validateValue(definition.definitions, "#/definitions/workflowInput", input);
+  const errors = validateWorkflowInput(definition.definitions, input);
   return {
     identity,
     definition: version.definition,

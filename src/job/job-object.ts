@@ -183,7 +183,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (!s || s.status !== "RUNNING" || !s.current) return undefined;
     const times: number[] = [];
     const w = s.current.wait;
-    if (w?.type === "retry" || w?.type === "timer") times.push(w.at);
+    if (w?.type === "retry" || w?.type === "timer" || w?.type === "poll") times.push(w.at);
     if (s.current.deadline !== undefined) times.push(s.current.deadline);
     return times.length ? Math.min(...times) : undefined;
   }
@@ -264,9 +264,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       logEvent("start.slowPath", { jobId, error: String(e) });
       this.apply(tombstone ? first : rejectWith ? { type: "reject", error: rejectWith, at: now } : first, finished);
     }
-    // A submitted job's first index write is awaited, so it is listable as soon as SubmitJob
-    // answers. A child's (or a later run's) is left to its alarm: the caller need not wait on D1.
-    if (!init.identity.parentJobId && !init.continuation) await performWork(this, now, "index");
+    // The index rows are written from the alarm: a submitter writes a top-level job's first row
+    // itself (src/job/submit.ts), and a parent's children are indexed in batches.
     return { ok: true, value: { jobId, created: true, ...this.reportForCaller(init) } };
   }
 

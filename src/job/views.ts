@@ -17,6 +17,7 @@ export interface JobSummary {
   parentJobId?: string;
   parentStepName?: string;
   rootJobId?: string;
+  scheduleId?: string;
   billableTransactionUnits: number;
   currentStepName?: string;
   error?: JobError;
@@ -43,6 +44,7 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(state.finishedAt !== undefined ? { finishedAt: isoTime(state.finishedAt) } : {}),
     ...(id.parentJobId ? { parentJobId: id.parentJobId, parentStepName: id.parentStepName } : {}),
     rootJobId: id.rootJobId,
+    ...(id.scheduleId ? { scheduleId: id.scheduleId } : {}),
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),

@@ -19,7 +19,7 @@ import { jobRunStub } from "./naming";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
-import { secretReader } from "../executors/secret-reader";
+import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
 
@@ -248,7 +248,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           organizationId: org,
           attempt,
           env: host.bindings,
-          secrets: secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }),
+          secrets: bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings),
           egress: organizationEgress(host.bindings, org),
           signal,
         })
@@ -264,7 +264,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
   const at = Date.now();
   const done = () => host.store.queue.done(item);
   // The result and the removal of the work item commit together: a crash before this redoes the call.
-  if (result.ok) host.apply({ type: "stepCompleted", stepName, attempt, output: result.output, at }, done);
+  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at }, done);
   else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);
   return false;
 }

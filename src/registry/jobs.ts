@@ -4,6 +4,8 @@ import type { JobStatus } from "../engine/types";
 import { MAX_INDEXED_ERROR_MESSAGE_CHARS } from "../limits";
 import type { JobSummary } from "../job/views";
 
+const JOB_STATUSES: readonly JobStatus[] = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
+
 interface JobRow {
   job_id: string;
   organization_id: string;
@@ -23,6 +25,7 @@ interface JobRow {
   finished_at: string | null;
   billable_units: number;
   error: string | null;
+  schedule_id: string | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -39,6 +42,7 @@ function toSummary(r: JobRow): JobSummary {
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
     ...(r.parent_job_id ? { parentJobId: r.parent_job_id, parentStepName: r.parent_step_name ?? undefined } : {}),
     rootJobId: r.root_job_id,
+    ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
     billableTransactionUnits: r.billable_units,
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
@@ -57,6 +61,69 @@ export async function upsertJobIndex(db: D1Database, organizationId: string, job
 export async function upsertJobIndexBatch(db: D1Database, rows: { organizationId: string; job: JobSummary; seq: number }[]): Promise<void> {
   if (rows.length === 0) return;
   await db.batch(rows.map((r) => upsertStatement(db, r.organizationId, r.job, r.seq)));
+}
+
+/** Rows of one `json_each` insert: about 400 bytes each, well under D1's 2 MB per bound value. */
+const FIRST_ROWS_PER_STATEMENT = 500;
+
+/**
+ * Lists accepted jobs before their Durable Objects exist (a batch submission): each gets its first
+ * row, PENDING at index_seq 0, in one D1 round trip. A row that exists is left alone.
+ */
+export async function insertFirstIndexRows(db: D1Database, organizationId: string, jobs: JobSummary[]): Promise<void> {
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < jobs.length; i += FIRST_ROWS_PER_STATEMENT) {
+    const rows = jobs.slice(i, i + FIRST_ROWS_PER_STATEMENT).map((j) => ({
+      jobId: j.jobId,
+      workflowId: j.workflowId,
+      workflowName: j.workflowName,
+      versionId: j.workflowVersion.versionId,
+      versionNumber: j.workflowVersion.versionNumber,
+      status: j.status,
+      submittedByUser: j.submittedByUser,
+      createdAt: j.createdAt,
+    }));
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
+             submitted_by_user, root_job_id, run_number, created_at, updated_at, billable_units, index_seq)
+           SELECT json_extract(value, '$.jobId'), ?1, json_extract(value, '$.workflowId'), json_extract(value, '$.workflowName'),
+             json_extract(value, '$.versionId'), json_extract(value, '$.versionNumber'), json_extract(value, '$.status'),
+             json_extract(value, '$.submittedByUser'), json_extract(value, '$.jobId'), 1,
+             json_extract(value, '$.createdAt'), json_extract(value, '$.createdAt'), 0, 0
+           FROM json_each(?2) WHERE true
+           ON CONFLICT (job_id) DO NOTHING`,
+        )
+        .bind(organizationId, JSON.stringify(rows)),
+    );
+  }
+  if (statements.length > 0) await db.batch(statements);
+}
+
+/**
+ * A job that was accepted but whose Durable Object does not exist yet: its first row (index_seq 0),
+ * or null. `started` is true when the row shows that the job's object has written it since.
+ */
+export async function findIndexedJob(db: D1Database, organizationId: string, jobId: string): Promise<{ job: JobSummary; started: boolean } | null> {
+  const row = await db
+    .prepare(`SELECT * FROM jobs WHERE job_id = ? AND organization_id = ?`)
+    .bind(jobId, organizationId)
+    .first<JobRow & { index_seq: number }>();
+  return row ? { job: toSummary(row), started: row.index_seq > 0 } : null;
+}
+
+/** Deletes the first rows of jobs whose start failed (see forgetUnstartedJob). */
+export async function forgetUnstartedJobs(db: D1Database, jobIds: string[]): Promise<void> {
+  await db.prepare(`DELETE FROM jobs WHERE index_seq = 0 AND job_id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify(jobIds)).run();
+}
+
+/**
+ * Deletes a job's first row, written by its submitter beside a start that then failed: only a row
+ * that no Durable Object has written over (index_seq 0) goes.
+ */
+export async function forgetUnstartedJob(db: D1Database, jobId: string): Promise<void> {
+  await db.prepare(`DELETE FROM jobs WHERE job_id = ? AND index_seq = 0`).bind(jobId).run();
 }
 
 type JobIndexError = NonNullable<JobSummary["error"]>;
@@ -79,8 +146,8 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
     .prepare(
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
-         started_at, finished_at, billable_units, error, index_seq)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+         started_at, finished_at, billable_units, error, index_seq, schedule_id)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
@@ -108,6 +175,7 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.billableTransactionUnits,
       job.error ? JSON.stringify(indexedError(job.error)) : null,
       seq,
+      job.scheduleId ?? null,
     );
 }
 
@@ -118,8 +186,16 @@ export interface ListJobsQuery {
   createdAfter?: string;
   createdBefore?: string;
   jobHierarchy: "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
+  scheduleId?: string;
+  parentJobId?: string;
+  rootJobId?: string;
   pageToken?: string;
   pageSize: number;
+}
+
+/** `s` with LIKE's wildcards and its escape character made literal (escape: `\`). */
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
 interface Cursor {
@@ -145,16 +221,21 @@ function encodeToken(c: Cursor): string {
  * Lists an organization's jobs, newest first, by keyset pagination on (created_at, job_id): a page
  * never repeats or skips a job, even while new jobs arrive.
  */
-export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number }> {
+export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number; statusCounts: Record<JobStatus, number> }> {
   const where: string[] = ["organization_id = ?"];
   const args: (string | number)[] = [organizationId];
   if (q.status) (where.push("status = ?"), args.push(q.status));
-  if (q.workflowName) (where.push("workflow_name = ?"), args.push(q.workflowName));
+  // A case-insensitive contains match, as the client documents it; `%`, `_` and `\` in the query are literal.
+  if (q.workflowName) (where.push("workflow_name LIKE ? ESCAPE '\\'"), args.push(`%${escapeLike(q.workflowName)}%`));
   if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));
   if (q.createdAfter) (where.push("created_at > ?"), args.push(q.createdAfter));
   if (q.createdBefore) (where.push("created_at < ?"), args.push(q.createdBefore));
+  if (q.scheduleId) (where.push("schedule_id = ?"), args.push(q.scheduleId.toLowerCase()));
   if (q.jobHierarchy === "TOP_LEVEL_ONLY") where.push("parent_job_id IS NULL");
   if (q.jobHierarchy === "CHILD_JOBS_ONLY") where.push("parent_job_id IS NOT NULL");
+  // Ids are stored in lower case; a path or query may spell them in upper case.
+  if (q.parentJobId) (where.push("parent_job_id = ?"), args.push(q.parentJobId.toLowerCase()));
+  if (q.rootJobId) (where.push("root_job_id = ?"), args.push(q.rootJobId.toLowerCase()));
   const filter = where.join(" AND ");
 
   const pageWhere = [filter];
@@ -168,15 +249,18 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
     db
       .prepare(`SELECT * FROM jobs WHERE ${pageWhere.join(" AND ")} ORDER BY created_at DESC, job_id DESC LIMIT ?`)
       .bind(...pageArgs, q.pageSize + 1),
-    db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE ${filter}`).bind(...args),
+    db.prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE ${filter} GROUP BY status`).bind(...args),
   ]);
+  const statusCounts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+  for (const r of count!.results as { status: JobStatus; n: number }[]) statusCounts[r.status] = r.n;
   const rows = (page!.results as JobRow[]).slice(0, q.pageSize);
   const more = page!.results.length > q.pageSize;
   const last = rows[rows.length - 1];
   return {
     jobs: rows.map(toSummary),
     ...(more && last ? { nextPageToken: encodeToken({ c: last.created_at, j: last.job_id }) } : {}),
-    totalCount: (count!.results[0] as { n: number }).n,
+    totalCount: Object.values(statusCounts).reduce((a, b) => a + b, 0),
+    statusCounts,
   };
 }
 
@@ -194,4 +278,23 @@ export async function listChildJobs(db: D1Database, parentJobId: string) {
     createdAt: r.created_at,
     ...(r.finished_at ? { finishedAt: r.finished_at } : {}),
   }));
+}
+
+/** The index's status of each of these jobs (GetSchedule's recent actions); a job not indexed yet is absent. */
+export async function jobStatuses(db: D1Database, jobIds: string[]): Promise<Map<string, JobStatus>> {
+  if (jobIds.length === 0) return new Map();
+  const { results } = await db
+    .prepare(`SELECT job_id, status FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))`)
+    .bind(JSON.stringify(jobIds))
+    .all<{ job_id: string; status: JobStatus }>();
+  return new Map(results.map((r) => [r.job_id, r.status]));
+}
+
+/** How many jobs of a tree (the root and its descendants) have not ended, as the index knows it. */
+export async function unfinishedInTree(db: D1Database, rootJobId: string): Promise<number> {
+  const row = await db
+    .prepare(`SELECT COUNT(*) AS n FROM jobs WHERE root_job_id = ? AND status IN ('PENDING', 'RUNNING')`)
+    .bind(rootJobId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }

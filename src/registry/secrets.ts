@@ -5,9 +5,11 @@
  */
 import { open, seal } from "../crypto/seal";
 import { ConflictError, NotFoundError } from "../errors";
-import { isoTime } from "../ids";
+import { isoTime, newId } from "../ids";
 
 export interface SecretMetadata {
+  /** The id the JustWorkflowIt client addresses a secret by; kept when the value is replaced. */
+  secretId: string;
   key: string;
   description?: string;
   /** The host patterns the secret may be sent to (src/host-patterns.ts); absent: not bound. */
@@ -24,6 +26,7 @@ export interface SecretMetadataChange {
 
 interface SecretRow {
   organization_id: string;
+  secret_id: string;
   key: string;
   description: string | null;
   allowed_hosts: string | null;
@@ -32,7 +35,15 @@ interface SecretRow {
   updated_at: string;
 }
 
-const METADATA_COLUMNS = "key, description, allowed_hosts, created_at, updated_at";
+const METADATA_COLUMNS = "secret_id, key, description, allowed_hosts, created_at, updated_at";
+
+/**
+ * SQL naming the key of the secret a path segment refers to: its `secretId` or its key (the
+ * client sends either). An id wins over a key that happens to spell another secret's id.
+ * Binds three values: organization id, reference, reference.
+ */
+const KEY_OF_REF = `(SELECT key FROM organization_secrets WHERE organization_id = ?1 AND (secret_id = ?2 OR key = ?2)
+  ORDER BY secret_id = ?2 DESC LIMIT 1)`;
 
 /**
  * The stored `allowed_hosts` JSON. Only this module writes it; should it ever not read back as a
@@ -49,9 +60,10 @@ function parseAllowedHosts(text: string | null): string[] | undefined {
   return [];
 }
 
-function toMetadata(row: Pick<SecretRow, "key" | "description" | "allowed_hosts" | "created_at" | "updated_at">): SecretMetadata {
+function toMetadata(row: Pick<SecretRow, "secret_id" | "key" | "description" | "allowed_hosts" | "created_at" | "updated_at">): SecretMetadata {
   const allowedHosts = parseAllowedHosts(row.allowed_hosts);
   return {
+    secretId: row.secret_id,
     key: row.key,
     ...(row.description !== null ? { description: row.description } : {}),
     ...(allowedHosts !== undefined ? { allowedHosts } : {}),
@@ -84,8 +96,8 @@ export async function putOrganizationSecret(
   const at = isoTime(now);
   const keep = (column: string, given: boolean) => `${column} = ${given ? "excluded" : "organization_secrets"}.${column}`;
   const row = await env.DB.prepare(
-    `INSERT INTO organization_secrets (organization_id, key, description, allowed_hosts, sealed_value, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO organization_secrets (organization_id, key, description, allowed_hosts, sealed_value, created_at, updated_at, secret_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (organization_id, key) DO UPDATE SET
        sealed_value = excluded.sealed_value,
        ${keep("description", input.description !== undefined)},
@@ -93,13 +105,39 @@ export async function putOrganizationSecret(
        updated_at = excluded.updated_at
      RETURNING ${METADATA_COLUMNS}`,
   )
-    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at)
+    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at, newId())
     .first<SecretRow>();
   return toMetadata(row!);
 }
 
 /**
+ * Replaces the value of an existing secret named by id or key (UpdateOrganizationSecret with a
+ * value), with the same rules as `putOrganizationSecret` for the rest; NotFoundError when there is
+ * none, so a secret deleted meanwhile is never created again under a new id.
+ */
+export async function replaceOrganizationSecretValue(
+  env: Pick<Env, "DB" | "SECRETS_KEY">,
+  organizationId: string,
+  ref: string,
+  input: { value: string } & SecretMetadataChange,
+  now: number,
+): Promise<SecretMetadata> {
+  const { key } = await getOrganizationSecretMetadata(env.DB, organizationId, ref);
+  const sealed = await seal(env, input.value, associatedData(organizationId, key));
+  const sets = ["sealed_value = ?3", "updated_at = ?4"];
+  const values: (string | null)[] = [sealed, isoTime(now)];
+  if (input.description !== undefined) (sets.push(`description = ?${values.length + 3}`), values.push(input.description));
+  if (input.allowedHosts !== undefined) (sets.push(`allowed_hosts = ?${values.length + 3}`), values.push(allowedHostsColumn(input.allowedHosts)));
+  const row = await env.DB.prepare(`UPDATE organization_secrets SET ${sets.join(", ")} WHERE organization_id = ?1 AND key = ?2 RETURNING ${METADATA_COLUMNS}`)
+    .bind(organizationId, key, ...values)
+    .first<SecretRow>();
+  if (!row) throw new NotFoundError(`Secret "${ref}" was not found.`);
+  return toMetadata(row);
+}
+
+/**
  * Changes a secret's description or `allowedHosts` without its value, or throws NotFoundError.
+ * `key` may be the secret's key or its id.
  * With `ifAllowedHosts`, only while the stored binding is still that one (`undefined`: unbound),
  * else ConflictError: a change checked against a binding never lands on another.
  */
@@ -111,25 +149,16 @@ export async function updateOrganizationSecretMetadata(
   now: number,
   condition?: { ifAllowedHosts: string[] | undefined },
 ): Promise<SecretMetadata> {
-  const sets = ["updated_at = ?"];
-  const values: (string | null)[] = [isoTime(now)];
-  if (change.description !== undefined) {
-    sets.push("description = ?");
-    values.push(change.description);
-  }
-  if (change.allowedHosts !== undefined) {
-    sets.push("allowed_hosts = ?");
-    values.push(allowedHostsColumn(change.allowedHosts));
-  }
-  const where = ["organization_id = ?", "key = ?"];
-  const whereValues: (string | null)[] = [organizationId, key];
-  if (condition) {
-    where.push("allowed_hosts IS ?");
-    whereValues.push(allowedHostsColumn(condition.ifAllowedHosts ?? null));
-  }
+  const values: (string | null)[] = [organizationId, key, isoTime(now)];
+  const param = (value: string | null) => (values.push(value), `?${values.length}`);
+  const sets = ["updated_at = ?3"];
+  if (change.description !== undefined) sets.push(`description = ${param(change.description)}`);
+  if (change.allowedHosts !== undefined) sets.push(`allowed_hosts = ${param(allowedHostsColumn(change.allowedHosts))}`);
+  const where = ["organization_id = ?1", `key = ${KEY_OF_REF}`];
+  if (condition) where.push(`allowed_hosts IS ${param(allowedHostsColumn(condition.ifAllowedHosts ?? null))}`);
   const row = await db
     .prepare(`UPDATE organization_secrets SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING ${METADATA_COLUMNS}`)
-    .bind(...values, ...whereValues)
+    .bind(...values)
     .first<SecretRow>();
   if (row) return toMetadata(row);
   if (!condition) throw new NotFoundError(`Secret "${key}" was not found.`);
@@ -146,20 +175,28 @@ export async function listOrganizationSecrets(db: D1Database, organizationId: st
   return results.map(toMetadata);
 }
 
-/** One secret's metadata, or NotFoundError. */
-export async function getOrganizationSecretMetadata(db: D1Database, organizationId: string, key: string): Promise<SecretMetadata> {
+/** One secret's metadata, by its id or its key, or NotFoundError. */
+export async function getOrganizationSecretMetadata(db: D1Database, organizationId: string, ref: string): Promise<SecretMetadata> {
   const row = await db
-    .prepare(`SELECT ${METADATA_COLUMNS} FROM organization_secrets WHERE organization_id = ? AND key = ?`)
-    .bind(organizationId, key)
+    .prepare(`SELECT ${METADATA_COLUMNS} FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF}`)
+    .bind(organizationId, ref)
     .first<SecretRow>();
-  if (!row) throw new NotFoundError(`Secret "${key}" was not found.`);
+  if (!row) throw new NotFoundError(`Secret "${ref}" was not found.`);
   return toMetadata(row);
 }
 
-/** Deletes a secret, or throws NotFoundError. Steps that need it fail from their next call. */
-export async function deleteOrganizationSecret(db: D1Database, organizationId: string, key: string): Promise<void> {
-  const result = await db.prepare(`DELETE FROM organization_secrets WHERE organization_id = ? AND key = ?`).bind(organizationId, key).run();
-  if (result.meta.changes === 0) throw new NotFoundError(`Secret "${key}" was not found.`);
+/** Deletes a secret named by its id or its key, or throws NotFoundError. Steps that need it fail from their next call. */
+export async function deleteOrganizationSecret(db: D1Database, organizationId: string, ref: string): Promise<void> {
+  const result = await db
+    .prepare(`DELETE FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF}`)
+    .bind(organizationId, ref)
+    .run();
+  if (result.meta.changes === 0) throw new NotFoundError(`Secret "${ref}" was not found.`);
+}
+
+/** The statement that deletes every secret of an organization (run in DeleteOrganization's batch). */
+export function deleteAllSecretsStatement(db: D1Database, organizationId: string): D1PreparedStatement {
+  return db.prepare(`DELETE FROM organization_secrets WHERE organization_id = ?`).bind(organizationId);
 }
 
 /** A secret as a call uses it: the value and what decides where it may go. */
@@ -171,7 +208,10 @@ export interface SecretForUse {
   createdAt: string;
 }
 
-/** A secret with its bindings, decrypted, or undefined when the organization has none by that key. For executors only. */
+/**
+ * A secret with its bindings, decrypted, or undefined when the organization has none by that key.
+ * For executors, and for ResolveOrganizationSecret (which only a token granted `secret:resolve` reaches).
+ */
 export async function readSecretForUse(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<SecretForUse | undefined> {
   const row = await env.DB.prepare(`SELECT sealed_value, allowed_hosts, created_at FROM organization_secrets WHERE organization_id = ? AND key = ?`)
     .bind(organizationId, key)

@@ -2,12 +2,14 @@
 import { NotFoundError } from "../errors";
 import { randomToken, sha256Hex } from "../crypto/hash";
 import { isoTime, newId } from "../ids";
+import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
 
 export interface ApiAuthToken {
   apiAuthTokenId: string;
   name: string;
   createdAt: string;
   expiresAt?: string;
+  /** The stored list; absent: created without one (src/api/permissions.ts says what that grants). */
   permissions?: string[];
 }
 
@@ -61,6 +63,35 @@ export async function createApiToken(
   return { ...toToken(row!), token };
 }
 
+/** One live (unrevoked) token of this organization, without its secret, or NotFoundError. */
+export async function getApiToken(db: D1Database, organizationId: string, tokenId: string): Promise<ApiAuthToken> {
+  const row = await db
+    .prepare(`SELECT * FROM api_tokens WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL`)
+    .bind(tokenId, organizationId)
+    .first<TokenRow>();
+  if (!row) throw new NotFoundError(`API token ${tokenId} was not found.`);
+  return toToken(row);
+}
+
+/** Changes a live token's permissions or expiry (a field left out is kept), or throws NotFoundError. */
+export async function updateApiToken(
+  db: D1Database,
+  organizationId: string,
+  tokenId: string,
+  change: { permissions?: string[]; expiresAt?: string },
+): Promise<ApiAuthToken> {
+  const row = await db
+    .prepare(
+      `UPDATE api_tokens SET permissions = coalesce(?, permissions), expires_at = coalesce(?, expires_at)
+       WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL RETURNING *`,
+    )
+    .bind(change.permissions ? JSON.stringify(change.permissions) : null, change.expiresAt ?? null, tokenId, organizationId)
+    .first<TokenRow>();
+  forgetToken(tokenId);
+  if (!row) throw new NotFoundError(`API token ${tokenId} was not found.`);
+  return toToken(row);
+}
+
 /** Lists an organization's live (unrevoked) tokens, without secrets. */
 export async function listApiTokens(db: D1Database, organizationId: string): Promise<ApiAuthToken[]> {
   const { results } = await db
@@ -80,7 +111,25 @@ export async function revokeApiToken(db: D1Database, organizationId: string, tok
     )
     .bind(isoTime(now), tokenId, organizationId)
     .run();
+  forgetToken(tokenId);
   if (result.meta.changes === 0) throw new NotFoundError(`API token ${tokenId} was not found.`);
+}
+
+/**
+ * Live tokens by hash, for at most REGISTRY_CACHE_MS and never past their expiry: a revoke through
+ * another isolate takes effect here within that bound, one through this isolate at once.
+ * Unknown hashes are not cached, so a token used right after its creation always works.
+ */
+const liveTokens = new TtlCache<TokenIdentity>(REGISTRY_CACHE_MS, 1_000);
+
+/** Drops a token from this isolate's cache (after a revoke or an update through this isolate). */
+export function forgetToken(tokenId: string): void {
+  liveTokens.deleteWhere((t) => t.apiAuthTokenId === tokenId);
+}
+
+/** Drops every token of an organization from this isolate's cache (after its deletion). */
+export function forgetOrganizationTokens(organizationId: string): void {
+  liveTokens.deleteWhere((t) => t.organizationId === organizationId);
 }
 
 export interface TokenIdentity {
@@ -88,21 +137,36 @@ export interface TokenIdentity {
   organizationId: string;
   name: string;
   tokenHash: string;
+  /** The stored list, or null when the token was created without one. */
+  permissions: string[] | null;
+  expiresAt: string | null;
 }
 
-/** Finds the live token with this hash, or null if unknown, revoked or expired. */
+/** Finds the live token with this hash, or null if unknown, revoked, expired or of a deleted organization. */
 export async function findTokenByHash(db: D1Database, tokenHash: string, now: number): Promise<TokenIdentity | null> {
+  const cached = liveTokens.get(tokenHash, now);
+  if (cached) return cached;
   const row = await db
     .prepare(
-      `SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+      `SELECT t.* FROM api_tokens t JOIN organizations o ON o.organization_id = t.organization_id AND o.deleted_at IS NULL
+       WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`,
     )
     .bind(tokenHash, isoTime(now))
     .first<TokenRow>();
   if (!row) return null;
-  return {
+  const identity: TokenIdentity = {
     apiAuthTokenId: row.api_auth_token_id,
     organizationId: row.organization_id,
     name: row.name,
     tokenHash: row.token_hash,
+    permissions: row.permissions ? (JSON.parse(row.permissions) as string[]) : null,
+    expiresAt: row.expires_at,
   };
+  liveTokens.set(tokenHash, identity, now, row.expires_at ? Date.parse(row.expires_at) : Infinity);
+  return identity;
+}
+
+/** The statement that revokes every live token of an organization (run in DeleteOrganization's batch). */
+export function revokeAllTokensStatement(db: D1Database, organizationId: string, now: number): D1PreparedStatement {
+  return db.prepare(`UPDATE api_tokens SET revoked_at = ? WHERE organization_id = ? AND revoked_at IS NULL`).bind(isoTime(now), organizationId);
 }

@@ -1,6 +1,7 @@
 /** D1 access for immutable workflow versions and their tags. */
 import { NotFoundError } from "../errors";
 import { isoTime, isUuid, newId } from "../ids";
+import { forgetTag } from "./submission-target";
 
 export interface WorkflowVersion {
   workflowId: string;
@@ -121,5 +122,6 @@ export async function setTag(
     )
     .bind(tag, isoTime(now), versionId, workflowId)
     .run();
+  forgetTag(workflowId, tag);
   return result.meta.changes > 0;
 }

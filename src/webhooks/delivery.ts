@@ -64,7 +64,7 @@ export function submitterName(triggerId: string): string {
 export function mapInput(trigger: WebhookTrigger, body: unknown, deliveryId: string): unknown {
   if (!trigger.inputTransformer) return body;
   try {
-    return applyTransformer(trigger.inputTransformer, { body, deliveryId }, {});
+    return applyTransformer(trigger.inputTransformer, { body, deliveryId }, {}, Date.now());
   } catch (e) {
     if (e instanceof TransformError) throw new ValidationError("The trigger's inputTransformer cannot map this delivery.", [e.message]);
     throw e;

@@ -109,6 +109,11 @@ export async function deleteTrigger(db: D1Database, organizationId: string, trig
   if (!result || result.meta.changes === 0) throw new NotFoundError(`Webhook trigger ${triggerId} was not found.`);
 }
 
+/** The statement that deletes every live trigger of an organization (run in DeleteOrganization's batch). */
+export function deleteAllTriggersStatement(db: D1Database, organizationId: string, now: number): D1PreparedStatement {
+  return db.prepare(`UPDATE webhook_triggers SET deleted_at = ? WHERE organization_id = ? AND deleted_at IS NULL`).bind(isoTime(now), organizationId);
+}
+
 /** A live trigger with its opened secret, for verifying a delivery; null when unknown or deleted. */
 export async function findTriggerForDelivery(
   env: Pick<Env, "DB" | "SECRETS_KEY">,

@@ -347,7 +347,7 @@ describe("hostile input to every route", () => {
     const tokens = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
     await client.expect(200, client.post(`/organizations/${orgId}/secrets`, { key: "FUZZ_SECRET", value: "s3cret" }));
     const trigger = await createTrigger(client, orgId, { name: "fuzz", workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" });
-    ids = { workflowId, versionId, jobId, tokenId: tokens.apiAuthTokens[0].apiAuthTokenId, triggerId: trigger.triggerId, triggerSecret: trigger.secret };
+    ids = { workflowId, versionId, jobId, tokenId: tokens.tokens[0].apiAuthTokenId, triggerId: trigger.triggerId, triggerSecret: trigger.secret };
     // Mutated definitions that pass the checks run in an organization of their own.
     scratch = await newTenant(server.admin);
     await deployWorkflow(scratch.client, scratch.orgId, orders);
@@ -367,6 +367,42 @@ describe("hostile input to every route", () => {
       admin: true,
       valid: () => ({ name: "fuzz", key: "fuzz-org", displayName: "Fuzz" }),
       wrong: { name: notAString, key: fc.oneof(notAString, fc.constantFrom("UPPER", "-dash", "", "a".repeat(64), "spa ce")), displayName: notAString },
+      // Without a key, one is derived from the name.
+      optional: ["key"],
+    },
+    {
+      name: "UpdateOrganization",
+      method: "PATCH",
+      path: () => o(),
+      valid: () => ({ displayName: "Fuzz renamed" }),
+      wrong: {
+        displayName: fc.oneof(notAString, fc.constant(""), fc.constant("d".repeat(201))),
+        marketplaceAllowlistRequired: fc.oneof(fc.constant(true), fc.integer(), fc.string(), fc.constant(null)),
+      },
+      optional: ["marketplaceAllowlistRequired"],
+    },
+    {
+      name: "UpdateApiAuthToken",
+      method: "PATCH",
+      path: () => `${o()}/api-auth-tokens/${ids.tokenId}`,
+      valid: () => ({ permissions: ["job:read"] }),
+      wrong: {
+        permissions: fc.oneof(notAnObject, fc.constantFrom(["job:fly"], ["JOB:READ"], [1], [null], ["job:read", ""])),
+        expiresAt: fc.oneof(notAString, fc.constantFrom("tomorrow", "2026-13-01T00:00:00Z", "")),
+      },
+      optional: ["expiresAt"],
+    },
+    {
+      name: "UpdateOrganizationSecret",
+      method: "PUT",
+      path: () => `${o()}/secrets/FUZZ_SECRET`,
+      valid: () => ({ description: "fuzzed" }),
+      wrong: {
+        value: fc.oneof(notAString, fc.constant(""), fc.constant("v".repeat(64 * 1024 + 1))),
+        description: fc.oneof(fc.integer(), fc.boolean(), fc.constant("d".repeat(1001))),
+        allowedHosts: badAllowedHosts,
+      },
+      optional: ["value", "description", "allowedHosts"],
     },
     {
       name: "CreateApiAuthToken",
@@ -579,7 +615,7 @@ describe("hostile input to every route", () => {
       ["PATCH", (id) => `${o()}/jobs/${id}`],
       ["PUT", () => `${o()}/jobs`],
       ["DELETE", () => `${o()}/workflows/${ids.workflowId}`],
-      ["PATCH", () => o()],
+      ["PUT", () => o()],
       ["OPTIONS", () => `${o()}/secrets`],
       ["POST", () => "/healthz"],
       ["DELETE", () => "/openapi.json"],

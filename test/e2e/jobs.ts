@@ -24,7 +24,7 @@ export async function countJobs(client: TestClient, orgId: string, filter: { sta
 }
 
 /** Every job ListJobs returns for a filter, following nextPageToken. */
-export async function listAllJobs(client: TestClient, orgId: string, filter: { status?: string; jobHierarchy?: Hierarchy } = {}): Promise<any[]> {
+export async function listAllJobs(client: TestClient, orgId: string, filter: { status?: string; jobHierarchy?: Hierarchy; parentJobId?: string } = {}): Promise<any[]> {
   const jobs: any[] = [];
   let pageToken: string | undefined;
   do {

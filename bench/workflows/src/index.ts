@@ -1,5 +1,6 @@
 // The Cloudflare Workflows side of `npm run bench`: the same three workloads as bench/canopy.mjs.
 //   POST /linear  {steps, notifyUrl?}     -> {id}   a LinearWorkflow doing `steps` sequential no-op step.do calls
+//   POST /linear/batch {count, steps}     -> {ids}  `count` LinearWorkflows through createBatch, 100 per call
 //   POST /fanout  {children, notifyUrl?}  -> {id}   a ParentWorkflow starting `children` ChildWorkflows and collecting them
 //   GET  /status?wf=linear|parent&id=ID -> {status, output, error}
 // "Done" is the same as on Canopy's side: the instance's status reaches "complete" (or a terminal failure).
@@ -100,6 +101,16 @@ export default {
       if (request.method === "POST" && url.pathname === "/linear") {
         const { steps, notifyUrl } = await request.json<LinearParams>();
         return json({ id: (await env.LINEAR.create({ params: { steps, ...(notifyUrl ? { notifyUrl } : {}) } })).id });
+      }
+      if (request.method === "POST" && url.pathname === "/linear/batch") {
+        // createBatch takes at most 100 instances a call (the platform's limit): a batch of `count` is ceil(count/100) calls.
+        const { count, steps } = await request.json<{ count: number; steps: number }>();
+        const ids: string[] = [];
+        for (let i = 0; i < count; i += 100) {
+          const chunk = Array.from({ length: Math.min(100, count - i) }, () => ({ params: { steps } }));
+          ids.push(...(await env.LINEAR.createBatch(chunk)).map((x) => x.id));
+        }
+        return json({ ids });
       }
       if (request.method === "POST" && url.pathname === "/fanout") {
         const { children, notifyUrl } = await request.json<ParentParams>();

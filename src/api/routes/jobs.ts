@@ -1,17 +1,18 @@
 /** Jobs: submit, read, list, cancel, resume, events, and workflow state. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ValidationError, unwrap, type RpcResult } from "../../errors";
+import { ConflictError, ValidationError, unwrap, type ErrorInfo, type RpcResult } from "../../errors";
+import { MAX_BATCH_ITEMS, submitBatch, type BatchItem } from "../../job/batch";
 import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/job-object";
 import { jsonNestsDeeperThan } from "../../json-depth";
 import { refuseOversizedJson } from "../../json-size";
 import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
 import { logEvent } from "../../log";
-import { listChildJobs, listJobs } from "../../registry/jobs";
+import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
 import { callerName, type App } from "../context";
-import { OrgParams, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+import { ErrorSchema, OrgParams, VersionSelectorSchema, errorResponses, json, jsonBody, zodProblems } from "../schemas";
 
 const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
 
@@ -32,6 +33,7 @@ const JobSummarySchema = z
     parentJobId: z.string().optional(),
     parentStepName: z.string().optional(),
     rootJobId: z.string().optional(),
+    scheduleId: z.string().optional().openapi({ description: "Extension: the schedule whose firing started this job." }),
     billableTransactionUnits: z.number().int(),
     currentStepName: z.string().optional(),
     error: JobErrorSchema.optional(),
@@ -56,6 +58,20 @@ const SubmitJobBody = z
   })
   .openapi("SubmitJobRequest");
 
+const SubmitJobsBody = z
+  .object({
+    jobs: z
+      .array(z.unknown())
+      .min(1)
+      .max(MAX_BATCH_ITEMS)
+      .openapi({ description: `Up to ${MAX_BATCH_ITEMS} items, each a SubmitJobRequest; an invalid item gets its own error.` }),
+  })
+  .openapi("SubmitJobsRequest");
+
+const BatchResultSchema = z
+  .union([z.object({ jobId: z.string() }), z.object({ error: ErrorSchema })])
+  .openapi("SubmitJobsResult");
+
 const JobParams = OrgParams.extend({
   jobId: z.string().min(1).max(100).openapi({ param: { name: "jobId", in: "path" } }),
 });
@@ -78,11 +94,16 @@ const GetJobQuery = z.object({
 
 const ListJobsQuery = z.object({
   status: JobStatusSchema.optional(),
-  workflowName: z.string().max(200).optional(),
+  workflowName: z.string().max(200).optional().openapi({
+    description: "A case-insensitive contains match on the workflow's name (ASCII letters fold; `%` and `_` are literal).",
+  }),
   workflowVersionNumber: z.coerce.number().int().min(1).optional(),
   createdAfter: z.iso.datetime().optional(),
   createdBefore: z.iso.datetime().optional(),
   jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
+  scheduleId: z.string().max(100).optional().openapi({ description: "Extension: only jobs started by this schedule." }),
+  parentJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the direct children of this job (how the console pages a job's tree)." }),
+  rootJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the jobs of this root job's tree, the root itself included." }),
   pageToken: z.string().max(500).optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });
@@ -93,7 +114,11 @@ const HistoryItemSchema = z
     stepName: z.string(),
     stepExecutorType: z.string(),
     historySource: z.enum(["engine", "external"]),
-    input: z.unknown(),
+    // Required (the client requires it): a refinement makes OpenAPI list it, as z.unknown() alone would not.
+    input: z
+      .unknown()
+      .refine((v) => v !== undefined)
+      .openapi({ description: "The step's input; always present, null for an external event." }),
     output: z.object({ status: z.enum(["success", "failure", "successful_but_incomplete"]), payload: z.unknown().optional() }),
     startTimestamp: z.string(),
     endTimestamp: z.string(),
@@ -107,7 +132,7 @@ const security = [{ Bearer: [] }];
 const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
 
 /** `inputJson` arrives as a JSON string from the JustWorkflowIt client, or as a value. */
-function parseInput(inputJson: unknown): unknown {
+export function parseInput(inputJson: unknown): unknown {
   if (inputJson === undefined) return {};
   if (typeof inputJson !== "string") return inputJson;
   if (jsonNestsDeeperThan(inputJson, MAX_JSON_DEPTH)) {
@@ -128,14 +153,46 @@ function parseInput(inputJson: unknown): unknown {
  */
 async function describeJob(env: Env, organizationId: string, jobId: string, waitSeconds: number | undefined): Promise<RpcResult<JobSummary>> {
   const stub = jobStubFor(env, jobId);
-  if (!waitSeconds) return (await stub.describe(organizationId)) as RpcResult<JobSummary>;
-  try {
-    return (await stub.waitForEnd(organizationId, waitSeconds)) as RpcResult<JobSummary>;
-  } catch (e) {
-    logEvent("getJob.waitFailed", { jobId, error: String(e) });
-    // A stub whose call threw may be broken: a fresh one reaches the object's new instance.
-    return (await jobStubFor(env, jobId).describe(organizationId)) as RpcResult<JobSummary>;
-  }
+  const describe = async (): Promise<RpcResult<JobSummary>> => {
+    if (!waitSeconds) return (await stub.describe(organizationId)) as RpcResult<JobSummary>;
+    try {
+      return (await stub.waitForEnd(organizationId, waitSeconds)) as RpcResult<JobSummary>;
+    } catch (e) {
+      logEvent("getJob.waitFailed", { jobId, error: String(e) });
+      // A stub whose call threw may be broken: a fresh one reaches the object's new instance.
+      return (await jobStubFor(env, jobId).describe(organizationId)) as RpcResult<JobSummary>;
+    }
+  };
+  return orUnstarted(env, organizationId, jobId, describe, async (job) => ({ ok: true, value: job }));
+}
+
+/**
+ * Runs `call` on the job's object; if the object does not exist but the job was accepted (a batch
+ * submission's job before its start), runs `unstarted` with the job's index row instead. A job
+ * that started in between is asked again.
+ */
+async function orUnstarted<T>(
+  env: Env,
+  organizationId: string,
+  jobId: string,
+  call: () => Promise<RpcResult<T>>,
+  unstarted: (job: JobSummary) => Promise<RpcResult<T>>,
+): Promise<RpcResult<T>> {
+  const result = await call();
+  if (result.ok || result.error.code !== "NotFoundError") return result;
+  const indexed = await findIndexedJob(env.DB, organizationId, jobId.toLowerCase());
+  if (!indexed) return result;
+  return indexed.started ? call() : unstarted(indexed.job);
+}
+
+/** A SubmitJob body as the engine's submission (its `inputJson` parsed). */
+function submissionOf(body: z.infer<typeof SubmitJobBody>): BatchItem {
+  return {
+    workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
+    version: body.workflowVersion,
+    input: parseInput(body.inputJson),
+    ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+  };
 }
 
 /** Registers the job routes. */
@@ -152,16 +209,44 @@ export function registerJobRoutes(app: App): void {
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const body = c.req.valid("json");
-      const { jobId } = await submitJob(c.env, {
-        organizationId,
-        workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
-        version: body.workflowVersion,
-        input: parseInput(body.inputJson),
-        submittedByUser: callerName(caller),
-        ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
-      });
+      const item = submissionOf(c.req.valid("json"));
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, submittedByUser: callerName(caller) });
       return c.json({ jobId }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/batch",
+      operationId: "SubmitJobs",
+      description:
+        "Extension: submits many jobs in one request. The answer has one result per item, in order: its jobId, or the error a SubmitJob of it would have answered. Accepted jobs are listed at once and start within moments (PENDING until then).",
+      security,
+      request: { params: OrgParams, ...jsonBody(SubmitJobsBody) },
+      responses: { 200: json(z.object({ results: z.array(BatchResultSchema) })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge") },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const items: (BatchItem | { error: ErrorInfo })[] = c.req.valid("json").jobs.map((raw, i) => {
+        const parsed = SubmitJobBody.safeParse(raw);
+        if (!parsed.success) {
+          const { errors, fields } = zodProblems(parsed.error.issues);
+          return { error: new ValidationError(`Job ${i} of the batch is invalid.`, errors, fields).toInfo() };
+        }
+        try {
+          return submissionOf(parsed.data);
+        } catch (e) {
+          if (e instanceof ValidationError) return { error: e.toInfo() };
+          throw e;
+        }
+      });
+      const valid = items.filter((item): item is BatchItem => !("error" in item));
+      const submitted = await submitBatch(c.env, organizationId, callerName(caller), valid);
+      let next = 0;
+      const results = items.map((item) => ("error" in item ? { error: item.error } : submitted[next++]!));
+      return c.json({ results }, 200);
     },
   );
 
@@ -173,7 +258,16 @@ export function registerJobRoutes(app: App): void {
       security,
       request: { params: OrgParams, query: ListJobsQuery },
       responses: {
-        200: json(z.object({ jobs: z.array(JobSummarySchema), nextPageToken: z.string().optional(), totalCount: z.number().int() })),
+        200: json(
+          z.object({
+            jobs: z.array(JobSummarySchema),
+            nextPageToken: z.string().optional(),
+            totalCount: z.number().int(),
+            statusCounts: z.record(JobStatusSchema, z.number().int()).openapi({
+              description: "Extension: how many of the totalCount jobs are in each status (the console's per-subtree counts).",
+            }),
+          }),
+        ),
         ...errorResponses("ValidationError", ...jobErrors),
       },
     }),
@@ -247,7 +341,19 @@ export function registerJobRoutes(app: App): void {
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      return c.json(unwrap(await jobStubFor(c.env, jobId).cancel(organizationId)), 200);
+      const stub = jobStubFor(c.env, jobId);
+      const cancelled = await orUnstarted(
+        c.env,
+        organizationId,
+        jobId,
+        () => stub.cancel(organizationId),
+        async (job) => {
+          // The cancel overtakes the start: the job is created CANCELLED when its start arrives.
+          await stub.cancelFromParent({ code: "CANCELLED", message: "The job was cancelled before it started." });
+          return { ok: true, value: { jobId: job.jobId } };
+        },
+      );
+      return c.json(unwrap(cancelled), 200);
     },
   );
 
@@ -279,7 +385,7 @@ export function registerJobRoutes(app: App): void {
       },
       responses: {
         200: json(z.object({ jobId: z.string(), eventId: z.string() })),
-        ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge"),
+        ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge", "ConflictError"),
       },
     }),
     async (c) => {
@@ -288,7 +394,15 @@ export function registerJobRoutes(app: App): void {
       const { eventId, payload } = c.req.valid("json");
       // The body limit does not bound the stored payload: `1e20` in the body is stored as 21 digits.
       refuseOversizedJson(payload ?? null, "The event payload", MAX_PAYLOAD_BYTES);
-      const result = unwrap(await jobStubFor(c.env, jobId).sendEvent(organizationId, eventId, payload ?? null));
+      const stub = jobStubFor(c.env, jobId);
+      const sent = await orUnstarted(
+        c.env,
+        organizationId,
+        jobId,
+        () => stub.sendEvent(organizationId, eventId, payload ?? null),
+        async () => ({ ok: false, error: new ConflictError("The job was accepted and has not started yet; send the event again in a moment.").toInfo() }),
+      );
+      const result = unwrap(sent);
       return c.json({ jobId: result.jobId, eventId: result.eventId }, 200);
     },
   );

@@ -1,8 +1,10 @@
-/** Organizations and their API tokens. */
+/** Organizations: create, read, list, update and delete. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createOrganization, getOrganization, listOrganizations } from "../../registry/organizations";
-import { createApiToken, listApiTokens, revokeApiToken } from "../../registry/tokens";
-import { requireAdmin, requireOrganization } from "../auth";
+import { unwrap } from "../../errors";
+import { ORGANIZATION_KEY_PATTERN, createOrganization, getOrganization, listOrganizations, updateOrganization } from "../../registry/organizations";
+import { forgetOrganizationTokens } from "../../registry/tokens";
+import { reaperFor } from "../../organizations/reaper";
+import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
 
@@ -20,50 +22,39 @@ const OrganizationSchema = z
 const CreateOrganizationBody = z
   .object({
     name: z.string().min(1).max(200),
-    key: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "A key is 1-63 lower-case letters, digits or dashes."),
+    key: z
+      .string()
+      .regex(ORGANIZATION_KEY_PATTERN, "A key is 1-63 lower-case letters, digits, dashes or underscores, starting with a letter or digit.")
+      .optional()
+      .openapi({ description: "Unique across Canopy. Left out: derived from the name (`Acme Inc` → `acme-inc`, then `acme-inc-2`… when taken)." }),
     displayName: z.string().min(1).max(200),
   })
   .openapi("CreateOrganizationRequest");
 
-const TokenSchema = z
+const UpdateOrganizationBody = z
   .object({
-    apiAuthTokenId: z.string(),
-    name: z.string(),
-    createdAt: z.string(),
-    expiresAt: z.string().optional(),
-    permissions: z.array(z.string()).optional(),
+    displayName: z.string().min(1).max(200),
+    marketplaceAllowlistRequired: z
+      .literal(false, "Canopy has no marketplace: marketplaceAllowlistRequired can only be false.")
+      .optional(),
   })
-  .openapi("ApiAuthToken");
-
-const CreateTokenBody = z
-  .object({
-    name: z.string().min(1).max(200),
-    expiresAt: z.iso.datetime().optional(),
-    permissions: z.array(z.string().max(100)).max(50).optional(),
-  })
-  .openapi("CreateApiAuthTokenRequest");
-
-const TokenParams = OrgParams.extend({
-  apiAuthTokenId: z.string().min(1).max(100).openapi({ param: { name: "apiAuthTokenId", in: "path" } }),
-});
+  .openapi("UpdateOrganizationRequest");
 
 const security = [{ Bearer: [] }];
 
-/** Registers the organization and token routes. */
+/** Registers the organization routes. */
 export function registerOrganizationRoutes(app: App): void {
   app.openapi(
     createRoute({
       method: "post",
       path: "/organizations",
       operationId: "CreateOrganization",
+      description: "Admin token only.",
       security,
       request: jsonBody(CreateOrganizationBody),
       responses: { 200: json(OrganizationSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "ConflictError") },
     }),
-    async (c) => {
-      requireAdmin(c);
-      return c.json(await createOrganization(c.env.DB, c.req.valid("json"), Date.now()), 200);
-    },
+    async (c) => c.json(await createOrganization(c.env.DB, c.req.valid("json"), Date.now()), 200),
   );
 
   app.openapi(
@@ -72,7 +63,7 @@ export function registerOrganizationRoutes(app: App): void {
       path: "/organizations",
       operationId: "ListOrganizations",
       security,
-      responses: { 200: json(z.object({ organizations: z.array(OrganizationSchema) })), ...errorResponses("AuthenticationError") },
+      responses: { 200: json(z.object({ organizations: z.array(OrganizationSchema) })), ...errorResponses("AuthenticationError", "AuthorizationError") },
     }),
     async (c) => {
       const caller = c.get("caller");
@@ -99,57 +90,40 @@ export function registerOrganizationRoutes(app: App): void {
 
   app.openapi(
     createRoute({
-      method: "post",
-      path: "/organizations/{organizationId}/api-auth-tokens",
-      operationId: "CreateApiAuthToken",
+      method: "patch",
+      path: "/organizations/{organizationId}",
+      operationId: "UpdateOrganization",
+      description: "Changes the display name. The name and key are immutable.",
       security,
-      request: { params: OrgParams, ...jsonBody(CreateTokenBody) },
-      responses: {
-        200: json(TokenSchema.extend({ token: z.string() })),
-        ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError"),
-      },
+      request: { params: OrgParams, ...jsonBody(UpdateOrganizationBody) },
+      responses: { 200: json(OrganizationSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      await getOrganization(c.env.DB, organizationId);
-      return c.json(await createApiToken(c.env.DB, organizationId, c.req.valid("json"), Date.now()), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/organizations/{organizationId}/api-auth-tokens",
-      operationId: "ListApiAuthTokens",
-      security,
-      request: { params: OrgParams },
-      responses: {
-        200: json(z.object({ apiAuthTokens: z.array(TokenSchema) })),
-        ...errorResponses("AuthenticationError", "AuthorizationError", "NotFoundError"),
-      },
-    }),
-    async (c) => {
-      const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await getOrganization(c.env.DB, organizationId);
-      return c.json({ apiAuthTokens: await listApiTokens(c.env.DB, organizationId) }, 200);
+      const { displayName } = c.req.valid("json");
+      return c.json(await updateOrganization(c.env.DB, organizationId, { displayName }), 200);
     },
   );
 
   app.openapi(
     createRoute({
       method: "delete",
-      path: "/organizations/{organizationId}/api-auth-tokens/{apiAuthTokenId}",
-      operationId: "RevokeApiAuthToken",
+      path: "/organizations/{organizationId}",
+      operationId: "DeleteOrganization",
+      description:
+        "Deletes the organization at once: every route answers 404 for it from then on (its tokens 401), its API tokens are revoked, " +
+        "its webhook triggers and secrets deleted. Its running jobs are then cancelled, with their descendants, by a durable sweep.",
       security,
-      request: { params: TokenParams },
+      request: { params: OrgParams },
       responses: { 200: json(SuccessSchema), ...errorResponses("AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
-      const { organizationId, apiAuthTokenId } = c.req.valid("param");
+      const { organizationId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      await revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now());
+      unwrap(await reaperFor(c.env, organizationId).deleteOrganization(organizationId));
+      // Its tokens were revoked in D1; this isolate stops honouring them at once (others within 5 s).
+      forgetOrganizationTokens(organizationId);
       return c.json({ success: true as const }, 200);
     },
   );

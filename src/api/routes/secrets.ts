@@ -1,18 +1,27 @@
-/** Organization secrets: write-only values, readable metadata. No route ever returns a value. */
+/**
+ * Organization secrets: sealed values, readable metadata. Only ResolveOrganizationSecret returns a
+ * value, to a token granted `secret:resolve` and for a secret not bound to hosts, and it is logged.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { hostPatternCovers, hostPatternProblem } from "../../host-patterns";
 import { MAX_HOST_PATTERN_CHARS, MAX_SECRET_ALLOWED_HOSTS, MAX_SECRET_VALUE_CHARS, SECRET_KEY_PATTERN } from "../../limits";
-import { AuthorizationError } from "../../errors";
+import { AuthorizationError, NotFoundError } from "../../errors";
+import { isUuid } from "../../ids";
+import { logEvent } from "../../log";
 import { getOrganization } from "../../registry/organizations";
 import {
   deleteOrganizationSecret,
   getOrganizationSecretMetadata,
   listOrganizationSecrets,
   putOrganizationSecret,
+  readSecretForUse,
+  replaceOrganizationSecretValue,
   updateOrganizationSecretMetadata,
+  type SecretMetadataChange,
 } from "../../registry/secrets";
 import { requireOrganization } from "../auth";
-import type { App } from "../context";
+import type { AppEnv, App } from "../context";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
 
 const SecretKey = z.string().regex(SECRET_KEY_PATTERN, "A key is a letter or _ then up to 127 letters, digits, _, . or -.");
@@ -42,6 +51,7 @@ const Description = z.string().max(1000);
 
 const SecretMetadataSchema = z
   .object({
+    secretId: z.string(),
     key: z.string(),
     description: z.string().optional(),
     allowedHosts: z.array(z.string()).optional().openapi({ description: "Absent: the secret is not bound to hosts." }),
@@ -66,8 +76,26 @@ const UpdateSecretBody = z
   .refine((body) => body.description !== undefined || body.allowedHosts !== undefined, "Name description or allowedHosts to change.")
   .openapi("UpdateSecretRequest");
 
+/** UpdateOrganizationSecret (PUT, the client's): a new value, or only metadata (then as UpdateSecret). */
+const ReplaceSecretBody = z
+  .object({
+    value: z.string().min(1).max(MAX_SECRET_VALUE_CHARS).optional(),
+    description: Description.nullable().optional(),
+    allowedHosts: AllowedHosts.optional(),
+  })
+  .strict()
+  .refine((b) => b.value !== undefined || b.description !== undefined || b.allowedHosts !== undefined, "Name value, description or allowedHosts to change.")
+  .openapi("UpdateOrganizationSecretRequest");
+
+const ResolveSecretBody = z.object({ key: SecretKey }).strict().openapi("ResolveOrganizationSecretRequest");
+
 const SecretParams = OrgParams.extend({
-  key: SecretKey.openapi({ param: { name: "key", in: "path" }, example: "AWS_ACCESS_KEY_ID" }),
+  secretId: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((ref) => isUuid(ref) || SECRET_KEY_PATTERN.test(ref), "A secretId (a UUID) or a key (a letter or _ then up to 127 letters, digits, _, . or -).")
+    .openapi({ param: { name: "secretId", in: "path" }, description: "The secret's secretId, or its key.", example: "AWS_ACCESS_KEY_ID" }),
 });
 
 const security = [{ Bearer: [] }];
@@ -137,25 +165,83 @@ export function registerSecretRoutes(app: App): void {
 
   app.openapi(
     createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/secrets/resolve",
+      operationId: "ResolveOrganizationSecret",
+      description:
+        "Returns a secret's value. Only for tokens granted secret:resolve (never a default token) and the admin token; every call is logged " +
+        "(secret.resolved, without the value). A secret bound to hosts (allowedHosts) is refused to tokens: its binding promises the value " +
+        "travels only to those hosts, and the caller is not one of them.",
+      security,
+      request: { params: OrgParams, ...jsonBody(ResolveSecretBody) },
+      responses: {
+        200: json(z.object({ key: z.string(), value: z.string() }).openapi("ResolvedSecret")),
+        ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError"),
+      },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const { key } = c.req.valid("json");
+      const secret = await readSecretForUse(c.env, organizationId, key);
+      if (!secret) throw new NotFoundError(`Secret "${key}" was not found.`);
+      const by = caller.kind === "admin" ? "admin" : caller.apiAuthTokenId;
+      if (secret.allowedHosts !== undefined && caller.kind !== "admin") {
+        logEvent("secret.resolveRefused", { organizationId, key, by, reason: "bound to hosts" });
+        throw new AuthorizationError(
+          `Secret "${key}" is bound to hosts (allowedHosts), so its value goes only to them and is not resolved. Unbind it with CreateSecret to resolve it.`,
+        );
+      }
+      logEvent("secret.resolved", { organizationId, key, by });
+      return c.json({ key, value: secret.value }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: "get",
-      path: "/organizations/{organizationId}/secrets/{key}",
-      operationId: "GetSecret",
-      description: "A secret's metadata; never its value.",
+      path: "/organizations/{organizationId}/secrets/{secretId}",
+      operationId: "GetOrganizationSecret",
+      description: "A secret's metadata, by its secretId or its key; never its value.",
       security,
       request: { params: SecretParams },
       responses: { 200: json(SecretMetadataSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
-      const { organizationId, key } = c.req.valid("param");
+      const { organizationId, secretId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      return c.json(await getOrganizationSecretMetadata(c.env.DB, organizationId, key), 200);
+      return c.json(await getOrganizationSecretMetadata(c.env.DB, organizationId, secretId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/organizations/{organizationId}/secrets/{secretId}",
+      operationId: "UpdateOrganizationSecret",
+      description:
+        "Replaces a secret's value (then allowedHosts may widen or unbind, as with CreateSecret: the guarded value is replaced) " +
+        "or, without a value, changes its description or narrows its allowedHosts (as UpdateSecret).",
+      security,
+      request: { params: SecretParams, ...jsonBody(ReplaceSecretBody) },
+      responses: {
+        200: json(SecretMetadataSchema),
+        ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError", "ConflictError"),
+      },
+    }),
+    async (c) => {
+      const { organizationId, secretId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { value, ...change } = c.req.valid("json");
+      if (value !== undefined) return c.json(await replaceOrganizationSecretValue(c.env, organizationId, secretId, { value, ...change }, Date.now()), 200);
+      return c.json(await changeMetadata(c, organizationId, secretId, change), 200);
     },
   );
 
   app.openapi(
     createRoute({
       method: "patch",
-      path: "/organizations/{organizationId}/secrets/{key}",
+      path: "/organizations/{organizationId}/secrets/{secretId}",
       operationId: "UpdateSecret",
       description:
         "Changes a secret's description or allowedHosts, without its value (so a secret can be bound without knowing it). " +
@@ -170,34 +256,37 @@ export function registerSecretRoutes(app: App): void {
       },
     }),
     async (c) => {
-      const { organizationId, key } = c.req.valid("param");
-      const caller = requireOrganization(c, organizationId);
-      const change = c.req.valid("json");
-      if (change.allowedHosts === undefined || caller.kind === "admin") {
-        return c.json(await updateOrganizationSecretMetadata(c.env.DB, organizationId, key, change, Date.now()), 200);
-      }
-      const { allowedHosts } = await getOrganizationSecretMetadata(c.env.DB, organizationId, key);
-      requireNarrowing(key, allowedHosts, change.allowedHosts);
-      // Written only over the binding just checked: one changed meanwhile is a 409, never widened.
-      const updated = await updateOrganizationSecretMetadata(c.env.DB, organizationId, key, change, Date.now(), { ifAllowedHosts: allowedHosts });
-      return c.json(updated, 200);
+      const { organizationId, secretId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(await changeMetadata(c, organizationId, secretId, c.req.valid("json")), 200);
     },
   );
 
   app.openapi(
     createRoute({
       method: "delete",
-      path: "/organizations/{organizationId}/secrets/{key}",
-      operationId: "DeleteSecret",
+      path: "/organizations/{organizationId}/secrets/{secretId}",
+      operationId: "DeleteOrganizationSecret",
+      description: "Deletes a secret named by its secretId or its key.",
       security,
       request: { params: SecretParams },
       responses: { 200: json(SuccessSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
-      const { organizationId, key } = c.req.valid("param");
+      const { organizationId, secretId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      await deleteOrganizationSecret(c.env.DB, organizationId, key);
+      await deleteOrganizationSecret(c.env.DB, organizationId, secretId);
       return c.json({ success: true as const }, 200);
     },
   );
+}
+
+/** A change without the value: a binding is only narrowed, and written over the binding checked (else 409), except by the admin. */
+async function changeMetadata(c: Context<AppEnv>, organizationId: string, ref: string, change: SecretMetadataChange) {
+  if (change.allowedHosts === undefined || c.get("caller").kind === "admin") {
+    return updateOrganizationSecretMetadata(c.env.DB, organizationId, ref, change, Date.now());
+  }
+  const { key, allowedHosts } = await getOrganizationSecretMetadata(c.env.DB, organizationId, ref);
+  requireNarrowing(key, allowedHosts, change.allowedHosts);
+  return updateOrganizationSecretMetadata(c.env.DB, organizationId, key, change, Date.now(), { ifAllowedHosts: allowedHosts });
 }

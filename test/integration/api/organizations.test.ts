@@ -24,11 +24,21 @@ describe("health and docs", () => {
     expect(String(res.body)).toContain("/openapi.json");
   });
 
-  it("answers an unknown route with 404 in the error format", async () => {
-    const res = await admin.get("/nope");
-    expect(res.status).toBe(404);
-    expect(res.body.code).toBe("NotFoundError");
-    expect(res.headers.get("x-amzn-errortype")).toBe("NotFoundError");
+  it("answers an unknown route with 404 UnknownOperation, told apart from an unknown id", async () => {
+    const { orgId, client } = await newTenant(admin);
+    for (const res of [
+      await admin.get("/nope"),
+      // Operations of the JustWorkflowIt client Canopy does not have (billing), and a known path with a method it lacks.
+      await client.get(`/organizations/${orgId}/subscription-plan`),
+      await client.call("PATCH", `/organizations/${orgId}/jobs`, {}),
+    ]) {
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe("UnknownOperation");
+      expect(res.headers.get("x-amzn-errortype")).toBe("UnknownOperation");
+    }
+    const unknownJob = await client.get(`/organizations/${orgId}/jobs/${crypto.randomUUID()}`);
+    expect(unknownJob.status).toBe(404);
+    expect(unknownJob.body.code).toBe("NotFoundError");
   });
 });
 
@@ -52,7 +62,7 @@ describe("authentication", () => {
 
   it("refuses a revoked token", async () => {
     const { orgId, client } = await newTenant(admin);
-    const { apiAuthTokens } = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
+    const { tokens: apiAuthTokens } = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
     await client.expect(200, client.delete(`/organizations/${orgId}/api-auth-tokens/${apiAuthTokens[0].apiAuthTokenId}`));
     expect((await client.get(`/organizations/${orgId}`)).status).toBe(401);
   });
@@ -127,7 +137,7 @@ describe("API tokens", () => {
     const { orgId, client } = await newTenant(admin);
     const created = await client.expect(200, client.post(`/organizations/${orgId}/api-auth-tokens`, { name: "ci" }));
     expect(created).toEqual({ apiAuthTokenId: expect.any(String), name: "ci", createdAt: expect.any(String), token: expect.stringMatching(/^cnp_/) });
-    const { apiAuthTokens } = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
+    const { tokens: apiAuthTokens } = await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`));
     expect(apiAuthTokens.map((t: any) => t.name).sort()).toEqual(["ci", "tests"]);
     expect(JSON.stringify(apiAuthTokens)).not.toContain(created.token);
     expect(await client.expect(200, client.delete(`/organizations/${orgId}/api-auth-tokens/${created.apiAuthTokenId}`))).toEqual({ success: true });

@@ -79,6 +79,30 @@ describe("a job tree", () => {
     const kids = await list("CHILD_JOBS_ONLY");
     expect(kids.totalCount).toBe(4);
     expect(kids.jobs.every((j: any) => j.rootJobId === jobId && j.parentJobId)).toBe(true);
+
+    // A job's tree, one level at a time (parentJobId) or whole (rootJobId), with counts per status.
+    const q = (query: string) => client.expect(200, client.get(`/organizations/${orgId}/jobs?${query}`));
+    const direct = await q(`parentJobId=${jobId}`);
+    expect(direct.jobs.map((j: any) => j.jobId).sort()).toEqual(done.childJobs.map((c: any) => c.jobId).sort());
+    expect(direct.totalCount).toBe(2);
+    expect(direct.statusCounts).toEqual({ PENDING: 0, RUNNING: 0, SUCCEEDED: 2, FAILED: 0, CANCELLED: 0 });
+    const grandchildren = await q(`parentJobId=${done.childJobs[0].jobId.toUpperCase()}`);
+    expect(grandchildren.jobs).toHaveLength(1);
+    expect(grandchildren.jobs[0]).toMatchObject({ workflowName: "leaf", parentJobId: done.childJobs[0].jobId, rootJobId: jobId });
+    const first = await q(`parentJobId=${jobId}&pageSize=1`);
+    const second = await q(`parentJobId=${jobId}&pageSize=1&pageToken=${first.nextPageToken}`);
+    expect([first.jobs[0].jobId, second.jobs[0].jobId].sort()).toEqual(direct.jobs.map((j: any) => j.jobId).sort());
+    expect(second.nextPageToken).toBeUndefined();
+    const tree = await q(`rootJobId=${jobId}`);
+    expect(tree.totalCount).toBe(5);
+    expect(tree.statusCounts.SUCCEEDED).toBe(5);
+    expect((await q(`rootJobId=${jobId}&jobHierarchy=CHILD_JOBS_ONLY&workflowName=leaf`)).totalCount).toBe(2);
+    expect((await q(`parentJobId=${jobId}&status=FAILED`)).statusCounts).toEqual({ PENDING: 0, RUNNING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 });
+    expect((await q(`parentJobId=${crypto.randomUUID()}`)).totalCount).toBe(0);
+    // Another organization's tree is not visible through the filters.
+    const other = await newTenant(admin);
+    expect((await other.client.expect(200, other.client.get(`/organizations/${other.orgId}/jobs?rootJobId=${jobId}`))).totalCount).toBe(0);
+    expect((await client.get(`/organizations/${orgId}/jobs?parentJobId=`)).status).toBe(400);
   });
 
   it("records a child's outcome once when its report is refused twice and then delivered", async () => {

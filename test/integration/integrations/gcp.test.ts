@@ -115,6 +115,23 @@ describe("/justworkflowit/gcp/cloudfunction", () => {
     expect(await seen(fnId)).toHaveLength(1);
   });
 
+  it("retries a function that throws (500) under retries, and polls while it answers successful_but_incomplete", async () => {
+    const tokenId = await scenario("token-poll");
+    const fnId = await scenario("fn-poll", [
+      { status: 500, body: "Error: could not handle the request" },
+      { json: { status: "successful_but_incomplete", payload: { done: 1, of: 2 } } },
+      { json: { resized: 2 } },
+    ]);
+    const t = await tenantWithKey(serviceAccountKey());
+    const { job, state } = await run(t, [
+      step("resize", gcp, { retries: 1, retryPolicy: { initialIntervalSeconds: 0.05 }, config: config(fnId, { tokenEndpoint: `${fakeOrigin()}/token/${tokenId}`, pollIntervalSeconds: 1 }) }),
+    ]);
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { resized: 2 }, billableTransactionUnits: 3 });
+    expect(state.executionHistory.map((h: any) => h.output.status)).toEqual(["failure", "successful_but_incomplete", "success"]);
+    expect(state.executionHistory[1].output.payload).toEqual({ done: 1, of: 2 });
+    expect(await seen(fnId)).toHaveLength(3);
+  });
+
   it("fails without retry when the secret is not a service-account key", async () => {
     const fnId = await scenario("fn-bad-key");
     const t = await tenantWithKey(JSON.stringify({ client_email: "x@y", private_key: "not a pem" }));

@@ -96,18 +96,49 @@ describe("/justworkflowit/aws/lambda", () => {
     expect(parseAuthorization(req!.headers.authorization)!.signature).toBe(expectedSignature(req!, CREDENTIALS.AWS_SECRET_ACCESS_KEY));
   });
 
-  it("fails the step with the function's errorMessage on X-Amz-Function-Error, without retrying", async () => {
+  it("retries a function error (X-Amz-Function-Error) under the step's retries, then fails with its errorMessage", async () => {
     const t = await tenantWithCredentials();
     const error: Reply = {
       headers: { "x-amz-function-error": "Unhandled" },
       json: { errorMessage: "card 4242 was declined", errorType: "PaymentError", stackTrace: ["at charge (index.js:3)"] },
     };
     const fn = await scenario("failing-fn", [error]);
-    const { job, state } = await runLambda(t, fn, { step: { retries: 3, retryPolicy: { initialIntervalSeconds: 0.05 } } });
+    const { job, state } = await runLambda(t, fn, { step: { retries: 2, retryPolicy: { initialIntervalSeconds: 0.05 } } });
     expect(job).toMatchObject({ status: "FAILED", error: { code: "FunctionError", message: "card 4242 was declined", stepName: "invoke" } });
-    expect(await seen(fn)).toHaveLength(1);
-    expect(state.executionHistory).toHaveLength(1);
-    expect(state.executionHistory[0].errors).toEqual(["FunctionError: card 4242 was declined"]);
+    expect(await seen(fn)).toHaveLength(3);
+    expect(state.executionHistory.map((h: any) => h.errors)).toEqual(Array(3).fill(["FunctionError: card 4242 was declined"]));
+  });
+
+  // JustWorkflowIt's resilience test (test/resilience.test.ts in its engine): a step with
+  // `retries: 1` whose executor throws on the first attempt succeeds on the second.
+  it("a function that throws once succeeds on its second attempt (retries: 1)", async () => {
+    const t = await tenantWithCredentials();
+    const fn = await scenario("flaky-fn", [
+      { headers: { "x-amz-function-error": "Unhandled" }, json: { errorMessage: "Step execution failed on first attempt.", errorType: "Error" } },
+      { json: { outputAPropertyKey: "anOutputProperty" } },
+    ]);
+    const { job, state } = await runLambda(t, fn, { step: { retries: 1, timeoutSeconds: 1000, retryPolicy: { initialIntervalSeconds: 0.05 } } });
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { outputAPropertyKey: "anOutputProperty" }, billableTransactionUnits: 2 });
+    expect(await seen(fn)).toHaveLength(2);
+    expect(state.executionHistory.map((h: any) => h.output.status)).toEqual(["failure", "success"]);
+    expect(state.executionHistory[0].errors).toEqual(["FunctionError: Step execution failed on first attempt."]);
+    expect(state.executionData.invokeOutput).toEqual({ outputAPropertyKey: "anOutputProperty" });
+  });
+
+  it("polls a function that answers successful_but_incomplete, at the config's pollIntervalSeconds, using no retries", async () => {
+    const t = await tenantWithCredentials();
+    const fn = await scenario("polling-fn", [
+      { json: { status: "successful_but_incomplete", payload: { state: "RUNNING" } } },
+      { json: { status: "successful_but_incomplete", payload: { state: "RUNNING" } } },
+      { json: { state: "DONE", rows: 3 } },
+    ]);
+    const { job, state } = await runLambda(t, fn, { config: { pollIntervalSeconds: 1 } });
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { state: "DONE", rows: 3 }, billableTransactionUnits: 3 });
+    expect(state.executionHistory.map((h: any) => h.output.status)).toEqual(["successful_but_incomplete", "successful_but_incomplete", "success"]);
+    const requests = await seen(fn);
+    expect(requests).toHaveLength(3);
+    // Each poll is a new invocation, signed afresh, with the same input.
+    for (const req of requests) expect(JSON.parse(req.body)).toMatchObject({ orderId: 7 });
   });
 
   it("retries throttling and service errors, then returns the function's result", async () => {

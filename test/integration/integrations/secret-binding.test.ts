@@ -73,6 +73,7 @@ describe("allowedHosts in the secrets API", () => {
       t.client.post(secrets(t), { key: "PAYMENTS", value: VALUE, description: "payments", allowedHosts: ["api.example.com", "*.payments.example.com:443"] }),
     );
     expect(created).toEqual({
+      secretId: expect.any(String),
       key: "PAYMENTS",
       description: "payments",
       allowedHosts: ["api.example.com", "*.payments.example.com:443"],
@@ -180,7 +181,7 @@ describe("allowedHosts in the secrets API", () => {
 
   it("describes allowedHosts and UpdateSecret in the OpenAPI document", async () => {
     const doc = await admin.expect(200, admin.get("/openapi.json"));
-    expect(Object.keys(doc.paths["/organizations/{organizationId}/secrets/{key}"])).toEqual(expect.arrayContaining(["get", "patch", "delete"]));
+    expect(Object.keys(doc.paths["/organizations/{organizationId}/secrets/{secretId}"])).toEqual(expect.arrayContaining(["get", "patch", "delete"]));
     expect(doc.components.schemas.CreateSecretRequest.properties).toHaveProperty("allowedHosts");
     expect(doc.components.schemas.UpdateSecretRequest.properties).toHaveProperty("allowedHosts");
     expect(doc.components.schemas.SecretMetadata.properties).toHaveProperty("allowedHosts");

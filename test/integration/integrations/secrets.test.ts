@@ -16,11 +16,17 @@ describe("organization secrets API", () => {
     const { client, orgId } = await newTenant(admin);
     const base = `/organizations/${orgId}/secrets`;
     const created = await client.expect(200, client.post(base, { key: "PAYMENTS_TOKEN", value: VALUE, description: "payments API" }));
-    expect(created).toEqual({ key: "PAYMENTS_TOKEN", description: "payments API", createdAt: expect.any(String), updatedAt: created.createdAt });
+    expect(created).toEqual({
+      secretId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      key: "PAYMENTS_TOKEN",
+      description: "payments API",
+      createdAt: expect.any(String),
+      updatedAt: created.createdAt,
+    });
 
     // Rotating the value keeps the description and the creation time.
     const rotated = await client.expect(200, client.post(base, { key: "PAYMENTS_TOKEN", value: `${VALUE}-2` }));
-    expect(rotated).toMatchObject({ key: "PAYMENTS_TOKEN", description: "payments API", createdAt: created.createdAt });
+    expect(rotated).toMatchObject({ secretId: created.secretId, key: "PAYMENTS_TOKEN", description: "payments API", createdAt: created.createdAt });
     expect(Date.parse(rotated.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
     await client.expect(200, client.post(base, { key: "AWS_ACCESS_KEY_ID", value: "AKIDSECRETVALUE" }));
 
@@ -111,7 +117,7 @@ describe("organization secrets API", () => {
   it("lists the secret routes in the OpenAPI document", async () => {
     const doc = await admin.expect(200, admin.get("/openapi.json"));
     expect(Object.keys(doc.paths["/organizations/{organizationId}/secrets"])).toEqual(expect.arrayContaining(["get", "post"]));
-    expect(Object.keys(doc.paths["/organizations/{organizationId}/secrets/{key}"])).toEqual(expect.arrayContaining(["get", "delete"]));
+    expect(Object.keys(doc.paths["/organizations/{organizationId}/secrets/{secretId}"])).toEqual(expect.arrayContaining(["get", "delete"]));
   });
 });
 

@@ -5,6 +5,7 @@
  * "simpleIntegration" executor replaced by noop.
  */
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkDefinition, type WorkflowLookup } from "../../../src/definition/check";
 
@@ -135,7 +136,27 @@ const cases: Case[] = [
   ["transition may yield something that is not a step", wf([step("a", { next: { if: [true, 5, { "==": [1, 1] }] } })], {}), ['step "a": transition may yield 5', 'transition may yield {"==":[1,1]}']],
   ["unknown JSON Logic operations", wf([step("a", { next: { if: [{ regex: ["a"] }, "b", null] } }), step("b", { type: "/canopy/transform", config: { output: { x: { jq: "." } } } })], {}), ['step "a": transitionToStep uses unknown JSON Logic operation "regex"', 'step "b": config.output.x uses unknown JSON Logic operation "jq"']],
   ["JWI missingDefinitions", wf([step("a", { input: "nonExistentInput", output: "nonExistentOutput" })], {}), ['step "a": inputDefinition $ref "#/definitions/nonExistentInput" has no definition', 'outputDefinition $ref "#/definitions/nonExistentOutput" has no definition']],
-  ["JWI missingWorkflowInput", { workflowName: "w", steps: [step("first", { input: "in", output: "in" })], definitions: { in: obj({}) } }, ['definitions.workflowInput is missing: the job\'s input is validated against it before the first step "first" runs']],
+  ["JWI missingWorkflowInput (a $ref to it)", { workflowName: "w", steps: [step("first", { output: "in" })], definitions: { in: obj({}) } }, ['step "first": inputDefinition $ref "#/definitions/workflowInput" has no definition']],
+  ["no workflowInput, and nothing reads it (JWI minimal)", { workflowName: "w", steps: [step("first", { input: "in", output: "in", next: "second" }), step("second", { input: "in", output: "in", transformer: [{ from: "firstOutput", to: "x" }] })], definitions: { in: { type: "object" } } }, "valid"],
+  ["no workflowInput, read by a transformer, a transition and a transform", { workflowName: "w", steps: [
+    step("first", { input: "in", output: "in", transformer: [{ from: "workflowInput.id", to: "id" }, { withTemplate: "${workflowInput.name}", to: "name" }], next: { if: [{ var: "workflowInput.go" }, "second", null] } }),
+    step("second", { input: "in", output: "in", type: "/canopy/transform", config: { output: { all: { var: "workflowInput" } } } }),
+  ], definitions: { in: { type: "object" } } }, [
+    'step "first": inputTransformer.fieldset[0].from reads "workflowInput.id", but definitions.workflowInput is missing',
+    'step "first": inputTransformer.fieldset[1].withTemplate reads "workflowInput.name", but definitions.workflowInput is missing',
+    'step "first": transitionToStep reads "workflowInput.go", but definitions.workflowInput is missing',
+    'step "second": config.output.all reads "workflowInput", but definitions.workflowInput is missing',
+  ]],
+  ["a malformed transition does not hide the other problems", wf([
+    { ...step("a", { transformer: [{ from: "workflowInput.nope", to: "x" }] }), transitionToStep: { or: ["b", "c"] } },
+    step("b", { type: "/canopy/delay", config: { seconds: -1 }, next: "ghost" }),
+    step("c", { input: "missing", transformer: [{ from: "aOutput.x", to: "y" }, { from: "cOutput.z", to: "z" }] }),
+  ], {}), [
+    'step "a": transitionToStep: must be a step name, null or {"if"',
+    'step "b": config.seconds: Too small',
+    'step "b": transition names unknown step "ghost"',
+    'step "c": inputDefinition $ref "#/definitions/missing" has no definition',
+  ]],
   ["a definition that cannot be used", wf([step("a")], { broken: { type: "objet", properties: { x: { $ref: "#/definitions/zz" } } } }), ['definition "broken": unknown type "objet"', 'definition "broken" at /properties/x: $ref "#/definitions/zz" has no definition']],
   ["JWI invalidStepTypes", wf([step("a", { type: "NonExistentSimpleIntegration" })], {}), ['step "a": unknown executor type "NonExistentSimpleIntegration"']],
   ["executor configs that fail their schema", wf([
@@ -147,7 +168,11 @@ const cases: Case[] = [
   ], {}), ['step "w": config.eventIds: Too small', 'step "c": config.children[0].workflowVersion', 'step "c": config.maxConcurrency: Too small', 'step "h": config.url', 'step "h": config: Unrecognized key: "verb"', 'step "d": config.until: Invalid ISO datetime', 'step "n": config: Unrecognized key: "anything"']],
   ["continueAsNew nextStep names a missing step", wf([step("a", { type: "/canopy/continueAsNew", config: { nextStep: "ghost" } })], {}), ['step "a": config.nextStep names unknown step "ghost"']],
   ["runChildJob child workflows that do not exist", wf([step("fan", { type: "/justworkflowit/runChildJob", config: { children: [{ id: "a", workflowName: "ghost", workflowVersion: { tag: "$LIVE" } }, { id: "b", workflowId: "wf-999", workflowVersion: { versionNumber: 2 } }, { id: "c", workflowId: "wf-123", workflowVersion: { versionId: "v1" } }] } })], {}), ['step "fan": config.children[0] names workflow "ghost", which does not exist', 'step "fan": config.children[1] names workflow id "wf-999", which does not exist']],
-  ["unsupported transformer verbs", wf([step("a", { transformer: [{ from: "workflowInput", to: "x", via: { type: "date" } }, { fromEach: { field: "workflowInput", fields: ["a"] } }] })], {}), ['step "a": inputTransformer.fieldset[0].via: value formatting', 'step "a": inputTransformer.fieldset[1].fromEach: unsupported key "fields"']],
+  ["unsupported transformer verbs", wf([step("a", { transformer: [{ from: "workflowInput", to: "x", via: { type: "commands", transform: [{ command: "toUpperCase" }] } }, { fromEach: { field: "workflowInput", fields: ["a"] } }] })], {}), ['step "a": inputTransformer.fieldset[0].via: unsupported key "transform"', 'step "a": inputTransformer.fieldset[0].via: type "commands" is not supported', 'step "a": inputTransformer.fieldset[1].fromEach: unsupported key "fields"']],
+  ["via date formatting writes a string", wf([step("a", { next: "b" }), step("b", { input: "bIn", transformer: [{ from: "workflowInput.when", to: "day", via: { type: "date", sourceFormat: "yyyy-MM-dd", format: "dd/MM/yyyy" } }, { from: "workflowInput.when", to: "n", via: { type: "date", sourceFormat: "yyyy-MM-dd", format: "yyyy" } }] })], {
+    workflowInput: obj({ when: { type: "string" } }),
+    bIn: obj({ day: { type: "string" }, n: { type: "integer" } }),
+  }), ['inputTransformer.fieldset[1] writes string to "n", but the input schema (#/definitions/bIn) declares it as integer']],
   ["JWI invalidInputTransformer / missingRequiredProperty", twoSteps([{ from: "firstStepOutput.nonExistentProperty", to: "inputB" }]), ['step "secondStep": inputTransformer.fieldset[0].from reads "firstStepOutput.nonExistentProperty", but the output schema of step "firstStep" (#/definitions/firstStepOutput) does not declare "nonExistentProperty"']],
   ["JWI indeterminatePropertyUsage", twoSteps([{ from: "firstStepOutput.optionalFlag", to: "optionalFlag" }], "flagInput"), ['step "secondStep": indeterminate property usage: inputTransformer.fieldset[0].from reads "firstStepOutput.optionalFlag", which the output schema of step "firstStep" (#/definitions/firstStepOutput) declares but does not require']],
   ["JWI invalidPropertyReferenceWorkflowInput (alias form too)", twoSteps([{ from: "workflowInput.missingProperty", to: "inputB" }, { withTemplate: "${firstStep.output.nope}", to: "x" }]), ['reads "workflowInput.missingProperty", but workflowInput (#/definitions/workflowInput) does not declare "missingProperty"', 'inputTransformer.fieldset[1].withTemplate reads "firstStep.output.nope", but the output schema of step "firstStep" (#/definitions/firstStepOutput) does not declare "nope"']],
@@ -195,6 +220,26 @@ const cases: Case[] = [
     'step "fan": indeterminate property usage: config.children[1].forEach.arrayPath reads "loadOutput.maybe"',
     'step "fan": config.children[2].forEach.arrayPath "loadOutput.name" is not an array',
   ]],
+  ["secretBindings and pollIntervalSeconds that are valid", wf([
+    { ...step("l", { type: "/justworkflowit/aws/lambda", config: { region: "eu-west-1", accountId: "123456789012", functionName: "f", pollIntervalSeconds: 60 }, next: "h" }), pollIntervalSeconds: 10 },
+    step("h", { type: "/canopy/http", config: { url: "https://api.example.com/x", headers: { authorization: { secret: "token" } }, pollIntervalSeconds: 1 } }),
+  ].map((s, i) => (i === 0 ? { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { AWS_ACCESS_KEY_ID: "BILLING_KEY_ID", AWS_SESSION_TOKEN: "ROLE.session-1" } } } : { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { token: "PROD_API_TOKEN" } } })), {}), "valid"],
+  ["secretBindings a step's executor cannot use, poll intervals out of range", wf([
+    { ...step("n", { next: "g" }), pollIntervalSeconds: 0.5, integrationDetails: { ...step("n").integrationDetails, secretBindings: { API_KEY: "K" } } },
+    { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f", pollIntervalSeconds: 100_000 } }), integrationDetails: { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f" } }).integrationDetails, secretBindings: { GCP_SERVICE_ACCOUNT_KEY: "9bad", other: 3 } } },
+  ], {}), [
+    'step "n": pollIntervalSeconds: Too small',
+    'step "n": integrationDetails.secretBindings.API_KEY: executor "/justworkflowit/noop" has no secret slot "API_KEY" (it reads no secrets)',
+    'step "g": integrationDetails.secretBindings.other: Invalid input: expected string',
+  ]],
+  ["secretBindings: a bound key that is not a secret key, a slot the executor lacks", wf([
+    { ...step("g", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f", pollIntervalSeconds: 100_000 } }) },
+    { ...step("g2", { type: "/justworkflowit/gcp/cloudfunction", config: { region: "r", projectId: "p", functionName: "f" } }) },
+  ].map((s, i) => (i === 0 ? s : { ...s, integrationDetails: { ...s.integrationDetails, secretBindings: { GCP_SERVICE_ACCOUNT_KEY: "9bad", AWS_ACCESS_KEY_ID: "X" } } })), {}), [
+    'step "g": config.pollIntervalSeconds: Too big',
+    'step "g2": integrationDetails.secretBindings.GCP_SERVICE_ACCOUNT_KEY: "9bad" is not an organization secret key',
+    'step "g2": integrationDetails.secretBindings.AWS_ACCESS_KEY_ID: executor "/justworkflowit/gcp/cloudfunction" has no secret slot "AWS_ACCESS_KEY_ID" (it reads "GCP_SERVICE_ACCOUNT_KEY")',
+  ]],
   // Found by the e2e fuzzer: a null child crashed the data-flow check (a 500 from ValidateWorkflowVersion).
   ["a runChildJob child that is null", wf([step("fan", { type: "/justworkflowit/runChildJob", config: { children: [null, { workflowName: "item", workflowVersion: { tag: "$LIVE" } }] } })], {}), [
     'step "fan": config.children[0]: Invalid input: expected object, received null',
@@ -240,12 +285,52 @@ describe("checkDefinition", () => {
       'step "b": transition names unknown step "ghost"',
       'step "c": inputDefinition $ref "#/definitions/missing" has no definition',
       'step "c": config.seconds: Too small',
-      "definitions.workflowInput is missing",
+      'step "a": inputDefinition $ref "#/definitions/workflowInput" has no definition',
       'definition "bad": unknown type "nope"',
       'step "d": config.children[0] names workflow "ghostflow", which does not exist',
     ];
     for (const f of fragments) expect(result.errors.join("\n")).toContain(f);
     expect(result.errors.length).toBeGreaterThanOrEqual(fragments.length);
+  });
+
+  it("checks the other steps of a definition with a malformed step, and only reports what is certain", async () => {
+    const definition = wf([
+      { ...step("a", { output: "out", transformer: [{ from: "workflowInput.nope", to: "x" }] }), transitionToStep: { or: ["c", "d"] } },
+      step("c", { transformer: [{ from: "aOutput.x", to: "y" }, { from: "ghostOutput.q", to: "q" }, { from: "dOutput.n", to: "n" }] }),
+      step("d", { output: "out", next: "c" }),
+    ], { out: obj({ n: { type: "integer" } }) });
+    const result = await checkDefinition(definition, lookup);
+    expect(result.errors).toEqual([
+      'step "a": transitionToStep: must be a step name, null or {"if": [condition, step, ..., else]}',
+      'step "a": inputTransformer.fieldset[0].from reads "workflowInput.nope", but workflowInput (#/definitions/workflowInput) does not declare "nope"',
+      'step "c": inputTransformer.fieldset[0].from reads "aOutput.x", but the output schema of step "a" (#/definitions/out) does not declare "x"',
+      'step "c": inputTransformer.fieldset[1].from reads "ghostOutput.q", which is not in the execution data (paths start with workflowInput, <step>Output, <step>Input, <step>.output or previousStep.output)',
+    ]);
+  });
+
+  it("answers, never throws, for definitions whose steps are partly malformed", async () => {
+    const field = fc.oneof(fc.constant(undefined), fc.jsonValue(), fc.constantFrom("a", "b", "ghost", null, { if: [true, "a", null] }, { or: ["b"] }, -1, 0.5));
+    const rawStep = fc.record(
+      {
+        name: fc.oneof(fc.constantFrom("a", "b", "c"), fc.jsonValue()),
+        retries: field,
+        pollIntervalSeconds: field,
+        transitionToStep: field,
+        integrationDetails: fc.oneof(
+          fc.jsonValue(),
+          fc.record({ type: fc.constantFrom("/justworkflowit/noop", "/canopy/http", "/nope"), inputDefinition: fc.constantFrom({ $ref: "#/definitions/workflowInput" }, {}), outputDefinition: fc.constant({ $ref: "#/definitions/x" }), secretBindings: field, inputTransformer: field, config: field }, { requiredKeys: ["type"] }),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(rawStep, fc.jsonValue()), { maxLength: 4 }), fc.oneof(fc.jsonValue(), fc.constant({ x: { type: "object" } })), async (steps, definitions) => {
+        const result = await checkDefinition({ workflowName: "fuzz", steps, definitions }, lookup);
+        expect(Array.isArray(result.errors)).toBe(true);
+        if (!result.valid) expect(result.errors.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("returns the parsed definition, with defaults, when valid", async () => {

@@ -180,7 +180,7 @@ describe("checkTransformerSyntax", () => {
 
   it.each([
     ["an unknown verb", { fieldset: [{ from: "a", map: "x" }] }, 'inputTransformer.fieldset[0]: unsupported key "map"'],
-    ["via formatting", { fieldset: [{ from: "a", via: { type: "date" } }] }, 'inputTransformer.fieldset[0].via: value formatting ("via": date/commands) is not supported'],
+    ["via without its patterns", { fieldset: [{ from: "a", via: { type: "date" } }] }, 'inputTransformer.fieldset[0].via.sourceFormat is required'],
     ["an unknown key in fromEach", { fieldset: [{ fromEach: { field: "a", fields: ["b"] } }] }, 'inputTransformer.fieldset[0].fromEach: unsupported key "fields"'],
     ["a top-level key besides fieldset", { fieldset: [{ from: "a" }], mode: 1 }, 'inputTransformer: unsupported key "mode"'],
     ["an empty fieldset", { fieldset: [] }, "inputTransformer.fieldset must have at least one entry"],

@@ -54,7 +54,8 @@ function sourceFiles(dir: string): string[] {
  */
 function bindingsUsedIn(source: string): Set<string> {
   const used = new Set<string>();
-  for (const m of source.matchAll(/(?<![\w$])(?<!process\.)(?:env|bindings)\??\.([A-Za-z_$][\w$]*)/g)) used.add(m[1]!);
+  // Not after a dash either: "secret-bindings.ts" in a comment names a file.
+  for (const m of source.matchAll(/(?<![\w$-])(?<!process\.)(?:env|bindings)\??\.([A-Za-z_$][\w$]*)/g)) used.add(m[1]!);
   for (const m of source.matchAll(/(?<![\w$])(?<!process\.)(?:env|bindings)\??\.?\[\s*["'`]([A-Za-z_$][\w$]*)["'`]\s*\]/g)) used.add(m[1]!);
   for (const m of source.matchAll(/\{([^{}]*)\}\s*=\s*(?:[\w$]+\.)*(?:env|bindings)\b(?!\s*\.)/g)) {
     for (const part of m[1]!.split(",")) {
@@ -73,7 +74,7 @@ describe("bindingsUsedIn", () => {
     const src = `
       c.env.DB.prepare(); this.env.HISTORY; env?.JOBS; host.bindings.LIMITER; ctx.env["RAW"];
       const { A, B: renamed, ...rest } = this.env; function f(e: Pick<Env, "P" | 'Q'>) {}
-      process.env.NODE_ENV; environment.NOT_THIS; myenv.NOR_THIS;`;
+      process.env.NODE_ENV; environment.NOT_THIS; myenv.NOR_THIS; // see secret-bindings.ts`;
     expect([...bindingsUsedIn(src)].sort()).toEqual(["A", "B", "DB", "HISTORY", "JOBS", "LIMITER", "P", "Q", "RAW"]);
   });
 });
@@ -123,6 +124,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
       ...(rawConfig.d1_databases ?? []).map((d) => d.binding),
       ...(rawConfig.durable_objects?.bindings ?? []).map((b) => b.name),
       ...Object.keys(rawConfig.vars ?? {}),
+      ...(rawConfig.assets?.binding ? [rawConfig.assets.binding] : []),
       ...DOCUMENTED_SECRETS,
     ]);
     const undeclared = new Map<string, string[]>();
@@ -134,7 +136,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
       }
     }
     // The scan sees the bindings it must (were it to find nothing, it would pass for nothing).
-    for (const name of ["DB", "JOBS", "WEBHOOK_RATE_LIMITER", "ADMIN_TOKEN", "SECRETS_KEY"]) expect(used).toContain(name);
+    for (const name of ["DB", "JOBS", "WEBHOOK_RATE_LIMITER", "ADMIN_TOKEN", "SECRETS_KEY", "ASSETS"]) expect(used).toContain(name);
     const report = [...undeclared].map(([name, files]) => `${name} (${files.join(", ")})`);
     expect(report, "bindings used in src/ but not declared in wrangler.toml nor documented as secrets").toEqual([]);
   });
@@ -161,7 +163,7 @@ describe("the production bundle (wrangler deploy --dry-run, offline)", { timeout
     const out = join(work, "out-deploy");
     const built = await run(wranglerBin, ["deploy", "--dry-run", "--config", config, "--outdir", out, "--var", "ALLOW_PRIVATE_EGRESS:false"]);
     expect(built.status, built.stderr + built.stdout).toBe(0);
-    for (const binding of ["env.DB (canopy)", "env.JOBS (JobObject)", "env.WEBHOOK_RATE_LIMITER (WebhookRateLimiter)", "env.HISTORY_ROLLOVER_THRESHOLD", "env.DEFAULT_CALL_TIMEOUT_MS", "env.ALLOW_PRIVATE_EGRESS"]) {
+    for (const binding of ["env.ASSETS", "env.DB (canopy)", "env.JOBS (JobObject)", "env.WEBHOOK_RATE_LIMITER (WebhookRateLimiter)", "env.HISTORY_ROLLOVER_THRESHOLD", "env.DEFAULT_CALL_TIMEOUT_MS", "env.ALLOW_PRIVATE_EGRESS"]) {
       expect(built.stdout).toContain(binding);
     }
     expect(sizeOf(uploadedModules(out)).gzipBytes).toBeLessThanOrEqual(MAX_GZIP_BYTES);

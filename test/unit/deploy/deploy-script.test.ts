@@ -2,12 +2,14 @@
  * `npm run deploy` (scripts/deploy.mjs) without a Cloudflare account: its dry run, its early stop
  * without a login (with the real wrangler, which answers that offline), and whole deploys against a
  * fake wrangler that plays an account and records every command and the secret values it was given.
+ * The fake resolves the Worker a command acts on from its --config and --env as wrangler does (an
+ * environment's own `name`, else "<name>-<env>"), so a staging deploy is seen to leave production alone.
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { childEnv, deployScript, readWranglerConfig, root } from "./run";
+import { childEnv, deployScript, readWranglerConfig, root, type WranglerConfig } from "./run";
 
 const work = mkdtempSync(join(tmpdir(), "canopy-deploy-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -18,8 +20,11 @@ interface FakeAccount {
   accounts?: { id: string; name: string }[];
   databases: { uuid: string; name: string }[];
   newDatabaseId?: string;
-  workerExists: boolean;
-  secrets: Record<string, string>;
+  /** The account's Workers by name, each with its secrets (name → value). */
+  workers: Record<string, Record<string, string>>;
+  /** Filled by the fake: each migrations apply and each deploy, with what its config resolved to. */
+  migrated?: { database: string; databaseId: string; migrationsDir: string; worker: string }[];
+  deployed?: { worker: string; database: string; databaseId: string; vars: Record<string, string> }[];
 }
 
 /** A wrangler stand-in: answers from a state file, records each call (arguments and stdin). */
@@ -33,6 +38,18 @@ const stdin = args[0] === "secret" && args[1] === "put" ? readFileSync(0, "utf8"
 appendFileSync(process.env.FAKE_WRANGLER_LOG, JSON.stringify({ args, stdin }) + "\\n");
 const save = () => writeFileSync(statePath, JSON.stringify(state));
 const [a, b] = args;
+/** The config section a command acts on, read from --config (JSONC: whole-line comments) and --env. */
+function target() {
+  const c = args.indexOf("--config");
+  if (c === -1) { console.error("fake wrangler: no --config"); process.exit(2); }
+  const config = JSON.parse(readFileSync(args[c + 1], "utf8").replace(/^\\s*\\/\\/.*$/gm, ""));
+  const e = args.indexOf("--env");
+  if (e === -1) return config;
+  const env = args[e + 1];
+  const section = config.env?.[env];
+  if (!section) { console.error('No environment found in configuration with name "' + env + '"'); process.exit(1); }
+  return { ...section, name: section.name ?? config.name + "-" + env };
+}
 if (a === "whoami") {
   if (state.whoamiFails) { console.error("✘ [ERROR] A request to the Cloudflare API failed: fetch failed"); process.exit(1); }
   if (!state.loggedIn) { console.log(JSON.stringify({ loggedIn: false })); process.exit(1); }
@@ -42,17 +59,26 @@ if (a === "whoami") {
 } else if (a === "d1" && b === "create") {
   state.databases.push({ uuid: state.newDatabaseId, name: args[2] }); save();
   console.log("Created your new D1 database.");
-} else if (a === "d1" && b === "migrations") {
+} else if (a === "d1" && b === "migrations" && args[2] === "apply") {
+  const t = target();
+  const db = (t.d1_databases ?? []).find((d) => d.database_name === args[3]);
+  if (!db) { console.error("Couldn't find a D1 DB named '" + args[3] + "' in the config of " + t.name); process.exit(1); }
+  (state.migrated ??= []).push({ database: db.database_name, databaseId: db.database_id, migrationsDir: db.migrations_dir, worker: t.name }); save();
   console.log("Migrations applied.");
 } else if (a === "secret" && b === "list") {
-  if (!state.workerExists) { console.error('Worker "canopy" not found.'); process.exit(1); }
-  console.log(JSON.stringify(Object.keys(state.secrets).map((name) => ({ name, type: "secret_text" })), null, "  "));
+  const t = target();
+  if (!state.workers[t.name]) { console.error('Worker "' + t.name + '" not found.'); process.exit(1); }
+  console.log(JSON.stringify(Object.keys(state.workers[t.name]).map((name) => ({ name, type: "secret_text" })), null, "  "));
 } else if (a === "secret" && b === "put") {
-  state.workerExists = true; state.secrets[args[2]] = stdin; save();
+  const t = target();
+  (state.workers[t.name] ??= {})[args[2]] = stdin; save();
   console.log("Success! Uploaded secret " + args[2]);
 } else if (a === "deploy") {
-  state.workerExists = true; save();
-  console.log("Deployed canopy");
+  const t = target();
+  state.workers[t.name] ??= {};
+  const [db] = t.d1_databases;
+  (state.deployed ??= []).push({ worker: t.name, database: db.database_name, databaseId: db.database_id, vars: t.vars }); save();
+  console.log("Deployed " + t.name);
 } else {
   console.error("fake wrangler: unexpected " + args.join(" ")); process.exit(2);
 }
@@ -68,7 +94,7 @@ async function deployAgainst(account: FakeAccount, args: string[] = [], env: Rec
   const state = join(work, `state-${runs}.json`);
   const log = join(work, `log-${runs}.jsonl`);
   writeFileSync(state, JSON.stringify(account));
-  const deployDir = join(dir, "production");
+  const deployDir = join(dir, "deploy");
   const ran = await deployScript(
     args,
     childEnv({ CANOPY_WRANGLER: fake, CANOPY_DEPLOY_DIR: deployDir, FAKE_WRANGLER_STATE: state, FAKE_WRANGLER_LOG: log, ...env }),
@@ -87,7 +113,7 @@ async function deployAgainst(account: FakeAccount, args: string[] = [], env: Rec
 
 describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
   it("--dry-run prints every step's commands in order, runs none, and exits 0", async () => {
-    const r = await deployAgainst({ loggedIn: false, databases: [], workerExists: false, secrets: {} }, ["--dry-run"]);
+    const r = await deployAgainst({ loggedIn: false, databases: [], workers: {} }, ["--dry-run"]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     expect(r.calls, "no wrangler command ran").toEqual([]);
     const cfg = r.config.replace(`${root}/`, "");
@@ -104,7 +130,8 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
       `$ wrangler secret list --config ${cfg}`,
       `$ wrangler secret put ADMIN_TOKEN --config ${cfg}`,
       `$ wrangler secret put SECRETS_KEY --config ${cfg}`,
-      "6. Deploy the Worker",
+      "6. Build the console and deploy the Worker",
+      "$ node scripts/build-console.mjs",
       `$ wrangler deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
       "Dry run done: nothing was run.",
     ];
@@ -118,6 +145,9 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
     const rawConfig = readWranglerConfig(r.config);
     expect(rawConfig.d1_databases?.[0]?.database_id).toBe("00000000-0000-0000-0000-000000000000");
     expect(rawConfig.vars?.ALLOW_PRIVATE_EGRESS).toBe("false");
+    // The console's assets directory, relocated like every other path so that it still names dist/.
+    expect(resolve(dirname(r.config), rawConfig.assets?.directory ?? "")).toBe(resolve(root, "dist"));
+    expect(rawConfig.assets?.binding).toBe("ASSETS");
   });
 
   it("stops before anything else when not logged in (the real wrangler, no credentials)", async () => {
@@ -135,7 +165,7 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
   });
 
   it("stops after `whoami` when not logged in, and runs nothing else", async () => {
-    const r = await deployAgainst({ loggedIn: false, databases: [], workerExists: false, secrets: {} });
+    const r = await deployAgainst({ loggedIn: false, databases: [], workers: {} });
     expect(r.status).toBe(1);
     expect(r.commands).toEqual(["whoami --json"]);
     expect(r.stderr).toContain("Not logged in to Cloudflare");
@@ -143,7 +173,7 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
   });
 
   it("says so when it cannot confirm the login, and runs nothing else", async () => {
-    const r = await deployAgainst({ loggedIn: true, whoamiFails: true, databases: [], workerExists: false, secrets: {} });
+    const r = await deployAgainst({ loggedIn: true, whoamiFails: true, databases: [], workers: {} });
     expect(r.status).toBe(1);
     expect(r.commands).toEqual(["whoami --json"]);
     expect(r.stderr).toContain("Could not confirm a Cloudflare login");
@@ -152,7 +182,7 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
 
   it("asks which account when the login reaches several", async () => {
     const accounts = [{ id: "acc1", name: "Acme" }, { id: "acc2", name: "Other" }];
-    const r = await deployAgainst({ loggedIn: true, accounts, databases: [], workerExists: false, secrets: {} });
+    const r = await deployAgainst({ loggedIn: true, accounts, databases: [], workers: {} });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("CLOUDFLARE_ACCOUNT_ID");
     expect(r.stderr).toContain("acc2  Other");
@@ -161,7 +191,7 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
 
   it("a first deploy creates the database, migrates, puts both secrets and deploys, in that order", async () => {
     const id = "6c1f2d3e-4a5b-4c6d-8e7f-901234567890";
-    const r = await deployAgainst({ loggedIn: true, databases: [{ uuid: "other", name: "else" }], newDatabaseId: id, workerExists: false, secrets: {} });
+    const r = await deployAgainst({ loggedIn: true, databases: [{ uuid: "other", name: "else" }], newDatabaseId: id, workers: {} });
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const cfg = r.config.replace(`${root}/`, "");
     expect(r.commands).toEqual([
@@ -176,11 +206,11 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
       `deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
     ]);
     // The generated admin token is the one put, and is printed once.
-    const admin = r.after.secrets.ADMIN_TOKEN!;
+    const admin = r.after.workers.canopy!.ADMIN_TOKEN!;
     expect(admin).toMatch(/^adm_[A-Za-z0-9_-]{32}$/);
     expect(r.stdout.split(admin).length - 1).toBe(1);
     // SECRETS_KEY is what src/crypto/seal.ts takes (base64 of 32 bytes), and is never printed.
-    const key = r.after.secrets.SECRETS_KEY!;
+    const key = r.after.workers.canopy!.SECRETS_KEY!;
     expect(Buffer.from(key, "base64").byteLength).toBe(32);
     expect(Buffer.from(key, "base64").toString("base64")).toBe(key);
     expect(r.stdout + r.stderr).not.toContain(key);
@@ -188,6 +218,9 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
     const rawConfig = readWranglerConfig(r.config);
     expect(rawConfig.d1_databases?.[0]?.database_id).toBe(id);
     expect(readFileSync(join(root, "wrangler.toml"), "utf8")).toContain('database_id = "00000000-0000-0000-0000-000000000000"');
+    expect(r.after.deployed).toEqual([
+      { worker: "canopy", database: "canopy", databaseId: id, vars: expect.objectContaining({ ALLOW_PRIVATE_EGRESS: "false" }) },
+    ]);
   });
 
   it("a later deploy keeps SECRETS_KEY, keeps ADMIN_TOKEN unless one is given, and creates nothing", async () => {
@@ -195,29 +228,152 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
     const account: FakeAccount = {
       loggedIn: true,
       databases: [{ uuid: id, name: "canopy" }],
-      workerExists: true,
-      secrets: { ADMIN_TOKEN: "adm_old", SECRETS_KEY: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleSE=" },
+      workers: { canopy: { ADMIN_TOKEN: "adm_old", SECRETS_KEY: "b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleSE=" } },
     };
     const kept = await deployAgainst(account);
     expect(kept.status, kept.stderr + kept.stdout).toBe(0);
     expect(kept.commands.filter((c) => c.startsWith("secret put") || c.startsWith("d1 create"))).toEqual([]);
-    expect(kept.after.secrets).toEqual(account.secrets);
+    expect(kept.after.workers).toEqual(account.workers);
     expect(kept.commands.at(-1)).toMatch(/^deploy --config .* --var ALLOW_PRIVATE_EGRESS:false$/);
 
     const newKey = Buffer.alloc(32, 7).toString("base64");
     const given = await deployAgainst(account, [], { ADMIN_TOKEN: "adm_given_token_0123456789", SECRETS_KEY: newKey });
     expect(given.status, given.stderr + given.stdout).toBe(0);
-    expect(given.after.secrets.ADMIN_TOKEN).toBe("adm_given_token_0123456789");
-    expect(given.after.secrets.SECRETS_KEY, "an existing SECRETS_KEY is never replaced").toBe(account.secrets.SECRETS_KEY);
+    expect(given.after.workers.canopy!.ADMIN_TOKEN).toBe("adm_given_token_0123456789");
+    expect(given.after.workers.canopy!.SECRETS_KEY, "an existing SECRETS_KEY is never replaced").toBe(account.workers.canopy!.SECRETS_KEY);
     expect(given.stdout).toContain("SECRETS_KEY is already set: kept (the SECRETS_KEY given was not used)");
   });
 
   it("refuses a SECRETS_KEY that is not the base64 of 32 bytes, before running anything", async () => {
-    const r = await deployAgainst({ loggedIn: true, databases: [], workerExists: false, secrets: {} }, [], {
+    const r = await deployAgainst({ loggedIn: true, databases: [], workers: {} }, [], {
       SECRETS_KEY: Buffer.alloc(16, 1).toString("base64"),
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("SECRETS_KEY must be the base64 of 32 bytes");
     expect(r.commands).toEqual([]);
+  });
+});
+
+describe("scripts/deploy.mjs --env staging", { timeout: 180_000 }, () => {
+  const productionSecrets = { ADMIN_TOKEN: "adm_production_0123456789", SECRETS_KEY: Buffer.alloc(32, 9).toString("base64") };
+
+  it("--dry-run prints the staging plan: its own database, and --env staging on every command that reads the config", async () => {
+    const ways: { args: string[]; env: Record<string, string> }[] = [
+      { args: ["--dry-run", "--env", "staging"], env: {} },
+      { args: ["--dry-run"], env: { CANOPY_ENV: "staging" } },
+    ];
+    for (const how of ways) {
+      const r = await deployAgainst({ loggedIn: false, databases: [], workers: {} }, how.args, how.env);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      expect(r.calls, "no wrangler command ran").toEqual([]);
+      const cfg = r.config.replace(`${root}/`, "");
+      const expected = [
+        'the Worker "canopy-staging" ([env.staging])',
+        "1. Check the Cloudflare login",
+        "$ wrangler whoami --json",
+        '2. Find the D1 database "canopy-staging"',
+        "$ wrangler d1 list --json",
+        "$ wrangler d1 create canopy-staging",
+        `3. Write the deploy config ${cfg} ([env.staging] of wrangler.toml`,
+        "4. Apply the D1 migrations",
+        `$ wrangler d1 migrations apply canopy-staging --remote --config ${cfg} --env staging`,
+        "5. Put the secrets",
+        `$ wrangler secret list --config ${cfg} --env staging`,
+        `$ wrangler secret put ADMIN_TOKEN --config ${cfg} --env staging`,
+        `$ wrangler secret put SECRETS_KEY --config ${cfg} --env staging`,
+        "6. Build the console and deploy the Worker",
+        "$ node scripts/build-console.mjs",
+        `$ wrangler deploy --config ${cfg} --env staging --var ALLOW_PRIVATE_EGRESS:false`,
+        "Dry run done: nothing was run.",
+      ];
+      let at = 0;
+      for (const line of expected) {
+        const found = r.stdout.indexOf(line, at);
+        expect(found, `"${line}" after position ${at} in:\n${r.stdout}`).toBeGreaterThanOrEqual(0);
+        at = found + line.length;
+      }
+      // No command of the plan names production's database.
+      expect(r.stdout).not.toMatch(/ canopy(\s|$)/m);
+      // The deploy config's [env.staging] has the placeholder id and egress off; its top level is as committed.
+      const written = readWranglerConfig(r.config) as WranglerConfig & { env?: Record<string, WranglerConfig> };
+      expect(written.env?.staging?.name).toBe("canopy-staging");
+      expect(written.env?.staging?.d1_databases?.[0]).toMatchObject({ database_name: "canopy-staging", database_id: "00000000-0000-0000-0000-000000000000" });
+      expect(written.env?.staging?.vars?.ALLOW_PRIVATE_EGRESS).toBe("false");
+      expect(written.name).toBe("canopy");
+      expect(written.d1_databases?.[0]?.database_id).toBe("00000000-0000-0000-0000-000000000000");
+    }
+  });
+
+  it("a first staging deploy creates canopy-staging, migrates it, and puts secrets on and deploys canopy-staging only", async () => {
+    const productionId = "11111111-2222-4333-8444-555555555555";
+    const stagingId = "99999999-8888-4777-8666-555555555555";
+    const r = await deployAgainst(
+      {
+        loggedIn: true,
+        databases: [{ uuid: productionId, name: "canopy" }],
+        newDatabaseId: stagingId,
+        workers: { canopy: { ...productionSecrets } },
+      },
+      ["--env", "staging"],
+    );
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const cfg = r.config.replace(`${root}/`, "");
+    expect(r.commands).toEqual([
+      "whoami --json",
+      "d1 list --json",
+      "d1 create canopy-staging",
+      "d1 list --json",
+      `d1 migrations apply canopy-staging --remote --config ${cfg} --env staging`,
+      `secret list --config ${cfg} --env staging`,
+      `secret put ADMIN_TOKEN --config ${cfg} --env staging`,
+      `secret put SECRETS_KEY --config ${cfg} --env staging`,
+      `deploy --config ${cfg} --env staging --var ALLOW_PRIVATE_EGRESS:false`,
+    ]);
+    expect(r.stdout).toContain('The Worker "canopy-staging" does not exist yet');
+    // The staging database, with the real id, is the one migrated and bound; production's is untouched.
+    expect(r.after.databases).toEqual([{ uuid: productionId, name: "canopy" }, { uuid: stagingId, name: "canopy-staging" }]);
+    expect(r.after.migrated).toEqual([
+      { database: "canopy-staging", databaseId: stagingId, migrationsDir: expect.stringMatching(/(^|\/)migrations$/), worker: "canopy-staging" },
+    ]);
+    expect(r.after.deployed).toEqual([
+      { worker: "canopy-staging", database: "canopy-staging", databaseId: stagingId, vars: expect.objectContaining({ ALLOW_PRIVATE_EGRESS: "false" }) },
+    ]);
+    // Staging has secrets of its own; production's Worker and secrets are as they were.
+    expect(Object.keys(r.after.workers).sort()).toEqual(["canopy", "canopy-staging"]);
+    expect(r.after.workers.canopy).toEqual(productionSecrets);
+    const staging = r.after.workers["canopy-staging"]!;
+    expect(staging.ADMIN_TOKEN).toMatch(/^adm_[A-Za-z0-9_-]{32}$/);
+    expect(Buffer.from(staging.SECRETS_KEY!, "base64").byteLength).toBe(32);
+    expect(staging.SECRETS_KEY).not.toBe(productionSecrets.SECRETS_KEY);
+    // The migrations directory the deploy config names is the repository's, from where the config lives.
+    const migrationsDir = r.after.migrated![0]!.migrationsDir;
+    expect(existsSync(join(r.config, "..", migrationsDir, "0001_init.sql"))).toBe(true);
+  });
+
+  it("a later staging deploy keeps staging's secrets and creates nothing", async () => {
+    const stagingSecrets = { ADMIN_TOKEN: "adm_staging_0123456789", SECRETS_KEY: Buffer.alloc(32, 3).toString("base64") };
+    const account: FakeAccount = {
+      loggedIn: true,
+      databases: [{ uuid: "p", name: "canopy" }, { uuid: "s", name: "canopy-staging" }],
+      workers: { canopy: { ...productionSecrets }, "canopy-staging": { ...stagingSecrets } },
+    };
+    const r = await deployAgainst(account, [], { CANOPY_ENV: "staging" });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.commands.filter((c) => c.startsWith("secret put") || c.startsWith("d1 create"))).toEqual([]);
+    expect(r.after.workers).toEqual(account.workers);
+    expect(r.after.deployed?.map((d) => [d.worker, d.databaseId])).toEqual([["canopy-staging", "s"]]);
+  });
+
+  it("refuses an environment wrangler.toml does not declare, or two that disagree, before running anything", async () => {
+    const none = await deployAgainst({ loggedIn: true, databases: [], workers: {} }, ["--env", "qa"]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("wrangler.toml has no [env.qa] (it has [env.staging])");
+    expect(none.commands).toEqual([]);
+    expect(existsSync(none.config)).toBe(false);
+
+    const clash = await deployAgainst({ loggedIn: true, databases: [], workers: {} }, ["--env", "staging"], { CANOPY_ENV: "production" });
+    expect(clash.status).toBe(1);
+    expect(clash.stderr).toContain("--env staging and CANOPY_ENV=production disagree");
+    expect(clash.commands).toEqual([]);
   });
 });

@@ -75,6 +75,7 @@ export interface WranglerConfig {
   durable_objects?: { bindings?: { name: string; class_name: string }[] };
   migrations?: { tag: string; new_sqlite_classes?: string[] }[];
   vars?: Record<string, unknown>;
+  assets?: { directory?: string; binding?: string };
 }
 
 /** A wrangler config (toml or jsonc) read with wrangler's own parser. */

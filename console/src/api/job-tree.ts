@@ -1,0 +1,160 @@
+/**
+ * The data behind a job's tree: each expanded job's direct children, paged in through ListJobs
+ * (`parentJobId`, 100 a page) with their counts per status. The tree component gets the flat rows.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, orgPath, query } from "./client";
+import type { JobStatus, JobSummary, ListJobsResponse } from "./types";
+
+const PAGE_SIZE = 100;
+/** A live tree re-reads at most this many of a job's children per poll: 5 requests, not 100 at 10,000. */
+const REFRESH_ROWS = 500;
+
+interface NodeState {
+  expanded: boolean;
+  children: JobSummary[];
+  nextPageToken?: string;
+  total?: number;
+  counts?: Record<JobStatus, number>;
+  loading: boolean;
+  loaded: boolean;
+  error?: string;
+}
+
+export type TreeRow =
+  | { kind: "job"; job: JobSummary; depth: number; expanded: boolean; loading: boolean; total?: number; counts?: Record<JobStatus, number>; error?: string }
+  | { kind: "more"; parentId: string; depth: number; loaded: number; total: number; loading: boolean };
+
+export interface JobTreeData {
+  rows: TreeRow[];
+  toggle: (jobId: string) => void;
+  loadMore: (jobId: string) => void;
+  /** Set once the root's first page of children has arrived (or failed). */
+  ready: boolean;
+}
+
+/** Keeps the tree of `root`; while `live`, re-reads what is shown every `pollMs`. */
+export function useJobTree(org: string, root: JobSummary | undefined, live: boolean, pollMs = 2500): JobTreeData {
+  const nodes = useRef(new Map<string, NodeState>());
+  const [version, setVersion] = useState(0);
+  const bump = useCallback(() => setVersion((v) => v + 1), []);
+  const rootId = root?.jobId;
+
+  const node = (id: string): NodeState => {
+    let n = nodes.current.get(id);
+    if (!n) nodes.current.set(id, (n = { expanded: false, children: [], loading: false, loaded: false }));
+    return n;
+  };
+
+  const fetchPage = useCallback(
+    (parentId: string, pageToken?: string) =>
+      api<ListJobsResponse>(`${orgPath(org)}/jobs${query({ parentJobId: parentId, pageSize: PAGE_SIZE, pageToken })}`),
+    [org],
+  );
+
+  const loadMore = useCallback(
+    (id: string) => {
+      const n = node(id);
+      if (n.loading || (n.loaded && !n.nextPageToken)) return;
+      n.loading = true;
+      bump();
+      fetchPage(id, n.nextPageToken)
+        .then((page) => {
+          n.children = [...n.children, ...page.jobs];
+          n.nextPageToken = page.nextPageToken;
+          n.total = page.totalCount;
+          n.counts = page.statusCounts;
+          n.error = undefined;
+        })
+        .catch((e: Error) => (n.error = e.message))
+        .finally(() => {
+          n.loading = false;
+          n.loaded = true;
+          bump();
+        });
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [fetchPage, bump],
+  );
+
+  const toggle = useCallback(
+    (id: string) => {
+      const n = node(id);
+      n.expanded = !n.expanded;
+      bump();
+      if (n.expanded && !n.loaded) loadMore(id);
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [loadMore, bump],
+  );
+
+  // A new job page starts from its root, expanded.
+  useEffect(() => {
+    if (!rootId) return;
+    nodes.current = new Map();
+    node(rootId).expanded = true;
+    loadMore(rootId);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [rootId, org]);
+
+  /** Re-reads every expanded job's children (the first REFRESH_ROWS of them), in place. */
+  const refresh = useCallback(async () => {
+    for (const [id, n] of nodes.current) {
+      if (!n.expanded || !n.loaded || n.loading) continue;
+      const want = Math.min(Math.max(n.children.length, 1), REFRESH_ROWS);
+      const fresh: JobSummary[] = [];
+      let token: string | undefined;
+      let last: ListJobsResponse | undefined;
+      try {
+        do {
+          last = await fetchPage(id, token);
+          fresh.push(...last.jobs);
+          token = last.nextPageToken;
+        } while (token && fresh.length < want);
+      } catch {
+        continue; // The next poll tries again; what is shown stays.
+      }
+      if (!token || fresh.length >= n.children.length) {
+        n.children = fresh;
+        n.nextPageToken = token;
+      } else {
+        // Rows past the re-read window keep what they last showed, and paging goes on after them.
+        const seen = new Set(fresh.map((c) => c.jobId));
+        n.children = [...fresh, ...n.children.filter((c) => !seen.has(c.jobId))];
+      }
+      n.total = last.totalCount;
+      n.counts = last.statusCounts;
+    }
+    bump();
+  }, [fetchPage, bump]);
+
+  // While the job runs its tree is re-read; once it ends, one last read shows the final state.
+  const wasLive = useRef(false);
+  useEffect(() => {
+    if (live) {
+      wasLive.current = true;
+      const t = setInterval(() => void refresh(), pollMs);
+      return () => clearInterval(t);
+    }
+    if (wasLive.current) {
+      wasLive.current = false;
+      void refresh();
+    }
+    return undefined;
+  }, [live, pollMs, refresh]);
+
+  const rows: TreeRow[] = [];
+  if (root) {
+    const walk = (job: JobSummary, depth: number) => {
+      const n = nodes.current.get(job.jobId);
+      rows.push({ kind: "job", job, depth, expanded: !!n?.expanded, loading: !!n?.loading, total: n?.total, counts: n?.counts, error: n?.error });
+      if (!n?.expanded) return;
+      for (const c of n.children) walk(c, depth + 1);
+      if (n.nextPageToken) rows.push({ kind: "more", parentId: job.jobId, depth: depth + 1, loaded: n.children.length, total: n.total ?? 0, loading: n.loading });
+    };
+    walk(root, 0);
+  }
+  const rootNode = rootId ? nodes.current.get(rootId) : undefined;
+  void version;
+  return { rows, toggle, loadMore, ready: !!rootNode?.loaded };
+}

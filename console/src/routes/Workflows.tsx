@@ -1,0 +1,68 @@
+/** An organization's workflows, each with its versions and the tags on them. */
+import { Link, useParams } from "react-router";
+import { orgPath } from "../api/client";
+import { useApi } from "../api/hooks";
+import type { Workflow, WorkflowVersion } from "../api/types";
+import { time } from "../components/format";
+import { Empty, ErrorBox, Loading } from "../components/States";
+
+function Versions({ org, workflowId }: { org: string; workflowId: string }) {
+  const { data, error, loading } = useApi<{ versions: WorkflowVersion[] }>(`${orgPath(org)}/workflows/${workflowId}/versions`);
+  if (loading) return <span className="muted">loading…</span>;
+  if (error) return <span className="state error">{error.message}</span>;
+  const versions = data?.versions ?? [];
+  if (versions.length === 0) return <span className="muted">no versions</span>;
+  return (
+    <ul className="inline-list">
+      {versions.map((v) => (
+        <li key={v.versionId}>
+          <Link to={`/organizations/${org}/workflows/${workflowId}?version=${v.versionId}`}>v{v.versionNumber}</Link>
+          {v.tags.map((t) => (
+            <span key={t} className="tag">
+              {t}
+            </span>
+          ))}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function Workflows() {
+  const { org = "" } = useParams();
+  const { data, error, loading } = useApi<{ workflows: Workflow[] }>(`${orgPath(org)}/workflows`);
+  return (
+    <section>
+      <h1>Workflows</h1>
+      {loading && <Loading what="workflows" />}
+      {error && <ErrorBox error={error} title="Could not list workflows" />}
+      {data && data.workflows.length === 0 && <Empty>No workflows yet. Register one with POST …/workflows (see the README).</Empty>}
+      {data && data.workflows.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Versions and tags</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.workflows.map((w) => (
+                <tr key={w.workflowId}>
+                  <td>
+                    <Link to={`/organizations/${org}/workflows/${w.workflowId}`}>{w.name}</Link>
+                  </td>
+                  <td>
+                    <Versions org={org} workflowId={w.workflowId} />
+                  </td>
+                  <td>{time(w.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,189 @@
+/** API tokens of an organization, and the calling token's own permissions. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { isoTime } from "../../ids";
+import { getOrganization } from "../../registry/organizations";
+import { createApiToken, getApiToken, listApiTokens, revokeApiToken, updateApiToken, type ApiAuthToken } from "../../registry/tokens";
+import { permissionsOf, requireOrganization, requireWithinBounds } from "../auth";
+import type { App, Caller } from "../context";
+import { DEFAULT_TOKEN_PERMISSIONS, KNOWN_PERMISSIONS } from "../permissions";
+import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
+
+const PermissionsList = z
+  .array(z.string().refine((p) => KNOWN_PERMISSIONS.includes(p), { message: "Not a permission of the JustWorkflowIt client's PermissionEnum." }))
+  .max(KNOWN_PERMISSIONS.length)
+  .transform((list) => [...new Set(list)])
+  .openapi({ description: "PermissionEnum values, e.g. job:submit, job:read. See the README for what each allows.", example: ["job:submit", "job:read"] });
+
+/** A timestamp as the client sends it (RFC 3339, UTC), stored in the one spelling `isoTime` writes. */
+const Timestamp = z.iso.datetime().transform((s) => isoTime(Date.parse(s)));
+
+const TokenSchema = z
+  .object({
+    apiAuthTokenId: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().optional(),
+    permissions: z.array(z.string()).openapi({ description: "What the token may do; a token created without a list has the defaults." }),
+  })
+  .openapi("ApiAuthToken");
+
+const CreatedTokenSchema = z
+  .object({
+    apiAuthTokenId: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().optional(),
+    permissions: z.array(z.string()).optional(),
+    token: z.string().openapi({ description: "Shown once." }),
+  })
+  .openapi("CreatedApiAuthToken");
+
+const CreateTokenBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    expiresAt: Timestamp.optional().openapi({ description: "Left out: never, or the expiry of the calling token if it has one." }),
+    permissions: PermissionsList.optional().openapi({
+      description: "Left out: the defaults (every engine permission but secret:resolve), or the calling token's own list if it has one.",
+    }),
+  })
+  .openapi("CreateApiAuthTokenRequest");
+
+const UpdateTokenBody = z
+  .object({ permissions: PermissionsList.optional(), expiresAt: Timestamp.optional() })
+  .refine((b) => b.permissions !== undefined || b.expiresAt !== undefined, "Name permissions or expiresAt to change.")
+  .openapi("UpdateApiAuthTokenRequest");
+
+const TokenParams = OrgParams.extend({
+  apiAuthTokenId: z.string().min(1).max(100).openapi({ param: { name: "apiAuthTokenId", in: "path" } }),
+});
+
+const security = [{ Bearer: [] }];
+const orgErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
+
+/** A token as Get/List/Update show it: `permissions` always, the defaults for a token created without a list. */
+function view(token: ApiAuthToken): z.infer<typeof TokenSchema> {
+  return { ...token, permissions: token.permissions ?? [...DEFAULT_TOKEN_PERMISSIONS] };
+}
+
+/**
+ * A new token's permissions and expiry: given, or inherited from a calling token that has them,
+ * so a token never mints one that outlives it or does more than it may.
+ */
+function boundedCreate(caller: Caller, body: { permissions?: string[]; expiresAt?: string }): { permissions?: string[]; expiresAt?: string } {
+  const inherited =
+    caller.kind === "token"
+      ? { ...(caller.permissions !== null ? { permissions: caller.permissions } : {}), ...(caller.expiresAt !== null ? { expiresAt: caller.expiresAt } : {}) }
+      : {};
+  const wanted = { ...inherited, ...body };
+  requireWithinBounds(caller, wanted);
+  return wanted;
+}
+
+/** Registers the API token routes and GetMyPermissions. */
+export function registerApiTokenRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/api-auth-tokens",
+      operationId: "CreateApiAuthToken",
+      description: "A token cannot create a token with a permission it lacks or a later expiry than its own (403).",
+      security,
+      request: { params: OrgParams, ...jsonBody(CreateTokenBody) },
+      responses: { 200: json(CreatedTokenSchema), ...errorResponses("ValidationError", ...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const body = c.req.valid("json");
+      const bounded = boundedCreate(caller, { ...(body.permissions ? { permissions: body.permissions } : {}), ...(body.expiresAt ? { expiresAt: body.expiresAt } : {}) });
+      await getOrganization(c.env.DB, organizationId);
+      return c.json(await createApiToken(c.env.DB, organizationId, { name: body.name, ...bounded }, Date.now()), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/api-auth-tokens",
+      operationId: "ListApiAuthTokens",
+      security,
+      request: { params: OrgParams },
+      responses: { 200: json(z.object({ tokens: z.array(TokenSchema) })), ...errorResponses(...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json({ tokens: (await listApiTokens(c.env.DB, organizationId)).map(view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/api-auth-tokens/{apiAuthTokenId}",
+      operationId: "GetApiAuthToken",
+      security,
+      request: { params: TokenParams },
+      responses: { 200: json(TokenSchema), ...errorResponses(...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId, apiAuthTokenId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      return c.json(view(await getApiToken(c.env.DB, organizationId, apiAuthTokenId)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/organizations/{organizationId}/api-auth-tokens/{apiAuthTokenId}",
+      operationId: "UpdateApiAuthToken",
+      description: "Replaces a token's permissions or expiry. Within the calling token's own bounds, as for CreateApiAuthToken.",
+      security,
+      request: { params: TokenParams, ...jsonBody(UpdateTokenBody) },
+      responses: { 200: json(TokenSchema), ...errorResponses("ValidationError", ...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId, apiAuthTokenId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const change = c.req.valid("json");
+      requireWithinBounds(caller, change);
+      return c.json(view(await updateApiToken(c.env.DB, organizationId, apiAuthTokenId, change)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/organizations/{organizationId}/api-auth-tokens/{apiAuthTokenId}",
+      operationId: "RevokeApiAuthToken",
+      security,
+      request: { params: TokenParams },
+      responses: { 200: json(SuccessSchema), ...errorResponses(...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId, apiAuthTokenId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      await revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now());
+      return c.json({ success: true as const }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/users/me/permissions",
+      operationId: "GetMyPermissions",
+      description: "The calling token's permissions (the admin token: every permission Canopy knows). Needs no permission itself.",
+      security,
+      request: { params: OrgParams },
+      responses: { 200: json(z.object({ permissions: z.array(z.string()) }).openapi("MyPermissions")), ...errorResponses(...orgErrors) },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const permissions = caller.kind === "token" && caller.permissions !== null ? [...new Set(caller.permissions)] : [...permissionsOf(caller)];
+      return c.json({ permissions }, 200);
+    },
+  );
+}

@@ -1,0 +1,362 @@
+/** Schedules: cron-started jobs with overlap policies, catch-up, pause and backfill. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { NotFoundError, ValidationError, unwrap, type RpcResult } from "../../errors";
+import { canonicalUuid, newId } from "../../ids";
+import { refuseOversizedJson } from "../../json-size";
+import { DEFAULT_CATCHUP_WINDOW_SECONDS, DEFAULT_PAGE_SIZE, MAX_CATCHUP_WINDOW_SECONDS, MAX_JITTER_SECONDS, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES } from "../../limits";
+import { jobStatuses } from "../../registry/jobs";
+import { listSchedules } from "../../registry/schedules";
+import { prepareSubmission } from "../../job/submit";
+import { checkCronSpec } from "../../schedule/cron";
+import type { ScheduleObject, ScheduleView } from "../../schedule/schedule-object";
+import { OVERLAP_POLICIES, firingInput, specView, type ScheduleSpec } from "../../schedule/spec";
+import { requireOrganization } from "../auth";
+import { callerName, type App } from "../context";
+import { OrgParams, SuccessSchema, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+import { parseInput } from "./jobs";
+
+const security = [{ Bearer: [] }];
+const scheduleErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
+
+const ScheduleSpecBody = z
+  .object({
+    workflowId: z.string().min(1).max(100).optional(),
+    workflowName: z.string().min(1).max(200).optional(),
+    workflowVersion: VersionSelectorSchema.openapi({ description: "A tag is resolved again at each firing." }),
+    inputJson: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().openapi({
+      description: "A JSON object (or its JSON text). Each job's input is this object with `scheduledAt`, the nominal fire time (RFC 3339), set in it.",
+    }),
+    cron: z.string().min(1).max(200).openapi({
+      description: "5 fields, or 6 with seconds first; @yearly, @monthly, @weekly, @daily, @hourly. Parsed by croner. At most one firing per second.",
+      example: "*/15 * * * *",
+    }),
+    timezone: z.string().min(1).max(100).default("UTC").openapi({ description: "An IANA timezone; the cron is read in it, DST included." }),
+    startAt: z.iso.datetime({ offset: true }).optional().openapi({ description: "No firing before this time (inclusive)." }),
+    endAt: z.iso.datetime({ offset: true }).optional().openapi({ description: "No firing after this time (inclusive)." }),
+    jitterSeconds: z.number().int().min(0).max(MAX_JITTER_SECONDS).default(0).openapi({ description: "Each firing is delayed by a random (but fixed per firing) 0 to jitterSeconds." }),
+    overlapPolicy: z.enum(OVERLAP_POLICIES).default("SKIP").openapi({
+      description:
+        "When the previous firing's job is still running. SKIP: do not start. BUFFER_ONE: start once it ends (one firing waits; more are skipped). ALLOW_ALL: start anyway. CANCEL_OTHER: cancel it and start once it and its child jobs have ended. TERMINATE_OTHER: cancel it and start at once.",
+    }),
+    catchupWindowSeconds: z.number().int().min(0).max(MAX_CATCHUP_WINDOW_SECONDS).default(DEFAULT_CATCHUP_WINDOW_SECONDS).openapi({
+      description: "A firing missed while the engine was down still runs when at most this late; later ones are counted as missed.",
+    }),
+    pauseOnFailure: z.boolean().default(false).openapi({ description: "Pause when a firing finds the previous firing's job FAILED." }),
+  })
+  .refine((b) => (b.workflowId === undefined) !== (b.workflowName === undefined), {
+    message: "Give exactly one of workflowId and workflowName.",
+    path: ["workflowId"],
+  })
+  .openapi("ScheduleSpecRequest");
+
+const SpecSchema = z
+  .object({
+    workflowId: z.string(),
+    workflowName: z.string(),
+    workflowVersion: VersionSelectorSchema,
+    inputJson: z.record(z.string(), z.unknown()),
+    cron: z.string(),
+    timezone: z.string(),
+    startAt: z.string().optional(),
+    endAt: z.string().optional(),
+    jitterSeconds: z.number().int(),
+    overlapPolicy: z.enum(OVERLAP_POLICIES),
+    catchupWindowSeconds: z.number().int(),
+    pauseOnFailure: z.boolean(),
+  })
+  .openapi("ScheduleSpec");
+
+const ActionResult = z.enum(["PENDING", "BUFFERED", "STARTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED", "NOT_STARTED"]);
+
+const ScheduleSchema = z
+  .object({
+    scheduleId: z.string(),
+    spec: SpecSchema,
+    paused: z.boolean(),
+    note: z.string().optional(),
+    nextFireTimes: z.array(z.string()).openapi({ description: "The next 5 nominal fire times (before jitter)." }),
+    recentActions: z
+      .array(
+        z.object({
+          trigger: z.enum(["SCHEDULED", "TRIGGERED", "BACKFILL"]),
+          fireTime: z.string().openapi({ description: "The nominal fire time: the job's input.scheduledAt." }),
+          actionTime: z.string(),
+          jobId: z.string().optional(),
+          result: ActionResult.openapi({ description: "The job's status, or what became of a firing that started none." }),
+          detail: z.string().optional(),
+        }),
+      )
+      .openapi({ description: "The last 10 actions, newest first." }),
+    missedCount: z.number().int().openapi({ description: "Firings later than the catch-up window (engine down), never run." }),
+    skippedCount: z.number().int().openapi({ description: "Firings the overlap policy (or pauseOnFailure) did not run." }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Schedule");
+
+const ScheduleSummarySchema = z
+  .object({ scheduleId: z.string(), spec: SpecSchema, paused: z.boolean(), note: z.string().optional(), createdAt: z.string(), updatedAt: z.string() })
+  .openapi("ScheduleSummary");
+
+const ScheduleParams = OrgParams.extend({
+  scheduleId: z.string().min(1).max(100).openapi({ param: { name: "scheduleId", in: "path" } }),
+});
+
+const NoteBody = z.object({ note: z.string().max(1000).optional() }).openapi("ScheduleNoteRequest");
+const optionalBody = <T extends z.ZodType>(schema: T) => ({ body: { required: false, content: { "application/json": { schema } } } });
+
+type SpecBody = z.infer<typeof ScheduleSpecBody>;
+
+const fieldError = (field: string, problem: string) => new ValidationError(`${field} ${problem}.`, [`${field}: ${problem}`], { [field]: problem });
+
+/**
+ * Turns a request into a spec, or throws before anything is created: a 400 naming the field for a
+ * bad cron, timezone, range or input, 404 for an unknown workflow or version (as SubmitJob answers).
+ */
+async function buildSpec(env: Env, organizationId: string, body: SpecBody, caller: string, now: number): Promise<ScheduleSpec> {
+  const input = parseInput(body.inputJson);
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw fieldError("inputJson", "must be a JSON object");
+  refuseOversizedJson(input, "inputJson", MAX_PAYLOAD_BYTES);
+  const startAt = body.startAt !== undefined ? Date.parse(body.startAt) : undefined;
+  const endAt = body.endAt !== undefined ? Date.parse(body.endAt) : undefined;
+  const cronSpec = { cron: body.cron, timezone: body.timezone, ...(startAt !== undefined ? { startAt } : {}), ...(endAt !== undefined ? { endAt } : {}) };
+  checkCronSpec(cronSpec, now);
+  const draft: ScheduleSpec = {
+    workflowId: body.workflowId ?? "",
+    workflowName: body.workflowName ?? "",
+    workflowVersion: body.workflowVersion,
+    input: input as Record<string, unknown>,
+    ...cronSpec,
+    jitterSeconds: body.jitterSeconds,
+    overlapPolicy: body.overlapPolicy,
+    catchupWindowSeconds: body.catchupWindowSeconds,
+    pauseOnFailure: body.pauseOnFailure,
+  };
+  // The workflow, the version and the input as a firing would submit them, checked now.
+  const prepared = await prepareSubmission(env, {
+    organizationId,
+    workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
+    version: body.workflowVersion,
+    input: firingInput(draft, now),
+    submittedByUser: caller,
+  }).catch((e: unknown) => {
+    if (!(e instanceof ValidationError)) throw e;
+    const problem = "with scheduledAt set in it, violates the workflow's workflowInput schema";
+    throw new ValidationError(`inputJson, ${problem}.`, e.errors, { inputJson: problem });
+  });
+  return { ...draft, workflowId: prepared.workflow.workflowId, workflowName: prepared.workflow.name };
+}
+
+/** The schedule's object, or 404 for an id that cannot be a schedule's. */
+function scheduleStub(env: Env, scheduleId: string): DurableObjectStub<ScheduleObject> {
+  const id = canonicalUuid(scheduleId);
+  if (id === null) throw new NotFoundError(`Schedule ${scheduleId} was not found.`);
+  return env.SCHEDULES.get(env.SCHEDULES.idFromName(id));
+}
+
+/** GetSchedule's answer: the object's view, with each started job's status from the index. */
+async function scheduleResponse(env: Env, view: ScheduleView): Promise<z.infer<typeof ScheduleSchema>> {
+  const started = view.recentActions.filter((a) => a.state === "STARTED" && a.jobId).map((a) => a.jobId!);
+  const statuses = await jobStatuses(env.DB, started);
+  return {
+    scheduleId: view.scheduleId,
+    spec: specView(view.spec),
+    paused: view.paused,
+    ...(view.note !== undefined ? { note: view.note } : {}),
+    nextFireTimes: view.nextFireTimes,
+    recentActions: view.recentActions.map((a) => ({
+      trigger: a.trigger,
+      fireTime: a.fireTime,
+      actionTime: a.actionTime,
+      ...(a.jobId ? { jobId: a.jobId } : {}),
+      result: a.state === "STARTED" ? (statuses.get(a.jobId!) ?? "STARTED") : a.state === "PENDING" && a.buffered ? "BUFFERED" : a.state,
+      ...(a.detail !== undefined ? { detail: a.detail } : {}),
+    })),
+    missedCount: view.missedCount,
+    skippedCount: view.skippedCount,
+    createdAt: view.createdAt,
+    updatedAt: view.updatedAt,
+  };
+}
+
+/** Registers the schedule routes. */
+export function registerScheduleRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/schedules",
+      operationId: "CreateSchedule",
+      security,
+      request: { params: OrgParams, ...jsonBody(ScheduleSpecBody) },
+      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
+      const scheduleId = newId();
+      const view = unwrap((await scheduleStub(c.env, scheduleId).create(organizationId, scheduleId, spec)) as unknown as RpcResult<ScheduleView>);
+      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/schedules",
+      operationId: "ListSchedules",
+      security,
+      request: {
+        params: OrgParams,
+        query: z.object({
+          workflowId: z.string().max(100).optional(),
+          pageToken: z.string().max(500).optional(),
+          pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+        }),
+      },
+      responses: {
+        200: json(z.object({ schedules: z.array(ScheduleSummarySchema), nextPageToken: z.string().optional() })),
+        ...errorResponses("ValidationError", ...scheduleErrors),
+      },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { schedules, nextPageToken } = await listSchedules(c.env.DB, organizationId, c.req.valid("query"));
+      return c.json({ schedules: schedules.map((s) => ({ ...s, spec: specView(s.spec) })), ...(nextPageToken ? { nextPageToken } : {}) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/schedules/{scheduleId}",
+      operationId: "GetSchedule",
+      security,
+      request: { params: ScheduleParams },
+      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses(...scheduleErrors) },
+    }),
+    async (c) => {
+      const { organizationId, scheduleId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const view = unwrap((await scheduleStub(c.env, scheduleId).describe(organizationId)) as unknown as RpcResult<ScheduleView>);
+      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/schedules/{scheduleId}",
+      operationId: "UpdateSchedule",
+      description: "Replaces the spec. Fire times of the new spec that are already past are not caught up.",
+      security,
+      request: { params: ScheduleParams, ...jsonBody(ScheduleSpecBody) },
+      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
+    }),
+    async (c) => {
+      const { organizationId, scheduleId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const stub = scheduleStub(c.env, scheduleId);
+      // 404 before 400: an unknown schedule is reported as such whatever the body says.
+      unwrap((await stub.describe(organizationId)) as unknown as RpcResult<ScheduleView>);
+      const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
+      const view = unwrap((await stub.update(organizationId, spec)) as unknown as RpcResult<ScheduleView>);
+      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/organizations/{organizationId}/schedules/{scheduleId}",
+      operationId: "DeleteSchedule",
+      description: "Deletes the schedule; jobs it started are not affected.",
+      security,
+      request: { params: ScheduleParams },
+      responses: { 200: json(SuccessSchema), ...errorResponses(...scheduleErrors) },
+    }),
+    async (c) => {
+      const { organizationId, scheduleId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const result = await scheduleStub(c.env, scheduleId).remove(organizationId);
+      if (!result.ok) {
+        // The object is gone but its D1 copy may remain (a delete whose last step failed): finish it.
+        const removed = await c.env.DB.prepare(`DELETE FROM schedules WHERE schedule_id = ? AND organization_id = ?`)
+          .bind(canonicalUuid(scheduleId), organizationId)
+          .run();
+        if (removed.meta.changes === 0) unwrap(result);
+      }
+      return c.json({ success: true as const }, 200);
+    },
+  );
+
+  for (const [verb, operationId, description] of [
+    ["pause", "PauseSchedule", "Stops scheduled firings until unpaused; the note says why. Triggers and backfills still run."],
+    ["unpause", "UnpauseSchedule", "Resumes scheduled firings from now: fire times that passed while paused are not run."],
+  ] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/organizations/{organizationId}/schedules/{scheduleId}/${verb}`,
+        operationId,
+        description,
+        security,
+        request: { params: ScheduleParams, ...optionalBody(NoteBody) },
+        responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors) },
+      }),
+      async (c) => {
+        const { organizationId, scheduleId } = c.req.valid("param");
+        requireOrganization(c, organizationId);
+        const { note } = (c.req.valid("json") ?? {}) as z.infer<typeof NoteBody>;
+        const stub = scheduleStub(c.env, scheduleId);
+        const result = verb === "pause" ? await stub.pause(organizationId, note) : await stub.unpause(organizationId, note);
+        return c.json({ schedule: await scheduleResponse(c.env, unwrap(result as unknown as RpcResult<ScheduleView>)) }, 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/schedules/{scheduleId}/trigger",
+      operationId: "TriggerScheduleNow",
+      description: "Fires now (nominal fire time: now), under the schedule's overlap policy, paused or not.",
+      security,
+      request: { params: ScheduleParams },
+      responses: {
+        200: json(z.object({ fireTime: z.string(), jobId: z.string().optional(), result: ActionResult })),
+        ...errorResponses(...scheduleErrors),
+      },
+    }),
+    async (c) => {
+      const { organizationId, scheduleId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const fired = unwrap(await scheduleStub(c.env, scheduleId).trigger(organizationId));
+      const result: z.infer<typeof ActionResult> = fired.state === "PENDING" ? "BUFFERED" : fired.state;
+      return c.json({ fireTime: fired.fireTime, ...(fired.state !== "SKIPPED" ? { jobId: fired.jobId } : {}), result }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/schedules/{scheduleId}/backfill",
+      operationId: "BackfillSchedule",
+      description:
+        "Starts one job per fire time of the cron in [startAt, endAt] (past times only, at most 1,000), whatever the overlap policy. A fire time whose job exists (it already ran) starts nothing new.",
+      security,
+      request: {
+        params: ScheduleParams,
+        ...jsonBody(z.object({ startAt: z.iso.datetime({ offset: true }), endAt: z.iso.datetime({ offset: true }) }).openapi("BackfillScheduleRequest")),
+      },
+      responses: { 200: json(z.object({ fireTimes: z.array(z.string()) })), ...errorResponses("ValidationError", ...scheduleErrors) },
+    }),
+    async (c) => {
+      const { organizationId, scheduleId } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { startAt, endAt } = c.req.valid("json");
+      return c.json(unwrap(await scheduleStub(c.env, scheduleId).backfill(organizationId, Date.parse(startAt), Date.parse(endAt))), 200);
+    },
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * Starts the jobs of one batch submission. SubmitJobs (batch) answers once the batch is stored here,
+ * in one commit, instead of after a thousand Durable Objects have been created: the jobs are
+ * accepted durably, listed at once (the API writes their first index rows), and started from this
+ * object's alarm, START_CHUNK at a time. A start is idempotent (a job id that exists is returned as
+ * it is), so an alarm that fires twice, or a retry after a crash, starts each job exactly once.
+ * When every job has started the object deletes its storage.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { logEvent } from "../log";
+import type { JobIdentity } from "../engine/types";
+import { jobRunStub } from "./naming";
+
+/** How many starts one alarm pass sends at once. */
+const START_CHUNK = 100;
+/** Definition text in flight in one pass: 100 starts of a 1 MiB definition would hold 100 MiB of the isolate's 128. */
+const START_DEFINITION_BYTES = 16 * 1024 * 1024;
+/** After a pass whose starts failed, the next waits this long times 2^failures, up to a minute. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 60_000;
+
+export class BatchStarter extends DurableObject<Env> {
+  private readonly sql = this.ctx.storage.sql;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS definition (version_id TEXT PRIMARY KEY, text TEXT NOT NULL)`);
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS start (seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE, identity TEXT NOT NULL, input TEXT NOT NULL)`,
+    );
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+  }
+
+  /**
+   * Stores the starts (in one commit) and arms the alarm that sends them. Every value fits a row:
+   * an input arrived in a request body of at most MAX_BODY_BYTES (1 MiB), a definition was stored
+   * in D1 under the same bound.
+   */
+  async accept(definitions: Record<string, string>, starts: { identity: JobIdentity; input: unknown }[]): Promise<{ accepted: number }> {
+    this.ctx.storage.transactionSync(() => {
+      for (const [versionId, text] of Object.entries(definitions)) {
+        this.sql.exec(`INSERT OR IGNORE INTO definition (version_id, text) VALUES (?, ?)`, versionId, text);
+      }
+      for (const s of starts) {
+        this.sql.exec(
+          `INSERT OR IGNORE INTO start (job_id, identity, input) VALUES (?, ?, ?)`,
+          s.identity.jobId,
+          JSON.stringify(s.identity),
+          JSON.stringify(s.input ?? null),
+        );
+      }
+    });
+    await this.ctx.storage.setAlarm(Date.now());
+    return { accepted: starts.length };
+  }
+
+  /**
+   * The next starts in order: at most START_CHUNK, and no more than START_DEFINITION_BYTES of
+   * definitions in flight (each start carries its definition, of up to 1 MiB).
+   */
+  private nextChunk(): { seq: number; job_id: string; identity: string; input: string; versionId: string }[] {
+    const rows = this.sql
+      .exec<{ seq: number; job_id: string; identity: string; input: string; versionId: string; size: number }>(
+        `SELECT s.seq, s.job_id, s.identity, s.input, d.version_id AS versionId, length(d.text) AS size
+         FROM start s JOIN definition d ON d.version_id = json_extract(s.identity, '$.versionId')
+         ORDER BY s.seq LIMIT ?`,
+        START_CHUNK,
+      )
+      .toArray();
+    let bytes = 0;
+    const chunk = [];
+    for (const row of rows) {
+      if (chunk.length > 0 && bytes + row.size > START_DEFINITION_BYTES) break;
+      bytes += row.size;
+      chunk.push(row);
+    }
+    return chunk;
+  }
+
+  /** How many of the batch's jobs are still to be started (tests and diagnostics). */
+  async pending(): Promise<number> {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM start`).one().n;
+  }
+
+  override async alarm(): Promise<void> {
+    const rows = this.nextChunk();
+    if (rows.length === 0) {
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    // Each definition is read once per pass: a row carries only its version id.
+    const definitions = new Map<string, string>();
+    for (const versionId of new Set(rows.map((r) => r.versionId))) {
+      definitions.set(versionId, this.sql.exec<{ text: string }>(`SELECT text FROM definition WHERE version_id = ?`, versionId).one().text);
+    }
+    const results = await Promise.allSettled(
+      rows.map((r) =>
+        jobRunStub(this.env, r.job_id).start({
+          identity: JSON.parse(r.identity) as JobIdentity,
+          definition: definitions.get(r.versionId)!,
+          executionData: { workflowInput: JSON.parse(r.input) as unknown },
+        }),
+      ),
+    );
+    // A start that answered (created, or already there) is done; one that threw is sent again.
+    const done = rows.filter((_, i) => results[i]!.status === "fulfilled").map((r) => r.seq);
+    const failed = rows.length - done.length;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`DELETE FROM start WHERE seq IN (SELECT value FROM json_each(?))`, JSON.stringify(done));
+      if (failed === 0) this.sql.exec(`DELETE FROM failures`);
+      else this.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
+    });
+    if (failed > 0) {
+      const count = this.sql.exec<{ count: number }>(`SELECT count FROM failures`).one().count;
+      const error = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      logEvent("batch.startsFailed", { failed, attempt: count, error: String(error.reason) });
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (count - 1)));
+      return;
+    }
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * OrganizationReaper: one Durable Object per deleted organization. DeleteOrganization goes through
+ * it, so the deletion and the sweep that follows are one durable intent: the object records the
+ * intent and arms its alarm before it marks the organization deleted in D1 (which revokes its
+ * tokens, deletes its triggers and secrets in the same batch), and the alarm then cancels the
+ * organization's unfinished top-level jobs (each cancel reaches every descendant) a page at a
+ * time, from a cursor it stores, until none is left; a second pass after ORG_REAPER_RECHECK_MS
+ * catches a job submitted in the moment of the deletion. An alarm that fires twice, or an object
+ * evicted mid-page, cancels a job again at most, which its JobObject answers with a conflict.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { NotFoundError, type RpcResult } from "../errors";
+import { jobStubFor } from "../job/submit";
+import { ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, ORG_REAPER_RECHECK_MS } from "../limits";
+import { logEvent } from "../log";
+import { markOrganizationDeletedStatement } from "../registry/organizations";
+import { deleteAllSecretsStatement } from "../registry/secrets";
+import { revokeAllTokensStatement } from "../registry/tokens";
+import { deleteAllTriggersStatement } from "../webhooks/triggers";
+
+/** The sweep's one row. `deleted_at` is set once D1 has the organization deleted. */
+type SweepRow = {
+  organization_id: string;
+  deleted_at: number | null;
+  pass: number;
+  cursor_created: string;
+  cursor_job: string;
+  cancelled: number;
+  pages: number;
+  done: number;
+};
+
+export interface ReaperStatus {
+  organizationId: string;
+  pass: number;
+  /** Jobs this sweep cancelled, and the pages (alarms) it took. */
+  cancelled: number;
+  pages: number;
+  done: boolean;
+}
+
+export class OrganizationReaper extends DurableObject<Env> {
+  /** Jobs cancelled per alarm (a test may lower it to see the sweep resume). */
+  batchSize = ORG_REAPER_BATCH;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS sweep (id INTEGER PRIMARY KEY CHECK (id = 1), organization_id TEXT NOT NULL, deleted_at INTEGER,
+         pass INTEGER NOT NULL DEFAULT 1, cursor_created TEXT NOT NULL DEFAULT '', cursor_job TEXT NOT NULL DEFAULT '',
+         cancelled INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0)`,
+    );
+  }
+
+  private row(): SweepRow | undefined {
+    return this.ctx.storage.sql.exec<SweepRow>(`SELECT * FROM sweep WHERE id = 1`).toArray()[0];
+  }
+
+  /**
+   * Deletes the organization: NotFoundError when it is not live (unknown, or already deleted).
+   * The intent and the alarm are stored first, so a crash after D1's commit still sweeps.
+   */
+  async deleteOrganization(organizationId: string): Promise<RpcResult<{ organizationId: string }>> {
+    const now = Date.now();
+    const existing = this.row();
+    if (!existing) this.ctx.storage.sql.exec(`INSERT INTO sweep (id, organization_id) VALUES (1, ?)`, organizationId);
+    await this.ctx.storage.setAlarm(now + 1000);
+    const db = this.env.DB;
+    const [marked] = await db.batch([
+      markOrganizationDeletedStatement(db, organizationId, now),
+      revokeAllTokensStatement(db, organizationId, now),
+      deleteAllTriggersStatement(db, organizationId, now),
+      deleteAllSecretsStatement(db, organizationId),
+    ]);
+    if (marked!.meta.changes === 0) {
+      // Not live. A sweep of an earlier deletion goes on; an intent of this call alone is dropped.
+      if (!existing || existing.deleted_at === null) await this.forget();
+      return { ok: false, error: new NotFoundError(`Organization ${organizationId} was not found.`).toInfo() };
+    }
+    this.ctx.storage.sql.exec(`UPDATE sweep SET deleted_at = ? WHERE id = 1`, now);
+    await this.ctx.storage.setAlarm(now);
+    logEvent("organization.deleted", { organizationId });
+    return { ok: true, value: { organizationId } };
+  }
+
+  /** Where the sweep stands (tests and operators). */
+  async status(): Promise<ReaperStatus | null> {
+    const row = this.row();
+    return row ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1 } : null;
+  }
+
+  private async forget(): Promise<void> {
+    this.ctx.storage.sql.exec(`DELETE FROM sweep`);
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    const row = this.row();
+    if (!row || row.done === 1) return;
+    if (row.deleted_at === null) {
+      // The object stopped between its intent and D1's answer: D1 says whether the deletion happened.
+      const org = await this.env.DB.prepare(`SELECT deleted_at FROM organizations WHERE organization_id = ?`)
+        .bind(row.organization_id)
+        .first<{ deleted_at: string | null }>();
+      if (!org?.deleted_at) return this.forget();
+      this.ctx.storage.sql.exec(`UPDATE sweep SET deleted_at = ? WHERE id = 1`, Date.parse(org.deleted_at));
+      return this.alarm();
+    }
+    await this.sweepPage(row);
+  }
+
+  /** Cancels one page of unfinished top-level jobs after the cursor, then moves the cursor on. */
+  private async sweepPage(row: SweepRow): Promise<void> {
+    const { results } = await this.env.DB.prepare(
+      `SELECT job_id, created_at FROM jobs
+       WHERE organization_id = ?1 AND parent_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
+         AND (created_at > ?2 OR (created_at = ?2 AND job_id > ?3))
+       ORDER BY created_at, job_id LIMIT ?4`,
+    )
+      .bind(row.organization_id, row.cursor_created, row.cursor_job, this.batchSize)
+      .all<{ job_id: string; created_at: string }>();
+    let cancelled = 0;
+    for (let i = 0; i < results.length; i += ORG_REAPER_CONCURRENCY) {
+      const answers = await Promise.all(
+        results.slice(i, i + ORG_REAPER_CONCURRENCY).map((job) => jobStubFor(this.env, job.job_id).cancel(row.organization_id)),
+      );
+      // A job that ended meanwhile answers with a conflict: nothing to do for it.
+      cancelled += answers.filter((a) => a.ok).length;
+    }
+    const last = results[results.length - 1];
+    if (last && results.length === this.batchSize) {
+      this.ctx.storage.sql.exec(
+        `UPDATE sweep SET cursor_created = ?, cursor_job = ?, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`,
+        last.created_at,
+        last.job_id,
+        cancelled,
+      );
+      await this.ctx.storage.setAlarm(Date.now());
+      return;
+    }
+    if (row.pass === 1) {
+      this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2, cursor_created = '', cursor_job = '', cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
+      await this.ctx.storage.setAlarm(Math.max(Date.now(), row.deleted_at! + ORG_REAPER_RECHECK_MS));
+      return;
+    }
+    this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
+    logEvent("organization.reaped", { organizationId: row.organization_id, cancelled: row.cancelled + cancelled });
+  }
+}
+
+/** The reaper of one organization. */
+export function reaperFor(env: Env, organizationId: string): DurableObjectStub<OrganizationReaper> {
+  return env.ORG_REAPER.get(env.ORG_REAPER.idFromName(organizationId));
+}

@@ -1,0 +1,376 @@
+/**
+ * ScheduleObject: one Durable Object per schedule, driven by its alarm. It owns the spec and the
+ * firing state (cursor, recent actions, missed and skipped counts, a buffered firing) in its own
+ * SQLite, and keeps the D1 copy that ListSchedules reads up to date.
+ *
+ * A pass of the alarm: bring the D1 copy up to date, carry out pending firings (backfills, a
+ * buffered firing whose predecessor ended, a replacement waiting for a cancelled job), then handle
+ * every fire time that is due: run it if it is at most `catchupWindowSeconds` late, count it missed
+ * otherwise. Each fire time is decided and recorded with the cursor in one transaction before its
+ * job is started under an id derived from (schedule, fire time), so duplicates start one job.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
+import { isoTime } from "../ids";
+import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS } from "../limits";
+import { logEvent } from "../log";
+import { organizationIsLive } from "../registry/organizations";
+import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
+import { fireTimesAfter, jitterMs, nextFireTime } from "./cron";
+import { cancelJob, firingJobId, isRunning, jobStatus, startFiring, treeEnded } from "./firing";
+import { decideOverlap } from "./overlap";
+import type { ScheduleSpec } from "./spec";
+import { ScheduleStore, type Action, type ActionState, type Control, type Trigger } from "./store";
+
+/** What GetSchedule shows, before the route adds the jobs' statuses. */
+export interface ScheduleView {
+  scheduleId: string;
+  spec: ScheduleSpec;
+  paused: boolean;
+  note?: string;
+  nextFireTimes: string[];
+  recentActions: { trigger: Trigger; fireTime: string; actionTime: string; jobId?: string; state: ActionState; buffered: boolean; detail?: string }[];
+  missedCount: number;
+  skippedCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function fail<T>(error: ApiError): RpcResult<T> {
+  return { ok: false, error: error.toInfo() };
+}
+
+const notFound = <T>(): RpcResult<T> => fail(new NotFoundError("The schedule was not found."));
+
+export class ScheduleObject extends DurableObject<Env> {
+  readonly store: ScheduleStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new ScheduleStore(ctx.storage);
+  }
+
+  private owned(organizationId: string): Control | null {
+    const c = this.store.control();
+    return c && c.organizationId === organizationId ? c : null;
+  }
+
+  // ---- RPC: the API calls these -------------------------------------------------------------
+
+  /** Creates the schedule; creating one that exists returns it unchanged. */
+  async create(organizationId: string, scheduleId: string, spec: ScheduleSpec): Promise<RpcResult<ScheduleView>> {
+    if (!this.store.control()) {
+      const now = Date.now();
+      this.store.create({ organizationId, scheduleId, spec, paused: false, cursor: now, createdAt: now, updatedAt: now, indexSeq: 1 });
+      await this.syncIndex();
+      await this.arm();
+    }
+    return this.describe(organizationId);
+  }
+
+  async describe(organizationId: string): Promise<RpcResult<ScheduleView>> {
+    const c = this.owned(organizationId);
+    if (!c) return notFound();
+    const now = Date.now();
+    const next = fireTimesAfter(c.spec, Math.max(c.cursor, now), SCHEDULE_NEXT_FIRE_TIMES);
+    return {
+      ok: true,
+      value: {
+        scheduleId: c.scheduleId,
+        spec: c.spec,
+        paused: c.paused,
+        ...(c.note !== undefined ? { note: c.note } : {}),
+        nextFireTimes: next.map(isoTime),
+        recentActions: this.store.recent().map((a) => ({
+          trigger: a.trigger,
+          fireTime: isoTime(a.fireAt),
+          actionTime: isoTime(a.actedAt),
+          ...(a.state !== "SKIPPED" ? { jobId: a.jobId } : {}),
+          state: a.state,
+          buffered: a.state === "PENDING" && (a.waitFor !== undefined || a.cancelJobId !== undefined),
+          ...(a.detail !== undefined ? { detail: a.detail } : {}),
+        })),
+        missedCount: c.missed,
+        skippedCount: c.skipped,
+        createdAt: isoTime(c.createdAt),
+        updatedAt: isoTime(c.updatedAt),
+      },
+    };
+  }
+
+  /** Replaces the spec. Fire times of the new spec before now are not caught up. */
+  async update(organizationId: string, spec: ScheduleSpec): Promise<RpcResult<ScheduleView>> {
+    if (!this.owned(organizationId)) return notFound();
+    const now = Date.now();
+    this.store.setSpec(spec, now, now);
+    await this.syncIndex();
+    await this.arm();
+    return this.describe(organizationId);
+  }
+
+  /** Pauses: no scheduled firing runs until unpaused (triggers and backfills still do). */
+  async pause(organizationId: string, note: string | undefined): Promise<RpcResult<ScheduleView>> {
+    if (!this.owned(organizationId)) return notFound();
+    this.store.setPaused(true, note, Date.now());
+    await this.syncIndex();
+    await this.arm();
+    return this.describe(organizationId);
+  }
+
+  /** Unpauses: fire times that passed while paused are neither run nor counted; the next one runs. */
+  async unpause(organizationId: string, note: string | undefined): Promise<RpcResult<ScheduleView>> {
+    const c = this.owned(organizationId);
+    if (!c) return notFound();
+    if (c.paused) {
+      const now = Date.now();
+      this.store.setPaused(false, note, now, now);
+      await this.syncIndex();
+      await this.arm();
+    }
+    return this.describe(organizationId);
+  }
+
+  /** Fires now, under the schedule's overlap policy; the nominal fire time is now. */
+  async trigger(organizationId: string): Promise<RpcResult<{ fireTime: string; jobId: string; state: ActionState }>> {
+    const c = this.owned(organizationId);
+    if (!c) return notFound();
+    const fireAt = Date.now();
+    await this.fire(c, "TRIGGERED", fireAt);
+    const a = this.store.action("TRIGGERED", fireAt)!;
+    await this.arm();
+    return { ok: true, value: { fireTime: isoTime(a.fireAt), jobId: a.jobId, state: a.state } };
+  }
+
+  /**
+   * Queues one firing per fire time of the cron in [startAt, endAt] (both in the past), started
+   * from the alarm in batches. Each job's id is the one that fire time's scheduled firing has, so a
+   * backfill of times that already ran starts nothing new. Overlap policies do not apply.
+   */
+  async backfill(organizationId: string, startAt: number, endAt: number): Promise<RpcResult<{ fireTimes: string[] }>> {
+    const c = this.owned(organizationId);
+    if (!c) return notFound();
+    const now = Date.now();
+    if (endAt < startAt) return fail(new ValidationError("endAt is before startAt.", ["endAt: is before startAt"], { endAt: "is before startAt" }));
+    if (endAt > now) return fail(new ValidationError("endAt is in the future: a backfill covers past fire times.", ["endAt: is in the future"], { endAt: "is in the future" }));
+    const times = fireTimesAfter({ cron: c.spec.cron, timezone: c.spec.timezone }, startAt - 1, MAX_BACKFILL_FIRINGS + 1, endAt);
+    if (times.length > MAX_BACKFILL_FIRINGS) {
+      const problem = `covers more than ${MAX_BACKFILL_FIRINGS} fire times`;
+      return fail(new ValidationError(`The backfill range ${problem}.`, [`endAt: ${problem}`], { endAt: problem }));
+    }
+    const ids = await Promise.all(times.map((t) => firingJobId(c.scheduleId, t)));
+    this.store.transaction(() => {
+      times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
+    });
+    await this.arm(now);
+    return { ok: true, value: { fireTimes: times.map(isoTime) } };
+  }
+
+  /** Deletes the schedule and its D1 copy; jobs it started are left as they are. */
+  async remove(organizationId: string): Promise<RpcResult<{ scheduleId: string }>> {
+    const c = this.owned(organizationId);
+    if (!c) return notFound();
+    await this.store.deleteAll();
+    await deleteScheduleIndex(this.env.DB, c.scheduleId);
+    return { ok: true, value: { scheduleId: c.scheduleId } };
+  }
+
+  // ---- The alarm ------------------------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    const control = this.store.control();
+    if (!control) return;
+    // A deleted organization's schedules end with it: the first pass after the deletion deletes
+    // the schedule (one indexed D1 read per pass; a pass starts jobs, so it costs more already).
+    if (!(await organizationIsLive(this.env.DB, control.organizationId))) {
+      await this.store.deleteAll();
+      await deleteScheduleIndex(this.env.DB, control.scheduleId);
+      logEvent("schedule.deletedWithOrganization", { scheduleId: control.scheduleId, organizationId: control.organizationId });
+      return;
+    }
+    await this.syncIndex();
+    await this.runPending();
+    const c = this.store.control()!;
+    if (!c.paused) await this.fireDue(Date.now());
+    await this.arm();
+  }
+
+  /**
+   * Handles the fire times that are due, up to a batch; the alarm re-arms at once for the rest.
+   * Missed ones (later than the catch-up window) are counted without I/O, in one commit.
+   */
+  private async fireDue(now: number): Promise<void> {
+    let c = this.store.control();
+    if (!c || c.paused) return;
+    let cursor = c.cursor;
+    let missed = 0;
+    const flushMissed = () => {
+      if (missed === 0) return;
+      const n = missed;
+      this.store.transaction(() => {
+        this.store.advanceCursor(cursor);
+        this.store.countMissed(n);
+      });
+      logEvent("schedule.missed", { scheduleId: c!.scheduleId, count: n, upTo: isoTime(cursor) });
+      missed = 0;
+    };
+    let fired = 0;
+    for (let handled = 0; handled < SCHEDULE_TIMES_PER_ALARM && fired < SCHEDULE_FIRINGS_PER_ALARM; handled++) {
+      const t = nextFireTime(c.spec, cursor);
+      if (t === undefined) break;
+      const due = t + jitterMs(c.scheduleId, t, c.spec.jitterSeconds);
+      if (due > now) break;
+      cursor = t;
+      if (now - due > c.spec.catchupWindowSeconds * 1000) {
+        // Missed (the engine was down, or the schedule could not keep up): counted, never run.
+        missed++;
+        continue;
+      }
+      flushMissed();
+      await this.fire(c, "SCHEDULED", t);
+      fired++;
+      c = this.store.control();
+      // Deleted, paused (pauseOnFailure) or updated meanwhile: the next pass starts from the new state.
+      if (!c || c.paused || c.cursor !== cursor) return;
+    }
+    flushMissed();
+  }
+
+  /**
+   * Decides one firing under the overlap policy, records it (moving the cursor past a scheduled
+   * one) in one transaction, then carries it out. A firing already decided is only carried out.
+   */
+  private async fire(c: Control, trigger: Trigger, fireAt: number): Promise<void> {
+    const existing = this.store.action(trigger, fireAt);
+    if (existing) {
+      if (trigger === "SCHEDULED") this.store.advanceCursor(fireAt);
+      if (existing.state === "PENDING") await this.carryOut(existing);
+      return;
+    }
+    const jobId = await firingJobId(c.scheduleId, fireAt);
+    // ALLOW_ALL without pauseOnFailure needs nothing of the previous job: no call, no added lateness.
+    const needsPrevious = c.spec.overlapPolicy !== "ALLOW_ALL" || c.spec.pauseOnFailure;
+    const prevStatus = c.lastJobId && needsPrevious ? await jobStatus(this.env, c.organizationId, c.lastJobId) : undefined;
+    const now = Date.now();
+    // Read with the transaction below, with no await in between.
+    const waiting = this.store.waiting();
+    const d = decideOverlap({
+      policy: c.spec.overlapPolicy,
+      pauseOnFailure: c.spec.pauseOnFailure,
+      ...(c.lastJobId ? { lastJobId: c.lastJobId } : {}),
+      ...(prevStatus ? { lastJobStatus: prevStatus } : {}),
+      waiting,
+    });
+    const base = { trigger, fireAt, jobId, actedAt: now };
+    const decided: Omit<Action, "seq"> = d.start
+      ? { ...base, state: "PENDING", waitForTree: d.waitForTree, ...(d.cancelJobId ? { cancelJobId: d.cancelJobId } : {}), ...(d.waitFor ? { waitFor: d.waitFor } : {}) }
+      : { ...base, state: "SKIPPED", waitForTree: false, detail: d.reason };
+    const pauseNote = !d.start && d.pause ? d.reason : undefined;
+    const recorded = this.store.transaction(() => {
+      // A concurrent pass (a duplicate alarm, a trigger in the same millisecond) decided it first.
+      if (!this.store.addAction(decided)) return false;
+      if (trigger === "SCHEDULED") this.store.advanceCursor(fireAt);
+      if (decided.state === "SKIPPED") this.store.countSkipped();
+      for (const seq of d.supersede) {
+        this.store.settle(seq, "SKIPPED", `replaced by the firing of ${isoTime(fireAt)}`, now);
+        this.store.countSkipped();
+      }
+      if (pauseNote) {
+        this.store.setPaused(true, pauseNote, now);
+        this.store.setLastJob(null);
+      }
+      return true;
+    });
+    if (pauseNote) await this.syncIndex();
+    if (!recorded) logEvent("schedule.duplicateFiring", { scheduleId: c.scheduleId, trigger, fireAt: isoTime(fireAt) });
+    // Whoever recorded it, a firing still to start is started (idempotently) by this pass too.
+    const action = this.store.action(trigger, fireAt)!;
+    if (action.state === "PENDING") await this.carryOut(action);
+  }
+
+  /** Carries out pending firings: backfills in batches, then those waiting for an earlier job. */
+  private async runPending(): Promise<void> {
+    const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
+    const backfills = pending.filter((a) => a.trigger === "BACKFILL");
+    await Promise.all(backfills.map((a) => this.carryOut(a)));
+    for (const a of pending.filter((p) => p.trigger !== "BACKFILL")) await this.carryOut(a);
+  }
+
+  /** Cancels what the firing replaces, waits (by returning) while its predecessor runs, then starts its job. */
+  private async carryOut(a: Action): Promise<void> {
+    const c = this.store.control();
+    if (!c) return;
+    if (a.cancelJobId) {
+      await cancelJob(this.env, c.organizationId, a.cancelJobId);
+      this.store.cancelSent(a.seq);
+      a = this.store.action(a.trigger, a.fireAt)!;
+    }
+    if (a.waitFor) {
+      const ended = a.waitForTree ? await treeEnded(this.env, c.organizationId, a.waitFor) : !isRunning(await jobStatus(this.env, c.organizationId, a.waitFor));
+      if (!ended) return;
+    }
+    const outcome = await startFiring(this.env, c.organizationId, c.scheduleId, c.spec, a.fireAt, a.jobId);
+    const now = Date.now();
+    this.store.transaction(() => {
+      if (this.store.action(a.trigger, a.fireAt)?.state !== "PENDING") return;
+      if (outcome.ok) {
+        this.store.settle(a.seq, "STARTED", outcome.created ? undefined : "the job already existed", now);
+        if (a.trigger !== "BACKFILL") this.store.setLastJob(a.jobId);
+      } else {
+        this.store.settle(a.seq, "NOT_STARTED", outcome.message, now);
+      }
+    });
+    logEvent("schedule.fired", { scheduleId: c.scheduleId, trigger: a.trigger, fireAt: isoTime(a.fireAt), jobId: a.jobId, lateMs: now - a.fireAt, ok: outcome.ok });
+  }
+
+  /** Brings the D1 copy up to date; a failure leaves it for the next alarm. */
+  private async syncIndex(): Promise<void> {
+    const c = this.store.control();
+    if (!c || c.indexedSeq >= c.indexSeq) return;
+    try {
+      await upsertScheduleIndex(
+        this.env.DB,
+        c.organizationId,
+        {
+          scheduleId: c.scheduleId,
+          spec: c.spec,
+          paused: c.paused,
+          ...(c.note !== undefined ? { note: c.note } : {}),
+          createdAt: isoTime(c.createdAt),
+          updatedAt: isoTime(c.updatedAt),
+        },
+        c.indexSeq,
+      );
+      this.store.indexed(c.indexSeq);
+    } catch (e) {
+      logEvent("schedule.indexFailed", { scheduleId: c.scheduleId, error: String(e) });
+    }
+  }
+
+  /**
+   * Sets the alarm to the earliest of: the next fire time (plus its jitter) unless paused, now for
+   * pending backfills or an unsynced D1 copy, a poll for a firing waiting on a job, and `also`.
+   */
+  private async arm(also?: number): Promise<void> {
+    const c = this.store.control();
+    if (!c) return;
+    const now = Date.now();
+    const times: number[] = also !== undefined ? [also] : [];
+    if (!c.paused) {
+      const t = nextFireTime(c.spec, c.cursor);
+      if (t !== undefined) times.push(t + jitterMs(c.scheduleId, t, c.spec.jitterSeconds));
+    }
+    const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
+    if (pending.some((a) => a.trigger === "BACKFILL" || (!a.waitFor && !a.cancelJobId))) times.push(now);
+    else if (pending.length > 0) {
+      // A job that runs for hours is not asked after every second: the poll slows as the wait grows.
+      const waited = now - Math.min(...pending.map((a) => a.actedAt));
+      times.push(now + Math.min(SCHEDULE_POLL_MAX_MS, Math.max(SCHEDULE_POLL_MS, waited / 10)));
+    }
+    if (c.indexedSeq < c.indexSeq) times.push(now + SCHEDULE_POLL_MS);
+    if (times.length === 0) {
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+}

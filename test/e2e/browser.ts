@@ -1,0 +1,46 @@
+/**
+ * A real Chromium for the console's tests: playwright-core drives the browser that the
+ * @sparticuz/chromium package ships (no system packages needed), or the one CHROMIUM_PATH names.
+ * Screenshots go to test/e2e/.screenshots/ (git-ignored); axe-core checks accessibility.
+ */
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import axe from "axe-core";
+import { chromium as playwright, type Browser, type Page } from "playwright-core";
+
+export const SCREENSHOTS = resolve(import.meta.dirname, ".screenshots");
+
+/** Launches headless Chromium. */
+export async function launchChromium(): Promise<Browser> {
+  if (process.env.CHROMIUM_PATH) return playwright.launch({ executablePath: process.env.CHROMIUM_PATH, headless: true });
+  const { default: chromium } = await import("@sparticuz/chromium");
+  return playwright.launch({ executablePath: await chromium.executablePath(), args: chromium.args, headless: true });
+}
+
+/** Saves a full-page screenshot as `<name>.png` and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = resolve(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+export interface Violation {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: string[];
+}
+
+/** Runs axe-core on the page as it is; returns the serious and critical violations. */
+export async function seriousViolations(page: Page): Promise<Violation[]> {
+  if (!(await page.evaluate(() => "axe" in globalThis))) await page.addScriptTag({ content: axe.source });
+  return page.evaluate(async () => {
+    // This runs in the page (the tests' tsconfig has no DOM types).
+    const w = globalThis as unknown as { axe: typeof axe; document: Parameters<typeof axe.run>[0] };
+    const result = await w.axe.run(w.document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact ?? "", help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.html.slice(0, 200)) }));
+  });
+}
