@@ -149,3 +149,14 @@ export async function deleteNotificationSettings(db: D1Database, organizationId:
   const res = await db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId).run();
   return res.meta.changes > 0;
 }
+
+/**
+ * A deleted organization's notifications and outbound settings (run in the deletion's batch): nothing
+ * stays readable, and its outbox drops what it still had queued, having nowhere to send it.
+ */
+export function deleteOrganizationNotificationsStatements(db: D1Database, organizationId: string): D1PreparedStatement[] {
+  return [
+    db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId),
+    db.prepare(`DELETE FROM notifications WHERE organization_id = ?`).bind(organizationId),
+  ];
+}

@@ -14,6 +14,7 @@ import { jobStubFor } from "../job/submit";
 import { ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, ORG_REAPER_RECHECK_MS } from "../limits";
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
+import { deleteOrganizationNotificationsStatements } from "../notifications/store";
 import { deleteAllSecretsStatement } from "../registry/secrets";
 import { revokeAllTokensStatement } from "../registry/tokens";
 import { deleteAllTriggersStatement } from "../webhooks/triggers";
@@ -71,6 +72,7 @@ export class OrganizationReaper extends DurableObject<Env> {
       revokeAllTokensStatement(db, organizationId, now),
       deleteAllTriggersStatement(db, organizationId, now),
       deleteAllSecretsStatement(db, organizationId),
+      ...deleteOrganizationNotificationsStatements(db, organizationId),
     ]);
     if (marked!.meta.changes === 0) {
       // Not live. A sweep of an earlier deletion goes on; an intent of this call alone is dropped.

@@ -116,6 +116,28 @@ describe("outbound notifications", () => {
     expect(state).toBe("dropped");
   });
 
+  it("keeps nothing of a deleted organization's notifications, and sends its queued ones nowhere", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const id = await scenario("outbound-deleted", [{ status: 500, body: "down" }]);
+    await subscribe(client, orgId, `${fakeOrigin()}/s/${id}/hook`);
+    await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "t", message: "m", dedupeKey: "deleted" });
+    await waitForRequests(id, 1);
+    await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+    const left = await env.DB.batch([
+      env.DB.prepare(`SELECT COUNT(*) AS n FROM notifications WHERE organization_id = ?`).bind(orgId),
+      env.DB.prepare(`SELECT COUNT(*) AS n FROM notification_settings WHERE organization_id = ?`).bind(orgId),
+    ]);
+    expect(left.map((r) => (r.results[0] as { n: number }).n)).toEqual([0, 0]);
+    expect((await admin.get(`/organizations/${orgId}/notifications`)).status).toBe(404);
+    const deadline = Date.now() + 30_000;
+    let state = "";
+    while (Date.now() < deadline && state !== "dropped") {
+      state = (await outbox(orgId).deliveries())[0]?.state ?? "";
+      await sleep(100);
+    }
+    expect(state).toBe("dropped");
+  });
+
   it("manages the URL: secret shown once, bad URLs refused, other tenants kept out", async () => {
     const { client, orgId } = await newTenant(admin);
     const other = await newTenant(admin);
