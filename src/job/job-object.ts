@@ -161,7 +161,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
   private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
     this.store.create(state, init.definition, executionData, events);
-    if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state);
+    // A submission is flushed from the first alarm, whatever the job waits for next.
+    if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
   }
 
   /**
@@ -169,12 +170,8 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
    * leaves it: a child's travel on its reports while few; a run that has ended flushes at once
    * (off its caller's path: from the alarm), one still running within METRICS_MAX_FLUSH_DELAY_MS.
    */
-  private keepMetrics(events: MetricEvent[], now: number, state: JobState): void {
-    this.store.metrics.record(events, now, {
-      reportsToParent: state.identity.parentJobId !== undefined,
-      reportMax: METRICS_REPORT_MAX,
-      maxDelayMs: isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS,
-    });
+  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
+    this.store.metrics.record(events, now, { reportsToParent: state.identity.parentJobId !== undefined, reportMax: METRICS_REPORT_MAX, maxDelayMs });
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
