@@ -2,7 +2,7 @@
 // Diagnostic, not part of `npm run bench`: serves Canopy like `npm start` does, but with workerd's inspector on,
 // runs one workload while the V8 CPU profiler samples the engine's isolate, and prints the heaviest functions by
 // self and by inclusive time. Writes bench/.out/<workload>.cpuprofile (open it in Chrome DevTools).
-// Usage: node_modules/.bin/node bench/profile.mjs [submissions|fanout|linear]   (Node 22: WebSocket with headers)
+// Usage: node_modules/.bin/node bench/profile.mjs [submissions|batch|fanout|linear]   (Node 22: WebSocket with headers)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,8 +11,8 @@ import * as canopy from "./canopy.mjs";
 import { ROOT, freePort, sleep, tenant } from "./lib.mjs";
 
 const workload = process.argv[2] ?? "submissions";
-if (!["submissions", "fanout", "linear"].includes(workload)) {
-  console.error("usage: node bench/profile.mjs [submissions|fanout|linear]");
+if (!["submissions", "batch", "fanout", "linear"].includes(workload)) {
+  console.error("usage: node bench/profile.mjs [submissions|batch|fanout|linear]");
   process.exit(2);
 }
 const bin = resolve(ROOT, "node_modules/.bin");
@@ -39,7 +39,12 @@ try {
     await sleep(200);
   }
   const t = await tenant(engine);
-  const run = { submissions: () => canopy.submissions(t, 200), fanout: () => canopy.fanOut(t, 300), linear: () => canopy.linear(t, 1000) }[workload];
+  const run = {
+    submissions: () => canopy.submissions(t, 200),
+    batch: () => canopy.batch(t, 1000),
+    fanout: () => canopy.fanOut(t, 300),
+    linear: () => canopy.linear(t, 1000),
+  }[workload];
   // No warm-up burst for submissions: a second burst of 200 on the same wrangler dev kills it too often
   // (cloudflare/workers-sdk#15451), so that profile includes the isolate's warm-up.
   if (workload !== "submissions") await run();

@@ -6,6 +6,7 @@ export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 export { ScheduleObject } from "./schedule/schedule-object";
 export { OrganizationReaper } from "./organizations/reaper";
+export { ResourcePool } from "./pools/resource-pool";
 export { NotificationOutbox } from "./notifications/outbox";
 
 export default createApp() satisfies ExportedHandler<Env>;

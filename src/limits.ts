@@ -221,6 +221,13 @@ export const MAX_BACKFILL_FIRINGS = 1000;
  */
 export const SCHEDULE_POLL_MS = 1000;
 export const SCHEDULE_POLL_MAX_MS = 60_000;
+/**
+ * A schedule alarm pass that failed (D1 or a job's object threw) re-arms itself after this, doubled
+ * at each consecutive failure up to the maximum: the schedule keeps trying for as long as the outage
+ * lasts (Cloudflare's own alarm retries give up after 6), without hammering what is down.
+ */
+export const SCHEDULE_RETRY_MS = 1000;
+export const SCHEDULE_RETRY_MAX_MS = 5 * 60_000;
 /** GetSchedule shows this many recent actions; older ones are deleted. */
 export const SCHEDULE_RECENT_ACTIONS = 10;
 /** GetSchedule shows this many upcoming fire times. */
@@ -247,6 +254,32 @@ export const ORG_REAPER_RECHECK_MS = 60_000;
  * `acme-6`), then one random suffix: each try is one D1 statement, so a popular name costs at most 7.
  */
 export const DERIVED_KEY_TRIES = 5;
+
+/**
+ * Resource pools. An organization's pools are read from D1 once per isolate per this long, so a
+ * job of an organization without pools costs no extra D1 read on most submissions; a pool created
+ * or retargeted in another isolate applies to new jobs there within this time.
+ */
+export const POOL_LOOKUP_CACHE_MS = 5_000;
+/** Organizations whose pools one isolate keeps cached (bounds its memory). */
+export const POOL_LOOKUP_CACHE_ENTRIES = 1_000;
+/** Pools per organization: every submission of a job reads them all. */
+export const MAX_POOLS_PER_ORGANIZATION = 100;
+/** Workflows one pool targets by id: stored as one D1 value and read on every lookup. */
+export const MAX_POOL_TARGETED_WORKFLOWS = 1_000;
+/** workerLimit bounds: a pool's leases are rows of one Durable Object. */
+export const MAX_POOL_WORKER_LIMIT = 10_000;
+/**
+ * A pool asks the holder of a lease (or a queued job) whether it still wants it when the lease has
+ * not been confirmed for this long, and frees the slot of a job that ended or no longer exists. A
+ * job releases its leases itself when it ends; this check only catches a release that was lost.
+ */
+export const POOL_LEASE_CHECK_INTERVAL_MS = 5 * 60_000;
+/** Leases a pool's alarm checks or grants it delivers per run; more wait for the next alarm. */
+export const POOL_ALARM_BATCH = 50;
+/** Backoff for a grant the job did not acknowledge (its object unreachable): re-sent from the alarm. */
+export const POOL_GRANT_RETRY_INITIAL_MS = 500;
+export const POOL_GRANT_RETRY_MAX_MS = 60_000;
 
 /**
  * Metric events a job's Durable Object writes to D1 per flush: one D1 batch of three statements,

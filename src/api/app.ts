@@ -20,6 +20,7 @@ import { registerJobRoutes } from "./routes/jobs";
 import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
+import { registerResourcePoolRoutes } from "./routes/resource-pools";
 import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
@@ -101,6 +102,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
   registerMetricRoutes(app);
   registerNotificationRoutes(app);

@@ -15,6 +15,7 @@ import { getOwn, setOwn } from "./own-keys";
 import { Overlay, materialize } from "./overlay";
 import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
+import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import type { ChildrenRef, Command, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
 import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
 
@@ -83,15 +84,20 @@ function handle(d: Decider, event: EngineEvent): void {
   switch (event.type) {
     case "start": {
       if (s.status !== "PENDING") return;
-      s.status = "RUNNING";
-      s.startedAt ??= event.at;
-      d.statusChanged(event.at);
-      d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
-      const first = event.stepName ?? s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
-      s.resumeStepName = undefined;
-      beginStep(d, first, event.at);
-      return;
+      // A job governed by resource pools waits for its leases; a continued run holds them already.
+      if (needsLeases(s)) {
+        if (s.admission) return;
+        // Indexed as it waits, PENDING: ListJobs and the parent's childJobs show it.
+        d.statusChanged(event.at);
+        return openAdmission(d);
+      }
+      return run(d, event.at, event.stepName);
     }
+    case "leaseGranted":
+      if (leaseGranted(d, event)) run(d, event.at);
+      return;
+    case "leaseQueued":
+      return leaseQueued(d, event);
     case "reject":
       if (s.status !== "PENDING") return;
       return finishJob(d, "FAILED", event.at, { error: event.error });
@@ -146,6 +152,18 @@ function handle(d: Decider, event: EngineEvent): void {
       if (!isTerminal(s.status)) return failJob(d, event.error, event.at);
       return;
   }
+}
+
+/** A PENDING job starts running: at `stepName`, the step it resumes at, or the first. */
+function run(d: Decider, at: number, stepName?: string): void {
+  const s = d.state;
+  s.status = "RUNNING";
+  s.startedAt ??= at;
+  d.statusChanged(at);
+  d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
+  const first = stepName ?? s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
+  s.resumeStepName = undefined;
+  beginStep(d, first, at);
 }
 
 /** Starts a step: the first attempt, after a transition or a resume. */
@@ -304,6 +322,7 @@ function continueAsNew(
     ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
     reason: next.reason,
     version: next.version,
+    ...(s.admission ? { admission: s.admission } : {}),
   };
   s.current = undefined;
   s.continuedAs = continuation;
@@ -471,6 +490,7 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
   } else {
     s.error = result.error;
   }
+  releaseLeases(d);
   d.statusChanged(at);
   d.log("job.finished", { status, workflowName: s.identity.workflowName, ...(result.error ? { error: result.error } : {}) });
 }
@@ -533,11 +553,17 @@ function resume(d: Decider, at: number): void {
   const s = d.state;
   if (s.status !== "FAILED" && s.status !== "CANCELLED") return;
   const step = s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
-  s.status = "RUNNING";
   s.error = undefined;
   s.finishedAt = undefined;
+  d.log("job.resumed", { stepName: step });
+  if (needsLeases(s)) {
+    // The leases went back when the job ended: it waits for them again, PENDING.
+    s.status = "PENDING";
+    d.statusChanged(at);
+    return openAdmission(d);
+  }
+  s.status = "RUNNING";
   s.resumeStepName = undefined;
   d.statusChanged(at);
-  d.log("job.resumed", { stepName: step });
   beginStep(d, step, at);
 }

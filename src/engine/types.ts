@@ -117,8 +117,27 @@ export interface JobIdentity {
   /** 0 for a top-level job, parent depth + 1 for a child. */
   depth: number;
   createdAt: number;
+  /** The resource pools the job must hold a lease in before it runs, sorted: the order they are acquired in. */
+  resourcePoolIds?: string[];
+  /** Pools an ancestor holds a lease in: a child runs under its ancestor's lease there, never waits on it. */
+  ancestorPoolIds?: string[];
   /** The schedule whose firing started this job (a top-level job only). */
   scheduleId?: string;
+  /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
+  scheduledAt?: number;
+}
+
+/**
+ * A job's leases in its resource pools (`identity.resourcePoolIds`), acquired one at a time in
+ * that order. Each round of acquisition (the start, each resume) has its own epoch: a grant or a
+ * release of an earlier round changes nothing.
+ */
+export interface Admission {
+  epoch: number;
+  /** Leases held: the first `held` pools. All of them once the job runs; 0 once it has ended. */
+  held: number;
+  /** The pool the job is queued in, and since when. */
+  queued?: { poolId: string; since: number };
 }
 
 /** A received event kept until a wait uses it. */
@@ -165,6 +184,8 @@ export interface JobState {
   continuedAs?: Continuation;
   /** Counts steps since the last durable commit, to bound one invocation. */
   inlineSteps: number;
+  /** Present once the job has resource pools to wait for (see `Admission`). */
+  admission?: Admission;
 }
 
 /** An ExecutionHistoryItem of API.md. */
@@ -206,7 +227,11 @@ export type EngineEvent =
   | { type: "cancel"; at: number; reason?: JobError }
   | { type: "resume"; at: number }
   /** The decision for the event before this one could not be committed: fail the step, once. */
-  | { type: "abort"; error: JobError; at: number };
+  | { type: "abort"; error: JobError; at: number }
+  /** A resource pool granted the job its lease (at once, or later from its queue). */
+  | { type: "leaseGranted"; poolId: string; epoch: number; at: number }
+  /** A resource pool is full: the job waits in its queue. */
+  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number };
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {
@@ -239,7 +264,11 @@ export type Command =
   /** The D1 index must learn the new status. */
   | { type: "indexStatus" }
   /** A structured log line. */
-  | { type: "log"; event: string; fields: Record<string, unknown> };
+  | { type: "log"; event: string; fields: Record<string, unknown> }
+  /** Ask this resource pool for a lease (round `epoch`). */
+  | { type: "acquireLease"; poolId: string; epoch: number }
+  /** Give back every lease (and queue place) of round `epoch`: the job ended. */
+  | { type: "releaseLeases"; epoch: number };
 
 /** What a fresh run of the same job starts from. */
 export interface Continuation {
@@ -259,6 +288,8 @@ export interface Continuation {
   reason: "step" | "historyLimit";
   /** The version the next run executes: this one, or a tag's version at rollover. */
   version: "same" | { tag: string };
+  /** The leases the job holds: the next run holds them on. */
+  admission?: Admission;
 }
 
 /** Rows a decision changes besides the control row, history and work. */

@@ -4,10 +4,11 @@
  * still created, FAILED, so that it shows in the parent's childJobs.
  */
 import { validateWorkflowInput } from "../definition/json-schema";
-import type { ChildRow, JobError, JobState } from "../engine/types";
+import type { ChildRow, JobError, JobIdentity, JobState } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion, type WorkflowVersion } from "../registry/versions";
 import { findWorkflow, type Workflow } from "../registry/workflows";
+import { poolsForWorkflow } from "../registry/resource-pools";
 import { parsedDefinition } from "./definition-cache";
 import type { StartJob } from "./job-object";
 
@@ -26,6 +27,18 @@ async function resolve(db: D1Database, organizationId: string, slot: ChildRow): 
     if (e instanceof ApiError) return { ok: false, error: { code: e.code, message: e.message } };
     throw e;
   }
+}
+
+/**
+ * The pools a child waits for: its workflow's, except those an ancestor holds a lease in. The
+ * child runs under its ancestor's lease there, so a parent that holds a pool's last slot and waits
+ * for its children never waits on itself. (The lookup is cached per isolate: a fan-out reads D1 once.)
+ */
+async function childPools(db: D1Database, parent: JobState, workflowId: string): Promise<Pick<JobIdentity, "resourcePoolIds" | "ancestorPoolIds">> {
+  const p = parent.identity;
+  const ancestors = [...new Set([...(p.ancestorPoolIds ?? []), ...(p.resourcePoolIds ?? [])])].sort();
+  const pools = (await poolsForWorkflow(db, p.organizationId, workflowId)).filter((id) => !ancestors.includes(id));
+  return { ...(pools.length > 0 ? { resourcePoolIds: pools } : {}), ...(ancestors.length > 0 ? { ancestorPoolIds: ancestors } : {}) };
 }
 
 /** Placeholder definition for a child that never runs. */
@@ -70,7 +83,14 @@ export async function buildChildStart(
     };
   }
   const { workflow, version } = resolved;
-  const identity = { ...base, workflowId: workflow.workflowId, workflowName: workflow.name, versionId: version.versionId, versionNumber: version.versionNumber };
+  const identity = {
+    ...base,
+    workflowId: workflow.workflowId,
+    workflowName: workflow.name,
+    versionId: version.versionId,
+    versionNumber: version.versionNumber,
+    ...(await childPools(db, parent, workflow.workflowId)),
+  };
   const definition = parsedDefinition(version.versionId, version.definition);
   const errors = validateWorkflowInput(definition.definitions, input);
   return {

@@ -460,6 +460,23 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     return { ok: true };
   }
 
+  /**
+   * A resource pool offers the lease the job waits for (`granted`), or asks whether the job still
+   * wants the lease or queue place it keeps for it. `keep: false` (the job ended, or moved on to a
+   * later round) frees it. Idempotent: a grant already recorded is simply kept.
+   */
+  async offerLease(poolId: string, epoch: number, granted: boolean): Promise<{ keep: boolean }> {
+    const s = this.state;
+    if (!s) return { keep: false };
+    const live = await this.liveRun();
+    if (live) return live.offerLease(poolId, epoch, granted);
+    const index = (s.identity.resourcePoolIds ?? []).indexOf(poolId);
+    const a = s.admission;
+    if (!a || a.epoch !== epoch || index < 0 || index > a.held || isTerminal(s.status)) return { keep: false };
+    if (index === a.held && granted) this.apply({ type: "leaseGranted", poolId, epoch, at: Date.now() });
+    return { keep: true };
+  }
+
   /** The run's history (used by GetWorkflowState). */
   history(): HistoryItem[] {
     return this.store.history();

@@ -68,5 +68,7 @@ export function continuedState(fresh: JobState, c: Continuation): JobState {
     priorRunUnits: c.priorRunUnits,
     indexSeq: c.indexSeq,
     ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
+    // The job's leases are held by its id, not by a run: the next run holds them on.
+    ...(c.admission ? { admission: c.admission } : {}),
   };
 }

@@ -29,6 +29,8 @@ export interface SubmitRequest {
   jobId?: string;
   /** The schedule whose firing this is: shown in GetJob and ListJobs, and filtered on. */
   scheduleId?: string;
+  /** The firing's nominal fire time (ms), shown beside scheduleId; the input is left as it is. */
+  scheduledAt?: number;
 }
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
@@ -47,6 +49,8 @@ export interface PreparedSubmission {
   req: SubmitRequest;
   workflow: Workflow;
   version: PinnedVersion;
+  /** The resource pools the job waits for, sorted (none: it starts at once). */
+  resourcePoolIds?: string[];
 }
 
 /**
@@ -107,6 +111,8 @@ export function jobStart(prepared: PreparedSubmission, jobId: string, createdAt:
       depth: 0,
       createdAt,
       ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
+      ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
+      ...(prepared.resourcePoolIds?.length ? { resourcePoolIds: prepared.resourcePoolIds } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },

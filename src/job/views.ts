@@ -18,11 +18,14 @@ export interface JobSummary {
   parentStepName?: string;
   rootJobId?: string;
   scheduleId?: string;
+  scheduledAt?: string;
   billableTransactionUnits: number;
   currentStepName?: string;
   error?: JobError;
   output?: unknown;
   runNumber: number;
+  /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
+  waitingForResourcePool?: { poolId: string; queuedAt?: string };
 }
 
 /**
@@ -45,12 +48,22 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(id.parentJobId ? { parentJobId: id.parentJobId, parentStepName: id.parentStepName } : {}),
     rootJobId: id.rootJobId,
     ...(id.scheduleId ? { scheduleId: id.scheduleId } : {}),
+    ...(id.scheduledAt !== undefined ? { scheduledAt: isoTime(id.scheduledAt) } : {}),
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),
     ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
     runNumber: id.runNumber,
+    ...waitingFor(state),
   };
+}
+
+/** The pool a PENDING job waits for: the one it is acquiring a lease in now. */
+function waitingFor(state: JobState): { waitingForResourcePool?: { poolId: string; queuedAt?: string } } {
+  const a = state.admission;
+  const poolId = a && state.status === "PENDING" ? state.identity.resourcePoolIds?.[a.held] : undefined;
+  if (poolId === undefined) return {};
+  return { waitingForResourcePool: { poolId, ...(a?.queued?.poolId === poolId ? { queuedAt: isoTime(a.queued.since) } : {}) } };
 }
 
 export interface WorkflowStateView {

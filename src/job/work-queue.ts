@@ -19,7 +19,19 @@ export interface WorkItem {
   version: number;
 }
 
-export type WorkKind = "call" | "startChild" | "cancelChild" | "notifyParent" | "index" | "indexChildren" | "continueAsNew" | "purge" | "metrics" | "alert";
+export type WorkKind =
+  | "call"
+  | "startChild"
+  | "cancelChild"
+  | "notifyParent"
+  | "index"
+  | "indexChildren"
+  | "continueAsNew"
+  | "purge"
+  | "acquireLease"
+  | "releaseLeases"
+  | "metrics"
+  | "alert";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
@@ -50,6 +62,10 @@ export class WorkQueue {
         return this.enqueue({ id: "index", kind: "index", payload: null, dueAt: now, coalesce: true });
       case "continueAsNew":
         return this.enqueue({ id: "continue", kind: "continueAsNew", payload: null, dueAt: now });
+      case "acquireLease":
+        return this.enqueue({ id: `lease:${c.epoch}:${c.poolId}`, kind: "acquireLease", payload: { poolId: c.poolId, epoch: c.epoch }, dueAt: now });
+      case "releaseLeases":
+        return this.enqueue({ id: `release:${c.epoch}`, kind: "releaseLeases", payload: { epoch: c.epoch }, dueAt: now });
       case "log":
         return;
     }

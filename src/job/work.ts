@@ -16,6 +16,7 @@ import type { NotificationInput } from "../notifications/types";
 import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
+import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
@@ -133,12 +134,31 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "purge":
       await host.purgeRun();
       return true;
+    case "acquireLease":
+      return acquireLease(host, state, item);
+    case "releaseLeases": {
+      const { epoch } = item.payload as { epoch: number };
+      const jobId = state.identity.jobId;
+      await Promise.all((state.identity.resourcePoolIds ?? []).map((poolId) => resourcePoolStub(host.bindings, poolId).release(jobId, epoch)));
+      return true;
+    }
     case "metrics":
       return flushMetrics(host);
     case "alert":
       await raiseNotification(host.bindings, item.payload as NotificationInput);
       return true;
   }
+}
+
+/** Asks a resource pool for the lease the job waits for; its answer and the item's removal commit together. */
+async function acquireLease(host: WorkHost, state: JobState, item: WorkItem): Promise<boolean> {
+  const { poolId, epoch } = item.payload as { poolId: string; epoch: number };
+  // A round that is over (the job was cancelled while it waited) asks nothing: its release frees what it got.
+  if (state.status !== "PENDING" || state.admission?.epoch !== epoch) return true;
+  const answer = await resourcePoolStub(host.bindings, poolId).acquire(state.identity.jobId, epoch);
+  const at = Date.now();
+  host.apply(answer.granted ? { type: "leaseGranted", poolId, epoch, at } : { type: "leaseQueued", poolId, epoch, since: answer.queuedAt, at }, () => host.store.queue.done(item));
+  return false;
 }
 
 /**

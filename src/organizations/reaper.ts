@@ -2,7 +2,7 @@
  * OrganizationReaper: one Durable Object per deleted organization. DeleteOrganization goes through
  * it, so the deletion and the sweep that follows are one durable intent: the object records the
  * intent and arms its alarm before it marks the organization deleted in D1 (which revokes its
- * tokens, deletes its triggers and secrets in the same batch), and the alarm then cancels the
+ * tokens, deletes its triggers, secrets and resource pools in the same batch), and the alarm then cancels the
  * organization's unfinished top-level jobs (each cancel reaches every descendant) a page at a
  * time, from a cursor it stores, until none is left; a second pass after ORG_REAPER_RECHECK_MS
  * catches a job submitted in the moment of the deletion. An alarm that fires twice, or an object
@@ -14,6 +14,7 @@ import { jobStubFor } from "../job/submit";
 import { ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, ORG_REAPER_RECHECK_MS } from "../limits";
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
+import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
 import { deleteOrganizationNotificationsStatements } from "../notifications/store";
 import { deleteAllSecretsStatement } from "../registry/secrets";
 import { revokeAllTokensStatement } from "../registry/tokens";
@@ -72,6 +73,7 @@ export class OrganizationReaper extends DurableObject<Env> {
       revokeAllTokensStatement(db, organizationId, now),
       deleteAllTriggersStatement(db, organizationId, now),
       deleteAllSecretsStatement(db, organizationId),
+      deleteAllResourcePoolsStatement(db, organizationId),
       ...deleteOrganizationNotificationsStatements(db, organizationId),
     ]);
     if (marked!.meta.changes === 0) {

@@ -26,6 +26,7 @@ interface JobRow {
   billable_units: number;
   error: string | null;
   schedule_id: string | null;
+  scheduled_at: string | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -43,6 +44,7 @@ function toSummary(r: JobRow): JobSummary {
     ...(r.parent_job_id ? { parentJobId: r.parent_job_id, parentStepName: r.parent_step_name ?? undefined } : {}),
     rootJobId: r.root_job_id,
     ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
+    ...(r.scheduled_at ? { scheduledAt: r.scheduled_at } : {}),
     billableTransactionUnits: r.billable_units,
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
@@ -146,8 +148,8 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
     .prepare(
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
-         started_at, finished_at, billable_units, error, index_seq, schedule_id)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         started_at, finished_at, billable_units, error, index_seq, schedule_id, scheduled_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
@@ -176,6 +178,7 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.error ? JSON.stringify(indexedError(job.error)) : null,
       seq,
       job.scheduleId ?? null,
+      job.scheduledAt ?? null,
     );
 }
 

@@ -6,6 +6,7 @@
  * moved through this isolate is forgotten here at once (see `forgetTag`).
  */
 import { NotFoundError } from "../errors";
+import { poolsForWorkflow } from "./resource-pools";
 import { isUuid } from "../ids";
 import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
 import type { VersionSelector } from "./versions";
@@ -22,6 +23,8 @@ export interface PinnedVersion {
 export interface SubmissionTarget {
   workflow: Workflow;
   version: PinnedVersion;
+  /** The resource pools a job of this workflow waits for (src/registry/resource-pools.ts), sorted. */
+  resourcePoolIds?: string[];
 }
 
 export type WorkflowRef = { workflowId: string } | { workflowName: string };
@@ -80,6 +83,13 @@ export async function resolveSubmissionTarget(
   ref: WorkflowRef,
   selector: VersionSelector,
 ): Promise<SubmissionTarget> {
+  const target = await resolveWorkflowVersion(db, organizationId, ref, selector);
+  // Its own cache: an organization without pools costs one small query per isolate per few seconds.
+  const resourcePoolIds = await poolsForWorkflow(db, organizationId, target.workflow.workflowId);
+  return resourcePoolIds.length > 0 ? { ...target, resourcePoolIds } : target;
+}
+
+async function resolveWorkflowVersion(db: D1Database, organizationId: string, ref: WorkflowRef, selector: VersionSelector): Promise<SubmissionTarget> {
   const now = Date.now();
   const cached = cachedTarget(organizationId, ref, selector);
   if (cached) return cached;

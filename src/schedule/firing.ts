@@ -9,7 +9,7 @@ import type { JobSummary } from "../job/views";
 import { jobRunStub } from "../job/naming";
 import { submitJob } from "../job/submit";
 import { unfinishedInTree } from "../registry/jobs";
-import { firingInput, type ScheduleSpec } from "./spec";
+import type { ScheduleSpec } from "./spec";
 
 /** The job id of a firing: the same for every attempt, so a replayed alarm reaches the same job. */
 export function firingJobId(scheduleId: string, fireAt: number): Promise<string> {
@@ -29,10 +29,12 @@ export async function startFiring(env: Env, organizationId: string, scheduleId: 
       organizationId,
       workflow: { workflowId: spec.workflowId },
       version: spec.workflowVersion,
-      input: firingInput(spec, fireAt),
+      // The input is the schedule's inputJson unchanged; the fire time travels in the job's identity.
+      input: spec.input,
       submittedByUser: `schedule:${scheduleId}`,
       jobId,
       scheduleId,
+      scheduledAt: fireAt,
     });
     return { ok: true, created };
   } catch (e) {

@@ -12,7 +12,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
 import { isoTime } from "../ids";
-import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS } from "../limits";
+import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS, SCHEDULE_RETRY_MAX_MS, SCHEDULE_RETRY_MS } from "../limits";
 import { logEvent } from "../log";
 import { organizationIsLive } from "../registry/organizations";
 import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
@@ -29,7 +29,7 @@ export interface ScheduleView {
   paused: boolean;
   note?: string;
   nextFireTimes: string[];
-  recentActions: { trigger: Trigger; fireTime: string; actionTime: string; jobId?: string; state: ActionState; buffered: boolean; detail?: string }[];
+  recentActions: { trigger: Trigger; scheduledAt: string; actionTime: string; jobId?: string; state: ActionState; buffered: boolean; detail?: string }[];
   missedCount: number;
   skippedCount: number;
   createdAt: string;
@@ -83,7 +83,7 @@ export class ScheduleObject extends DurableObject<Env> {
         nextFireTimes: next.map(isoTime),
         recentActions: this.store.recent().map((a) => ({
           trigger: a.trigger,
-          fireTime: isoTime(a.fireAt),
+          scheduledAt: isoTime(a.fireAt),
           actionTime: isoTime(a.actedAt),
           ...(a.state !== "SKIPPED" ? { jobId: a.jobId } : {}),
           state: a.state,
@@ -131,14 +131,22 @@ export class ScheduleObject extends DurableObject<Env> {
   }
 
   /** Fires now, under the schedule's overlap policy; the nominal fire time is now. */
-  async trigger(organizationId: string): Promise<RpcResult<{ fireTime: string; jobId: string; state: ActionState }>> {
+  async trigger(organizationId: string): Promise<RpcResult<{ scheduleId: string; scheduledAt: string; jobId: string; state: ActionState; buffered: boolean }>> {
     const c = this.owned(organizationId);
     if (!c) return notFound();
     const fireAt = Date.now();
-    await this.fire(c, "TRIGGERED", fireAt);
+    try {
+      await this.fire(c, "TRIGGERED", fireAt);
+    } catch (e) {
+      // Recorded but not started: the alarm (armed below, for now) starts it. Not recorded: a 500, nothing done.
+      if (!this.store.action("TRIGGERED", fireAt)) throw e;
+      logEvent("schedule.firingFailed", { scheduleId: c.scheduleId, trigger: "TRIGGERED", fireAt: isoTime(fireAt), recorded: true, error: String(e) });
+    } finally {
+      await this.arm();
+    }
     const a = this.store.action("TRIGGERED", fireAt)!;
-    await this.arm();
-    return { ok: true, value: { fireTime: isoTime(a.fireAt), jobId: a.jobId, state: a.state } };
+    const buffered = a.state === "PENDING" && (a.waitFor !== undefined || a.cancelJobId !== undefined);
+    return { ok: true, value: { scheduleId: c.scheduleId, scheduledAt: isoTime(a.fireAt), jobId: a.jobId, state: a.state, buffered } };
   }
 
   /**
@@ -146,7 +154,7 @@ export class ScheduleObject extends DurableObject<Env> {
    * from the alarm in batches. Each job's id is the one that fire time's scheduled firing has, so a
    * backfill of times that already ran starts nothing new. Overlap policies do not apply.
    */
-  async backfill(organizationId: string, startAt: number, endAt: number): Promise<RpcResult<{ fireTimes: string[] }>> {
+  async backfill(organizationId: string, startAt: number, endAt: number): Promise<RpcResult<{ scheduleId: string; fireTimes: string[] }>> {
     const c = this.owned(organizationId);
     if (!c) return notFound();
     const now = Date.now();
@@ -162,7 +170,7 @@ export class ScheduleObject extends DurableObject<Env> {
       times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
     });
     await this.arm(now);
-    return { ok: true, value: { fireTimes: times.map(isoTime) } };
+    return { ok: true, value: { scheduleId: c.scheduleId, fireTimes: times.map(isoTime) } };
   }
 
   /** Deletes the schedule and its D1 copy; jobs it started are left as they are. */
@@ -176,31 +184,69 @@ export class ScheduleObject extends DurableObject<Env> {
 
   // ---- The alarm ------------------------------------------------------------------------------
 
+  /**
+   * One pass. Whatever happens in it (D1 down, a job's object throwing), it ends with the next alarm
+   * armed: after a failure, with a backoff that doubles per consecutive failure. Throwing instead
+   * would leave the retry to Cloudflare, which gives up after 6 attempts and the schedule would
+   * never fire again. Each firing's failure is caught where it happens, so the others still run.
+   */
   override async alarm(): Promise<void> {
+    if (!this.store.control()) return;
+    let failed = false;
+    try {
+      failed = !(await this.pass());
+    } catch (e) {
+      failed = true;
+      logEvent("schedule.passFailed", { scheduleId: this.store.control()?.scheduleId, error: String(e) });
+    } finally {
+      await this.rearm(failed);
+    }
+  }
+
+  /** The pass; false when a firing failed (it is retried by a later pass). */
+  private async pass(): Promise<boolean> {
     const control = this.store.control();
-    if (!control) return;
+    if (!control) return true;
     // A deleted organization's schedules end with it: the first pass after the deletion deletes
     // the schedule (one indexed D1 read per pass; a pass starts jobs, so it costs more already).
     if (!(await organizationIsLive(this.env.DB, control.organizationId))) {
       await this.store.deleteAll();
       await deleteScheduleIndex(this.env.DB, control.scheduleId);
       logEvent("schedule.deletedWithOrganization", { scheduleId: control.scheduleId, organizationId: control.organizationId });
-      return;
+      return true;
     }
     await this.syncIndex();
-    await this.runPending();
-    const c = this.store.control()!;
-    if (!c.paused) await this.fireDue(Date.now());
-    await this.arm();
+    let ok = await this.runPending();
+    const c = this.store.control();
+    if (c && !c.paused) ok = (await this.fireDue(Date.now())) && ok;
+    return ok;
+  }
+
+  /** Arms the next alarm; after a failed pass, no sooner than the backoff (nothing is due sooner than a retry). */
+  private async rearm(failed: boolean): Promise<void> {
+    if (!this.store.control()) return;
+    if (!failed) {
+      this.store.setFailures(0);
+      await this.arm();
+      return;
+    }
+    const failures = this.store.failures() + 1;
+    this.store.setFailures(failures);
+    const backoff = Math.min(SCHEDULE_RETRY_MAX_MS, SCHEDULE_RETRY_MS * 2 ** Math.min(failures - 1, 30));
+    await this.arm(undefined, Date.now() + backoff);
   }
 
   /**
    * Handles the fire times that are due, up to a batch; the alarm re-arms at once for the rest.
-   * Missed ones (later than the catch-up window) are counted without I/O, in one commit.
+   * Missed ones (later than the catch-up window) are counted without I/O, in one commit. Returns
+   * false when a firing failed: one recorded but not started is left PENDING for a later pass and
+   * the next fire times still run; one that failed before it was recorded stops the batch there
+   * (the cursor stays before it, so it is decided again, in order, by the retry).
    */
-  private async fireDue(now: number): Promise<void> {
+  private async fireDue(now: number): Promise<boolean> {
     let c = this.store.control();
-    if (!c || c.paused) return;
+    if (!c || c.paused) return true;
+    let ok = true;
     let cursor = c.cursor;
     let missed = 0;
     const flushMissed = () => {
@@ -226,13 +272,21 @@ export class ScheduleObject extends DurableObject<Env> {
         continue;
       }
       flushMissed();
-      await this.fire(c, "SCHEDULED", t);
+      try {
+        await this.fire(c, "SCHEDULED", t);
+      } catch (e) {
+        ok = false;
+        const recorded = this.store.action("SCHEDULED", t) !== undefined;
+        logEvent("schedule.firingFailed", { scheduleId: c.scheduleId, fireAt: isoTime(t), recorded, error: String(e) });
+        if (!recorded) return false;
+      }
       fired++;
       c = this.store.control();
       // Deleted, paused (pauseOnFailure) or updated meanwhile: the next pass starts from the new state.
-      if (!c || c.paused || c.cursor !== cursor) return;
+      if (!c || c.paused || c.cursor !== cursor) return ok;
     }
     flushMissed();
+    return ok;
   }
 
   /**
@@ -287,12 +341,24 @@ export class ScheduleObject extends DurableObject<Env> {
     if (action.state === "PENDING") await this.carryOut(action);
   }
 
-  /** Carries out pending firings: backfills in batches, then those waiting for an earlier job. */
-  private async runPending(): Promise<void> {
+  /**
+   * Carries out pending firings: backfills in batches, then those waiting for an earlier job. One
+   * that fails stays PENDING for a later pass and does not stop the others; returns false if any failed.
+   */
+  private async runPending(): Promise<boolean> {
     const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
-    const backfills = pending.filter((a) => a.trigger === "BACKFILL");
-    await Promise.all(backfills.map((a) => this.carryOut(a)));
-    for (const a of pending.filter((p) => p.trigger !== "BACKFILL")) await this.carryOut(a);
+    const attempt = async (a: Action) => {
+      try {
+        await this.carryOut(a);
+        return true;
+      } catch (e) {
+        logEvent("schedule.firingFailed", { scheduleId: this.store.control()?.scheduleId, trigger: a.trigger, fireAt: isoTime(a.fireAt), recorded: true, error: String(e) });
+        return false;
+      }
+    };
+    const results = await Promise.all(pending.filter((a) => a.trigger === "BACKFILL").map(attempt));
+    for (const a of pending.filter((p) => p.trigger !== "BACKFILL")) results.push(await attempt(a));
+    return results.every(Boolean);
   }
 
   /** Cancels what the firing replaces, waits (by returning) while its predecessor runs, then starts its job. */
@@ -348,9 +414,10 @@ export class ScheduleObject extends DurableObject<Env> {
 
   /**
    * Sets the alarm to the earliest of: the next fire time (plus its jitter) unless paused, now for
-   * pending backfills or an unsynced D1 copy, a poll for a firing waiting on a job, and `also`.
+   * pending backfills or an unsynced D1 copy, a poll for a firing waiting on a job, and `also`;
+   * but not before `notBefore` (a retry's backoff).
    */
-  private async arm(also?: number): Promise<void> {
+  private async arm(also?: number, notBefore?: number): Promise<void> {
     const c = this.store.control();
     if (!c) return;
     const now = Date.now();
@@ -371,6 +438,7 @@ export class ScheduleObject extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
       return;
     }
-    await this.ctx.storage.setAlarm(Math.min(...times));
+    // After a failed pass, what is due (the failed firing included) waits for the retry; later times keep theirs.
+    await this.ctx.storage.setAlarm(Math.max(Math.min(...times), notBefore ?? 0));
   }
 }

@@ -11,7 +11,7 @@ export interface ScheduleSpec {
   workflowName: string;
   /** A tag is resolved again at each firing. */
   workflowVersion: VersionSelector;
-  /** The job's input, before `scheduledAt` is set in it. */
+  /** Every firing's job input, as given (`inputJson`): the nominal fire time is the job's `scheduledAt`, not part of it. */
   input: Record<string, unknown>;
   cron: string;
   timezone: string;
@@ -41,10 +41,3 @@ export function specView(spec: ScheduleSpec) {
   };
 }
 
-/**
- * The input of the job a firing starts: the schedule's `inputJson` object with `scheduledAt` set
- * to the nominal fire time (RFC 3339). A key `scheduledAt` in `inputJson` is replaced.
- */
-export function firingInput(spec: ScheduleSpec, fireAt: number): Record<string, unknown> {
-  return { ...spec.input, scheduledAt: isoTime(fireAt) };
-}

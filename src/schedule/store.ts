@@ -7,7 +7,7 @@
 import { SCHEDULE_RECENT_ACTIONS } from "../limits";
 import type { ScheduleSpec } from "./spec";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export type Trigger = "SCHEDULED" | "TRIGGERED" | "BACKFILL";
 /**
@@ -132,6 +132,7 @@ export class ScheduleStore {
         state TEXT NOT NULL, cancel_job_id TEXT, wait_for TEXT, wait_for_tree INTEGER NOT NULL DEFAULT 0, detail TEXT,
         acted_at INTEGER NOT NULL, UNIQUE (trigger, fire_at));
       CREATE INDEX IF NOT EXISTS action_pending ON action(state, seq);
+      CREATE TABLE IF NOT EXISTS retry (id INTEGER PRIMARY KEY CHECK (id = 1), failures INTEGER NOT NULL);
       INSERT OR REPLACE INTO meta (id, schema_version) VALUES (1, ${SCHEMA_VERSION});
     `);
   }
@@ -190,6 +191,15 @@ export class ScheduleStore {
 
   setLastJob(jobId: string | null): void {
     this.sql.exec(`UPDATE control SET last_job_id = ?`, jobId);
+  }
+
+  /** Alarm passes that failed in a row (0 after one that succeeded): the retry backoff grows with it. */
+  failures(): number {
+    return this.sql.exec<{ failures: number }>(`SELECT failures FROM retry WHERE id = 1`).toArray()[0]?.failures ?? 0;
+  }
+
+  setFailures(n: number): void {
+    this.sql.exec(`INSERT INTO retry (id, failures) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET failures = excluded.failures`, n);
   }
 
   indexed(seq: number): void {

@@ -10,7 +10,7 @@ import { EngineServer, sleep, waitFor } from "./server";
 
 const EVERY_MS = 2000;
 
-/** Every job the schedule started, with its nominal fire time (the input's scheduledAt). */
+/** Every job the schedule started, with its nominal fire time (the job's scheduledAt) and its input. */
 async function scheduledJobs(client: TestClient, orgId: string, scheduleId: string) {
   const jobs: any[] = [];
   let pageToken: string | undefined;
@@ -23,8 +23,8 @@ async function scheduledJobs(client: TestClient, orgId: string, scheduleId: stri
   return Promise.all(
     jobs.map(async (j) => {
       const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${j.jobId}/state`));
-      const at = Date.parse(state.executionData.workflowInput.scheduledAt);
-      return { jobId: j.jobId as string, at, lateMs: Date.parse(j.createdAt) - at, scheduleId: j.scheduleId as string };
+      const at = Date.parse(j.scheduledAt);
+      return { jobId: j.jobId as string, at, lateMs: Date.parse(j.createdAt) - at, scheduleId: j.scheduleId as string, input: state.executionData.workflowInput };
     }),
   );
 }
@@ -43,7 +43,7 @@ describe("a seconds-level schedule across a kill -9", () => {
   it("fires every 2 s, catches up the firings missed while down, and never doubles one", async () => {
     const { orgId, client } = await newTenant(server.admin);
     await deployWorkflow(client, orgId, workflow("tick", [step("only", "/justworkflowit/noop")]));
-    const { schedule } = await client.expect(
+    const { scheduleId: id } = await client.expect(
       200,
       client.post(`/organizations/${orgId}/schedules`, {
         workflowName: "tick",
@@ -54,8 +54,7 @@ describe("a seconds-level schedule across a kill -9", () => {
         catchupWindowSeconds: 120,
       }),
     );
-    const id = schedule.scheduleId;
-    const createdAt = Date.parse(schedule.createdAt);
+    const createdAt = Date.parse((await client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`))).createdAt);
 
     // Before the kill: a few firings, 2 s apart.
     const before = await waitFor(async () => {
@@ -79,7 +78,7 @@ describe("a seconds-level schedule across a kill -9", () => {
     await sleep(3 * EVERY_MS);
     await client.expect(200, client.post(`/organizations/${orgId}/schedules/${id}/pause`, { note: "e2e over" }));
     const final = await scheduledJobs(client, orgId, id);
-    const got = (await client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`))).schedule;
+    const got = await client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`));
 
     const times = final.map((j) => j.at).sort((a, b) => a - b);
     const first = times[0]!;
@@ -89,6 +88,8 @@ describe("a seconds-level schedule across a kill -9", () => {
     expect(times).toEqual(expected);
     expect(new Set(final.map((j) => j.jobId)).size).toBe(final.length);
     expect(final.every((j) => j.scheduleId === id)).toBe(true);
+    // The input is the schedule's inputJson, unchanged.
+    expect(final.every((j) => JSON.stringify(j.input) === JSON.stringify({ source: "e2e" }))).toBe(true);
     expect(first).toBeGreaterThan(createdAt);
     expect(first - createdAt).toBeLessThanOrEqual(EVERY_MS + 1000);
     expect(got.missedCount).toBe(0);

@@ -34,11 +34,16 @@ const JobSummarySchema = z
     parentStepName: z.string().optional(),
     rootJobId: z.string().optional(),
     scheduleId: z.string().optional().openapi({ description: "Extension: the schedule whose firing started this job." }),
+    scheduledAt: z.string().optional().openapi({ description: "Extension: that firing's nominal fire time (RFC 3339). The job's input is the schedule's inputJson, unchanged." }),
     billableTransactionUnits: z.number().int(),
     currentStepName: z.string().optional(),
     error: JobErrorSchema.optional(),
     output: z.unknown().optional(),
     runNumber: z.number().int(),
+    waitingForResourcePool: z
+      .object({ poolId: z.string(), queuedAt: z.string().optional() })
+      .optional()
+      .openapi({ description: "Extension: a PENDING job waits for a lease in this resource pool (queued since queuedAt)." }),
   })
   .openapi("JobSummary");
 

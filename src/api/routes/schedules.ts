@@ -9,7 +9,7 @@ import { listSchedules } from "../../registry/schedules";
 import { prepareSubmission } from "../../job/submit";
 import { checkCronSpec } from "../../schedule/cron";
 import type { ScheduleObject, ScheduleView } from "../../schedule/schedule-object";
-import { OVERLAP_POLICIES, firingInput, specView, type ScheduleSpec } from "../../schedule/spec";
+import { OVERLAP_POLICIES, specView, type ScheduleSpec } from "../../schedule/spec";
 import { requireOrganization } from "../auth";
 import { callerName, type App } from "../context";
 import { OrgParams, SuccessSchema, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
@@ -24,7 +24,7 @@ const ScheduleSpecBody = z
     workflowName: z.string().min(1).max(200).optional(),
     workflowVersion: VersionSelectorSchema.openapi({ description: "A tag is resolved again at each firing." }),
     inputJson: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().openapi({
-      description: "A JSON object (or its JSON text). Each job's input is this object with `scheduledAt`, the nominal fire time (RFC 3339), set in it.",
+      description: "A JSON object (or its JSON text): every firing's job input, unchanged. The job shows its nominal fire time as `scheduledAt` in its JobSummary.",
     }),
     cron: z.string().min(1).max(200).openapi({
       description: "5 fields, or 6 with seconds first; @yearly, @monthly, @weekly, @daily, @hourly. Parsed by croner. At most one firing per second.",
@@ -79,20 +79,23 @@ const ScheduleSchema = z
       .array(
         z.object({
           trigger: z.enum(["SCHEDULED", "TRIGGERED", "BACKFILL"]),
-          fireTime: z.string().openapi({ description: "The nominal fire time: the job's input.scheduledAt." }),
+          scheduledAt: z.string().openapi({ description: "The nominal fire time (RFC 3339): the job's scheduledAt." }),
           actionTime: z.string(),
           jobId: z.string().optional(),
           result: ActionResult.openapi({ description: "The job's status, or what became of a firing that started none." }),
           detail: z.string().optional(),
         }),
       )
-      .openapi({ description: "The last 10 actions, newest first." }),
+      .openapi({ description: "The last 10 actions, newest first: `{scheduledAt, jobId, result}` and what led to them." }),
     missedCount: z.number().int().openapi({ description: "Firings later than the catch-up window (engine down), never run." }),
     skippedCount: z.number().int().openapi({ description: "Firings the overlap policy (or pauseOnFailure) did not run." }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi("Schedule");
+
+/** What CreateSchedule, Pause/Unpause, TriggerScheduleNow and BackfillSchedule answer (API.md's fixed shapes). */
+const ScheduleIdSchema = z.object({ scheduleId: z.string() }).openapi("ScheduleIdResponse");
 
 const ScheduleSummarySchema = z
   .object({ scheduleId: z.string(), spec: SpecSchema, paused: z.boolean(), note: z.string().optional(), createdAt: z.string(), updatedAt: z.string() })
@@ -111,7 +114,8 @@ const fieldError = (field: string, problem: string) => new ValidationError(`${fi
 
 /**
  * Turns a request into a spec, or throws before anything is created: a 400 naming the field for a
- * bad cron, timezone, range or input, 404 for an unknown workflow or version (as SubmitJob answers).
+ * bad cron, timezone, range or input (checked against the workflow's workflowInput schema as every
+ * firing will submit it: unchanged), 404 for an unknown workflow or version (as SubmitJob answers).
  */
 async function buildSpec(env: Env, organizationId: string, body: SpecBody, caller: string, now: number): Promise<ScheduleSpec> {
   const input = parseInput(body.inputJson);
@@ -137,11 +141,11 @@ async function buildSpec(env: Env, organizationId: string, body: SpecBody, calle
     organizationId,
     workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
     version: body.workflowVersion,
-    input: firingInput(draft, now),
+    input: draft.input,
     submittedByUser: caller,
   }).catch((e: unknown) => {
     if (!(e instanceof ValidationError)) throw e;
-    const problem = "with scheduledAt set in it, violates the workflow's workflowInput schema";
+    const problem = "violates the workflow's workflowInput schema";
     throw new ValidationError(`inputJson, ${problem}.`, e.errors, { inputJson: problem });
   });
   return { ...draft, workflowId: prepared.workflow.workflowId, workflowName: prepared.workflow.name };
@@ -166,7 +170,7 @@ async function scheduleResponse(env: Env, view: ScheduleView): Promise<z.infer<t
     nextFireTimes: view.nextFireTimes,
     recentActions: view.recentActions.map((a) => ({
       trigger: a.trigger,
-      fireTime: a.fireTime,
+      scheduledAt: a.scheduledAt,
       actionTime: a.actionTime,
       ...(a.jobId ? { jobId: a.jobId } : {}),
       result: a.state === "STARTED" ? (statuses.get(a.jobId!) ?? "STARTED") : a.state === "PENDING" && a.buffered ? "BUFFERED" : a.state,
@@ -188,7 +192,7 @@ export function registerScheduleRoutes(app: App): void {
       operationId: "CreateSchedule",
       security,
       request: { params: OrgParams, ...jsonBody(ScheduleSpecBody) },
-      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
+      responses: { 200: json(ScheduleIdSchema), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
@@ -196,7 +200,7 @@ export function registerScheduleRoutes(app: App): void {
       const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
       const scheduleId = newId();
       const view = unwrap((await scheduleStub(c.env, scheduleId).create(organizationId, scheduleId, spec)) as unknown as RpcResult<ScheduleView>);
-      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+      return c.json({ scheduleId: view.scheduleId }, 200);
     },
   );
 
@@ -233,26 +237,27 @@ export function registerScheduleRoutes(app: App): void {
       path: "/organizations/{organizationId}/schedules/{scheduleId}",
       operationId: "GetSchedule",
       security,
+      description: "The schedule itself, unwrapped like GetWorkflow: `{scheduleId, spec, paused, nextFireTimes, recentActions, missedCount, skippedCount, …}`.",
       request: { params: ScheduleParams },
-      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses(...scheduleErrors) },
+      responses: { 200: json(ScheduleSchema), ...errorResponses(...scheduleErrors) },
     }),
     async (c) => {
       const { organizationId, scheduleId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const view = unwrap((await scheduleStub(c.env, scheduleId).describe(organizationId)) as unknown as RpcResult<ScheduleView>);
-      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+      return c.json(await scheduleResponse(c.env, view), 200);
     },
   );
 
   app.openapi(
     createRoute({
-      method: "post",
+      method: "put",
       path: "/organizations/{organizationId}/schedules/{scheduleId}",
       operationId: "UpdateSchedule",
-      description: "Replaces the spec. Fire times of the new spec that are already past are not caught up.",
+      description: "Replaces the spec. Fire times of the new spec that are already past are not caught up. Answers the schedule as GetSchedule does.",
       security,
       request: { params: ScheduleParams, ...jsonBody(ScheduleSpecBody) },
-      responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
+      responses: { 200: json(ScheduleSchema), ...errorResponses("ValidationError", ...scheduleErrors, "PayloadTooLarge") },
     }),
     async (c) => {
       const { organizationId, scheduleId } = c.req.valid("param");
@@ -262,7 +267,7 @@ export function registerScheduleRoutes(app: App): void {
       unwrap((await stub.describe(organizationId)) as unknown as RpcResult<ScheduleView>);
       const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
       const view = unwrap((await stub.update(organizationId, spec)) as unknown as RpcResult<ScheduleView>);
-      return c.json({ schedule: await scheduleResponse(c.env, view) }, 200);
+      return c.json(await scheduleResponse(c.env, view), 200);
     },
   );
 
@@ -303,7 +308,7 @@ export function registerScheduleRoutes(app: App): void {
         description,
         security,
         request: { params: ScheduleParams, ...optionalBody(NoteBody) },
-        responses: { 200: json(z.object({ schedule: ScheduleSchema })), ...errorResponses("ValidationError", ...scheduleErrors) },
+        responses: { 200: json(ScheduleIdSchema), ...errorResponses("ValidationError", ...scheduleErrors) },
       }),
       async (c) => {
         const { organizationId, scheduleId } = c.req.valid("param");
@@ -311,7 +316,7 @@ export function registerScheduleRoutes(app: App): void {
         const { note } = (c.req.valid("json") ?? {}) as z.infer<typeof NoteBody>;
         const stub = scheduleStub(c.env, scheduleId);
         const result = verb === "pause" ? await stub.pause(organizationId, note) : await stub.unpause(organizationId, note);
-        return c.json({ schedule: await scheduleResponse(c.env, unwrap(result as unknown as RpcResult<ScheduleView>)) }, 200);
+        return c.json({ scheduleId: unwrap(result as unknown as RpcResult<ScheduleView>).scheduleId }, 200);
       },
     );
   }
@@ -321,11 +326,12 @@ export function registerScheduleRoutes(app: App): void {
       method: "post",
       path: "/organizations/{organizationId}/schedules/{scheduleId}/trigger",
       operationId: "TriggerScheduleNow",
-      description: "Fires now (nominal fire time: now), under the schedule's overlap policy, paused or not.",
+      description:
+        "Fires now (nominal fire time: now), under the schedule's overlap policy, paused or not. Answers `{scheduleId}` with, beside it, the firing's scheduledAt, its jobId (unless skipped) and result.",
       security,
       request: { params: ScheduleParams },
       responses: {
-        200: json(z.object({ fireTime: z.string(), jobId: z.string().optional(), result: ActionResult })),
+        200: json(ScheduleIdSchema.extend({ scheduledAt: z.string(), jobId: z.string().optional(), result: ActionResult }).openapi("TriggerScheduleResponse")),
         ...errorResponses(...scheduleErrors),
       },
     }),
@@ -333,8 +339,9 @@ export function registerScheduleRoutes(app: App): void {
       const { organizationId, scheduleId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const fired = unwrap(await scheduleStub(c.env, scheduleId).trigger(organizationId));
-      const result: z.infer<typeof ActionResult> = fired.state === "PENDING" ? "BUFFERED" : fired.state;
-      return c.json({ fireTime: fired.fireTime, ...(fired.state !== "SKIPPED" ? { jobId: fired.jobId } : {}), result }, 200);
+      // PENDING without a wait: recorded, but its start failed; the alarm retries it.
+      const result: z.infer<typeof ActionResult> = fired.state === "PENDING" && fired.buffered ? "BUFFERED" : fired.state;
+      return c.json({ scheduleId: fired.scheduleId, scheduledAt: fired.scheduledAt, ...(fired.state !== "SKIPPED" ? { jobId: fired.jobId } : {}), result }, 200);
     },
   );
 
@@ -350,7 +357,10 @@ export function registerScheduleRoutes(app: App): void {
         params: ScheduleParams,
         ...jsonBody(z.object({ startAt: z.iso.datetime({ offset: true }), endAt: z.iso.datetime({ offset: true }) }).openapi("BackfillScheduleRequest")),
       },
-      responses: { 200: json(z.object({ fireTimes: z.array(z.string()) })), ...errorResponses("ValidationError", ...scheduleErrors) },
+      responses: {
+        200: json(ScheduleIdSchema.extend({ fireTimes: z.array(z.string()).openapi({ description: "The nominal fire times queued, oldest first." }) }).openapi("BackfillScheduleResponse")),
+        ...errorResponses("ValidationError", ...scheduleErrors),
+      },
     }),
     async (c) => {
       const { organizationId, scheduleId } = c.req.valid("param");

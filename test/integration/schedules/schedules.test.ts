@@ -7,6 +7,8 @@ import { tenantWith, type TestClient } from "../../helpers/client";
 import { step, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { ScheduleObject } from "../../../src/schedule/schedule-object";
+import { firingJobId } from "../../../src/schedule/firing";
+import { runObjectName } from "../../../src/job/naming";
 
 const TIMEOUT = 90_000;
 const HOUR = 3_600_000;
@@ -17,7 +19,7 @@ const parent = workflow("parent", [step("spawn", "/justworkflowit/runChildJob", 
 // Port 9 on loopback refuses connections: the job fails at once.
 const failing = workflow("failing", [step("call", "/canopy/http", { retries: 0, config: { url: "http://127.0.0.1:9/x" } })]);
 
-// Its input may not have a scheduledAt: every firing's would be refused.
+// Its input may have nothing but n: the schedule's inputJson reaches it unchanged, so it can be scheduled.
 const strict = workflow("strict", [step("only", "/justworkflowit/noop")], {
   workflowInput: { type: "object", properties: { n: { type: "integer" } }, additionalProperties: false },
 });
@@ -27,9 +29,11 @@ const tenant = () => tenantWith(admin, quick, hold, parent, failing, strict);
 const stub = (scheduleId: string) => env.SCHEDULES.get(env.SCHEDULES.idFromName(scheduleId));
 const topOfHour = (t = Date.now()) => Math.floor(t / HOUR) * HOUR;
 
+/** CreateSchedule answers `{scheduleId}` alone (API.md); the schedule is then read with GetSchedule. */
 async function createSchedule(client: TestClient, orgId: string, body: Record<string, unknown>) {
-  const { schedule } = await client.expect(200, client.post(`/organizations/${orgId}/schedules`, { workflowVersion: { tag: "$LIVE" }, ...body }));
-  return schedule;
+  const created = await client.expect(200, client.post(`/organizations/${orgId}/schedules`, { workflowVersion: { tag: "$LIVE" }, ...body }));
+  expect(Object.keys(created)).toEqual(["scheduleId"]);
+  return getSchedule(client, orgId, created.scheduleId);
 }
 
 /** As if the engine had been away since `at`: the schedule's next fire time is the first after it. */
@@ -51,8 +55,8 @@ async function jobsOf(client: TestClient, orgId: string, scheduleId: string): Pr
 const statusesOf = (client: TestClient, orgId: string, jobs: any[]) =>
   Promise.all(jobs.map(async (j) => (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${j.jobId}`))).job.status));
 
-const getSchedule = async (client: TestClient, orgId: string, id: string) =>
-  (await client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`))).schedule;
+/** GetSchedule answers the schedule itself, unwrapped like GetWorkflow. */
+const getSchedule = async (client: TestClient, orgId: string, id: string) => client.expect(200, client.get(`/organizations/${orgId}/schedules/${id}`));
 
 /**
  * Runs the alarm until no firing is pending. A backfill arms the alarm for now, so the runtime may
@@ -88,7 +92,7 @@ async function inputOf(client: TestClient, orgId: string, jobId: string) {
 
 describe("a schedule's firings", () => {
   it(
-    "start one job per fire time, with scheduledAt in the input and scheduleId on the job, even when the alarm runs twice",
+    "start one job per fire time, with scheduleId and scheduledAt on the job and inputJson unchanged as its input, even when the alarm runs twice",
     async () => {
       const { orgId, client } = await tenant();
       const s = await createSchedule(client, orgId, { workflowName: "quick", inputJson: { region: "eu" }, cron: "0 * * * *", catchupWindowSeconds: 86_400 });
@@ -114,18 +118,22 @@ describe("a schedule's firings", () => {
 
       const jobs = await jobsOf(client, orgId, s.scheduleId);
       expect(jobs).toHaveLength(3);
-      const scheduledAt = await Promise.all(jobs.map(async (j) => (await inputOf(client, orgId, j.jobId)).scheduledAt));
-      expect(scheduledAt.sort()).toEqual([h - 2 * HOUR, h - HOUR, h].map((t) => new Date(t).toISOString()));
-      expect(await inputOf(client, orgId, jobs[0].jobId)).toMatchObject({ region: "eu" });
-      for (const j of jobs) expect(j).toMatchObject({ scheduleId: s.scheduleId, status: "SUCCEEDED" });
-      const { job } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobs[0].jobId}`));
-      expect(job.scheduleId).toBe(s.scheduleId);
+      const fireTimes = [h - 2 * HOUR, h - HOUR, h].map((t) => new Date(t).toISOString());
+      // ListJobs shows each job's nominal fire time, and GetJob the same.
+      expect(jobs.map((j) => j.scheduledAt).sort()).toEqual(fireTimes);
+      for (const j of jobs) {
+        expect(j).toMatchObject({ scheduleId: s.scheduleId, status: "SUCCEEDED" });
+        const { job } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${j.jobId}`));
+        expect(job).toMatchObject({ scheduleId: s.scheduleId, scheduledAt: j.scheduledAt });
+        // The input is the schedule's inputJson, unchanged: no scheduledAt merged into it.
+        expect(await inputOf(client, orgId, j.jobId)).toEqual({ region: "eu" });
+      }
       // Other jobs of the organization are not listed under the schedule.
       await client.expect(200, client.post(`/organizations/${orgId}/jobs`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" } }));
       expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(3);
 
       const after = await getSchedule(client, orgId, s.scheduleId);
-      expect(after.recentActions.map((a: any) => [a.trigger, a.fireTime, a.result])).toEqual(
+      expect(after.recentActions.map((a: any) => [a.trigger, a.scheduledAt, a.result])).toEqual(
         [h, h - HOUR, h - 2 * HOUR].map((t) => ["SCHEDULED", new Date(t).toISOString(), "SUCCEEDED"]),
       );
       expect(after.recentActions.map((a: any) => a.jobId).sort()).toEqual(jobs.map((j) => j.jobId).sort());
@@ -157,10 +165,85 @@ describe("a schedule's firings", () => {
       expect(jobs.length).toBeGreaterThanOrEqual(4);
       expect(missedCount).toBeGreaterThanOrEqual(5);
       for (const j of jobs) {
-        const at = Date.parse((await inputOf(client, orgId, j.jobId)).scheduledAt);
+        const at = Date.parse(j.scheduledAt);
         expect(done - at).toBeLessThanOrEqual(300_000 + (done - from));
         expect(Date.parse(j.createdAt) - at).toBeLessThanOrEqual(300_000);
       }
+    },
+    TIMEOUT,
+  );
+});
+
+/**
+ * Runs one alarm pass with the object's bindings replaced by `patch` (the failure injected), and
+ * returns the alarm it left armed and its count of failed passes in a row.
+ */
+async function passWith(scheduleId: string, patch: (real: Env) => Partial<Env>) {
+  return runInDurableObject(stub(scheduleId), async (o: ScheduleObject, ctx) => {
+    const holder = o as unknown as { env: Env };
+    const real = holder.env;
+    const replaced = patch(real);
+    holder.env = new Proxy(real, { get: (t, k) => (k in replaced ? replaced[k as keyof Env] : t[k as keyof Env]) });
+    const before = Date.now();
+    try {
+      await o.alarm();
+    } finally {
+      holder.env = real;
+    }
+    return { before, alarm: await ctx.storage.getAlarm(), failures: o.store.failures() };
+  });
+}
+
+describe("a schedule whose pass fails", () => {
+  it(
+    "re-arms its alarm with a growing backoff instead of stopping, lets the other firings start, and fires again once the fault is gone",
+    async () => {
+      const { orgId, client } = await tenant();
+      const s = await createSchedule(client, orgId, { workflowName: "quick", inputJson: { n: 1 }, cron: "0 * * * *", catchupWindowSeconds: 86_400, overlapPolicy: "ALLOW_ALL" });
+      const h = topOfHour();
+      await rewind(s.scheduleId, h - HOUR - 60_000);
+
+      // D1 down: the whole pass fails before any firing. alarm() does not throw (Cloudflare would
+      // give up after 6 retries); it arms a retry, later at each failure in a row.
+      const dbDown = () => ({ DB: { prepare: () => { throw new Error("injected: D1 is unavailable"); } } as unknown as D1Database });
+      const first = await passWith(s.scheduleId, dbDown);
+      expect(first.failures).toBeGreaterThanOrEqual(1);
+      expect(first.alarm).not.toBeNull();
+      expect(first.alarm!).toBeGreaterThanOrEqual(first.before + 1000);
+      const second = await passWith(s.scheduleId, dbDown);
+      expect(second.failures).toBe(first.failures + 1);
+      expect(second.alarm!).toBeGreaterThanOrEqual(second.before + 2000);
+      expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(0);
+
+      // One firing's job object throws: that firing stays PENDING, the other one still starts.
+      const badJob = await firingJobId(s.scheduleId, h - HOUR);
+      const badObject = env.JOBS.idFromName(runObjectName(badJob, 1));
+      const oneStartFails = (real: Env) => ({
+        JOBS: {
+          idFromName: (name: string) => real.JOBS.idFromName(name),
+          get: (id: DurableObjectId) =>
+            id.equals(badObject)
+              ? { start: async () => { throw new Error("injected: the job's object is unavailable"); } }
+              : real.JOBS.get(id),
+        } as unknown as Env["JOBS"],
+      });
+      const third = await passWith(s.scheduleId, oneStartFails);
+      expect(third.alarm).not.toBeNull();
+      expect(third.alarm!).toBeGreaterThanOrEqual(third.before + 1000);
+      const [started] = await jobsOf(client, orgId, s.scheduleId);
+      expect(started).toMatchObject({ scheduledAt: new Date(h).toISOString() });
+      const failedOne = (await getSchedule(client, orgId, s.scheduleId)).recentActions.find((a: any) => a.scheduledAt === new Date(h - HOUR).toISOString());
+      expect(failedOne).toMatchObject({ jobId: badJob });
+      expect(["PENDING", "SUCCEEDED", "STARTED", "RUNNING"]).toContain(failedOne.result);
+
+      // The fault gone, the retry starts the firing that failed, once, and the schedule goes on.
+      const jobs = await untilJobs(client, orgId, s.scheduleId, 2);
+      expect(jobs.map((j) => j.scheduledAt).sort()).toEqual([h - HOUR, h].map((t) => new Date(t).toISOString()));
+      expect(jobs.map((j) => j.jobId)).toContain(badJob);
+      for (const j of jobs) expect(await inputOf(client, orgId, j.jobId)).toEqual({ n: 1 });
+      const after = await runInDurableObject(stub(s.scheduleId), async (o: ScheduleObject, ctx) => ({ failures: o.store.failures(), alarm: await ctx.storage.getAlarm() }));
+      // The backoff is over and the next fire time is armed as usual.
+      expect(after).toEqual({ failures: 0, alarm: h + HOUR });
     },
     TIMEOUT,
   );
@@ -240,9 +323,9 @@ describe("overlap policies", () => {
       const statuses = await statusesOf(client, orgId, jobs);
       expect([...statuses].sort()).toEqual(["CANCELLED", "RUNNING"]);
       got = await getSchedule(client, orgId, s.scheduleId);
-      const buffered = got.recentActions.find((a: any) => a.fireTime === new Date(topOfHour() - HOUR).toISOString());
+      const buffered = got.recentActions.find((a: any) => a.scheduledAt === new Date(topOfHour() - HOUR).toISOString());
       expect(buffered).toMatchObject({ result: "RUNNING", jobId: jobs[statuses.indexOf("RUNNING")].jobId });
-      expect((await inputOf(client, orgId, buffered.jobId)).scheduledAt).toBe(buffered.fireTime);
+      expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${buffered.jobId}`))).job.scheduledAt).toBe(buffered.scheduledAt);
     },
     TIMEOUT,
   );
@@ -287,8 +370,8 @@ describe("pause, trigger, backfill, pauseOnFailure", () => {
     async () => {
       const { orgId, client } = await tenant();
       const s = await createSchedule(client, orgId, { workflowName: "quick", cron: "0 * * * *", catchupWindowSeconds: 86_400 });
-      const paused = (await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/pause`, { note: "maintenance" }))).schedule;
-      expect(paused).toMatchObject({ paused: true, note: "maintenance" });
+      expect(await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/pause`, { note: "maintenance" }))).toEqual({ scheduleId: s.scheduleId });
+      expect(await getSchedule(client, orgId, s.scheduleId)).toMatchObject({ paused: true, note: "maintenance" });
       await rewind(s.scheduleId, topOfHour() - HOUR - 60_000);
       await runDurableObjectAlarm(stub(s.scheduleId));
       expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(0);
@@ -297,11 +380,11 @@ describe("pause, trigger, backfill, pauseOnFailure", () => {
 
       // A trigger runs even while paused.
       const fired = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/trigger`));
-      expect(fired).toMatchObject({ result: "STARTED" });
+      expect(fired).toMatchObject({ scheduleId: s.scheduleId, result: "STARTED" });
       expect((await jobsOf(client, orgId, s.scheduleId)).map((j) => j.jobId)).toEqual([fired.jobId]);
 
-      const unpaused = (await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/unpause`))).schedule;
-      expect(unpaused.paused).toBe(false);
+      expect(await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/unpause`))).toEqual({ scheduleId: s.scheduleId });
+      expect((await getSchedule(client, orgId, s.scheduleId)).paused).toBe(false);
       await runDurableObjectAlarm(stub(s.scheduleId));
       expect(await jobsOf(client, orgId, s.scheduleId)).toHaveLength(1);
       // Fire times after the unpause run as usual.
@@ -319,13 +402,13 @@ describe("pause, trigger, backfill, pauseOnFailure", () => {
       const s = await createSchedule(client, orgId, { workflowName: "hold", cron: "0 * * * *", overlapPolicy: "SKIP" });
       const h = topOfHour();
       const range = { startAt: new Date(h - 5 * HOUR).toISOString(), endAt: new Date(h - 3 * HOUR).toISOString() };
-      const { fireTimes } = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
+      const { scheduleId, fireTimes } = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
+      expect(scheduleId).toBe(s.scheduleId);
       expect(fireTimes).toEqual([h - 5 * HOUR, h - 4 * HOUR, h - 3 * HOUR].map((t) => new Date(t).toISOString()));
       await settled(client, orgId, s.scheduleId);
       let jobs = await jobsOf(client, orgId, s.scheduleId);
       expect(await statusesOf(client, orgId, jobs)).toEqual(["RUNNING", "RUNNING", "RUNNING"]);
-      const inputs = await Promise.all(jobs.map(async (j) => (await inputOf(client, orgId, j.jobId)).scheduledAt));
-      expect(inputs.sort()).toEqual(fireTimes);
+      expect(jobs.map((j) => j.scheduledAt).sort()).toEqual(fireTimes);
 
       // The same range again starts nothing new.
       await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/backfill`, range));
@@ -381,7 +464,7 @@ describe("the Schedule resource", () => {
         [{ inputJson: "not json" }, "inputJson"],
         [{ overlapPolicy: "SOMETIMES" }, "overlapPolicy"],
         [{ catchupWindowSeconds: -1 }, "catchupWindowSeconds"],
-        [{ workflowName: "strict", inputJson: { n: 1 } }, "inputJson"],
+        [{ workflowName: "strict", inputJson: { n: "one" } }, "inputJson"],
       ];
       for (const [change, field] of cases) {
         const res = await client.post(`/organizations/${orgId}/schedules`, { ...base, ...change });
@@ -403,13 +486,16 @@ describe("the Schedule resource", () => {
       const s = await createSchedule(client, orgId, { workflowName: "quick", cron: "@daily", timezone: "America/New_York" });
       expect(s.nextFireTimes.every((t: string) => new Date(t).getUTCHours() === 4 || new Date(t).getUTCHours() === 5)).toBe(true);
 
-      const updated = (
-        await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "*/5 * * * * *" }))
-      ).schedule;
+      const updated = await client.expect(
+        200,
+        client.call("PUT", `/organizations/${orgId}/schedules/${s.scheduleId}`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "*/5 * * * * *" }),
+      );
       expect(updated.spec.cron).toBe("*/5 * * * * *");
       expect(Date.parse(updated.nextFireTimes[1]) - Date.parse(updated.nextFireTimes[0])).toBe(5000);
-      const bad = await client.post(`/organizations/${orgId}/schedules/${s.scheduleId}`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "bad" });
+      const bad = await client.call("PUT", `/organizations/${orgId}/schedules/${s.scheduleId}`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "bad" });
       expect(bad.status).toBe(400);
+      // UpdateSchedule is PUT (API.md); the old POST is no route.
+      expect((await client.post(`/organizations/${orgId}/schedules/${s.scheduleId}`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "@daily" })).status).toBe(404);
       expect((await getSchedule(client, orgId, s.scheduleId)).spec.cron).toBe("*/5 * * * * *");
 
       const listed = (await client.expect(200, client.get(`/organizations/${orgId}/schedules`))).schedules;
@@ -425,6 +511,20 @@ describe("the Schedule resource", () => {
       expect((await client.expect(200, client.get(`/organizations/${orgId}/schedules`))).schedules).toEqual([]);
       expect(await runInDurableObject(stub(s.scheduleId), (_o, ctx) => ctx.storage.getAlarm())).toBeNull();
       expect((await client.delete(`/organizations/${orgId}/schedules/${s.scheduleId}`)).status).toBe(404);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "accepts a workflow whose input schema allows nothing but inputJson's members: the input is passed unchanged",
+    async () => {
+      const { orgId, client } = await tenant();
+      const s = await createSchedule(client, orgId, { workflowName: "strict", inputJson: { n: 1 }, cron: "0 * * * *" });
+      const fired = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/trigger`));
+      expect(fired).toMatchObject({ scheduleId: s.scheduleId, result: "STARTED" });
+      const { job } = await waitForJob(client, orgId, fired.jobId, (j) => j.status === "SUCCEEDED", TIMEOUT);
+      expect(job).toMatchObject({ scheduleId: s.scheduleId, scheduledAt: fired.scheduledAt });
+      expect(await inputOf(client, orgId, fired.jobId)).toEqual({ n: 1 });
     },
     TIMEOUT,
   );
