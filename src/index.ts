@@ -7,5 +7,6 @@ export { WebhookRateLimiter } from "./webhooks/rate-limiter";
 export { ScheduleObject } from "./schedule/schedule-object";
 export { OrganizationReaper } from "./organizations/reaper";
 export { ResourcePool } from "./pools/resource-pool";
+export { NotificationOutbox } from "./notifications/outbox";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -288,3 +288,60 @@ export const POOL_ALARM_BATCH = 50;
 /** Backoff for a grant the job did not acknowledge (its object unreachable): re-sent from the alarm. */
 export const POOL_GRANT_RETRY_INITIAL_MS = 500;
 export const POOL_GRANT_RETRY_MAX_MS = 60_000;
+
+/**
+ * Metric events a job's Durable Object writes to D1 per flush: one D1 batch of three statements,
+ * whatever the count (the events travel as one JSON array), far below 1,000 queries per invocation.
+ */
+export const METRICS_FLUSH_BATCH = 500;
+/**
+ * A step end does not flush at once: events wait in the job's SQLite for the run's next pass of
+ * work (an alarm it has anyway: a call, a retry, a timer, an index write), and at most this long.
+ * A job that ends flushes right after; one waiting for an event for days, within five minutes.
+ * Long enough that a run's own retry or short timer comes first (no alarm just for metrics), short
+ * enough for a dashboard.
+ */
+export const METRICS_MAX_FLUSH_DELAY_MS = 5 * 60_000;
+/**
+ * A child job's metric events ride on its reports to its parent, up to this many; a child with
+ * more pending flushes them itself. So a one-step child of a fan-out owes no alarm and no D1
+ * write for them, and a report stays small (about 250 bytes an event).
+ */
+export const METRICS_REPORT_MAX = 100;
+/**
+ * The keys of counted metric events are kept this long so that a retried flush counts nothing
+ * twice; a flush is retried within minutes (OUTBOX_RETRY_MAX_MS), so a week is ample.
+ */
+export const METRIC_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Expired event keys deleted per flush: pruning stays a small, bounded statement. */
+export const METRIC_EVENT_PRUNE_BATCH = 200;
+/** GetWorkflowMetricTimeSeries answers at most this many buckets (83 days of hours): one bounded query. */
+export const MAX_METRIC_BUCKETS = 2000;
+
+/** ListNotifications returns the newest this many (the client's operation has no paging). */
+export const MAX_LISTED_NOTIFICATIONS = 100;
+/** A notification's title and message are cut to these lengths: a row stays small whatever raised it. */
+export const MAX_NOTIFICATION_TITLE_CHARS = 200;
+export const MAX_NOTIFICATION_MESSAGE_CHARS = 2000;
+/**
+ * A webhook trigger that refuses this many signatures within WEBHOOK_REFUSAL_WINDOW_MS (a window
+ * opened by the first refusal after the previous window closed) raises one notification: a
+ * sender with a rotated or wrong secret, or someone forging deliveries. One per window, however
+ * many more are refused in it.
+ */
+export const WEBHOOK_REFUSAL_THRESHOLD = 10;
+export const WEBHOOK_REFUSAL_WINDOW_MS = 10 * 60 * 1000;
+/**
+ * Outbound notification deliveries: retried with exponential backoff from the first delay to the
+ * largest, at most this many attempts (about 9 hours in all), then given up and logged.
+ */
+export const NOTIFICATION_RETRY_INITIAL_MS = 1000;
+export const NOTIFICATION_RETRY_MAX_MS = 60 * 60 * 1000;
+export const NOTIFICATION_MAX_ATTEMPTS = 15;
+/** One delivery attempt waits this long for the receiver's answer. */
+export const NOTIFICATION_DELIVERY_TIMEOUT_MS = 10_000;
+/** Deliveries one outbox alarm sends, a few at a time (6 outbound connections at once per invocation). */
+export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
+export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
+/** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
+export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;

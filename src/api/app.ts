@@ -17,6 +17,8 @@ import { zodProblems } from "./schemas";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerMetricRoutes } from "./routes/metrics";
+import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerResourcePoolRoutes } from "./routes/resource-pools";
 import { registerScheduleRoutes } from "./routes/schedules";
@@ -102,6 +104,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerEgressPolicyRoutes(app);
   registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
+  registerMetricRoutes(app);
+  registerNotificationRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

@@ -169,6 +169,11 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "GET /organizations/{organizationId}/notifications": "notification:list",
   "PUT /organizations/{organizationId}/notifications/read-all": "notification:update",
   "PUT /organizations/{organizationId}/notifications/{notificationId}/read": "notification:update",
+  // The outbound notification URL sends the organization's notifications off the engine, like the
+  // egress policy shapes what leaves it: changing it is updating the organization.
+  "PUT /organizations/{organizationId}/notification-settings": "organization:update",
+  "GET /organizations/{organizationId}/notification-settings": "organization:read",
+  "DELETE /organizations/{organizationId}/notification-settings": "organization:update",
 };
 
 /** `GET /organizations/:organizationId` (Hono's route path) → `GET /organizations/{organizationId}`. */

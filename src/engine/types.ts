@@ -243,6 +243,11 @@ export interface ChildReportFact {
   error?: JobError;
   /** The child's index row and its sequence: the parent writes children's rows in batches. */
   index?: { organizationId: string; job: import("../job/views").JobSummary; seq: number };
+  /**
+   * The child's metric events not yet in D1 (at most METRICS_REPORT_MAX): the parent writes them
+   * with its own, so a small child needs no alarm or D1 write of its own for them.
+   */
+  metrics?: import("../metrics/types").MetricEvent[];
 }
 
 export type Command =

@@ -11,7 +11,10 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import type { MetricEvent } from "../metrics/types";
+import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
+import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
@@ -120,8 +123,10 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   private commitDecision(event: EngineEvent, extra?: (decided: Decision) => void, before?: () => void): Decision {
     const decision = this.store.transaction(() => {
       before?.();
-      const d = decide(this.engineContext(), this.current!.state, this.store, event);
+      const prior = this.current!.state;
+      const d = decide(this.engineContext(), prior, this.store, event);
       this.store.write(d, event.at);
+      this.recordOutcomes(prior, d, event.at);
       extra?.(d);
       return d;
     });
@@ -131,6 +136,42 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     logEvents(decision.commands.flatMap((c) => (c.type === "log" ? [{ event: c.event, fields: { jobId, ...c.fields } }] : [])));
     this.armAlarm();
     return decision;
+  }
+
+  /**
+   * Inside a decision's transaction: its metric events, kept for D1, and the notification a
+   * top-level job's failure raises, owed as work. Neither waits on D1 here.
+   */
+  private recordOutcomes(prior: JobState, d: Decision, now: number): void {
+    const metrics = this.store.metrics;
+    const { events, ended } = decisionEvents(prior, d, { unitsMetered: () => metrics.unitsMetered() });
+    this.keepMetrics(events, now, d.state);
+    // A run that hands over reports no more: what it kept for its reports is flushed by itself.
+    if (d.state.continuedAs && !prior.continuedAs && metrics.hasPending()) {
+      this.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: now, coalesce: true });
+    }
+    if (!ended) return;
+    const s = d.state;
+    metrics.setUnitsMetered(s.ownUnits + s.priorRunUnits);
+    if (s.status === "FAILED" && !s.identity.parentJobId) {
+      this.store.queue.enqueue({ id: `alert:job-failed:${s.indexSeq}`, kind: "alert", payload: jobFailedNotification(s), dueAt: now });
+    }
+  }
+
+  /** Creates the run's rows and records its submission (inside the caller's transaction). */
+  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+    this.store.create(state, init.definition, executionData, events);
+    // A submission is flushed from the first alarm, whatever the job waits for next.
+    if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
+  }
+
+  /**
+   * Keeps metric events for D1 (inside a transaction), `state` being the run as the transaction
+   * leaves it: a child's travel on its reports while few; a run that has ended flushes at once
+   * (off its caller's path: from the alarm), one still running within METRICS_MAX_FLUSH_DELAY_MS.
+   */
+  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
+    this.store.metrics.record(events, now, { reportsToParent: state.identity.parentJobId !== undefined, reportMax: METRICS_REPORT_MAX, maxDelayMs });
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
@@ -161,7 +202,13 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
       const reports = this.store.queue.inbox(INBOX_BATCH);
-      if (reports.length > 0) this.apply({ type: "childReports", reports, at: now }, () => this.store.queue.settleReports(reports));
+      if (reports.length > 0) {
+        this.apply({ type: "childReports", reports, at: now }, (d) => {
+          this.store.queue.settleReports(reports);
+          // The children's metric events become this run's own, written with them.
+          this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, d.state);
+        });
+      }
       const wake = this.stateWakeAt();
       if (wake !== undefined && wake <= now) this.apply({ type: "timerFired", at: now });
     }
@@ -197,17 +244,17 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
       if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
     };
     try {
-      this.commitDecision(first, finished, () => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData, init.events ?? []));
     } catch (e) {
       // The slow path, for a run that could not be created and started in one commit: create it
       // (FAILED, saying why, if what it inherits is too large to store), then start it.
       this.current = null;
       let rejectWith = init.rejectWith;
       try {
-        this.store.transaction(() => this.store.create(state, init.definition, init.executionData, init.events ?? []));
+        this.store.transaction(() => this.createRun(state, init, init.executionData, init.events ?? []));
       } catch (tooLarge) {
         if (!(tooLarge instanceof StoredValueTooLargeError)) throw tooLarge;
-        this.store.transaction(() => this.store.create(state, init.definition, {}, []));
+        this.store.transaction(() => this.createRun(state, init, {}, []));
         rejectWith = { code: tooLarge.code, message: tooLarge.message };
       }
       this.current = run;

@@ -41,6 +41,8 @@ const TABLES = {
     CREATE INDEX work_due ON work (due_at, id)`,
   inbox: `CREATE TABLE inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL)`,
   child_index: `CREATE TABLE child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL)`,
+  // Metric events not yet written to D1 (metrics-outbox.ts).
+  metric: `CREATE TABLE metric (key TEXT PRIMARY KEY, event TEXT NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
 } as const;
 

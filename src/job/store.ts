@@ -22,6 +22,7 @@ import type { ChildRow, ChildrenRef, Decision, HistoryDraft, HistoryItem, JobSta
 import { HISTORY_INLINE_PAYLOAD_BYTES } from "../limits";
 import { SqlTables } from "./sql-tables";
 import { WorkQueue } from "./work-queue";
+import { MetricsOutbox } from "./metrics-outbox";
 
 export { StoredValueTooLargeError } from "./sql-tables";
 export type { PendingIndexRow, WorkItem, WorkKind } from "./work-queue";
@@ -69,10 +70,13 @@ export class JobStore implements JobView {
   readonly tables: SqlTables;
   /** The work the run owes and the children's reports it has yet to apply. */
   readonly queue: WorkQueue;
+  /** Metric events not yet in D1. */
+  readonly metrics: MetricsOutbox;
 
   constructor(storage: DurableObjectStorage) {
     this.tables = new SqlTables(storage);
     this.queue = new WorkQueue(this.tables);
+    this.metrics = new MetricsOutbox(this.tables, this.queue);
   }
 
   /** Durable commits by this instance (see SqlTables). */

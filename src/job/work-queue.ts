@@ -29,7 +29,9 @@ export type WorkKind =
   | "continueAsNew"
   | "purge"
   | "acquireLease"
-  | "releaseLeases";
+  | "releaseLeases"
+  | "metrics"
+  | "alert";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 

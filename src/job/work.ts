@@ -8,8 +8,12 @@ import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
+import { recordMetricEvents } from "../registry/metrics";
+import { raiseNotification } from "../notifications/raise";
+import type { NotificationInput } from "../notifications/types";
+import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
 import { resourcePoolStub } from "../pools/resource-pool";
@@ -73,8 +77,19 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
   if (index) await performOne(host, index, cache, pass);
-  await Promise.all(items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)));
+  // A pass that runs anyway takes the pending metric events along (not SubmitJob's awaited index write).
+  const metrics = !onlyId && items.length > 0 && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending() ? [piggybackFlush(host)] : [];
+  await Promise.all([...items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)), ...metrics]);
   pass.settle(host);
+}
+
+/** A flush beside other work; if it fails, the owed flush item (or the next pass) tries again. */
+async function piggybackFlush(host: WorkHost): Promise<void> {
+  try {
+    await flushMetrics(host);
+  } catch (e) {
+    logEvent("metrics.flushFailed", { jobId: host.state?.identity.jobId, error: String(e) });
+  }
 }
 
 async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<void> {
@@ -127,6 +142,11 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
       await Promise.all((state.identity.resourcePoolIds ?? []).map((poolId) => resourcePoolStub(host.bindings, poolId).release(jobId, epoch)));
       return true;
     }
+    case "metrics":
+      return flushMetrics(host);
+    case "alert":
+      await raiseNotification(host.bindings, item.payload as NotificationInput);
+      return true;
   }
 }
 
@@ -138,6 +158,23 @@ async function acquireLease(host: WorkHost, state: JobState, item: WorkItem): Pr
   const answer = await resourcePoolStub(host.bindings, poolId).acquire(state.identity.jobId, epoch);
   const at = Date.now();
   host.apply(answer.granted ? { type: "leaseGranted", poolId, epoch, at } : { type: "leaseQueued", poolId, epoch, since: answer.queuedAt, at }, () => host.store.queue.done(item));
+  return false;
+}
+
+/**
+ * Writes a batch of the run's metric events to D1 (one batch of three statements). D1 counts each
+ * event once, so a flush that D1 took and that is retried (the isolate died before it settled)
+ * changes nothing.
+ */
+async function flushMetrics(host: WorkHost): Promise<boolean> {
+  const events = host.store.metrics.pending(METRICS_FLUSH_BATCH);
+  await recordMetricEvents(host.bindings.DB, events);
+  host.store.metrics.written(events);
+  if (host.store.metrics.hasPending()) {
+    host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+    return true;
+  }
+  host.store.metrics.settle();
   return false;
 }
 
@@ -167,7 +204,14 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
     index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
+    ...metricsForReport(store),
   };
+}
+
+/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
+function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
+  const metrics = store.metrics.pending(METRICS_REPORT_MAX);
+  return metrics.length > 0 ? { metrics } : {};
 }
 
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {

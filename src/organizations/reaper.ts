@@ -29,6 +29,7 @@ import {
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
 import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
+import { deleteOrganizationNotificationsStatements } from "../notifications/store";
 import { deleteAllSecretsStatement } from "../registry/secrets";
 import { revokeAllTokensStatement } from "../registry/tokens";
 import { deleteAllTriggersStatement } from "../webhooks/triggers";
@@ -95,6 +96,7 @@ export class OrganizationReaper extends DurableObject<Env> {
       deleteAllTriggersStatement(db, organizationId, now),
       deleteAllSecretsStatement(db, organizationId),
       deleteAllResourcePoolsStatement(db, organizationId),
+      ...deleteOrganizationNotificationsStatements(db, organizationId),
     ]);
     if (marked!.meta.changes === 0) {
       // Not live. A sweep of an earlier deletion goes on; an intent of this call alone is dropped.

@@ -33,6 +33,7 @@ import { deterministicId } from "../ids";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_JSON_DEPTH, WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DEFAULT_RATE_PER_SECOND } from "../limits";
 import { prepareSubmission, startSubmission } from "../job/submit";
+import { noteRefusedSignature } from "../notifications/webhook-refusals";
 import { WebhookThrottled, type Admission } from "./admission";
 import { takeDeliveryToken } from "./rate-limiter";
 import { verifySignature } from "./signatures";
@@ -108,7 +109,11 @@ export async function deliver(
   const { trigger, secret } = found;
 
   const verification = await verifySignature(trigger.scheme, secret, delivery.headers, delivery.body, Math.floor(now / 1000));
-  if (!verification.ok) throw new AuthenticationError(verification.reason);
+  if (!verification.ok) {
+    // Counted in the background: a burst of refusals raises one notification (webhook-refusals.ts).
+    waitUntil(noteRefusedSignature(env, trigger, verification.reason).catch(logFailure("webhook_refusal_count_failed")));
+    throw new AuthenticationError(verification.reason);
+  }
   const { deliveryId } = verification;
 
   // Replays first: they are answered without the trigger's rate, and keep their admission token.

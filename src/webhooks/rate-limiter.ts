@@ -11,8 +11,13 @@
  * protects (a D1 read, a decrypt and an HMAC, or a job). Once a bucket would be full again it holds
  * nothing a fresh one would not, so an alarm then deletes it: the objects of the many addresses a
  * flood comes from do not keep storage forever.
+ *
+ * An object named `refusals:<triggerId>` counts the trigger's refused signatures instead, in fixed
+ * windows (notifications/webhook-refusals.ts): the refusal that completes a burst raises one
+ * notification from here, and the window is deleted when it closes.
  */
 import { DurableObject } from "cloudflare:workers";
+import { raiseRefusalNotification, type RefusedTrigger } from "../notifications/webhook-refusals";
 
 /** The answer to one request: allowed, or how long until a token is available. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -58,6 +63,7 @@ export function returnToken(bucket: Bucket | undefined, shape: BucketShape, now:
 interface Stored extends Bucket, BucketShape {}
 
 const KEY = "bucket";
+const WINDOW_KEY = "refusals";
 
 export class WebhookRateLimiter extends DurableObject<Env> {
   /** Whether this instance has armed the clean-up alarm (a new instance re-arms it once). */
@@ -79,7 +85,22 @@ export class WebhookRateLimiter extends DurableObject<Env> {
     await this.save(returnToken(this.ctx.storage.kv.get<Stored>(KEY), shape, Date.now()), shape);
   }
 
-  /** Deletes a bucket that has refilled, or waits until it will have. */
+  /**
+   * Counts one refused signature of `trigger` in the window (opened by the first refusal after the
+   * last window closed); the `threshold`-th in a window raises the notification, once.
+   */
+  async countRefusal(trigger: RefusedTrigger, reason: string, threshold: number, windowMs: number): Promise<{ count: number; windowStart: number }> {
+    const now = Date.now();
+    const open = this.ctx.storage.kv.get<{ count: number; windowStart: number }>(WINDOW_KEY);
+    const window = open && now - open.windowStart < windowMs ? { count: open.count + 1, windowStart: open.windowStart } : { count: 1, windowStart: now };
+    this.ctx.storage.kv.put(WINDOW_KEY, window);
+    // Nothing of a closed window is worth keeping: the alarm (below) then deletes it.
+    if (window.count === 1) await this.ctx.storage.setAlarm(now + windowMs + 1);
+    if (window.count === threshold) await raiseRefusalNotification(this.env, trigger, reason, window.windowStart);
+    return window;
+  }
+
+  /** Deletes a bucket that has refilled, or waits until it will have (a refusal window: it has closed). */
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
     const stored = this.ctx.storage.kv.get<Stored>(KEY);
@@ -101,6 +122,11 @@ export class WebhookRateLimiter extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(stored.updatedAt + Math.ceil(fullInMs) + 1);
     this.alarmArmed = true;
   }
+}
+
+/** Counts a refused signature of `trigger` (see countRefusal). */
+export function countRefusal(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, trigger: RefusedTrigger, reason: string, threshold: number, windowMs: number) {
+  return limiter(env, `refusals:${trigger.triggerId}`).countRefusal(trigger, reason, threshold, windowMs);
 }
 
 /** The object holding the bucket named `name`. */

@@ -40,6 +40,16 @@ async function hmacSha256(key: Uint8Array, parts: Uint8Array[]): Promise<Uint8Ar
   return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, data));
 }
 
+/**
+ * The Standard Webhooks `v1` signature of a message Canopy sends (outbound notifications): the
+ * base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the decoded `whsec_` secret, as
+ * `verifyStandard` below checks it.
+ */
+export async function signStandard(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+  const key = base64ToBytes(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret);
+  return `v1,${bytesToBase64(await hmacSha256(key, [encoder.encode(`${id}.${timestamp}.${body}`)]))}`;
+}
+
 /** The form of one Standard Webhooks HMAC entry: `v1,` and the padded base64 of 32 bytes. */
 const STANDARD_V1_ENTRY = /^v1,[A-Za-z0-9+/]{43}=$/;
 /** The only form of X-Hub-Signature-256 that can match (compared lower-cased). */

@@ -180,6 +180,42 @@ const STEPS: [string, (s: Scenario) => Promise<void>][] = [
     },
   ],
   [
+    "GetWorkflowMetricTimeSeries; a failed job's notification through ListNotifications, MarkNotificationRead, MarkAllNotificationsRead",
+    async (s) => {
+      const base = { organizationId: s.orgId };
+      const { workflowId } = await s.owner.ok("RegisterWorkflow", { ...base, name: "Always-Fails" });
+      const failing = workflow("Always-Fails", [step("check", "/justworkflowit/noop", { output: "strict" })], { strict: { type: "object", required: ["never"] } });
+      const version = await s.owner.ok("RegisterWorkflowVersion", { ...base, workflowId, definition: JSON.stringify(failing) });
+      await s.owner.ok("SetWorkflowVersionTag", { ...base, workflowId, tag: "$LIVE", versionId: version.versionId });
+      const { jobId } = await s.owner.ok("SubmitJob", { ...base, workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: {} });
+      await waitFor(async () => (await jobStatus(s, jobId)) === "FAILED");
+
+      // The client's serializeDateTime: RFC 3339, no zero milliseconds.
+      const at = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+      const series = (metric: string, aggregation: string) =>
+        s.owner.ok("GetWorkflowMetricTimeSeries", { ...base, metric, aggregation, bucket: "hour", since: at(Date.now() - 3_600_000), until: at(Date.now() + 3_600_000) });
+      const sum = async (metric: string, aggregation = "count") => ((await series(metric, aggregation)).results as { value: number }[]).reduce((n, p) => n + p.value, 0);
+      // Four top-level jobs so far: the approved one, the cancelled and resumed one, the one left running, this one.
+      await waitFor(async () => (await sum("jobs_submitted")) === 4 && (await sum("jobs_failed")) === 1);
+      for (const point of (await series("jobs_submitted", "count")).results) {
+        expect(Object.keys(point).sort()).toEqual(["timestamp", "value"]);
+        expect(Number.isNaN(Date.parse(point.timestamp))).toBe(false);
+      }
+      expect(await sum("jobs_completed_successfully")).toBe(2);
+
+      await waitFor(async () => (await s.owner.ok("ListNotifications", base)).notifications.length === 1);
+      const listed = await s.owner.ok("ListNotifications", base);
+      expect(listed.unreadCount).toBe(1);
+      const [notification] = listed.notifications;
+      expect(notification).toMatchObject({ severity: "ERROR", read: false, type: "JOB_FAILED", resourceId: jobId });
+      expect(Number.isNaN(Date.parse(notification.createdAt))).toBe(false);
+      expect(await s.owner.ok("MarkNotificationRead", { ...base, notificationId: notification.notificationId })).toEqual({ notificationId: notification.notificationId });
+      expect((await s.owner.ok("ListNotifications", base)).unreadCount).toBe(0);
+      expect(await s.owner.ok("MarkAllNotificationsRead", base)).toEqual({ markedCount: 0 });
+      expectError(await s.owner.send("MarkNotificationRead", { ...base, notificationId: crypto.randomUUID() }), 404, "NotFoundError");
+    },
+  ],
+  [
     "CreateResourcePool, GetResourcePool, ListResourcePools, UpdateResourcePool: one job at a time, the next PENDING until a slot frees, DeleteResourcePool",
     async (s) => {
       const base = { organizationId: s.orgId };

@@ -80,6 +80,14 @@ export const OPERATIONS = {
     body: { name: "plain", targetedWorkflowIds: "json", targetsAllWorkflows: "plain", workerLimit: "plain" },
   },
   DeleteResourcePool: { method: "DELETE", path: "/organizations/{organizationId}/resource-pools/{poolId}" },
+  GetWorkflowMetricTimeSeries: {
+    method: "GET",
+    path: "/organizations/{organizationId}/workflow-metrics/timeseries",
+    query: ["metric", "aggregation", "bucket", "since", "until"],
+  },
+  ListNotifications: { method: "GET", path: "/organizations/{organizationId}/notifications" },
+  MarkAllNotificationsRead: { method: "PUT", path: "/organizations/{organizationId}/notifications/read-all" },
+  MarkNotificationRead: { method: "PUT", path: "/organizations/{organizationId}/notifications/{notificationId}/read" },
   // An operation of the client that Canopy does not have (roles are user accounts: out of scope).
   ListRoles: { method: "GET", path: "/organizations/{organizationId}/roles" },
 } satisfies Record<string, Operation>;

@@ -22,6 +22,14 @@ const failing = workflow(`${A}-failing`, [step("check", "/justworkflowit/noop", 
 });
 const own = workflow("b-own", [step("only", "/justworkflowit/noop")]);
 
+const metricQuery = new URLSearchParams({
+  metric: "jobs_failed",
+  aggregation: "count",
+  bucket: "hour",
+  since: new Date(Date.now() - 3_600_000).toISOString(),
+  until: new Date(Date.now() + 3_600_000).toISOString(),
+}).toString();
+
 interface Case {
   name: string;
   method: string;
@@ -52,6 +60,8 @@ describe("another organization's token", () => {
       secrets: await read(`${o}/secrets`),
       secret: await read(`${o}/secrets/A_SECRET`),
       triggers: await read(`${o}/webhook-triggers`),
+      notifications: await read(`${o}/notifications`),
+      notificationSettings: await read(`${o}/notification-settings`),
       jobs,
       details: await Promise.all(jobs.map(async (j) => [await read(`${o}/jobs/${j.jobId}`), await read(`${o}/jobs/${j.jobId}/state`)])),
     };
@@ -79,6 +89,13 @@ describe("another organization's token", () => {
     await waitForJob(a.client, a.orgId, failed, (j) => j.status === "FAILED", 30_000);
     await waitForCount(a.client, a.orgId, { jobHierarchy: "CHILD_JOBS_ONLY", status: "RUNNING" }, 1, 30_000);
     const [childJob] = await listAllJobs(a.client, a.orgId, { jobHierarchy: "CHILD_JOBS_ONLY" });
+    await a.client.expect(200, a.client.put(`${o}/notification-settings`, { url: `https://${A}.example.com/hook` }));
+    // The failed job raised A's notification (its alarm raises it just after the job ends).
+    let notification: { notificationId: string } | undefined;
+    for (let i = 0; i < 300 && !notification; i++) {
+      [notification] = (await a.client.expect(200, a.client.get(`${o}/notifications`))).notifications;
+      if (!notification) await new Promise((r) => setTimeout(r, 100));
+    }
     ids = {
       parentWorkflow: p.workflowId,
       v1: p.versionId,
@@ -89,6 +106,7 @@ describe("another organization's token", () => {
       running,
       failed,
       child: childJob.jobId,
+      notification: notification!.notificationId,
     };
     before = await snapshotOfA();
   });
@@ -144,6 +162,13 @@ describe("another organization's token", () => {
       { name: "CreateWebhookTrigger", method: "POST", path: `${o}/webhook-triggers`, body: { name: "evil", workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, scheme: "github" }, status: 403 },
       { name: "ListWebhookTriggers", method: "GET", path: `${o}/webhook-triggers`, status: 403 },
       { name: "DeleteWebhookTrigger", method: "DELETE", path: `${o}/webhook-triggers/${ids.trigger}`, status: 403 },
+      { name: "GetWorkflowMetricTimeSeries", method: "GET", path: `${o}/workflow-metrics/timeseries?${metricQuery}`, status: 403 },
+      { name: "ListNotifications", method: "GET", path: `${o}/notifications`, status: 403 },
+      { name: "MarkNotificationRead", method: "PUT", path: `${o}/notifications/${ids.notification}/read`, status: 403 },
+      { name: "MarkAllNotificationsRead", method: "PUT", path: `${o}/notifications/read-all`, status: 403 },
+      { name: "PutNotificationSettings", method: "PUT", path: `${o}/notification-settings`, body: { url: "https://evil.example.com/" }, status: 403 },
+      { name: "GetNotificationSettings", method: "GET", path: `${o}/notification-settings`, status: 403 },
+      { name: "DeleteNotificationSettings", method: "DELETE", path: `${o}/notification-settings`, status: 403 },
     ];
     for (const c of cases) await attempt(c);
   });
@@ -184,6 +209,8 @@ describe("another organization's token", () => {
       { name: "UpdateApiAuthToken (A's token id)", method: "PATCH", path: `${o}/api-auth-tokens/${ids.token}`, body: { permissions: [] }, status: 404 },
       { name: "CreateWebhookTrigger (A's workflow)", method: "POST", path: `${o}/webhook-triggers`, body: { name: "evil", workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, scheme: "github" }, status: 404 },
       { name: "DeleteWebhookTrigger (A's trigger)", method: "DELETE", path: `${o}/webhook-triggers/${ids.trigger}`, status: 404 },
+      { name: "GetWorkflowMetricTimeSeries (A's workflow)", method: "GET", path: `${o}/workflow-metrics/timeseries?${metricQuery}&workflowId=${ids.parentWorkflow}`, status: 404 },
+      { name: "MarkNotificationRead (A's notification)", method: "PUT", path: `${o}/notifications/${ids.notification}/read`, status: 404 },
     ];
     for (const c of cases) await attempt(c);
   });
@@ -225,6 +252,8 @@ describe("another organization's token", () => {
       await b.client.expect(200, b.client.get(`${o}/secrets`)),
       await b.client.expect(200, b.client.get(`${o}/webhook-triggers`)),
       await b.client.expect(200, b.client.get(`${o}/api-auth-tokens`)),
+      await b.client.expect(200, b.client.get(`${o}/notifications`)),
+      await b.client.expect(200, b.client.get(`${o}/workflow-metrics/timeseries?${metricQuery}`)),
     ]);
     for (const id of Object.values(ids)) expect(everything).not.toContain(id);
     expect(everything).not.toContain(A);

@@ -95,7 +95,7 @@ describe("a resource pool", () => {
     const { client, orgId, ids } = await tenantWith(admin, hold);
     await createPool(client, orgId, { workerLimit: 1, targetedWorkflowIds: [ids.hold] });
     const item = { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } };
-    const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { submissions: [item, item, item] }));
+    const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { jobs: [item, item, item] }));
     const jobs = results.map((r: { jobId: string }) => r.jobId);
     // The batch's jobs start from an alarm: wait until all three exist and one runs.
     const seen = async () => Promise.all(jobs.map(async (id: string) => (await client.get(`/organizations/${orgId}/jobs/${id}`)).body?.job?.status ?? "none"));

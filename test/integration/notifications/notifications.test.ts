@@ -1,0 +1,127 @@
+// Notifications through the client's operations: raised once when a top-level job fails or a
+// webhook trigger refuses a burst of signatures, listed with unreadCount, marked read.
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { newTenant, tenantWith } from "../../helpers/client";
+import type { TestClient } from "../../helpers/client";
+import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
+import { standardHeaders } from "../../helpers/webhooks";
+import { admin } from "../../helpers/workerd";
+import { fakeOrigin, scenario } from "../integrations/fake";
+import { triggerSetup } from "../webhooks/fixture";
+import { raiseNotification } from "../../../src/notifications/raise";
+import { WEBHOOK_REFUSAL_THRESHOLD } from "../../../src/limits";
+
+const noop = "/justworkflowit/noop";
+const http = "/canopy/http";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function list(client: TestClient, orgId: string) {
+  return client.expect(200, client.get(`/organizations/${orgId}/notifications`));
+}
+
+/** Polls ListNotifications until `until` holds. */
+async function waitForList(client: TestClient, orgId: string, until: (body: any) => boolean) {
+  const deadline = Date.now() + 30_000;
+  let last: any;
+  while (Date.now() < deadline) {
+    last = await list(client, orgId);
+    if (until(last)) return last;
+    await sleep(100);
+  }
+  throw new Error(`notifications never matched; last: ${JSON.stringify(last)}`);
+}
+
+async function failingTenant() {
+  const down = await scenario("notify-500", [{ status: 500, body: "down" }]);
+  const failing = workflow("failing", [step("prep", noop, {}, "call"), step("call", http, { config: { url: `${fakeOrigin()}/s/${down}` } })]);
+  const parent = workflow("parent", [step("spawn", "/justworkflowit/runChildJob", { config: { children: [{ workflowName: "failing", workflowVersion: { tag: "$LIVE" } }] } })]);
+  return tenantWith(admin, failing, parent);
+}
+
+describe("notifications", () => {
+  it("raises one ERROR notification when a top-level job fails, none for its failed child", async () => {
+    const { client, orgId } = await failingTenant();
+    const jobId = await submit(client, orgId, { workflowName: "failing", workflowVersion: { tag: "$LIVE" }, inputJson: "{}" });
+    expect((await waitForJob(client, orgId, jobId)).job.status).toBe("FAILED");
+    const body = await waitForList(client, orgId, (b) => b.notifications.length > 0);
+    expect(body.unreadCount).toBe(1);
+    expect(body.notifications).toHaveLength(1);
+    const n = body.notifications[0];
+    expect(n).toMatchObject({ severity: "ERROR", read: false, type: "JOB_FAILED", resourceId: jobId });
+    expect(n.notificationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(n.title).toContain("failing");
+    expect(n.message).toContain(jobId);
+    expect(n.message).toContain('step "call"');
+    expect(Date.parse(n.createdAt)).not.toBeNaN();
+
+    // The job's alarm firing again raises nothing more.
+    const stub = env.JOBS.get(env.JOBS.idFromName(jobId));
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    expect((await list(client, orgId)).notifications).toHaveLength(1);
+
+    // A parent whose child fails: one notification, for the parent.
+    const parentId = await submit(client, orgId, { workflowName: "parent", workflowVersion: { tag: "$LIVE" }, inputJson: "{}" });
+    expect((await waitForJob(client, orgId, parentId)).job.status).toBe("FAILED");
+    const after = await waitForList(client, orgId, (b) => b.notifications.length > 1);
+    await sleep(1500);
+    const settled = await list(client, orgId);
+    expect(settled.notifications.map((x: any) => x.resourceId).sort()).toEqual([jobId, parentId].sort());
+    expect(after.unreadCount).toBe(2);
+  });
+
+  it("marks one or all read, with unreadCount following, and hides other tenants' notifications", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const other = await newTenant(admin);
+    for (const i of [1, 2, 3]) {
+      await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: `t${i}`, message: `m${i}`, dedupeKey: `k${i}` });
+    }
+    // Raised again with the same key: nothing new.
+    const again = await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "t1", message: "m1", dedupeKey: "k1" });
+    expect(again.created).toBe(false);
+    const body = await list(client, orgId);
+    expect(body.unreadCount).toBe(3);
+    const first = body.notifications[0].notificationId;
+
+    const base = `/organizations/${orgId}/notifications`;
+    expect(await client.expect(200, client.put(`${base}/${first}/read`))).toEqual({ notificationId: first });
+    expect(await client.expect(200, client.put(`${base}/${first}/read`))).toEqual({ notificationId: first });
+    const one = await list(client, orgId);
+    expect(one.unreadCount).toBe(2);
+    expect(one.notifications.find((n: any) => n.notificationId === first).read).toBe(true);
+
+    expect((await client.put(`${base}/${crypto.randomUUID()}/read`)).body.code).toBe("NotFoundError");
+    // Another tenant can neither read nor mark them.
+    expect((await other.client.get(base)).status).toBe(403);
+    expect((await other.client.put(`${base}/${first}/read`)).status).toBe(403);
+    expect((await other.client.put(`/organizations/${other.orgId}/notifications/${first}/read`)).status).toBe(404);
+    expect((await list(other.client, other.orgId)).notifications).toEqual([]);
+
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 2 });
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 0 });
+    const all = await list(client, orgId);
+    expect(all.unreadCount).toBe(0);
+    expect(all.notifications.every((n: any) => n.read)).toBe(true);
+  });
+
+  it("raises one WARNING for a burst of refused webhook signatures, not one per request", async () => {
+    const { hook, trigger, client, orgId } = await triggerSetup();
+    const raw = JSON.stringify({ orderId: "o-1" });
+    const forged = "whsec_" + btoa("not-the-secret-but-32-bytes-long");
+    for (let i = 0; i < WEBHOOK_REFUSAL_THRESHOLD * 2 + 5; i++) {
+      expect((await hook(raw, standardHeaders(forged, raw))).status).toBe(401);
+    }
+    const body = await waitForList(client, orgId, (b) => b.notifications.length > 0);
+    await sleep(1000);
+    const settled = await list(client, orgId);
+    expect(settled.notifications).toHaveLength(1);
+    expect(settled.notifications[0]).toMatchObject({ type: "WEBHOOK_SIGNATURES_REFUSED", severity: "WARNING", resourceId: trigger.triggerId });
+    expect(body.notifications[0].message).toContain(`${WEBHOOK_REFUSAL_THRESHOLD} deliveries`);
+    // Fewer refusals than the threshold raise nothing.
+    const quiet = await triggerSetup();
+    for (let i = 0; i < WEBHOOK_REFUSAL_THRESHOLD - 1; i++) expect((await quiet.hook(raw, standardHeaders(forged, raw))).status).toBe(401);
+    await sleep(1000);
+    expect((await list(quiet.client, quiet.orgId)).notifications).toEqual([]);
+  });
+});
