@@ -285,6 +285,8 @@ export const MAX_POOL_WORKER_LIMIT = 10_000;
 export const POOL_LEASE_CHECK_INTERVAL_MS = 5 * 60_000;
 /** Leases a pool's alarm checks or grants it delivers per run; more wait for the next alarm. */
 export const POOL_ALARM_BATCH = 50;
+/** A pool whose oldest queued job has waited this long raises RESOURCE_POOL_QUEUED_TOO_LONG (seen within a lease check interval). */
+export const POOL_QUEUED_NOTIFY_MS = 10 * 60_000;
 /** Backoff for a grant the job did not acknowledge (its object unreachable): re-sent from the alarm. */
 export const POOL_GRANT_RETRY_INITIAL_MS = 500;
 export const POOL_GRANT_RETRY_MAX_MS = 60_000;

@@ -14,8 +14,9 @@
  *   of the same job changes nothing, and a slot is never granted twice.
  */
 import { DurableObject } from "cloudflare:workers";
-import { POOL_ALARM_BATCH, POOL_GRANT_RETRY_INITIAL_MS, POOL_GRANT_RETRY_MAX_MS, POOL_LEASE_CHECK_INTERVAL_MS } from "../limits";
+import { POOL_ALARM_BATCH, POOL_GRANT_RETRY_INITIAL_MS, POOL_GRANT_RETRY_MAX_MS, POOL_LEASE_CHECK_INTERVAL_MS, POOL_QUEUED_NOTIFY_MS } from "../limits";
 import { logEvent } from "../log";
+import { raiseNotification } from "../notifications/raise";
 import { jobRunStub } from "../job/naming";
 
 /** What the pool is: written by the API on create and update. */
@@ -211,7 +212,34 @@ export class ResourcePool extends DurableObject<Env> {
     for (let i = 0; i < due.length; i += ALARM_CONCURRENCY) {
       await Promise.all(due.slice(i, i + ALARM_CONCURRENCY).map((row) => this.ask(poolId ?? this.ctx.id.toString(), row)));
     }
+    await this.notifyIfQueuedTooLong(now);
     this.armAlarm();
+  }
+
+  /**
+   * Raises RESOURCE_POOL_QUEUED_TOO_LONG once per wait when the oldest queued job has waited longer
+   * than POOL_QUEUED_NOTIFY_MS. Queued rows come due every POOL_LEASE_CHECK_INTERVAL_MS, so the
+   * alarm looks at least that often while anything waits. The dedupe key names the wait (the
+   * oldest job's queue time): a repeated alarm raises nothing new, a later wait raises again.
+   */
+  private async notifyIfQueuedTooLong(now: number): Promise<void> {
+    const cfg = this.config();
+    const oldest = this.sql.exec<{ t: number | null }>(`SELECT MIN(queued_at) AS t FROM lease WHERE granted = 0`).one().t;
+    if (oldest === null || cfg.organization_id === null || cfg.pool_id === null || now - oldest < POOL_QUEUED_NOTIFY_MS) return;
+    const minutes = Math.floor((now - oldest) / 60_000);
+    try {
+      await raiseNotification(this.env, {
+        organizationId: cfg.organization_id,
+        type: "RESOURCE_POOL_QUEUED_TOO_LONG",
+        title: "Jobs are waiting for a resource pool",
+        message: `${this.count(0)} job(s) wait for resource pool ${cfg.pool_id} (limit ${cfg.worker_limit}); the oldest has waited ${minutes} minutes.`,
+        resourceId: cfg.pool_id,
+        dedupeKey: `pool-queued:${cfg.pool_id}:${oldest}`,
+      });
+    } catch (e) {
+      // The next alarm looks again; the dedupe key keeps a late success from raising twice.
+      logEvent("pool.notifyFailed", { poolId: cfg.pool_id, error: String(e) });
+    }
   }
 
   /** Offers (or confirms) one lease to its job and settles the answer. */

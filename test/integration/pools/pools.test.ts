@@ -332,3 +332,34 @@ describe("a resource pool's leases survive crashes", () => {
     expect(await poolView(client, orgId, poolId)).toMatchObject({ runningJobs: 1, queuedJobs: 0 });
   });
 });
+
+describe("a pool's queue that waits too long", () => {
+  it("raises one RESOURCE_POOL_QUEUED_TOO_LONG notification per wait, however often the alarm runs", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, hold);
+    const poolId = await createPool(client, orgId, { workerLimit: 1, targetedWorkflowIds: [ids.hold] });
+    const first = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
+    const second = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
+    await settle(client, orgId, [first, second], ["RUNNING", "PENDING"]);
+    const notifications = async () =>
+      (await client.expect(200, client.get(`/organizations/${orgId}/notifications`))).notifications.filter((n: any) => n.type === "RESOURCE_POOL_QUEUED_TOO_LONG");
+
+    // Waited less than the threshold: nothing.
+    await runDurableObjectAlarm(poolStub(poolId));
+    expect(await notifications()).toEqual([]);
+    // As if the second job had been queued 11 minutes ago.
+    await runInDurableObject(poolStub(poolId), (_o: ResourcePool, ctx) => {
+      ctx.storage.sql.exec(`UPDATE lease SET queued_at = queued_at - ? WHERE granted = 0`, 11 * 60_000);
+      return ctx.storage.setAlarm(Date.now());
+    });
+    await runDurableObjectAlarm(poolStub(poolId));
+    await runDurableObjectAlarm(poolStub(poolId));
+    const raised = await notifications();
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ resourceId: poolId, read: false });
+    expect(raised[0].message).toContain("1 job(s) wait");
+
+    await go(client, orgId, first);
+    await settle(client, orgId, [first, second], ["SUCCEEDED", "RUNNING"]);
+    await go(client, orgId, second);
+  });
+});
