@@ -67,6 +67,7 @@ const SCHEMA = `
     attempts INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX IF NOT EXISTS lease_queue ON lease (granted, seq);
+  CREATE TABLE IF NOT EXISTS backlog (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL, raised INTEGER NOT NULL);
   CREATE INDEX IF NOT EXISTS lease_due ON lease (due_at);
 `;
 
@@ -193,6 +194,8 @@ export class ResourcePool extends DurableObject<Env> {
       now,
       free,
     );
+    // The queue is empty: the backlog (see notifyIfQueuedTooLong) is over.
+    if (this.count(0) === 0) this.sql.exec(`DELETE FROM backlog`);
   }
 
   /** Sets the alarm to the next lease that needs a look, if any. */
@@ -217,15 +220,22 @@ export class ResourcePool extends DurableObject<Env> {
   }
 
   /**
-   * Raises RESOURCE_POOL_QUEUED_TOO_LONG once per wait when the oldest queued job has waited longer
-   * than POOL_QUEUED_NOTIFY_MS. Queued rows come due every POOL_LEASE_CHECK_INTERVAL_MS, so the
-   * alarm looks at least that often while anything waits. The dedupe key names the wait (the
-   * oldest job's queue time): a repeated alarm raises nothing new, a later wait raises again.
+   * Raises RESOURCE_POOL_QUEUED_TOO_LONG once per backlog: from the time the alarm first sees jobs
+   * queued until it sees the queue empty. It is raised when the oldest queued job has waited
+   * POOL_QUEUED_NOTIFY_MS; queued rows come due every POOL_LEASE_CHECK_INTERVAL_MS, so the alarm
+   * looks at least that often while anything waits. A busy pool whose waiters change with every
+   * completion still raises once, and a repeated alarm raises nothing (nor reads D1).
    */
   private async notifyIfQueuedTooLong(now: number): Promise<void> {
     const cfg = this.config();
     const oldest = this.sql.exec<{ t: number | null }>(`SELECT MIN(queued_at) AS t FROM lease WHERE granted = 0`).one().t;
-    if (oldest === null || cfg.organization_id === null || cfg.pool_id === null || now - oldest < POOL_QUEUED_NOTIFY_MS) return;
+    if (oldest === null) {
+      this.sql.exec(`DELETE FROM backlog`);
+      return;
+    }
+    this.sql.exec(`INSERT OR IGNORE INTO backlog (id, since, raised) VALUES (1, ?, 0)`, oldest);
+    const backlog = this.sql.exec<{ since: number; raised: number }>(`SELECT since, raised FROM backlog WHERE id = 1`).one();
+    if (backlog.raised === 1 || cfg.organization_id === null || cfg.pool_id === null || now - oldest < POOL_QUEUED_NOTIFY_MS) return;
     const minutes = Math.floor((now - oldest) / 60_000);
     try {
       await raiseNotification(this.env, {
@@ -234,10 +244,11 @@ export class ResourcePool extends DurableObject<Env> {
         title: "Jobs are waiting for a resource pool",
         message: `${this.count(0)} job(s) wait for resource pool ${cfg.pool_id} (limit ${cfg.worker_limit}); the oldest has waited ${minutes} minutes.`,
         resourceId: cfg.pool_id,
-        dedupeKey: `pool-queued:${cfg.pool_id}:${oldest}`,
+        dedupeKey: `pool-queued:${cfg.pool_id}:${backlog.since}`,
       });
+      this.sql.exec(`UPDATE backlog SET raised = 1 WHERE id = 1`);
     } catch (e) {
-      // The next alarm looks again; the dedupe key keeps a late success from raising twice.
+      // The next alarm tries again; the dedupe key keeps a late success from raising twice.
       logEvent("pool.notifyFailed", { poolId: cfg.pool_id, error: String(e) });
     }
   }

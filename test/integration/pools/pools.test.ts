@@ -334,32 +334,51 @@ describe("a resource pool's leases survive crashes", () => {
 });
 
 describe("a pool's queue that waits too long", () => {
-  it("raises one RESOURCE_POOL_QUEUED_TOO_LONG notification per wait, however often the alarm runs", async () => {
+  it("raises one RESOURCE_POOL_QUEUED_TOO_LONG notification per backlog, however often the alarm runs and the waiters change", async () => {
     const { client, orgId, ids } = await tenantWith(admin, hold);
     const poolId = await createPool(client, orgId, { workerLimit: 1, targetedWorkflowIds: [ids.hold] });
-    const first = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
-    const second = await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } });
-    await settle(client, orgId, [first, second], ["RUNNING", "PENDING"]);
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) jobs.push(await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } }));
+    await settle(client, orgId, jobs, ["RUNNING", "PENDING", "PENDING"]);
     const notifications = async () =>
       (await client.expect(200, client.get(`/organizations/${orgId}/notifications`))).notifications.filter((n: any) => n.type === "RESOURCE_POOL_QUEUED_TOO_LONG");
+    /** As if every queued job had been queued `minutes` earlier than it was. */
+    const age = (minutes: number) =>
+      runInDurableObject(poolStub(poolId), (_o: ResourcePool, ctx) => {
+        ctx.storage.sql.exec(`UPDATE lease SET queued_at = queued_at - ? WHERE granted = 0`, minutes * 60_000);
+        return ctx.storage.setAlarm(Date.now());
+      });
 
     // Waited less than the threshold: nothing.
     await runDurableObjectAlarm(poolStub(poolId));
     expect(await notifications()).toEqual([]);
-    // As if the second job had been queued 11 minutes ago.
-    await runInDurableObject(poolStub(poolId), (_o: ResourcePool, ctx) => {
-      ctx.storage.sql.exec(`UPDATE lease SET queued_at = queued_at - ? WHERE granted = 0`, 11 * 60_000);
-      return ctx.storage.setAlarm(Date.now());
-    });
+    await age(11);
     await runDurableObjectAlarm(poolStub(poolId));
     await runDurableObjectAlarm(poolStub(poolId));
     const raised = await notifications();
     expect(raised).toHaveLength(1);
     expect(raised[0]).toMatchObject({ resourceId: poolId, read: false });
-    expect(raised[0].message).toContain("1 job(s) wait");
+    expect(raised[0].message).toContain("2 job(s) wait");
 
-    await go(client, orgId, first);
-    await settle(client, orgId, [first, second], ["SUCCEEDED", "RUNNING"]);
-    await go(client, orgId, second);
+    // A completion moves the queue on, but the backlog goes on: no second notification.
+    await go(client, orgId, jobs[0]!);
+    await settle(client, orgId, jobs, ["SUCCEEDED", "RUNNING", "PENDING"]);
+    await age(11);
+    await runDurableObjectAlarm(poolStub(poolId));
+    expect(await notifications()).toHaveLength(1);
+
+    // The queue empties, then a new backlog builds: it raises again.
+    await go(client, orgId, jobs[1]!);
+    await settle(client, orgId, jobs, ["SUCCEEDED", "SUCCEEDED", "RUNNING"]);
+    await runDurableObjectAlarm(poolStub(poolId));
+    jobs.push(await submit(client, orgId, { workflowId: ids.hold, workflowVersion: { tag: "$LIVE" } }));
+    await settle(client, orgId, jobs.slice(2), ["RUNNING", "PENDING"]);
+    await age(11);
+    await runDurableObjectAlarm(poolStub(poolId));
+    expect(await notifications()).toHaveLength(2);
+
+    await go(client, orgId, jobs[2]!);
+    await settle(client, orgId, jobs.slice(2), ["SUCCEEDED", "RUNNING"]);
+    await go(client, orgId, jobs[3]!);
   });
 });
