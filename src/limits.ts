@@ -315,7 +315,11 @@ export const METRICS_REPORT_MAX = 100;
  * twice; a flush is retried within minutes (OUTBOX_RETRY_MAX_MS), so a week is ample.
  */
 export const METRIC_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Expired event keys deleted per flush: pruning stays a small, bounded statement. */
+/**
+ * Expired event keys deleted per flush: at least this many, and twice as many as the flush
+ * inserts (recordMetricEvents), so pruning outpaces inserting under any load and a backlog drains;
+ * still one bounded statement (at most 2 x METRICS_FLUSH_BATCH rows).
+ */
 export const METRIC_EVENT_PRUNE_BATCH = 200;
 /** GetWorkflowMetricTimeSeries answers at most this many buckets (83 days of hours): one bounded query. */
 export const MAX_METRIC_BUCKETS = 2000;
