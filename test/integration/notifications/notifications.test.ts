@@ -11,6 +11,19 @@ import { fakeOrigin, scenario } from "../integrations/fake";
 import { triggerSetup } from "../webhooks/fixture";
 import { raiseNotification } from "../../../src/notifications/raise";
 import { WEBHOOK_REFUSAL_THRESHOLD } from "../../../src/limits";
+import { countRefusal } from "../../../src/webhooks/rate-limiter";
+
+/** Makes D1 refuse to store `orgId`'s notifications (a real failure of the insert) until undone. */
+async function failNotificationInserts(orgId: string): Promise<() => Promise<void>> {
+  const name = `fail_notifications_${orgId.replace(/[^A-Za-z0-9]/g, "_")}`;
+  await env.DB.prepare(
+    `CREATE TRIGGER ${name} BEFORE INSERT ON notifications WHEN NEW.organization_id = '${orgId.replace(/'/g, "''")}'
+     BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+  ).run();
+  return async () => {
+    await env.DB.prepare(`DROP TRIGGER ${name}`).run();
+  };
+}
 
 const noop = "/justworkflowit/noop";
 const http = "/canopy/http";
@@ -123,5 +136,21 @@ describe("notifications", () => {
     for (let i = 0; i < WEBHOOK_REFUSAL_THRESHOLD - 1; i++) expect((await quiet.hook(raw, standardHeaders(forged, raw))).status).toBe(401);
     await sleep(1000);
     expect((await list(quiet.client, quiet.orgId)).notifications).toEqual([]);
+  });
+
+  it("still raises a burst's notification when the raise at the threshold failed", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const trigger = { triggerId: `trigger-${crypto.randomUUID()}`, organizationId: orgId, name: "orders" };
+    const threshold = 3;
+    const undo = await failNotificationInserts(orgId);
+    // The threshold-th refusal's raise fails (whether countRefusal reports that or logs it).
+    for (let i = 1; i <= threshold; i++) await countRefusal(env, trigger, "bad signature", threshold, 60_000).catch(() => undefined);
+    expect((await list(client, orgId)).notifications).toEqual([]);
+    await undo();
+    // The next refusal of the same window raises it; the ones after raise nothing more.
+    for (let i = threshold + 1; i <= threshold + 3; i++) expect((await countRefusal(env, trigger, "bad signature", threshold, 60_000)).count).toBe(i);
+    const body = await list(client, orgId);
+    expect(body.notifications).toHaveLength(1);
+    expect(body.notifications[0]).toMatchObject({ type: "WEBHOOK_SIGNATURES_REFUSED", resourceId: trigger.triggerId });
   });
 });
