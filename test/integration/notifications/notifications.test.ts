@@ -52,6 +52,21 @@ async function failingTenant() {
   return tenantWith(admin, failing, parent);
 }
 
+/** Stores `n` unread notifications of `orgId` created at `createdAt` straight into D1 (one statement). */
+async function storeMany(orgId: string, n: number, createdAt: string, prefix: string): Promise<void> {
+  await env.DB.prepare(
+    `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?3)
+     INSERT INTO notifications (notification_id, organization_id, type, severity, title, message, read, created_at)
+     SELECT ?4 || i, ?1, 'JOB_FAILED', 'ERROR', 'old', 'old', 0, ?2 FROM seq`,
+  )
+    .bind(orgId, createdAt, n, `${prefix}-${crypto.randomUUID()}-`)
+    .run();
+}
+
+async function countStored(orgId: string): Promise<number> {
+  return (await env.DB.prepare(`SELECT COUNT(*) AS n FROM notifications WHERE organization_id = ?`).bind(orgId).first<{ n: number }>())!.n;
+}
+
 describe("notifications", () => {
   it("raises one ERROR notification when a top-level job fails, none for its failed child", async () => {
     const { client, orgId } = await failingTenant();
@@ -116,6 +131,37 @@ describe("notifications", () => {
     const all = await list(client, orgId);
     expect(all.unreadCount).toBe(0);
     expect(all.notifications.every((n: any) => n.read)).toBe(true);
+  });
+
+  it("expires notifications after 30 days, deleting a bounded batch per new one", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const DAY = 24 * 60 * 60 * 1000;
+    await storeMany(orgId, 150, new Date(Date.now() - 31 * DAY).toISOString(), "expired");
+    await storeMany(orgId, 2, new Date(Date.now() - 29 * DAY).toISOString(), "kept");
+    // Past 30 days a notification is no longer shown, even before it is deleted.
+    const before = await list(client, orgId);
+    expect(before.notifications).toHaveLength(2);
+    expect(before.unreadCount).toBe(2);
+
+    // Each new notification deletes up to 100 expired ones (NOTIFICATION_PRUNE_BATCH).
+    await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "new", message: "m", dedupeKey: "expiry-1" });
+    expect(await countStored(orgId)).toBe(50 + 2 + 1);
+    await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "new", message: "m", dedupeKey: "expiry-2" });
+    expect(await countStored(orgId)).toBe(2 + 2);
+    const after = await list(client, orgId);
+    expect(after.notifications.map((n: any) => n.title)).toEqual(["new", "new", "old", "old"]);
+    expect(after.unreadCount).toBe(4);
+  });
+
+  it("marks at most 10,000 read per MarkAllNotificationsRead, and a second call marks the rest", async () => {
+    const { client, orgId } = await newTenant(admin);
+    await storeMany(orgId, 10_500, new Date().toISOString(), "many");
+    const base = `/organizations/${orgId}/notifications`;
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 10_000 });
+    expect((await list(client, orgId)).unreadCount).toBe(500);
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 500 });
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 0 });
+    expect((await list(client, orgId)).unreadCount).toBe(0);
   });
 
   it("raises one WARNING for a burst of refused webhook signatures, not one per request", async () => {
