@@ -78,6 +78,8 @@ interface RefusalWindow {
 export class WebhookRateLimiter extends DurableObject<Env> {
   /** Whether this instance has armed the clean-up alarm (a new instance re-arms it once). */
   private alarmArmed = false;
+  /** The refusal window whose notification is being raised now, if any. */
+  private raising: number | null = null;
 
   /** Takes one token from a bucket refilling at `ratePerSecond` up to `capacity` (default: one second's worth). */
   async take(ratePerSecond: number, capacity: number = ratePerSecond): Promise<RateDecision> {
@@ -109,12 +111,19 @@ export class WebhookRateLimiter extends DurableObject<Env> {
     this.ctx.storage.kv.put(WINDOW_KEY, window);
     // Nothing of a closed window is worth keeping: the alarm (below) then deletes it.
     if (window.count === 1) await this.ctx.storage.setAlarm(now + windowMs + 1);
-    if (window.count >= threshold && !window.raised) {
+    // One raise at a time: refusals arriving while it is in flight (the object takes requests
+    // during its D1 call) leave it to that raise.
+    if (window.count >= threshold && !window.raised && this.raising !== window.windowStart) {
+      this.raising = window.windowStart;
       try {
         await raiseRefusalNotification(this.env, trigger, reason, window.windowStart);
-        this.ctx.storage.kv.put(WINDOW_KEY, { ...window, raised: true });
+        // The stored window, not `window`: refusals counted meanwhile stay counted.
+        const stored = this.ctx.storage.kv.get<RefusalWindow>(WINDOW_KEY);
+        if (stored && stored.windowStart === window.windowStart) this.ctx.storage.kv.put(WINDOW_KEY, { ...stored, raised: true });
       } catch (e) {
         logEvent("notification.refusalRaiseFailed", { triggerId: trigger.triggerId, count: window.count, error: String((e as Error)?.message ?? e) });
+      } finally {
+        this.raising = null;
       }
     }
     return { count: window.count, windowStart: window.windowStart };
