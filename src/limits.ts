@@ -315,7 +315,11 @@ export const METRICS_REPORT_MAX = 100;
  * twice; a flush is retried within minutes (OUTBOX_RETRY_MAX_MS), so a week is ample.
  */
 export const METRIC_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-/** Expired event keys deleted per flush: pruning stays a small, bounded statement. */
+/**
+ * Expired event keys deleted per flush: at least this many, and twice as many as the flush
+ * inserts (recordMetricEvents), so pruning outpaces inserting under any load and a backlog drains;
+ * still one bounded statement (at most 2 x METRICS_FLUSH_BATCH rows).
+ */
 export const METRIC_EVENT_PRUNE_BATCH = 200;
 /** GetWorkflowMetricTimeSeries answers at most this many buckets (83 days of hours): one bounded query. */
 export const MAX_METRIC_BUCKETS = 2000;
@@ -325,6 +329,21 @@ export const MAX_LISTED_NOTIFICATIONS = 100;
 /** A notification's title and message are cut to these lengths: a row stays small whatever raised it. */
 export const MAX_NOTIFICATION_TITLE_CHARS = 200;
 export const MAX_NOTIFICATION_MESSAGE_CHARS = 2000;
+/**
+ * Notifications expire after 30 days: each insert deletes up to NOTIFICATION_PRUNE_BATCH of the
+ * organization's expired ones (one bounded statement on its (organization, created_at) index, in
+ * the insert's batch), and listing and counting skip any left, so none is shown past 30 days.
+ */
+export const NOTIFICATION_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+export const NOTIFICATION_PRUNE_BATCH = 100;
+/**
+ * MarkAllNotificationsRead marks at most NOTIFICATION_MARK_READ_CHUNK rows per statement and
+ * NOTIFICATION_MARK_READ_MAX_CHUNKS statements per request (10,000 notifications): each statement
+ * stays small, and a request far below 1,000 D1 queries. Its `markedCount` says how many it
+ * marked; anything beyond the cap stays unread (unreadCount shows it) and a second call marks it.
+ */
+export const NOTIFICATION_MARK_READ_CHUNK = 1000;
+export const NOTIFICATION_MARK_READ_MAX_CHUNKS = 10;
 /**
  * A webhook trigger that refuses this many signatures within WEBHOOK_REFUSAL_WINDOW_MS (a window
  * opened by the first refusal after the previous window closed) raises one notification: a

@@ -3,7 +3,9 @@
  * organization's outbound URL, signed with Standard Webhooks, until the receiver answers 2xx.
  *
  * - Durable: a delivery is a row in the object's SQLite before `enqueue` returns; the alarm sends
- *   what is due and re-arms for the next retry, so an eviction or a restart loses nothing.
+ *   what is due and re-arms for the next retry, so an eviction or a restart loses nothing. A pass
+ *   that fails (settings unreadable, D1 down) still re-arms: the due deliveries count a failed
+ *   attempt and wait their backoff, rather than until the organization's next notification.
  * - Idempotent: one row per notification id (`webhook-id`), the same on every attempt; an alarm
  *   that fires twice resends at most an attempt the receiver must already tolerate (Standard
  *   Webhooks receivers dedupe by webhook-id). `webhook-timestamp` is each attempt's own time.
@@ -108,27 +110,51 @@ export class NotificationOutbox extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
+  /**
+   * Sends what is due, then re-arms for the next pending delivery, always: a pass that throws
+   * (D1 unreachable, a secret that does not open, a failed write) is logged and retried by this
+   * alarm after a backoff, rather than left until the organization's next notification.
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    let failed = false;
+    try {
+      await this.sendDue(now);
+      this.sql.exec(`DELETE FROM delivery WHERE state != 'pending' AND updated_at < ?`, now - NOTIFICATION_OUTBOX_RETENTION_MS);
+    } catch (e) {
+      failed = true;
+      logEvent("notification.outboxPassFailed", { organizationId: this.organizationId(), error: String((e as Error)?.message ?? e) });
+    }
+    const next = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM delivery WHERE state = 'pending'`).toArray()[0]?.t;
+    // After a failed pass, whatever it left due waits a little: no tight loop of failing alarms.
+    const earliest = failed ? Date.now() + NOTIFICATION_RETRY_INITIAL_MS : Date.now();
+    if (next !== null && next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, earliest));
+  }
+
+  private async sendDue(now: number): Promise<void> {
     const due = this.sql
       .exec<Row>(`SELECT * FROM delivery WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?`, now, NOTIFICATION_DELIVERIES_PER_ALARM)
       .toArray();
     const org = this.organizationId();
-    if (due.length > 0 && org !== null) {
-      const target = await getOutboundTarget(this.env, org);
-      if (target === null) {
-        // The organization removed its URL: there is nowhere to deliver to.
-        for (const r of due) this.settle(r, "dropped", "The organization has no notification URL.");
-      } else {
-        const egress = organizationEgress(this.env, org);
-        for (let i = 0; i < due.length; i += NOTIFICATION_DELIVERY_CONCURRENCY) {
-          await Promise.all(due.slice(i, i + NOTIFICATION_DELIVERY_CONCURRENCY).map((r) => this.deliver(r, target, egress)));
-        }
-      }
+    if (due.length === 0 || org === null) return;
+    let target: { url: string; secret: string } | null;
+    try {
+      target = await getOutboundTarget(this.env, org);
+    } catch (e) {
+      // Nothing was sent: each due delivery counts a failed attempt and waits its backoff.
+      const error = `The notification settings could not be read: ${String((e as Error)?.message ?? e)}`;
+      for (const r of due) this.failedAttempt(r, error);
+      return;
     }
-    this.sql.exec(`DELETE FROM delivery WHERE state != 'pending' AND updated_at < ?`, now - NOTIFICATION_OUTBOX_RETENTION_MS);
-    const next = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM delivery WHERE state = 'pending'`).toArray()[0]?.t;
-    if (next !== null && next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+    if (target === null) {
+      // The organization removed its URL: there is nowhere to deliver to.
+      for (const r of due) this.settle(r, "dropped", "The organization has no notification URL.");
+      return;
+    }
+    const egress = organizationEgress(this.env, org);
+    for (let i = 0; i < due.length; i += NOTIFICATION_DELIVERY_CONCURRENCY) {
+      await Promise.all(due.slice(i, i + NOTIFICATION_DELIVERY_CONCURRENCY).map((r) => this.deliver(r, target, egress)));
+    }
   }
 
   private async deliver(r: Row, target: { url: string; secret: string }, egress: ReturnType<typeof organizationEgress>): Promise<void> {
@@ -153,6 +179,11 @@ export class NotificationOutbox extends DurableObject<Env> {
     } catch (e) {
       error = String((e as Error)?.message ?? e);
     }
+    this.failedAttempt(r, error);
+  }
+
+  /** Counts a failed attempt: retried after its backoff, or given up after the last. */
+  private failedAttempt(r: Row, error: string): void {
     const attempts = r.attempts + 1;
     if (attempts >= NOTIFICATION_MAX_ATTEMPTS) {
       logEvent("notification.deliveryAbandoned", { notificationId: r.id, attempts, error });

@@ -5,7 +5,15 @@
 import { open, seal } from "../crypto/seal";
 import { NotFoundError } from "../errors";
 import { deterministicId, isoTime, newId } from "../ids";
-import { MAX_LISTED_NOTIFICATIONS, MAX_NOTIFICATION_MESSAGE_CHARS, MAX_NOTIFICATION_TITLE_CHARS } from "../limits";
+import {
+  MAX_LISTED_NOTIFICATIONS,
+  MAX_NOTIFICATION_MESSAGE_CHARS,
+  MAX_NOTIFICATION_TITLE_CHARS,
+  NOTIFICATION_MARK_READ_CHUNK,
+  NOTIFICATION_MARK_READ_MAX_CHUNKS,
+  NOTIFICATION_PRUNE_BATCH,
+  NOTIFICATION_RETENTION_MS,
+} from "../limits";
 import { severityOf, type Notification, type NotificationInput, type NotificationType, type Severity } from "./types";
 
 interface NotificationRow {
@@ -37,10 +45,17 @@ function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** The oldest `created_at` still shown at `now`: older notifications have expired. */
+function expiryCutoff(now: number): string {
+  return isoTime(now - NOTIFICATION_RETENTION_MS);
+}
+
 /**
  * Stores a notification; with a dedupe key, its id derives from (organization, key), so raising it
  * again stores nothing. Returns the notification (the first one, for a repeated raise), whether this
  * call stored it, and the organization's outbound URL settings if it has any: one D1 round trip.
+ * The same batch deletes up to NOTIFICATION_PRUNE_BATCH of the organization's expired notifications
+ * (older than NOTIFICATION_RETENTION_MS), so they do not pile up.
  */
 export async function insertNotification(
   db: D1Database,
@@ -48,7 +63,13 @@ export async function insertNotification(
   now: number,
 ): Promise<{ notification: Notification; created: boolean; outbound: boolean }> {
   const id = input.dedupeKey !== undefined ? await deterministicId("notification", input.organizationId, input.dedupeKey) : newId();
-  const [inserted, existing, settings] = await db.batch([
+  const [, inserted, existing, settings] = await db.batch([
+    db
+      .prepare(
+        `DELETE FROM notifications WHERE notification_id IN
+           (SELECT notification_id FROM notifications WHERE organization_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)`,
+      )
+      .bind(input.organizationId, expiryCutoff(now), NOTIFICATION_PRUNE_BATCH),
     db
       .prepare(
         `INSERT INTO notifications (notification_id, organization_id, type, severity, title, message, resource_id, dedupe_key, read, created_at)
@@ -75,13 +96,14 @@ export async function insertNotification(
   };
 }
 
-/** The newest notifications of an organization and how many are unread (ListNotifications). */
-export async function listNotifications(db: D1Database, organizationId: string): Promise<{ notifications: Notification[]; unreadCount: number }> {
+/** The newest notifications of an organization and how many are unread (ListNotifications); expired ones not pruned yet are skipped. */
+export async function listNotifications(db: D1Database, organizationId: string, now = Date.now()): Promise<{ notifications: Notification[]; unreadCount: number }> {
+  const cutoff = expiryCutoff(now);
   const [page, unread] = await db.batch([
     db
-      .prepare(`SELECT * FROM notifications WHERE organization_id = ? ORDER BY created_at DESC, notification_id DESC LIMIT ?`)
-      .bind(organizationId, MAX_LISTED_NOTIFICATIONS),
-    db.prepare(`SELECT COUNT(*) AS n FROM notifications WHERE organization_id = ? AND read = 0`).bind(organizationId),
+      .prepare(`SELECT * FROM notifications WHERE organization_id = ? AND created_at >= ? ORDER BY created_at DESC, notification_id DESC LIMIT ?`)
+      .bind(organizationId, cutoff, MAX_LISTED_NOTIFICATIONS),
+    db.prepare(`SELECT COUNT(*) AS n FROM notifications WHERE organization_id = ? AND read = 0 AND created_at >= ?`).bind(organizationId, cutoff),
   ]);
   return {
     notifications: (page!.results as NotificationRow[]).map(toNotification),
@@ -98,10 +120,27 @@ export async function markNotificationRead(db: D1Database, organizationId: strin
   if (!row) throw new NotFoundError(`Notification ${notificationId} was not found.`);
 }
 
-/** Marks every unread notification read; returns how many were unread. */
-export async function markAllNotificationsRead(db: D1Database, organizationId: string): Promise<number> {
-  const res = await db.prepare(`UPDATE notifications SET read = 1 WHERE organization_id = ? AND read = 0`).bind(organizationId).run();
-  return res.meta.changes;
+/**
+ * Marks unread notifications read, NOTIFICATION_MARK_READ_CHUNK per statement and at most
+ * NOTIFICATION_MARK_READ_MAX_CHUNKS statements: returns how many it marked. An organization with more
+ * unread than that keeps the rest unread (unreadCount shows them); calling again marks them.
+ * Expired notifications not pruned yet are left alone, like ListNotifications leaves them out.
+ */
+export async function markAllNotificationsRead(db: D1Database, organizationId: string, now = Date.now()): Promise<number> {
+  const cutoff = expiryCutoff(now);
+  let marked = 0;
+  for (let i = 0; i < NOTIFICATION_MARK_READ_MAX_CHUNKS; i++) {
+    const res = await db
+      .prepare(
+        `UPDATE notifications SET read = 1 WHERE notification_id IN
+           (SELECT notification_id FROM notifications WHERE organization_id = ? AND read = 0 AND created_at >= ? LIMIT ?)`,
+      )
+      .bind(organizationId, cutoff, NOTIFICATION_MARK_READ_CHUNK)
+      .run();
+    marked += res.meta.changes;
+    if (res.meta.changes < NOTIFICATION_MARK_READ_CHUNK) break;
+  }
+  return marked;
 }
 
 // ---- outbound settings -------------------------------------------------------------------------

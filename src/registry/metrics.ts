@@ -9,7 +9,9 @@ import { BUCKET_MS, HOUR_MS, type Aggregation, type Bucket, type MetricEvent, ty
 /**
  * Adds events to the rollups, each counted once however often it is written: one D1 batch (a
  * transaction) adds to the hour rows only the events whose keys are not yet recorded, then records
- * their keys, then prunes a bounded number of expired keys. Three statements, whatever the count.
+ * their keys, then prunes expired keys: twice as many as it may insert (at least
+ * METRIC_EVENT_PRUNE_BATCH), so the keys of a week never pile up however heavy the load, and a
+ * backlog drains. Three statements, whatever the count.
  */
 export async function recordMetricEvents(db: D1Database, events: MetricEvent[], now = Date.now()): Promise<void> {
   if (events.length === 0) return;
@@ -33,7 +35,7 @@ export async function recordMetricEvents(db: D1Database, events: MetricEvent[], 
       .bind(rows, now),
     db
       .prepare(`DELETE FROM metric_events WHERE event_key IN (SELECT event_key FROM metric_events WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)`)
-      .bind(now - METRIC_EVENT_RETENTION_MS, METRIC_EVENT_PRUNE_BATCH),
+      .bind(now - METRIC_EVENT_RETENTION_MS, Math.max(METRIC_EVENT_PRUNE_BATCH, 2 * events.length)),
   ]);
 }
 

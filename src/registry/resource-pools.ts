@@ -115,11 +115,29 @@ export async function listResourcePools(db: D1Database, organizationId: string):
   return results.map(toPool);
 }
 
-/** Changes the fields given; the others keep their values. */
-export async function updateResourcePool(db: D1Database, organizationId: string, poolId: string, change: Partial<ResourcePoolInput>, now: number): Promise<ResourcePool> {
+/**
+ * Changes the fields given; the others keep their values. `beforeUpdate` runs once the change is
+ * known to be valid (the pool exists, its targets are the organization's workflows, a new name is
+ * free) and before D1 is written, with the worker limit the pool will have: the caller configures
+ * the pool's Durable Object there, so that D1 never shows a limit the object does not enforce.
+ */
+export async function updateResourcePool(
+  db: D1Database,
+  organizationId: string,
+  poolId: string,
+  change: Partial<ResourcePoolInput>,
+  now: number,
+  beforeUpdate?: (workerLimit: number) => Promise<unknown>,
+): Promise<ResourcePool> {
   const current = await getResourcePool(db, organizationId, poolId);
   const targeted = change.targetedWorkflowIds !== undefined ? [...new Set(change.targetedWorkflowIds)] : current.targetedWorkflowIds;
   if (change.targetedWorkflowIds !== undefined) await requireWorkflows(db, organizationId, targeted);
+  if (change.name !== undefined && change.name !== current.name) {
+    // Checked before the object is configured; the UNIQUE index still decides a race.
+    const taken = await db.prepare(`SELECT 1 AS x FROM resource_pools WHERE organization_id = ? AND name = ? AND pool_id != ?`).bind(organizationId, change.name, poolId).first();
+    if (taken) throw new ConflictError(`A resource pool named "${change.name}" exists.`);
+  }
+  await beforeUpdate?.(change.workerLimit ?? current.workerLimit);
   let row: PoolRow | null;
   try {
     row = await db

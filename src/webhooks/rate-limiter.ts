@@ -14,9 +14,11 @@
  *
  * An object named `refusals:<triggerId>` counts the trigger's refused signatures instead, in fixed
  * windows (notifications/webhook-refusals.ts): the refusal that completes a burst raises one
- * notification from here, and the window is deleted when it closes.
+ * notification from here (a later refusal of the window, should that raise fail), and the window is
+ * deleted when it closes.
  */
 import { DurableObject } from "cloudflare:workers";
+import { logEvent } from "../log";
 import { raiseRefusalNotification, type RefusedTrigger } from "../notifications/webhook-refusals";
 
 /** The answer to one request: allowed, or how long until a token is available. */
@@ -65,9 +67,19 @@ interface Stored extends Bucket, BucketShape {}
 const KEY = "bucket";
 const WINDOW_KEY = "refusals";
 
+/** A refusal window: its count, when it opened, and whether its notification was raised. */
+interface RefusalWindow {
+  count: number;
+  windowStart: number;
+  /** Absent in a window stored before the flag existed: read as not raised (the dedupe key covers it). */
+  raised?: boolean;
+}
+
 export class WebhookRateLimiter extends DurableObject<Env> {
   /** Whether this instance has armed the clean-up alarm (a new instance re-arms it once). */
   private alarmArmed = false;
+  /** The refusal window whose notification is being raised now, if any. */
+  private raising: number | null = null;
 
   /** Takes one token from a bucket refilling at `ratePerSecond` up to `capacity` (default: one second's worth). */
   async take(ratePerSecond: number, capacity: number = ratePerSecond): Promise<RateDecision> {
@@ -87,17 +99,34 @@ export class WebhookRateLimiter extends DurableObject<Env> {
 
   /**
    * Counts one refused signature of `trigger` in the window (opened by the first refusal after the
-   * last window closed); the `threshold`-th in a window raises the notification, once.
+   * last window closed); the `threshold`-th in a window raises the notification, once. Should the
+   * raise fail (D1 briefly unavailable), the window stays unraised and the next refusal in it raises
+   * instead: the burst is not lost, and the dedupe key keeps a raise that did land from doubling.
    */
   async countRefusal(trigger: RefusedTrigger, reason: string, threshold: number, windowMs: number): Promise<{ count: number; windowStart: number }> {
     const now = Date.now();
-    const open = this.ctx.storage.kv.get<{ count: number; windowStart: number }>(WINDOW_KEY);
-    const window = open && now - open.windowStart < windowMs ? { count: open.count + 1, windowStart: open.windowStart } : { count: 1, windowStart: now };
+    const open = this.ctx.storage.kv.get<RefusalWindow>(WINDOW_KEY);
+    const window: RefusalWindow =
+      open && now - open.windowStart < windowMs ? { count: open.count + 1, windowStart: open.windowStart, raised: open.raised === true } : { count: 1, windowStart: now, raised: false };
     this.ctx.storage.kv.put(WINDOW_KEY, window);
     // Nothing of a closed window is worth keeping: the alarm (below) then deletes it.
     if (window.count === 1) await this.ctx.storage.setAlarm(now + windowMs + 1);
-    if (window.count === threshold) await raiseRefusalNotification(this.env, trigger, reason, window.windowStart);
-    return window;
+    // One raise at a time: refusals arriving while it is in flight (the object takes requests
+    // during its D1 call) leave it to that raise.
+    if (window.count >= threshold && !window.raised && this.raising !== window.windowStart) {
+      this.raising = window.windowStart;
+      try {
+        await raiseRefusalNotification(this.env, trigger, reason, window.windowStart);
+        // The stored window, not `window`: refusals counted meanwhile stay counted.
+        const stored = this.ctx.storage.kv.get<RefusalWindow>(WINDOW_KEY);
+        if (stored && stored.windowStart === window.windowStart) this.ctx.storage.kv.put(WINDOW_KEY, { ...stored, raised: true });
+      } catch (e) {
+        logEvent("notification.refusalRaiseFailed", { triggerId: trigger.triggerId, count: window.count, error: String((e as Error)?.message ?? e) });
+      } finally {
+        this.raising = null;
+      }
+    }
+    return { count: window.count, windowStart: window.windowStart };
   }
 
   /** Deletes a bucket that has refilled, or waits until it will have (a refusal window: it has closed). */

@@ -5,6 +5,8 @@ import { MAX_POOL_TARGETED_WORKFLOWS, MAX_POOL_WORKER_LIMIT } from "../../limits
 import { resourcePoolStub } from "../../pools/resource-pool";
 import { getOrganization } from "../../registry/organizations";
 import { createResourcePool, deleteResourcePool, getResourcePool, listResourcePools, updateResourcePool } from "../../registry/resource-pools";
+import { NotFoundError } from "../../errors";
+import { logEvent } from "../../log";
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody } from "../schemas";
@@ -61,6 +63,23 @@ const security = [{ Bearer: [] }];
 const errors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
 
 /** Registers the resource pool routes. */
+
+/**
+ * Configures the pool's object with what D1 holds (after an update that failed past configuring
+ * it), or removes it when D1 no longer has the pool (deleted meanwhile). Best effort: a failure is
+ * logged, and the caller's retry of the update configures the object again.
+ */
+async function reconcilePool(env: Env, organizationId: string, poolId: string): Promise<void> {
+  const pool = resourcePoolStub(env, poolId);
+  try {
+    const stored = await getResourcePool(env.DB, organizationId, poolId);
+    await pool.configure({ organizationId, poolId, workerLimit: stored.workerLimit });
+  } catch (e) {
+    if (e instanceof NotFoundError) await pool.remove().catch(() => undefined);
+    else logEvent("pool.reconcileFailed", { poolId, error: String((e as Error)?.message ?? e) });
+  }
+}
+
 export function registerResourcePoolRoutes(app: App): void {
   app.openapi(
     createRoute({
@@ -149,9 +168,20 @@ export function registerResourcePoolRoutes(app: App): void {
     async (c) => {
       const { organizationId, poolId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      const pool = await updateResourcePool(c.env.DB, organizationId, poolId, c.req.valid("json"), Date.now());
-      // After D1: a failure here is a 500 the caller retries, and the retry configures the object.
-      await resourcePoolStub(c.env, poolId).configure({ organizationId, poolId, workerLimit: pool.workerLimit });
+      const pool = resourcePoolStub(c.env, poolId);
+      let configured = false;
+      try {
+        // The object first, once the change is valid: configuring is idempotent, so should it fail,
+        // D1 still holds the limit the object enforces, and the caller's retry does both.
+        await updateResourcePool(c.env.DB, organizationId, poolId, c.req.valid("json"), Date.now(), (workerLimit) => {
+          configured = true;
+          return pool.configure({ organizationId, poolId, workerLimit });
+        });
+      } catch (e) {
+        // The object may now hold a limit D1 refused (or never got): it goes back to what D1 holds.
+        if (configured) await reconcilePool(c.env, organizationId, poolId);
+        throw e;
+      }
       return c.json({ poolId }, 200);
     },
   );

@@ -1,11 +1,20 @@
 /** The resource pool routes, with the JustWorkflowIt client's shapes, errors and tenancy. */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newTenant, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 
 const hold = workflow("hold", [step("hold", "/justworkflowit/waitForEventIds", { config: { eventIds: ["go"] } })]);
+
+function poolObject(poolId: string) {
+  return env.RESOURCE_POOLS.get(env.RESOURCE_POOLS.idFromName(poolId));
+}
+
+/** The worker limit the pool's Durable Object enforces. */
+function enforcedLimit(poolId: string): Promise<number | null> {
+  return runInDurableObject(poolObject(poolId), (_, state) => state.storage.sql.exec<{ worker_limit: number | null }>(`SELECT worker_limit FROM config WHERE id = 1`).one().worker_limit);
+}
 
 describe("resource pool routes", () => {
   it("creates, reads, lists, updates and deletes a pool with the client's shapes", async () => {
@@ -80,6 +89,43 @@ describe("resource pool routes", () => {
     const { poolId: second } = await client.expect(200, client.post(base, { name: "q", workerLimit: 1 }));
     await client.expect(409, client.put(`${base}/${second}`, { name: "p" }));
     expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool).toMatchObject({ name: "p", workerLimit: 2, targetedWorkflowIds: [ids.hold] });
+  });
+
+  it("keeps D1 and the pool's object agreeing when an update fails on either side", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, hold);
+    const base = `/organizations/${orgId}/resource-pools`;
+    const { poolId } = await client.expect(200, client.post(base, { name: "p", workerLimit: 3, targetedWorkflowIds: [ids.hold] }));
+    expect(await enforcedLimit(poolId)).toBe(3);
+
+    // The object cannot be configured (a real failure of its storage): nothing changes anywhere.
+    await runInDurableObject(poolObject(poolId), (_, state) => {
+      state.storage.sql.exec(`CREATE TRIGGER fail_configure BEFORE UPDATE ON config BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    });
+    expect((await client.put(`${base}/${poolId}`, { workerLimit: 5 })).status).toBe(500);
+    expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool.workerLimit).toBe(3);
+    await runInDurableObject(poolObject(poolId), (_, state) => {
+      state.storage.sql.exec(`DROP TRIGGER fail_configure`);
+    });
+    expect(await enforcedLimit(poolId)).toBe(3);
+
+    // D1 refuses the write after the object took the new limit: the object goes back to D1's.
+    const trigger = `fail_pool_${poolId.replace(/[^A-Za-z0-9]/g, "_")}`;
+    await env.DB.prepare(`CREATE TRIGGER ${trigger} BEFORE UPDATE ON resource_pools WHEN OLD.pool_id = '${poolId}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`).run();
+    expect((await client.put(`${base}/${poolId}`, { workerLimit: 7 })).status).toBe(500);
+    await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool.workerLimit).toBe(3);
+    expect(await enforcedLimit(poolId)).toBe(3);
+
+    // Bad input never reaches the object.
+    await client.expect(400, client.put(`${base}/${poolId}`, { workerLimit: 9, targetedWorkflowIds: ["no-such-workflow"] }));
+    await client.expect(200, client.post(base, { name: "taken", workerLimit: 1 }));
+    await client.expect(409, client.put(`${base}/${poolId}`, { workerLimit: 9, name: "taken" }));
+    expect(await enforcedLimit(poolId)).toBe(3);
+
+    // The retry succeeds on both sides.
+    await client.expect(200, client.put(`${base}/${poolId}`, { workerLimit: 5 }));
+    expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool.workerLimit).toBe(5);
+    expect(await enforcedLimit(poolId)).toBe(5);
   });
 
   it("keeps each organization's pools to itself", async () => {

@@ -187,6 +187,30 @@ describe("GetWorkflowMetricTimeSeries", () => {
     expect(await total(client, orgId, "resource_utilization_used", "avg")).toBe(4);
   });
 
+  it("prunes more expired event keys per flush than the flush records, so a backlog drains", async () => {
+    const { orgId } = await newTenant(admin);
+    const prefix = `${orgId}:expired:`;
+    // 1,500 keys recorded at the epoch: the oldest there are, so they are pruned first.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+       INSERT INTO metric_events (event_key, recorded_at) SELECT ?1 || i, 0 FROM n`,
+    )
+      .bind(prefix)
+      .run();
+    const left = async () =>
+      (await env.DB.prepare(`SELECT COUNT(*) AS n FROM metric_events WHERE event_key LIKE ?1 || '%'`).bind(prefix).first<{ n: number }>())!.n;
+    const flush = (round: number) =>
+      recordMetricEvents(
+        env.DB,
+        Array.from({ length: 500 }, (_, i) => ({ key: `${orgId}:fresh:${round}:${i}`, organizationId: orgId, workflowId: "", metric: "resource_utilization_used" as const, at: Date.now(), value: 1 })),
+      );
+    await flush(1);
+    // A full flush (METRICS_FLUSH_BATCH) inserted 500 keys: it pruned at least as many.
+    expect(await left()).toBeLessThanOrEqual(1000);
+    await flush(2);
+    expect(await left()).toBe(0);
+  });
+
   it("refuses bad queries in the API's error format and hides other tenants", async () => {
     const { client, orgId } = await newTenant(admin);
     const other = await newTenant(admin);

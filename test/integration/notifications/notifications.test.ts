@@ -11,6 +11,19 @@ import { fakeOrigin, scenario } from "../integrations/fake";
 import { triggerSetup } from "../webhooks/fixture";
 import { raiseNotification } from "../../../src/notifications/raise";
 import { WEBHOOK_REFUSAL_THRESHOLD } from "../../../src/limits";
+import { countRefusal } from "../../../src/webhooks/rate-limiter";
+
+/** Makes D1 refuse to store `orgId`'s notifications (a real failure of the insert) until undone. */
+async function failNotificationInserts(orgId: string): Promise<() => Promise<void>> {
+  const name = `fail_notifications_${orgId.replace(/[^A-Za-z0-9]/g, "_")}`;
+  await env.DB.prepare(
+    `CREATE TRIGGER ${name} BEFORE INSERT ON notifications WHEN NEW.organization_id = '${orgId.replace(/'/g, "''")}'
+     BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+  ).run();
+  return async () => {
+    await env.DB.prepare(`DROP TRIGGER ${name}`).run();
+  };
+}
 
 const noop = "/justworkflowit/noop";
 const http = "/canopy/http";
@@ -37,6 +50,21 @@ async function failingTenant() {
   const failing = workflow("failing", [step("prep", noop, {}, "call"), step("call", http, { config: { url: `${fakeOrigin()}/s/${down}` } })]);
   const parent = workflow("parent", [step("spawn", "/justworkflowit/runChildJob", { config: { children: [{ workflowName: "failing", workflowVersion: { tag: "$LIVE" } }] } })]);
   return tenantWith(admin, failing, parent);
+}
+
+/** Stores `n` unread notifications of `orgId` created at `createdAt` straight into D1 (one statement). */
+async function storeMany(orgId: string, n: number, createdAt: string, prefix: string): Promise<void> {
+  await env.DB.prepare(
+    `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?3)
+     INSERT INTO notifications (notification_id, organization_id, type, severity, title, message, read, created_at)
+     SELECT ?4 || i, ?1, 'JOB_FAILED', 'ERROR', 'old', 'old', 0, ?2 FROM seq`,
+  )
+    .bind(orgId, createdAt, n, `${prefix}-${crypto.randomUUID()}-`)
+    .run();
+}
+
+async function countStored(orgId: string): Promise<number> {
+  return (await env.DB.prepare(`SELECT COUNT(*) AS n FROM notifications WHERE organization_id = ?`).bind(orgId).first<{ n: number }>())!.n;
 }
 
 describe("notifications", () => {
@@ -105,6 +133,37 @@ describe("notifications", () => {
     expect(all.notifications.every((n: any) => n.read)).toBe(true);
   });
 
+  it("expires notifications after 30 days, deleting a bounded batch per new one", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const DAY = 24 * 60 * 60 * 1000;
+    await storeMany(orgId, 150, new Date(Date.now() - 31 * DAY).toISOString(), "expired");
+    await storeMany(orgId, 2, new Date(Date.now() - 29 * DAY).toISOString(), "kept");
+    // Past 30 days a notification is no longer shown, even before it is deleted.
+    const before = await list(client, orgId);
+    expect(before.notifications).toHaveLength(2);
+    expect(before.unreadCount).toBe(2);
+
+    // Each new notification deletes up to 100 expired ones (NOTIFICATION_PRUNE_BATCH).
+    await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "new", message: "m", dedupeKey: "expiry-1" });
+    expect(await countStored(orgId)).toBe(50 + 2 + 1);
+    await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "new", message: "m", dedupeKey: "expiry-2" });
+    expect(await countStored(orgId)).toBe(2 + 2);
+    const after = await list(client, orgId);
+    expect(after.notifications.map((n: any) => n.title)).toEqual(["new", "new", "old", "old"]);
+    expect(after.unreadCount).toBe(4);
+  });
+
+  it("marks at most 10,000 read per MarkAllNotificationsRead, and a second call marks the rest", async () => {
+    const { client, orgId } = await newTenant(admin);
+    await storeMany(orgId, 10_500, new Date().toISOString(), "many");
+    const base = `/organizations/${orgId}/notifications`;
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 10_000 });
+    expect((await list(client, orgId)).unreadCount).toBe(500);
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 500 });
+    expect(await client.expect(200, client.put(`${base}/read-all`))).toEqual({ markedCount: 0 });
+    expect((await list(client, orgId)).unreadCount).toBe(0);
+  });
+
   it("raises one WARNING for a burst of refused webhook signatures, not one per request", async () => {
     const { hook, trigger, client, orgId } = await triggerSetup();
     const raw = JSON.stringify({ orderId: "o-1" });
@@ -123,5 +182,21 @@ describe("notifications", () => {
     for (let i = 0; i < WEBHOOK_REFUSAL_THRESHOLD - 1; i++) expect((await quiet.hook(raw, standardHeaders(forged, raw))).status).toBe(401);
     await sleep(1000);
     expect((await list(quiet.client, quiet.orgId)).notifications).toEqual([]);
+  });
+
+  it("still raises a burst's notification when the raise at the threshold failed", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const trigger = { triggerId: `trigger-${crypto.randomUUID()}`, organizationId: orgId, name: "orders" };
+    const threshold = 3;
+    const undo = await failNotificationInserts(orgId);
+    // The threshold-th refusal's raise fails (whether countRefusal reports that or logs it).
+    for (let i = 1; i <= threshold; i++) await countRefusal(env, trigger, "bad signature", threshold, 60_000).catch(() => undefined);
+    expect((await list(client, orgId)).notifications).toEqual([]);
+    await undo();
+    // The next refusal of the same window raises it; the ones after raise nothing more.
+    for (let i = threshold + 1; i <= threshold + 3; i++) expect((await countRefusal(env, trigger, "bad signature", threshold, 60_000)).count).toBe(i);
+    const body = await list(client, orgId);
+    expect(body.notifications).toHaveLength(1);
+    expect(body.notifications[0]).toMatchObject({ type: "WEBHOOK_SIGNATURES_REFUSED", resourceId: trigger.triggerId });
   });
 });

@@ -1,7 +1,7 @@
 // An organization's outbound notification URL: every notification is POSTed there, signed with
 // Standard Webhooks, retried by the organization's NotificationOutbox until acknowledged, always
 // with the same webhook-id, and only where the egress policy allows.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newTenant } from "../../helpers/client";
 import type { TestClient } from "../../helpers/client";
@@ -70,6 +70,36 @@ describe("outbound notifications", () => {
     await runDurableObjectAlarm(outbox(orgId));
     await sleep(500);
     expect(await seen(id)).toHaveLength(3);
+  });
+
+  it("keeps retrying when the settings cannot be read, and delivers once they can", async () => {
+    const { client, orgId } = await newTenant(admin);
+    const id = await scenario("outbound-unreadable", [{ status: 204 }]);
+    const secret = await subscribe(client, orgId, `${fakeOrigin()}/s/${id}/hook`);
+    // A sealed secret that no longer opens (a real failure of getOutboundTarget, like D1 refusing).
+    const { sealed_secret: sealed } = (await env.DB.prepare(`SELECT sealed_secret FROM notification_settings WHERE organization_id = ?`).bind(orgId).first<{ sealed_secret: string }>())!;
+    await env.DB.prepare(`UPDATE notification_settings SET sealed_secret = 'not-a-sealed-secret' WHERE organization_id = ?`).bind(orgId).run();
+
+    const { notification } = await raiseNotification(env, { organizationId: orgId, type: "JOB_FAILED", title: "t", message: "m", dedupeKey: "unreadable" });
+    const deadline = Date.now() + 30_000;
+    let delivery = (await outbox(orgId).deliveries())[0];
+    while (Date.now() < deadline && (delivery?.attempts ?? 0) < 1) {
+      await sleep(100);
+      delivery = (await outbox(orgId).deliveries())[0];
+    }
+    // The failed pass counted an attempt, pushed the delivery back, and re-armed the alarm for it.
+    expect(delivery).toMatchObject({ notificationId: notification.notificationId, state: "pending", attempts: expect.any(Number) });
+    expect(delivery!.attempts).toBeGreaterThanOrEqual(1);
+    expect(delivery!.lastError).toContain("could not be read");
+    const alarm = await runInDurableObject(outbox(orgId), (_, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(await seen(id)).toEqual([]);
+
+    // Readable again: the outbox's own alarm delivers it, with no new notification needed.
+    await env.DB.prepare(`UPDATE notification_settings SET sealed_secret = ? WHERE organization_id = ?`).bind(sealed, orgId).run();
+    const [request] = await waitForRequests(id, 1);
+    expect(request!.headers["webhook-id"]).toBe(notification.notificationId);
+    expect(request!.headers["webhook-signature"]).toBe(standardSignature(secret, request!.headers["webhook-id"]!, Number(request!.headers["webhook-timestamp"]), request!.body));
   });
 
   it("sends nothing where the organization's egress policy refuses, and retries later", async () => {
