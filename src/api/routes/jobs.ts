@@ -1,156 +1,33 @@
 /** Jobs: submit, read, list, cancel, resume, events, and workflow state. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ConflictError, ValidationError, unwrap, type ErrorInfo, type RpcResult } from "../../errors";
-import { MAX_BATCH_ITEMS, submitBatch, type BatchItem } from "../../job/batch";
+import { submitBatch, type BatchItem } from "../../job/batch";
 import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/job-object";
-import { jsonNestsDeeperThan } from "../../json-depth";
 import { refuseOversizedJson } from "../../json-size";
-import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
+import { MAX_PAYLOAD_BYTES } from "../../limits";
 import { logEvent } from "../../log";
 import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
 import { callerName, type App } from "../context";
-import { ErrorSchema, OrgParams, VersionSelectorSchema, errorResponses, json, jsonBody, zodProblems } from "../schemas";
-
-const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
-
-const JobErrorSchema = z.object({ code: z.string(), message: z.string(), stepName: z.string().optional() });
-
-const JobSummarySchema = z
-  .object({
-    jobId: z.string(),
-    status: JobStatusSchema,
-    workflowId: z.string(),
-    workflowName: z.string(),
-    workflowVersion: z.object({ versionId: z.string(), versionNumber: z.number().int() }),
-    submittedByUser: z.string(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
-    parentJobId: z.string().optional(),
-    parentStepName: z.string().optional(),
-    rootJobId: z.string().optional(),
-    scheduleId: z.string().optional().openapi({ description: "Extension: the schedule whose firing started this job." }),
-    scheduledAt: z.string().optional().openapi({ description: "Extension: that firing's nominal fire time (RFC 3339). The job's input is the schedule's inputJson, unchanged." }),
-    billableTransactionUnits: z.number().int(),
-    currentStepName: z.string().optional(),
-    error: JobErrorSchema.optional(),
-    output: z.unknown().optional(),
-    runNumber: z.number().int(),
-    waitingForResourcePool: z
-      .object({ poolId: z.string(), queuedAt: z.string().optional() })
-      .optional()
-      .openapi({ description: "Extension: a PENDING job waits for a lease in this resource pool (queued since queuedAt)." }),
-  })
-  .openapi("JobSummary");
-
-const SubmitJobBody = z
-  .object({
-    workflowId: z.string().min(1).max(100).optional(),
-    workflowName: z.string().min(1).max(200).optional().openapi({ description: "Extension: may replace workflowId." }),
-    workflowVersion: VersionSelectorSchema,
-    inputJson: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().openapi({
-      description: "The job's workflowInput: a JSON string, as the JustWorkflowIt client sends it, or a JSON value.",
-    }),
-    idempotencyKey: z.string().min(1).max(200).optional().openapi({ description: "Extension: the same key within 24 h returns the same job." }),
-  })
-  .refine((b) => (b.workflowId === undefined) !== (b.workflowName === undefined), {
-    message: "Give exactly one of workflowId and workflowName.",
-    path: ["workflowId"],
-  })
-  .openapi("SubmitJobRequest");
-
-const SubmitJobsBody = z
-  .object({
-    jobs: z
-      .array(z.unknown())
-      .min(1)
-      .max(MAX_BATCH_ITEMS)
-      .openapi({ description: `Up to ${MAX_BATCH_ITEMS} items, each a SubmitJobRequest; an invalid item gets its own error.` }),
-  })
-  .openapi("SubmitJobsRequest");
-
-const BatchResultSchema = z
-  .union([z.object({ jobId: z.string() }), z.object({ error: ErrorSchema })])
-  .openapi("SubmitJobsResult");
-
-const JobParams = OrgParams.extend({
-  jobId: z.string().min(1).max(100).openapi({ param: { name: "jobId", in: "path" } }),
-});
-
-const RunQuery = z.object({
-  runNumber: z.coerce.number().int().min(1).optional().openapi({ description: "Extension: read an earlier run of a job that continued as new (kept 7 days)." }),
-});
-
-const GetJobQuery = z.object({
-  waitForTerminalSeconds: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_WAIT_FOR_TERMINAL_SECONDS)
-    .optional()
-    .openapi({
-      description: `Extension: hold the request until the job is SUCCEEDED, FAILED or CANCELLED, or this many seconds (at most ${MAX_WAIT_FOR_TERMINAL_SECONDS}) have passed; the answer is then the job as it is.`,
-    }),
-});
-
-const ListJobsQuery = z.object({
-  status: JobStatusSchema.optional(),
-  workflowName: z.string().max(200).optional().openapi({
-    description: "A case-insensitive contains match on the workflow's name (ASCII letters fold; `%` and `_` are literal).",
-  }),
-  workflowVersionNumber: z.coerce.number().int().min(1).optional(),
-  createdAfter: z.iso.datetime().optional(),
-  createdBefore: z.iso.datetime().optional(),
-  jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
-  scheduleId: z.string().max(100).optional().openapi({ description: "Extension: only jobs started by this schedule." }),
-  parentJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the direct children of this job (how the console pages a job's tree)." }),
-  rootJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the jobs of this root job's tree, the root itself included." }),
-  pageToken: z.string().max(500).optional(),
-  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
-});
-
-const HistoryItemSchema = z
-  .object({
-    id: z.string(),
-    stepName: z.string(),
-    stepExecutorType: z.string(),
-    historySource: z.enum(["engine", "external"]),
-    // Required (the client requires it): a refinement makes OpenAPI list it, as z.unknown() alone would not.
-    input: z
-      .unknown()
-      .refine((v) => v !== undefined)
-      .openapi({ description: "The step's input; always present, null for an external event." }),
-    output: z.object({ status: z.enum(["success", "failure", "successful_but_incomplete"]), payload: z.unknown().optional() }),
-    startTimestamp: z.string(),
-    endTimestamp: z.string(),
-    errors: z.array(z.string()),
-    warnings: z.array(z.string()),
-    eventId: z.string().optional(),
-  })
-  .openapi("ExecutionHistoryItem");
+import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
+import {
+  BatchResultSchema,
+  GetJobQuery,
+  HistoryItemSchema,
+  JobParams,
+  JobStatusSchema,
+  JobSummarySchema,
+  ListJobsQuery,
+  RunQuery,
+  SubmitJobBody,
+  SubmitJobsBody,
+  submissionOf,
+} from "./job-schemas";
 
 const security = [{ Bearer: [] }];
 const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
-
-/** `inputJson` arrives as a JSON string from the JustWorkflowIt client, or as a value. */
-export function parseInput(inputJson: unknown): unknown {
-  if (inputJson === undefined) return {};
-  if (typeof inputJson !== "string") return inputJson;
-  if (jsonNestsDeeperThan(inputJson, MAX_JSON_DEPTH)) {
-    throw new ValidationError(`inputJson nests deeper than ${MAX_JSON_DEPTH} levels.`, [`inputJson: nests deeper than ${MAX_JSON_DEPTH} levels`], {
-      inputJson: `nests deeper than ${MAX_JSON_DEPTH} levels`,
-    });
-  }
-  try {
-    return JSON.parse(inputJson);
-  } catch {
-    throw new ValidationError("inputJson is not valid JSON.", ["inputJson: not valid JSON"], { inputJson: "not valid JSON" });
-  }
-}
 
 /**
  * GetJob's job, held until it ends when `waitSeconds` asks for it. The wait lives in the job's
@@ -188,16 +65,6 @@ async function orUnstarted<T>(
   const indexed = await findIndexedJob(env.DB, organizationId, jobId.toLowerCase());
   if (!indexed) return result;
   return indexed.started ? call() : unstarted(indexed.job);
-}
-
-/** A SubmitJob body as the engine's submission (its `inputJson` parsed). */
-function submissionOf(body: z.infer<typeof SubmitJobBody>): BatchItem {
-  return {
-    workflow: body.workflowId !== undefined ? { workflowId: body.workflowId } : { workflowName: body.workflowName! },
-    version: body.workflowVersion,
-    input: parseInput(body.inputJson),
-    ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
-  };
 }
 
 /** Registers the job routes. */
