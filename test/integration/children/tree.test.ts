@@ -61,7 +61,17 @@ describe("a job tree", () => {
     ] } })]);
     const { client, orgId, ids } = await tenantWith(admin, leaf, mid, top);
     const jobId = await submit(client, orgId, { workflowId: ids.top, workflowVersion: { tag: "$LIVE" } });
-    const done = await waitForJob(client, orgId, jobId);
+    await waitForJob(client, orgId, jobId);
+    // GetJob's childJobs and ListJobs read the index, which a parent writes for its children in
+    // batches after it applied their reports: it may lag the parent's end by an alarm.
+    let done: any;
+    for (let i = 0; i < 400 && !done; i++) {
+      const res = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`));
+      const indexed = await client.expect(200, client.get(`/organizations/${orgId}/jobs?rootJobId=${jobId}&status=SUCCEEDED&pageSize=1`));
+      if (res.childJobs?.every((c: any) => c.status === "SUCCEEDED") && indexed.totalCount === 5) done = res;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(done, "the index never showed the whole tree SUCCEEDED").toBeDefined();
     // top 1 + 2 × (mid 2 + leaf 2)
     expect(done.job.billableTransactionUnits).toBe(9);
     expect(done.parentJob).toBeUndefined();

@@ -24,6 +24,21 @@ const held = workflow("held", [step("hold", waitEvents, { config: { eventIds: ["
 
 const jobStub = (jobId: string): DurableObjectStub<JobObject> => env.JOBS.get(env.JOBS.idFromName(runObjectName(jobId, 1)));
 
+/** The identity a batch gives job `jobId` of the `held` workflow's version `v`, as SubmitJobs would. */
+const heldIdentity = (organizationId: string, workflowId: string, v: { versionId: string; versionNumber: number }, jobId: string) => ({
+  jobId,
+  organizationId,
+  workflowId,
+  workflowName: "held",
+  versionId: v.versionId,
+  versionNumber: v.versionNumber,
+  submittedByUser: "tests",
+  runNumber: 1,
+  rootJobId: jobId,
+  depth: 0,
+  createdAt: Date.now(),
+});
+
 describe("SubmitJobs (batch)", () => {
   it(
     "answers one result per item in order: valid items become jobs, invalid ones get their own errors",
@@ -152,19 +167,7 @@ describe("SubmitJobs (batch)", () => {
       // The state between the answer and the start, made with the same calls the batch makes.
       const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
       const jobId = crypto.randomUUID();
-      const identity = {
-        jobId,
-        organizationId: orgId,
-        workflowId: ids.held!,
-        workflowName: "held",
-        versionId: v.versionId,
-        versionNumber: v.versionNumber,
-        submittedByUser: "tests",
-        runNumber: 1,
-        rootJobId: jobId,
-        depth: 0,
-        createdAt: Date.now(),
-      };
+      const identity = heldIdentity(orgId, ids.held!, v, jobId);
       const now = new Date().toISOString();
       await insertFirstIndexRows(env.DB, orgId, [
         {
@@ -208,22 +211,7 @@ describe("SubmitJobs (batch)", () => {
       const v = version.versions[0];
       const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
       const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
-      const starts = jobIds.map((jobId) => ({
-        identity: {
-          jobId,
-          organizationId: orgId,
-          workflowId: ids.held!,
-          workflowName: "held",
-          versionId: v.versionId,
-          versionNumber: v.versionNumber,
-          submittedByUser: "tests",
-          runNumber: 1,
-          rootJobId: jobId,
-          depth: 0,
-          createdAt: Date.now(),
-        },
-        input: {},
-      }));
+      const starts = jobIds.map((jobId) => ({ identity: heldIdentity(orgId, ids.held!, v, jobId), input: {} }));
       await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
       await runDurableObjectAlarm(starter);
       await runDurableObjectAlarm(starter);
@@ -257,22 +245,7 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
       const v = version.versions[0];
       const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
       const now = new Date().toISOString();
-      const starts = jobIds.map((jobId) => ({
-        identity: {
-          jobId,
-          organizationId: orgId,
-          workflowId: ids.held!,
-          workflowName: "held",
-          versionId: v.versionId,
-          versionNumber: v.versionNumber,
-          submittedByUser: "tests",
-          runNumber: 1,
-          rootJobId: jobId,
-          depth: 0,
-          createdAt: Date.now(),
-        },
-        input: {},
-      }));
+      const starts = jobIds.map((jobId) => ({ identity: heldIdentity(orgId, ids.held!, v, jobId), input: {} }));
       await insertFirstIndexRows(
         env.DB,
         orgId,
