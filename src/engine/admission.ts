@@ -4,7 +4,7 @@
  * each hold what the other waits for. The Durable Object carries out `acquireLease` and
  * `releaseLeases` and reports the pools' answers as `leaseGranted` and `leaseQueued` events.
  */
-import type { Decider } from "./decide";
+import type { Decider } from "./decider";
 import type { EngineEvent, JobState } from "./types";
 
 function poolsOf(s: JobState): string[] {

@@ -4,7 +4,7 @@
  * recording reports once, starting more children as concurrency allows, finishing the step when
  * every child has ended, and cancelling or resuming a step's children.
  */
-import type { Decider } from "./decide";
+import type { Decider } from "./decider";
 import { childEnded } from "./overlay";
 import type { ChildReportFact, ChildRow, ChildrenRef, ChildrenWait, JobError, NewChild } from "./types";
 

@@ -6,69 +6,19 @@
  * transaction, then carries out the commands.
  */
 import { evaluateLogic } from "../definition/json-logic";
-import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
+import type { StepDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
 import { backoffMs, pollIntervalMs } from "./backoff";
 import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
-import { Overlay, materialize } from "./overlay";
+import { materialize } from "./overlay";
+import { Decider } from "./decider";
 import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
-import type { ChildrenRef, Command, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
+import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
 import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
-
-/** Steps by name, built once per (immutable) definition: a step lookup is on every step's path. */
-const stepIndex = new WeakMap<WorkflowDefinition, Map<string, StepDefinition>>();
-function stepsByName(definition: WorkflowDefinition): Map<string, StepDefinition> {
-  let index = stepIndex.get(definition);
-  if (!index) {
-    index = new Map(definition.steps.map((s) => [s.name, s]));
-    stepIndex.set(definition, index);
-  }
-  return index;
-}
-
-/** Collects what one decision emits. */
-export class Decider {
-  readonly commands: Command[] = [];
-  readonly history: HistoryDraft[] = [];
-  readonly view: Overlay;
-
-  constructor(
-    readonly ctx: EngineContext,
-    readonly state: JobState,
-    base: JobView,
-  ) {
-    this.view = new Overlay(base);
-  }
-
-  step(name: string): StepDefinition | undefined {
-    return stepsByName(this.ctx.definition).get(name);
-  }
-
-  log(event: string, fields: Record<string, unknown> = {}): void {
-    this.commands.push({ type: "log", event, fields });
-  }
-
-  addHistory(item: Omit<HistoryDraft, "id">): void {
-    const s = this.state;
-    s.historyCount += 1;
-    this.history.push({ id: `${s.identity.runNumber}.${s.historyCount}`, ...item });
-  }
-
-  /**
-   * A status change: the D1 index must learn it. A child tells its parent, which indexes its
-   * children in batches (a fan-out of 1,000 is a few D1 round trips, not 1,000); a top-level job
-   * writes its own row.
-   */
-  statusChanged(at: number): void {
-    this.state.updatedAt = at;
-    this.state.indexSeq += 1;
-    this.commands.push({ type: this.state.identity.parentJobId ? "notifyParent" : "indexStatus" });
-  }
-}
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
 export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
