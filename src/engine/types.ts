@@ -233,6 +233,32 @@ export type EngineEvent =
   /** A resource pool is full: the job waits in its queue. */
   | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number };
 
+/** A job as the API shows it (JobSummary of API.md, with Canopy's additions); built by src/job/views.ts. */
+export interface JobSummary {
+  jobId: string;
+  status: JobStatus;
+  workflowId: string;
+  workflowName: string;
+  workflowVersion: { versionId: string; versionNumber: number };
+  submittedByUser: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  parentJobId?: string;
+  parentStepName?: string;
+  rootJobId?: string;
+  scheduleId?: string;
+  scheduledAt?: string;
+  billableTransactionUnits: number;
+  currentStepName?: string;
+  error?: JobError;
+  output?: unknown;
+  runNumber: number;
+  /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
+  waitingForResourcePool?: { poolId: string; queuedAt?: string };
+}
+
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {
   childJobId: string;
@@ -242,7 +268,7 @@ export interface ChildReportFact {
   output?: unknown;
   error?: JobError;
   /** The child's index row and its sequence: the parent writes children's rows in batches. */
-  index?: { organizationId: string; job: import("../job/views").JobSummary; seq: number };
+  index?: { organizationId: string; job: JobSummary; seq: number };
   /**
    * The child's metric events not yet in D1 (at most METRICS_REPORT_MAX): the parent writes them
    * with its own, so a small child needs no alarm or D1 write of its own for them.

@@ -1,32 +1,9 @@
 /** The API's views of a job run, built from its state. */
 import { totalUnits } from "../engine/status";
-import type { HistoryItem, JobError, JobState, JobStatus } from "../engine/types";
+import type { HistoryItem, JobState, JobSummary } from "../engine/types";
 import { isoTime } from "../ids";
 
-export interface JobSummary {
-  jobId: string;
-  status: JobStatus;
-  workflowId: string;
-  workflowName: string;
-  workflowVersion: { versionId: string; versionNumber: number };
-  submittedByUser: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  parentJobId?: string;
-  parentStepName?: string;
-  rootJobId?: string;
-  scheduleId?: string;
-  scheduledAt?: string;
-  billableTransactionUnits: number;
-  currentStepName?: string;
-  error?: JobError;
-  output?: unknown;
-  runNumber: number;
-  /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
-  waitingForResourcePool?: { poolId: string; queuedAt?: string };
-}
+export type { JobSummary } from "../engine/types";
 
 /**
  * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
