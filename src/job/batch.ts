@@ -15,7 +15,7 @@ import { MAX_PAYLOAD_BYTES } from "../limits";
 import { forgetUnstartedJobs, insertFirstIndexRows } from "../registry/jobs";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
 import { checkedSubmission, claimIdempotencyKeys, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
-import type { StartJob } from "./job-object";
+import type { StartJob } from "./messages";
 import { jobSummary } from "./views";
 
 /** Items per batch request (Cloudflare Workflows' createBatch takes 100). */

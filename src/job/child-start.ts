@@ -10,7 +10,7 @@ import { resolveVersion, type WorkflowVersion } from "../registry/versions";
 import { findWorkflow, type Workflow } from "../registry/workflows";
 import { poolsForWorkflow } from "../registry/resource-pools";
 import { parsedDefinition } from "./definition-cache";
-import type { StartJob } from "./job-object";
+import type { StartJob } from "./messages";
 
 type Resolved = { ok: true; workflow: Workflow; version: WorkflowVersion } | { ok: false; error: JobError };
 

@@ -9,7 +9,8 @@ import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
-import type { Continuation, ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobIdentity, JobState, ReceivedEvent } from "../engine/types";
+import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
+import type { JobRpc, StartJob, StateMetadata } from "./messages";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
@@ -25,34 +26,11 @@ import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
 import type { WorkflowDefinition } from "../definition/schema";
 
-/** What creates a job run. */
-export interface StartJob {
-  identity: JobIdentity;
-  /** The definition text of the pinned version. */
-  definition: string;
-  executionData: Record<string, unknown>;
-  /** Events a continued run inherits, not yet used. */
-  events?: [string, ReceivedEvent][];
-  /** Create the job already FAILED with this error (a child whose input is invalid). */
-  rejectWith?: JobError;
-  /** This run continues an earlier run of the same job. */
-  continuation?: Continuation;
-  /** The caller is the parent: return the child's report if it ends within `start`. */
-  reportToCaller?: boolean;
-}
-
-export interface StateMetadata {
-  contentLengthBytes: number;
-  runNumber: number;
-  historyItems: number;
-  storageBytes: number;
-}
-
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
 }
 
-export class JobObject extends DurableObject<Env> implements WorkHost {
+export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   readonly store: JobStore;
   private current: { state: JobState; definition: WorkflowDefinition; definitionText: string } | null = null;
   /** Work items being performed by this instance now (not persisted: a new instance redoes them). */
@@ -277,7 +255,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
    * The run that answers for the job now, when it is not this one: the job's head (run 1) knows
    * the latest run, and a run that has handed over knows its successor (created here if need be).
    */
-  private async liveRun(): Promise<DurableObjectStub<JobObject> | null> {
+  private async liveRun(): Promise<DurableObjectStub<JobRpc> | null> {
     const s = this.state!;
     const jobId = s.identity.jobId;
     if (s.identity.runNumber === 1) {
@@ -420,7 +398,7 @@ export class JobObject extends DurableObject<Env> implements WorkHost {
   private async onRun<T>(
     organizationId: string,
     runNumber: number | undefined,
-    remote: (stub: DurableObjectStub<JobObject>) => Promise<unknown>,
+    remote: (stub: DurableObjectStub<JobRpc>) => Promise<unknown>,
     local: (s: JobState) => T,
   ): Promise<RpcResult<T>> {
     const s = this.owned(organizationId);

@@ -9,7 +9,7 @@
 import type { Continuation, JobState, ReceivedEvent } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion } from "../registry/versions";
-import type { StartJob } from "./job-object";
+import type { StartJob } from "./messages";
 import { jobRunStub } from "./naming";
 import type { JobStore } from "./store";
 

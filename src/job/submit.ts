@@ -14,7 +14,7 @@ import { newJobState } from "../engine/state";
 import { logEvent } from "../log";
 import { forgetUnstartedJob, upsertJobIndex } from "../registry/jobs";
 import { parsedDefinition } from "./definition-cache";
-import type { StartJob } from "./job-object";
+import type { StartJob } from "./messages";
 import { jobSummary } from "./views";
 import { jobRunStub } from "./naming";
 

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ConflictError, ValidationError, unwrap, type ErrorInfo, type RpcResult } from "../../errors";
 import { submitBatch, type BatchItem } from "../../job/batch";
 import type { JobSummary } from "../../job/views";
-import type { StateMetadata } from "../../job/job-object";
+import type { StateMetadata } from "../../job/messages";
 import { refuseOversizedJson } from "../../json-size";
 import { MAX_PAYLOAD_BYTES } from "../../limits";
 import { logEvent } from "../../log";
