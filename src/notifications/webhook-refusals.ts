@@ -5,10 +5,10 @@
  * (`refusals:<triggerId>`, a WebhookRateLimiter), which runs one request at a time, so exactly one
  * refusal crosses the threshold however they race; the notification's dedupe key names the window
  * besides. Counting costs no D1 query: a flood of forgeries reads D1 no more than before, and the
- * notification is raised by that object, once per burst.
+ * notification is raised by that object, once per burst. Counting is `noteRefusedSignature` in
+ * src/webhooks/rate-limiter.ts; this module only says what the notification reads.
  */
 import { WEBHOOK_REFUSAL_THRESHOLD, WEBHOOK_REFUSAL_WINDOW_MS } from "../limits";
-import { countRefusal } from "../webhooks/rate-limiter";
 import { raiseNotification } from "./raise";
 
 /** What the notification names. */
@@ -16,11 +16,6 @@ export interface RefusedTrigger {
   triggerId: string;
   organizationId: string;
   name: string;
-}
-
-/** Counts one refused signature of `trigger` (from the delivery's waitUntil). */
-export async function noteRefusedSignature(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, trigger: RefusedTrigger, reason: string): Promise<void> {
-  await countRefusal(env, { triggerId: trigger.triggerId, organizationId: trigger.organizationId, name: trigger.name }, reason, WEBHOOK_REFUSAL_THRESHOLD, WEBHOOK_REFUSAL_WINDOW_MS);
 }
 
 /** Raises the notification of the burst whose window opened at `windowStart`. */

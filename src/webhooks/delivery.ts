@@ -33,9 +33,8 @@ import { deterministicId } from "../ids";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_JSON_DEPTH, WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DEFAULT_RATE_PER_SECOND } from "../limits";
 import { prepareSubmission, startSubmission } from "../job/submit";
-import { noteRefusedSignature } from "../notifications/webhook-refusals";
 import { WebhookThrottled, type Admission } from "./admission";
-import { takeDeliveryToken } from "./rate-limiter";
+import { noteRefusedSignature, takeDeliveryToken } from "./rate-limiter";
 import { verifySignature } from "./signatures";
 import { claimBody, findBody, findDelivery, findTriggerForDelivery, pruneDeliveries, recordDelivery, type WebhookTrigger } from "./triggers";
 

@@ -18,6 +18,7 @@
  * deleted when it closes.
  */
 import { DurableObject } from "cloudflare:workers";
+import { WEBHOOK_REFUSAL_THRESHOLD, WEBHOOK_REFUSAL_WINDOW_MS } from "../limits";
 import { logEvent } from "../log";
 import { raiseRefusalNotification, type RefusedTrigger } from "../notifications/webhook-refusals";
 
@@ -153,7 +154,12 @@ export class WebhookRateLimiter extends DurableObject<Env> {
   }
 }
 
-/** Counts a refused signature of `trigger` (see countRefusal). */
+/** Counts one refused signature of `trigger` (from the delivery's waitUntil): see src/notifications/webhook-refusals.ts. */
+export async function noteRefusedSignature(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, trigger: RefusedTrigger, reason: string): Promise<void> {
+  await countRefusal(env, trigger, reason, WEBHOOK_REFUSAL_THRESHOLD, WEBHOOK_REFUSAL_WINDOW_MS);
+}
+
+/** Counts a refused signature of `trigger` against a threshold and window of the caller's (see the object's countRefusal). */
 export function countRefusal(env: Pick<Env, "WEBHOOK_RATE_LIMITER">, trigger: RefusedTrigger, reason: string, threshold: number, windowMs: number) {
   return limiter(env, `refusals:${trigger.triggerId}`).countRefusal(trigger, reason, threshold, windowMs);
 }
