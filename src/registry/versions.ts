@@ -1,7 +1,6 @@
 /** D1 access for immutable workflow versions and their tags. */
 import { NotFoundError } from "../errors";
 import { isoTime, isUuid, newId } from "../ids";
-import { forgetTag } from "./submission-target";
 
 export interface WorkflowVersion {
   workflowId: string;
@@ -105,6 +104,7 @@ export async function resolveVersion(
 /**
  * Points a tag at a version of the same workflow in one statement: the upsert either moves the
  * tag or, when the version is not this workflow's, changes nothing. Returns false in that case.
+ * The caller forgets the tag's cached target (`forgetTag`): this module knows nothing of caches.
  */
 export async function setTag(
   db: D1Database,
@@ -122,6 +122,5 @@ export async function setTag(
     )
     .bind(tag, isoTime(now), versionId, workflowId)
     .run();
-  forgetTag(workflowId, tag);
   return result.meta.changes > 0;
 }

@@ -6,6 +6,7 @@ import { utf8Length } from "../../json-size";
 import { MAX_DEFINITION_BYTES } from "../../limits";
 import { getOrganization } from "../../registry/organizations";
 import { createVersion, listVersions, resolveVersion, setTag } from "../../registry/versions";
+import { forgetTag } from "../../registry/submission-target";
 import { createWorkflow, findWorkflow, getWorkflow, listWorkflows } from "../../registry/workflows";
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
@@ -206,7 +207,10 @@ export function registerWorkflowRoutes(app: App): void {
       requireOrganization(c, organizationId);
       await getWorkflow(c.env.DB, organizationId, workflowId);
       const { versionId } = c.req.valid("json");
-      if (!(await setTag(c.env.DB, workflowId, tag, versionId, Date.now()))) {
+      const moved = await setTag(c.env.DB, workflowId, tag, versionId, Date.now());
+      // Submissions through this isolate see the new target at once; other isolates within REGISTRY_CACHE_MS.
+      forgetTag(workflowId, tag);
+      if (!moved) {
         throw new NotFoundError(`Version ${versionId} was not found on workflow ${workflowId}.`);
       }
       return c.json({ success: true as const }, 200);
