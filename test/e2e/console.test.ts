@@ -4,7 +4,7 @@
  * check of every page. It measures (and prints, never asserts) how long a 1,000-child job's page
  * takes to show its tree.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -218,7 +218,7 @@ describe("submission", () => {
     ["inputJson that is not JSON", { workflowVersion: { tag: "$LIVE" }, inputJson: "{nope" }, 400],
     ["neither workflowId nor workflowName", { workflowVersion: { tag: "$LIVE" }, noWorkflow: true }, 400],
   ])("refuses %s and creates nothing", async (_label, body: any, status) => {
-    const { client, orgId, workflowId, jobs } = await setup(countdown);
+    const { client, workflowId, jobs } = await setup(countdown);
     const { noWorkflow, ...rest } = body;
     const res = await client.post(jobs, noWorkflow ? rest : { workflowId, inputJson: { n: 1 }, ...rest });
     expect(res.status).toBe(status);
