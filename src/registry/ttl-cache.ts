@@ -2,8 +2,8 @@
  * A small per-isolate cache with a time bound and a size bound. It holds registry facts that the
  * submission path would otherwise read from D1 on every request. An isolate's memory is not shared:
  * a change made through another isolate is seen here once the entry expires, so every mutable
- * fact is cached for at most REGISTRY_CACHE_MS (documented in the README), and a change made
- * through this isolate drops its own entry at once.
+ * fact is cached for at most REGISTRY_CACHE_MS (documented in docs/concepts.md#submitting-a-job),
+ * and a change made through this isolate drops its own entry at once.
  */
 
 /** How long a mutable registry fact (a token, a tag, a workflow's name) may be served from memory. */

@@ -12,7 +12,7 @@ const PermissionsList = z
   .array(z.string().refine((p) => KNOWN_PERMISSIONS.includes(p), { message: "Not a permission of the JustWorkflowIt client's PermissionEnum." }))
   .max(KNOWN_PERMISSIONS.length)
   .transform((list) => [...new Set(list)])
-  .openapi({ description: "PermissionEnum values, e.g. job:submit, job:read. See the README for what each allows.", example: ["job:submit", "job:read"] });
+  .openapi({ description: "PermissionEnum values, e.g. job:submit, job:read. See docs/security.md#permissions for what each allows.", example: ["job:submit", "job:read"] });
 
 /** A timestamp as the client sends it (RFC 3339, UTC), stored in the one spelling `isoTime` writes. */
 const Timestamp = z.iso.datetime().transform((s) => isoTime(Date.parse(s)));

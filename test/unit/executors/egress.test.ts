@@ -154,7 +154,7 @@ describe("the deployed policy allows public https hosts", () => {
     "https://xn--bcher-kva.example/",
     "https://my-service.internal.example.com/",
     "https://localhost.example.com/",
-    // A DNS name is judged by its text: what it resolves to is not visible from a Worker (README: Egress).
+    // A DNS name is judged by its text: what it resolves to is not visible from a Worker (docs/security.md#egress).
     "https://127.0.0.1.nip.io/",
   ])("%s", (url) => {
     expect(verdict(url)).toBe("allowed");
