@@ -1,10 +1,11 @@
 // The JustWorkflowIt client's operations against a real `npm start`, spoken exactly as the client's
 // serializers speak them (test/e2e/client-wire.ts). Each step is one `it`, run in order on shared
 // state; to cover another operation, add its row to OPERATIONS and a step to STEPS.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ENGINE_PERMISSIONS } from "../../src/api/permissions";
 import { step, workflow } from "../helpers/jobs";
-import { EngineServer, waitFor } from "./server";
+import { waitFor } from "./server";
+import { SharedServer } from "./shared-server";
 import { WireClient, isClientTimestamp, type WireResponse } from "./client-wire";
 
 interface Scenario {
@@ -262,19 +263,20 @@ const STEPS: [string, (s: Scenario) => Promise<void>][] = [
 ];
 
 describe("the JustWorkflowIt client's wire format against npm start", () => {
-  const server = new EngineServer();
+  const server = new SharedServer();
   const scenario = { ids: {} } as Scenario;
   beforeAll(async () => {
-    await server.start();
+    await server.connect();
     scenario.admin = new WireClient(server.baseUrl, server.adminToken);
   });
-  afterAll(() => server.dispose());
 
   for (const [name, run] of STEPS) it(name, () => run(scenario), 120_000);
 
   it("sent every request with the bare Authorization header the client's API-key scheme writes", async () => {
     const res = await scenario.admin.send("ListOrganizations");
     expect(res.request.headers).toEqual({ Authorization: server.adminToken });
-    expect(server.logs).toContain('"event":"organization.deleted"');
+    // The server is shared (test/e2e/shared-server.ts): the line must name this scenario's organization.
+    const deleted = server.logs.split("\n").filter((line) => line.includes('"event":"organization.deleted"'));
+    expect(deleted.some((line) => line.includes(`"organizationId":"${scenario.orgId}"`))).toBe(true);
   });
 });

@@ -1,10 +1,10 @@
 // Concurrency over real HTTP: 200 submissions at once, and 500 events (plus duplicates) at once to one
 // job. Every acknowledged request takes effect exactly once, and nothing answers 500.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type ApiResponse } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
 import { countJobs, getJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
-import { EngineServer } from "./server";
+import { SharedServer } from "./shared-server";
 
 const SUBMISSIONS = 200;
 const EVENTS = 500;
@@ -21,9 +21,8 @@ function expectNo5xx(responses: ApiResponse[]): void {
 }
 
 describe("concurrent requests", () => {
-  const server = new EngineServer();
-  beforeAll(() => server.start());
-  afterAll(() => server.dispose());
+  const server = new SharedServer();
+  beforeAll(() => server.connect());
   printServerLogsOnFailure(server);
 
   it("accepts 200 concurrent submissions, each once, and runs every one to the end", async () => {

@@ -14,9 +14,9 @@ import { deployWorkflow, newTenant, type TestClient } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
 import { launchChromium, screenshot, seriousViolations } from "./browser";
 import { listAllJobs, printServerLogsOnFailure } from "./jobs";
-import { EngineServer } from "./server";
+import { SharedServer } from "./shared-server";
 
-const server = new EngineServer();
+const server = new SharedServer();
 printServerLogsOnFailure(server);
 
 const items = (n: number) => ({ items: Array.from({ length: n }, (_, i) => ({ sku: `SKU-${String(i + 1).padStart(4, "0")}`, qty: (i % 5) + 1 })) });
@@ -74,7 +74,7 @@ async function allTreeRows(): Promise<Map<string, { short: string; status: strin
 }
 
 beforeAll(async () => {
-  await server.start();
+  await server.connect();
   const t = await newTenant(server.admin);
   ({ client, token, orgId } = t);
   await deployWorkflow(client, orgId, orderItem as never);
@@ -90,7 +90,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server.dispose();
 });
 
 describe("the console", () => {

@@ -1,17 +1,17 @@
 // A loop of 25,000 iterations through a real `npm start`: the job continues as new whenever a
 // run's history reaches the default bound of 10,000 items, and stays one job.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../helpers/client";
 import countdown from "../fixtures/countdown.json";
-import { EngineServer, waitFor } from "./server";
+import { waitFor } from "./server";
+import { SharedServer } from "./shared-server";
 
 const ITERATIONS = 25_000;
 const BOUND = 10_000;
 
 describe("continueAsNew against wrangler dev", () => {
-  const server = new EngineServer();
-  beforeAll(() => server.start());
-  afterAll(() => server.dispose());
+  const server = new SharedServer();
+  beforeAll(() => server.connect());
 
   it(`runs a ${ITERATIONS}-iteration loop as one job over several runs, none past ${BOUND} history items`, async () => {
     const { orgId, client } = await newTenant(server.admin);

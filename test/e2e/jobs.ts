@@ -7,7 +7,7 @@ import { waitFor, type EngineServer } from "./server";
 const ROUTINE = /^\[wrangler:info\] \w+ \S+ [23]\d\d |^\{"event":"(job|step|child)\./;
 
 /** Prints the server's unusual output after a failed test: what the engine said is the evidence. */
-export function printServerLogsOnFailure(server: EngineServer): void {
+export function printServerLogsOnFailure(server: Pick<EngineServer, "logs">): void {
   afterEach((ctx) => {
     if (ctx.task.result?.state !== "fail") return;
     const unusual = server.logs.split("\n").filter((line) => line.trim() !== "" && !ROUTINE.test(line));

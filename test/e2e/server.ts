@@ -3,7 +3,7 @@
  * port with a temporary STATE_DIR, in its own process group so a test can `kill -9` all of it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,6 +25,12 @@ export async function freePort(): Promise<number> {
 
 export interface ServerOptions {
   env?: Record<string, string>;
+  /**
+   * Write the server's output to this file instead of this process's memory, and let the server
+   * outlive this process: the shared server (test/e2e/shared-server.ts) serves several files, in
+   * several workers, and the e2e project's global teardown stops it.
+   */
+  logFile?: string;
 }
 
 export class EngineServer {
@@ -50,10 +56,11 @@ export class EngineServer {
   async start(timeoutMs = 90_000): Promise<void> {
     if (!this.port) this.port = await freePort();
     this.output = "";
+    const logFd = this.options.logFile ? openSync(this.options.logFile, "a") : undefined;
     this.proc = spawn("npm", ["start"], {
       cwd: ROOT,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: logFd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", logFd, logFd],
       env: {
         ...process.env,
         PORT: String(this.port),
@@ -63,15 +70,20 @@ export class EngineServer {
         ...this.options.env,
       },
     });
-    const capture = (chunk: Buffer) => {
-      this.output += chunk.toString();
-      if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
-    };
-    this.proc.stdout!.on("data", capture);
-    this.proc.stderr!.on("data", capture);
+    if (logFd !== undefined) {
+      closeSync(logFd);
+      this.proc.unref();
+    } else {
+      const capture = (chunk: Buffer) => {
+        this.output += chunk.toString();
+        if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+      };
+      this.proc.stdout!.on("data", capture);
+      this.proc.stderr!.on("data", capture);
+    }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.proc.exitCode !== null) throw new Error(`npm start exited early:\n${this.output}`);
+      if (this.proc.exitCode !== null) throw new Error(`npm start exited early:\n${this.logs}`);
       try {
         const res = await fetch(`${this.baseUrl}/healthz`);
         if (res.ok) return;
@@ -80,12 +92,17 @@ export class EngineServer {
       }
       await sleep(250);
     }
-    throw new Error(`npm start did not answer /healthz within ${timeoutMs} ms:\n${this.output}`);
+    throw new Error(`npm start did not answer /healthz within ${timeoutMs} ms:\n${this.logs}`);
   }
 
   /** What the server printed (for diagnosing a failure). */
   get logs(): string {
-    return this.output;
+    return this.options.logFile ? readFileSync(this.options.logFile, "utf8").slice(-200_000) : this.output;
+  }
+
+  /** The process id of `npm start`, which leads the server's process group. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
   }
 
   /** SIGKILLs the whole process group: npm, node, wrangler and workerd, with no chance to clean up. */

@@ -1,12 +1,12 @@
 // Tenancy over real HTTP: organization B's token tries every route on organization A's resources,
 // by A's paths (403) and by B's own paths with A's ids (404). Nothing of A is readable or
 // changeable: A reads back exactly what it had, and no answer carries A's data.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant, type ApiResponse, type TestClient } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
 import { createTrigger, githubHeaders, postHook } from "../helpers/webhooks";
 import { listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
-import { EngineServer } from "./server";
+import { SharedServer } from "./shared-server";
 
 // Every string of A's that must never reach B carries this marker.
 const A = "tenant-a-private";
@@ -39,7 +39,7 @@ interface Case {
 }
 
 describe("another organization's token", () => {
-  const server = new EngineServer();
+  const server = new SharedServer();
   let a: { orgId: string; client: TestClient; token: string };
   let b: { orgId: string; client: TestClient; token: string };
   let ids: Record<string, string>;
@@ -68,7 +68,7 @@ describe("another organization's token", () => {
   }
 
   beforeAll(async () => {
-    await server.start();
+    await server.connect();
     a = await newTenant(server.admin);
     b = await newTenant(server.admin);
     const o = `/organizations/${a.orgId}`;
@@ -110,7 +110,6 @@ describe("another organization's token", () => {
     };
     before = await snapshotOfA();
   });
-  afterAll(() => server.dispose());
   printServerLogsOnFailure(server);
 
   /** B's request; the answer is an error in the API's format and carries nothing of A's. */

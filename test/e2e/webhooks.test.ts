@@ -1,18 +1,17 @@
 // A sender pointed at /hooks/{triggerId} of a real `npm start` starts a job that runs to success.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../helpers/client";
 import { step, waitForJob, workflow } from "../helpers/jobs";
 import { createTrigger, postHook, standardHeaders } from "../helpers/webhooks";
-import { EngineServer } from "./server";
+import { SharedServer } from "./shared-server";
 
 const orders = workflow("webhook-orders", [step("accept", "/justworkflowit/noop")], {
   workflowInput: { type: "object", required: ["orderId"], properties: { orderId: { type: "string" } } },
 });
 
 describe("webhook delivery over real HTTP", () => {
-  const server = new EngineServer();
-  beforeAll(() => server.start());
-  afterAll(() => server.dispose());
+  const server = new SharedServer();
+  beforeAll(() => server.connect());
 
   it("delivers a signed webhook and the job it starts succeeds", async () => {
     const { orgId, client } = await newTenant(server.admin);
