@@ -111,6 +111,14 @@ export const MAX_DEFINITION_BYTES = 1024 * 1024;
  */
 export const MAX_INDEXED_ERROR_MESSAGE_CHARS = 4096;
 
+/**
+ * Commands in one `via: {type: "commands", transform: [...]}` list (src/definition/transform-commands.ts).
+ * Each runs over the whole value (1 MiB at most, and over every element with "map"), so the list
+ * bounds the CPU one transformer entry can spend; json-xform's own cases chain four. Over it,
+ * registration refuses the definition, naming the list.
+ */
+export const MAX_TRANSFORM_COMMANDS = 20;
+
 /** Organization secrets: a value fits a Google service-account key with room to spare, and stays a small D1 row. */
 export const MAX_SECRET_VALUE_CHARS = 64 * 1024;
 /** Secret keys name environment-style identifiers (AWS_ACCESS_KEY_ID); they also appear in URL paths. */

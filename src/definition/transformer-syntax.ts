@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { patternProblems } from "./date-format";
+import { checkTransformCommands, commandsResult, type TransformCommand } from "./transform-commands";
 
 /** A `fromEach` block: one output element per element of the array found at `field`. */
 export interface FromEachSpec {
@@ -17,12 +18,21 @@ export interface FromEachSpec {
 }
 
 /** json-xform value formatting: the value is read as a date in `sourceFormat` and written in `format`. */
-export interface ViaSpec {
+export interface DateVia {
   type: "date";
   sourceFormat: string;
   format: string;
   [key: string]: unknown;
 }
+
+/** json-xform value formatting by a list of commands (src/definition/transform-commands.ts). */
+export interface CommandsVia {
+  type: "commands";
+  transform: TransformCommand[];
+  [key: string]: unknown;
+}
+
+export type ViaSpec = DateVia | CommandsVia;
 
 /** One entry of a fieldset. */
 export interface FieldsetEntry {
@@ -90,7 +100,7 @@ export function templatePaths(template: string): string[] {
 
 const ENTRY_KEYS = new Set(["from", "to", "toArray", "valueToKey", "withValueFrom", "withTemplate", "fromEach",
   "fromArray", "skipEmpty", "unique", "flatten", "via"]);
-const VIA_KEYS = new Set(["type", "sourceFormat", "format"]);
+const VIA_KEYS = { date: new Set(["type", "sourceFormat", "format"]), commands: new Set(["type", "transform"]) };
 const FROM_EACH_KEYS = new Set(["field", "to", "flatten", "fieldset", "fromEach"]);
 const STRING_KEYS = ["from", "to", "withValueFrom", "withTemplate"] as const;
 const BOOLEAN_KEYS = ["toArray", "valueToKey", "skipEmpty", "unique", "flatten"] as const;
@@ -144,15 +154,15 @@ function checkEntry(entry: unknown, where: string, out: string[]): void {
 }
 
 /**
- * `via` as JustWorkflowIt's definition schema allows it: `{type: "date", sourceFormat, format}`.
- * Its `"commands"` type needs a `transform` list the peer's schema forbids (and that would call
- * methods by name on the value), so it can run nowhere: it is refused, saying so.
+ * `via` as json-xform runs it: `{type: "date", sourceFormat, format}`, or `{type: "commands",
+ * transform: [...]}`. JustWorkflowIt's definition schema lists both types; the `transform` list is
+ * json-xform's, accepted here as an extension, its commands from an allow-list.
  */
 function checkVia(via: unknown, where: string, out: string[]): void {
-  if (!isObject(via)) return void out.push(`${where} must be an object {"type": "date", "sourceFormat": ..., "format": ...}`);
-  for (const key of Object.keys(via)) if (!VIA_KEYS.has(key)) out.push(`${where}: unsupported key "${key}"`);
-  if (via.type === "commands") return void out.push(`${where}: type "commands" is not supported (it needs a "transform" list, which JustWorkflowIt's definition schema does not allow either); use type "date" or a /canopy/transform step`);
-  if (via.type !== "date") return void out.push(`${where}.type must be "date"`);
+  if (!isObject(via)) return void out.push(`${where} must be an object {"type": "date", "sourceFormat": ..., "format": ...} or {"type": "commands", "transform": [...]}`);
+  if (via.type !== "date" && via.type !== "commands") return void out.push(`${where}.type must be "date" or "commands"`);
+  for (const key of Object.keys(via)) if (!VIA_KEYS[via.type].has(key)) out.push(`${where}: unsupported key "${key}" for type "${via.type}"`);
+  if (via.type === "commands") return checkTransformCommands(via.transform, `${where}.transform`, out);
   for (const key of ["sourceFormat", "format"] as const) {
     const pattern = via[key];
     if (typeof pattern !== "string" || pattern === "") {
@@ -246,8 +256,8 @@ export function describeTransformer(transformer: InputTransformer): { reads: Tra
         if (entry.withValueFrom) read(entry.withValueFrom, `${where}.withValueFrom`, scope);
         write(null, "unknown", where);
       } else if (entry.toArray) write((entry.to || entry.from).split("."), "array", where);
-      // A formatted value is the text `via.format` writes, whatever the source's type.
-      else if (entry.via) write((entry.to || entry.from).split("."), "string", where);
+      // A date is the text `via.format` writes, whatever the source's type; commands write what their last one returns.
+      else if (entry.via) write((entry.to || entry.from).split("."), entry.via.type === "commands" ? commandsResult(entry.via.transform) : "string", where);
       else write((entry.to || entry.from).split("."), "unknown", where, entry.from);
     }
     if (entry.withTemplate) {

@@ -8,6 +8,7 @@
  */
 import { getPath, getSegments, normalizeSegments, splitPath, type ExecutionData, type PathContext } from "./paths";
 import { reformatDate } from "./date-format";
+import { runTransformCommands } from "./transform-commands";
 import { templatePaths, type FieldsetEntry, type FromEachSpec, type InputTransformer } from "./transformer-syntax";
 
 export {
@@ -86,13 +87,16 @@ function findDescendant(source: unknown, segments: readonly string[]): unknown {
 type Format = (value: unknown) => unknown;
 const asIs: Format = (v) => v;
 
-/** The entry's `via` formatting, or the value as is; a value that is not a date in `sourceFormat` throws. */
+/**
+ * The entry's `via` formatting, or the value as is; a value that is not a date in `sourceFormat`,
+ * or that a command does not apply to, throws.
+ */
 function formatter(scope: Scope, entry: FieldsetEntry): Format {
   const via = entry.via;
   if (!via) return asIs;
   return (value) => {
     try {
-      return reformatDate(value, via, scope.now);
+      return via.type === "commands" ? runTransformCommands(value, via.transform) : reformatDate(value, via, scope.now);
     } catch (e) {
       throw new TransformError(`via: ${(e as Error).message}`);
     }

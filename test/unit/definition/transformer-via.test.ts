@@ -46,10 +46,10 @@ describe("via: json-xform's own cases", () => {
 
   it.each([
     ["a via with the date type and both patterns", { from: "f", to: "t", via: date("dd/mm/yyyy", "yyyy-mm-dd") }, []],
-    ["an unknown type", { from: "f", to: "t", via: { type: "lala", format: "##.###" } }, ['inputTransformer.fieldset[0].via.type must be "date"']],
-    ["a missing type", { from: "f", to: "t", via: { format: "##.###" } }, ['inputTransformer.fieldset[0].via.type must be "date"']],
+    ["an unknown type", { from: "f", to: "t", via: { type: "lala", format: "##.###" } }, ['inputTransformer.fieldset[0].via.type must be "date" or "commands"']],
+    ["a missing type", { from: "f", to: "t", via: { format: "##.###" } }, ['inputTransformer.fieldset[0].via.type must be "date" or "commands"']],
     ["a missing format", { from: "f", to: "t", via: { type: "date", sourceFormat: "yyyy" } }, ["inputTransformer.fieldset[0].via.format is required"]],
-    ["the commands type", { from: "f", via: { type: "commands", transform: [{ command: "toString" }] } }, ['via: unsupported key "transform"', 'via: type "commands" is not supported']],
+    ["the commands type without its transform list", { from: "f", via: { type: "commands", format: "x" } }, ['via: unsupported key "format" for type "commands"', "via.transform must be a non-empty list"]],
     ["letters that are not date tokens", { from: "f", to: "t", via: date("yyyy-MM-dd ZZ", "yyyy-dd-sdadsad") }, ['via.format "yyyy-MM-dd ZZ": "ZZ" is not supported in format', 'via.sourceFormat "yyyy-dd-sdadsad": "d" and "d" both read the day', '"s" and "s" both read the second']],
     ["week-numbering years and day of year", { from: "f", to: "t", via: date("YYYY", "DD") }, ['"YYYY" is a week-numbering year', '"DD" is a week-numbering year or day of year']],
     ["not an object", { from: "f", via: "date" }, ["inputTransformer.fieldset[0].via must be an object"]],
