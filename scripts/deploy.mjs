@@ -22,8 +22,10 @@
 //
 // Honours ADMIN_TOKEN, SECRETS_KEY, CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID (read by wrangler),
 // CANOPY_ENV (as --env), CANOPY_DEPLOY_DIR (where the deploy config goes, default .wrangler/production,
-// or .wrangler/NAME for --env NAME) and CANOPY_WRANGLER (the wrangler binary, default
-// node_modules/.bin/wrangler; the tests point it at a fake).
+// or .wrangler/NAME for --env NAME), CANOPY_WRANGLER (the wrangler binary, default
+// node_modules/.bin/wrangler; the tests point it at a fake) and CANOPY_BUILD_CONSOLE (the console's
+// build script, default scripts/build-console.mjs; the tests give a stand-in, since a real build
+// rewrites dist/, and every `npm start` running meanwhile reloads on that, mid-request).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,6 +35,7 @@ import { createInterface } from "node:readline/promises";
 const root = resolve(import.meta.dirname, "..");
 const committedConfig = resolve(root, "wrangler.toml");
 const wrangler = process.env.CANOPY_WRANGLER ?? resolve(root, "node_modules/.bin/wrangler");
+const buildConsoleScript = process.env.CANOPY_BUILD_CONSOLE ?? resolve(root, "scripts/build-console.mjs");
 const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 /** The egress policy a deployment runs with (src/egress; wrangler.toml's default). */
@@ -390,7 +393,7 @@ step("Put the secrets");
 step("Build the console and deploy the Worker");
 console.log("   $ node scripts/build-console.mjs    # the console's files, uploaded as the Worker's static assets");
 if (!dryRun) {
-  const built = spawnSync(process.execPath, [resolve(root, "scripts/build-console.mjs")], { cwd: root, env: childEnv, stdio: "inherit" });
+  const built = spawnSync(process.execPath, [buildConsoleScript], { cwd: root, env: childEnv, stdio: "inherit" });
   if (built.status !== 0) die("Building the console failed.");
 }
 run(["deploy", ...configArgs, "--var", `ALLOW_PRIVATE_EGRESS:${DEPLOYED_EGRESS}`]);

@@ -84,6 +84,11 @@ if (a === "whoami") {
 }
 `;
 
+/** The console build's stand-in: records that it ran, in the fake wrangler's log (a real build rewrites dist/). */
+const FAKE_BUILD = `import { appendFileSync } from "node:fs";
+appendFileSync(process.env.FAKE_WRANGLER_LOG, JSON.stringify({ build: true }) + "\\n");
+`;
+
 let runs = 0;
 /** Runs scripts/deploy.mjs against the fake wrangler on `account`; returns its output, the calls and the account after. */
 async function deployAgainst(account: FakeAccount, args: string[] = [], env: Record<string, string> = {}) {
@@ -91,21 +96,26 @@ async function deployAgainst(account: FakeAccount, args: string[] = [], env: Rec
   const fake = join(work, "fake-wrangler.mjs");
   writeFileSync(fake, FAKE_WRANGLER);
   chmodSync(fake, 0o755);
+  const fakeBuild = join(work, "fake-build-console.mjs");
+  writeFileSync(fakeBuild, FAKE_BUILD);
   const state = join(work, `state-${runs}.json`);
   const log = join(work, `log-${runs}.jsonl`);
   writeFileSync(state, JSON.stringify(account));
   const deployDir = join(dir, "deploy");
   const ran = await deployScript(
     args,
-    childEnv({ CANOPY_WRANGLER: fake, CANOPY_DEPLOY_DIR: deployDir, FAKE_WRANGLER_STATE: state, FAKE_WRANGLER_LOG: log, ...env }),
+    childEnv({ CANOPY_WRANGLER: fake, CANOPY_BUILD_CONSOLE: fakeBuild, CANOPY_DEPLOY_DIR: deployDir, FAKE_WRANGLER_STATE: state, FAKE_WRANGLER_LOG: log, ...env }),
   );
-  const calls: { args: string[]; stdin: string }[] = existsSync(log)
-    ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; stdin: string })
+  const logged: ({ args: string[]; stdin: string } | { build: true })[] = existsSync(log)
+    ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; stdin: string } | { build: true })
     : [];
+  const calls = logged.filter((c): c is { args: string[]; stdin: string } => "args" in c);
   return {
     ...ran,
     calls,
     commands: calls.map((c) => c.args.join(" ")),
+    /** The wrangler commands and the console build ("build console"), in the order they ran. */
+    steps: logged.map((c) => ("args" in c ? c.args.join(" ") : "build console")),
     after: JSON.parse(readFileSync(state, "utf8")) as FakeAccount,
     config: join(deployDir, "wrangler.jsonc"),
   };
@@ -205,6 +215,8 @@ describe("scripts/deploy.mjs", { timeout: 180_000 }, () => {
       `secret put SECRETS_KEY --config ${cfg}`,
       `deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`,
     ]);
+    // The console is built once, right before the Worker is deployed with it.
+    expect(r.steps.slice(-2)).toEqual(["build console", `deploy --config ${cfg} --var ALLOW_PRIVATE_EGRESS:false`]);
     // The generated admin token is the one put, and is printed once.
     const admin = r.after.workers.canopy!.ADMIN_TOKEN!;
     expect(admin).toMatch(/^adm_[A-Za-z0-9_-]{32}$/);
