@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildConsole, consoleIsStale } from "./scripts/build-console.mjs";
+import { OwnServersFirst } from "./test/e2e/sequencer";
 
 /** How many files of a project run at once (measured on 2 cores: docs/testing.md#how-long-it-takes). */
 const INTEGRATION_FILES_AT_ONCE = 2;
@@ -17,6 +18,8 @@ export default defineConfig(async () => {
       silent: "passed-only" as const,
       // Each file's and each test's time: `npm test` prints the slowest (scripts/test-timings.mjs).
       reporters: ["default", "./scripts/test-timings.mjs"],
+      // e2e files with a server of their own start first: they hold the longest waits.
+      sequence: { sequencer: OwnServersFirst },
       // `npm test` runs the projects at once, each in a vitest process of its own (scripts/test.mjs);
       // one `vitest run` of several projects runs them one after another, in this order.
       projects: [
