@@ -90,7 +90,13 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   });
 }
 
-const results = await Promise.all(parts.map(run));
+// A line a minute while parts run, so that a quiet log is not mistaken for a stuck one.
+const heartbeat = setInterval(() => {
+  const names = parts.filter((p) => !p.done).map((p) => p.name);
+  if (names.length > 0) console.log(`${elapsed()}  still running: ${names.join(", ")}`);
+}, 60_000);
+const results = await Promise.all(parts.map((p) => run(p).then((r) => ((p.done = true), r))));
+clearInterval(heartbeat);
 
 const timings = { files: [], tests: [] };
 for (const r of results) {
