@@ -81,11 +81,14 @@ export class EngineServer {
       this.proc.stdout!.on("data", capture);
       this.proc.stderr!.on("data", capture);
     }
+    const proc = this.proc;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.proc.exitCode !== null) throw new Error(`npm start exited early:\n${this.logs}`);
+      // A process killed by a signal (kill -9 during its start) has a signalCode and no exitCode.
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`npm start exited early:\n${this.logs}`);
       try {
-        const res = await fetch(`${this.baseUrl}/healthz`);
+        // Bounded: a request to a server that is being killed must not hold this loop.
+        const res = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
         if (res.ok) return;
       } catch {
         /* not up yet */
