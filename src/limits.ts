@@ -366,3 +366,17 @@ export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
 export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
 /** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
 export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+// ---- security posture: key rotation and the audit log ----------------------------------------
+
+/**
+ * ResealSecrets (POST /admin/reseal-secrets) re-seals at most this many stored values per call, and
+ * at most RESEAL_MAX_BYTES of them (old and new ciphertext together): each call is 3 reads, at most
+ * 3 writes (one statement per table, the batch as one JSON parameter, under D1's 2 MB per string)
+ * and 1 count, far below D1's 50 queries per invocation on Workers Free (1,000 on Paid;
+ * developers.cloudflare.com/d1/platform/limits), and its decryptions stay well within the CPU limit.
+ * The operator calls it until it answers `remainingUnderOldKeys: 0` (`npm run deploy --
+ * --rotate-secrets-key` does).
+ */
+export const RESEAL_BATCH = 100;
+export const RESEAL_MAX_BYTES = 1024 * 1024;

@@ -14,6 +14,7 @@ import { authenticate, authorize } from "./auth";
 import { registerConsoleRoutes } from "./console";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
+import { registerAdminRoutes } from "./routes/admin";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
@@ -94,8 +95,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
+  app.use("/admin/*", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
+  registerAdminRoutes(app);
   registerOrganizationRoutes(app);
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);

@@ -93,6 +93,10 @@ export type RouteRequirement = Permission | "admin" | "authenticated";
  * moment they exist.
  */
 export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
+  // The operator's: a SECRETS_KEY rotation (src/api/routes/admin.ts).
+  "GET /admin/secrets-key": "admin",
+  "POST /admin/reseal-secrets": "admin",
+
   // Organizations
   "POST /organizations": "admin",
   "GET /organizations": "organization:read",
