@@ -3,7 +3,6 @@
  * OpenAPI document generated from the same zod schemas that validate requests.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -12,6 +11,8 @@ import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate, authorize } from "./auth";
 import { registerConsoleRoutes } from "./console";
+import { registerDocsPage } from "./docs-page";
+import { noSniff } from "./security-headers";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
 import { registerAdminRoutes } from "./routes/admin";
@@ -82,6 +83,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     errorResponse(c, new UnknownOperationError(`No operation answers ${c.req.method} ${c.req.path}.`).toInfo()),
   );
 
+  app.use("*", noSniff);
   // The size check comes before anything reads the body: 413 without parsing.
   app.use(
     "*",
@@ -121,7 +123,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       description: "A durable workflow engine on Cloudflare Workers, wire-compatible with JustWorkflowIt's REST API.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerDocsPage(app);
   registerConsoleRoutes(app);
   return app;
 }

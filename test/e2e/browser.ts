@@ -44,3 +44,21 @@ export async function seriousViolations(page: Page): Promise<Violation[]> {
       .map((v) => ({ id: v.id, impact: v.impact ?? "", help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.html.slice(0, 200)) }));
   });
 }
+
+/**
+ * Collects the Content-Security-Policy violations of every page `page` loads from now on: each
+ * `securitypolicyviolation` event (reported through the console by a script added to every page
+ * before its own) and every console error the browser writes for a blocked load ("Refused to …").
+ */
+export function collectCspViolations(page: Page): string[] {
+  const found: string[] = [];
+  page.on("console", (msg) => {
+    const text = msg.text();
+    if (msg.type() === "error" && /securitypolicyviolation|Content Security Policy|Refused to/i.test(text)) found.push(`${page.url()}: ${text}`);
+  });
+  void page.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (e) =>
+      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber));`,
+  });
+  return found;
+}

@@ -12,7 +12,7 @@ import orderBatch from "../fixtures/order-batch.json";
 import orderItem from "../fixtures/order-item.json";
 import { deployWorkflow, newTenant, type TestClient } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
-import { launchChromium, screenshot, seriousViolations } from "./browser";
+import { collectCspViolations, launchChromium, screenshot, seriousViolations } from "./browser";
 import { listAllJobs, printServerLogsOnFailure } from "./jobs";
 import { EngineServer } from "./server";
 
@@ -24,6 +24,8 @@ const short = (id: string) => id.slice(0, 8);
 
 let browser: Browser;
 let page: Page;
+/** Content-Security-Policy violations on any page the suite visits (the console is served under a strict CSP). */
+let cspViolations: string[] = [];
 let client: TestClient;
 let token: string;
 let orgId: string;
@@ -86,6 +88,7 @@ beforeAll(async () => {
   await waitForJob(client, orgId, batch50, (j) => j.currentStepName === "approve", 180_000);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  cspViolations = collectCspViolations(page);
 }, 300_000);
 
 afterAll(async () => {
@@ -302,5 +305,19 @@ describe("the console", () => {
     // vitest shows a passed test's console only when not silent (vitest.config.ts): this line always shows.
     process.stderr.write(`\n${measured}\n`);
     await screenshot(page, "11-job-tree-1000");
+  });
+
+  it("ran every page above under its Content-Security-Policy without a violation, and the API reference too", async () => {
+    // The API reference (/docs) is served under the same policy, from the engine's own files.
+    await page.goto(`${server.baseUrl}/docs`);
+    await page.locator(".swagger-ui .opblock").first().waitFor({ timeout: 60_000 });
+    await screenshot(page, "12-api-reference");
+    const policy = (await page.request.get(url("/"))).headers()["content-security-policy"];
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(cspViolations).toEqual([]);
+    // The watch sees a violation when there is one: an inline style, which the policy refuses.
+    await page.goto(url("/"));
+    await page.evaluate(`{ const s = document.createElement("style"); s.textContent = "body { color: red }"; document.head.append(s); }`);
+    await expect.poll(() => cspViolations.join("\n")).toContain("style-src");
   });
 });
