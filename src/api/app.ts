@@ -17,6 +17,7 @@ import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
+import { registerAuditLogRoutes } from "./routes/audit-log";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
 import { registerMetricRoutes } from "./routes/metrics";
@@ -111,6 +112,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerScheduleRoutes(app);
   registerMetricRoutes(app);
   registerNotificationRoutes(app);
+  registerAuditLogRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

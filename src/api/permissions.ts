@@ -105,6 +105,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "DELETE /organizations/{organizationId}": "organization:delete",
   "GET /organizations/{organizationId}/users/me/permissions": "authenticated",
   "GET /organizations/{organizationId}/egress-policy": "organization:read",
+  // Who did what in the organization (src/audit/): reading the organization.
+  "GET /organizations/{organizationId}/audit-log": "organization:read",
   "PUT /organizations/{organizationId}/egress-policy": "organization:update",
 
   // API tokens

@@ -193,13 +193,17 @@ export async function getOrganizationSecretMetadata(db: D1Database, organization
   return toMetadata(row);
 }
 
-/** Deletes a secret named by its id or its key, or throws NotFoundError. Steps that need it fail from their next call. */
-export async function deleteOrganizationSecret(db: D1Database, organizationId: string, ref: string): Promise<void> {
-  const result = await db
-    .prepare(`DELETE FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF}`)
+/**
+ * Deletes a secret named by its id or its key, or throws NotFoundError; returns which it was.
+ * Steps that need it fail from their next call.
+ */
+export async function deleteOrganizationSecret(db: D1Database, organizationId: string, ref: string): Promise<{ secretId: string; key: string }> {
+  const row = await db
+    .prepare(`DELETE FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF} RETURNING secret_id, key`)
     .bind(organizationId, ref)
-    .run();
-  if (result.meta.changes === 0) throw new NotFoundError(`Secret "${ref}" was not found.`);
+    .first<Pick<SecretRow, "secret_id" | "key">>();
+  if (!row) throw new NotFoundError(`Secret "${ref}" was not found.`);
+  return { secretId: row.secret_id, key: row.key };
 }
 
 /** The statement that deletes every secret of an organization (run in DeleteOrganization's batch). */
