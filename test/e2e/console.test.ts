@@ -201,6 +201,9 @@ describe("the console", () => {
     expect(job.status).toBe("CANCELLED");
     await page.locator(".summary .status", { hasText: "CANCELLED" }).waitFor({ timeout: 30_000 });
     await page.getByRole("button", { name: "Resume job" }).waitFor();
+    // Who cancelled it, from the audit log: the signed-in token, by its id.
+    const tokenId = (await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`))).tokens[0].apiAuthTokenId as string;
+    await page.locator('.job-audit li[data-action="job.cancel"]', { hasText: `Cancelled by token ${short(tokenId)}` }).waitFor({ timeout: 30_000 });
     await screenshot(page, "05-cancelled");
   });
 
@@ -269,6 +272,31 @@ describe("the console", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Yes, delete it" }).click();
     await page.getByText("No webhook triggers yet.").waitFor();
     expect((await client.expect(200, client.get(`/organizations/${orgId}/webhook-triggers`))).webhookTriggers).toEqual([]);
+  });
+
+  it("shows the audit log with a filter by action; the job page hides it from a token that may not read it", async () => {
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("heading", { level: 1, name: "Audit log" }).waitFor();
+    await page.locator('tr[data-action="job.cancel"]').waitFor();
+    await page.locator('tr[data-action="trigger.create"]').waitFor();
+    await expectAccessible("audit log page");
+    await screenshot(page, "10-audit-log");
+    await page.getByLabel("Action").selectOption("trigger.delete");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").first().getAttribute("data-action")).toBe("trigger.delete");
+    expect(page.url()).toBe(orgUrl("/audit-log?action=trigger.delete"));
+
+    // A token without organization:read sees the job page without the audit part, and no error.
+    const reader = await client.expect(200, client.post(`/organizations/${orgId}/api-auth-tokens`, { name: "reader", permissions: ["job:read", "job:list", "workflow:read", "workflow:version:read"] }));
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.goto(orgUrl(`/jobs/${sleeper}`));
+    await page.getByLabel("API token").fill(reader.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator(".summary .status", { hasText: "CANCELLED" }).waitFor();
+    await page.getByRole("heading", { name: "History" }).waitFor();
+    await page.waitForTimeout(2500);
+    expect(await page.locator(".job-audit").count()).toBe(0);
+    expect(await page.getByRole("alert").count()).toBe(0);
   });
 
   it("lets an admin token pick an organization", async () => {
