@@ -9,7 +9,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { keyIdOf, open, seal, sealedKeyId, UNKNOWN_KEY_ID } from "../../../src/crypto/seal";
 import { SecretUnreadableError } from "../../../src/errors";
-import { RESEAL_BATCH } from "../../../src/limits";
+import { MAX_SECRET_VALUE_CHARS, RESEAL_BATCH, RESEAL_MAX_BYTES } from "../../../src/limits";
 import { putNotificationSettings } from "../../../src/notifications/store";
 import { resealSecrets } from "../../../src/registry/reseal-secrets";
 import { putOrganizationSecret, readSecretForUse } from "../../../src/registry/secrets";
@@ -35,7 +35,7 @@ async function sealV1(key: string, plaintext: string, associatedData: string): P
 }
 
 /** Calls ResealSecrets until nothing remains; returns every answer. */
-async function resealAll(keys: typeof rotated) {
+async function resealAll(keys: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">) {
   const answers = [];
   for (let i = 0; i < 100; i++) {
     const a = await resealSecrets(keys);
@@ -132,6 +132,21 @@ describe("ResealSecrets", () => {
     const rest = await resealAll(rotated);
     expect(rest.at(-1)!.remainingUnderOldKeys).toBe(0);
     for (let i = 0; i < n; i += 37) expect((await readSecretForUse(onlyB, orgId, `K${i}`))?.value).toBe(`v${i}`);
+  });
+
+  it(`reseals at most RESEAL_MAX_BYTES (${RESEAL_MAX_BYTES} bytes) of values per call`, async () => {
+    const { orgId } = await newTenant(admin);
+    // Under a key of their own (D), so that only these values are under the old key of the rotation to E.
+    const keyD = { ...env, SECRETS_KEY: Buffer.alloc(32, 0xd).toString("base64"), SECRETS_KEY_PREVIOUS: undefined };
+    const toE = { ...env, SECRETS_KEY: Buffer.alloc(32, 0xe).toString("base64"), SECRETS_KEY_PREVIOUS: keyD.SECRETS_KEY };
+    // 64 KiB values seal to about 87 KiB each: old and new together, a call takes about six.
+    for (let i = 0; i < 9; i++) await putOrganizationSecret(keyD, orgId, { key: `BIG${i}`, value: String(i).repeat(MAX_SECRET_VALUE_CHARS) }, Date.now());
+    const first = await resealSecrets(toE);
+    expect(first.resealed).toBeGreaterThanOrEqual(1);
+    expect(first.resealed).toBeLessThan(9);
+    expect(first.remainingUnderOldKeys).toBe(9 - first.resealed);
+    await resealAll(toE);
+    expect((await readSecretForUse({ ...toE, SECRETS_KEY_PREVIOUS: undefined }, orgId, "BIG8"))?.value).toBe("8".repeat(MAX_SECRET_VALUE_CHARS));
   });
 
   it("leaves a value under a key the deployment lacks (counted unreadable), and is not stuck on it", async () => {
