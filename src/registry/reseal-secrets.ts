@@ -51,7 +51,7 @@ export async function resealSecrets(env: Pick<Env, "DB"> & SealingKeys): Promise
       .prepare(`SELECT ${col.keys.join(", ")}, ${col.column} AS sealed FROM ${col.table} WHERE sealed_key_id IN (${params(openable.length)}) LIMIT ?`)
       .bind(...openable, budget)
       .all<Record<string, string>>();
-    const changes: [...string[]][] = [];
+    const changes: string[][] = [];
     for (const row of results) {
       if (bytes >= RESEAL_MAX_BYTES) break;
       const keys = col.keys.map((k) => row[k]!);

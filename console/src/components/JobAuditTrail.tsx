@@ -17,8 +17,8 @@ export function JobAuditTrail({ entries }: { entries: AuditEntry[] }) {
     <section aria-labelledby="job-audit-h" className="panel job-audit">
       <h2 id="job-audit-h">Who acted on this job</h2>
       <ul>
-        {entries.map((e) => (
-          <li key={`${e.at}-${e.action}`} data-action={e.action}>
+        {entries.map((e, i) => (
+          <li key={`${e.at}-${i}`} data-action={e.action}>
             {VERBS[e.action] ?? e.action} by <strong title={e.actor.apiAuthTokenId}>{actorText(e.actor)}</strong> at {time(e.at)}
           </li>
         ))}
