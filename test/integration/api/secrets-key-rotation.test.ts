@@ -5,7 +5,7 @@
  * clear error (API: 409 SecretUnreadable; in a job: SECRET_UNREADABLE), never a bare 500.
  * The same rotation across real restarts of `npm start` is test/e2e/security.test.ts.
  */
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { keyIdOf, open, seal, sealedKeyId, UNKNOWN_KEY_ID } from "../../../src/crypto/seal";
 import { SecretUnreadableError } from "../../../src/errors";
@@ -16,6 +16,7 @@ import { putOrganizationSecret, readSecretForUse } from "../../../src/registry/s
 import { findTriggerForDelivery } from "../../../src/webhooks/triggers";
 import { deployWorkflow, newTenant } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
+import { githubHeaders, postHook } from "../../helpers/webhooks";
 import { admin } from "../../helpers/workerd";
 
 const KEY_A = env.SECRETS_KEY;
@@ -206,6 +207,20 @@ describe("the admin routes", () => {
     expect(res.headers.get("x-amzn-errortype")).toBe("SecretUnreadable");
     expect(res.body.message).toContain(`sealed under key ${await keyIdOf(KEY_C)}`);
     expect(res.body.message).toContain("SECRETS_KEY_PREVIOUS");
+  });
+
+  it("refuses a webhook delivery whose trigger's secret is under a lost key with 409 SecretUnreadable, starting no job", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const { workflowId } = await deployWorkflow(client, orgId, workflow("hooked", [step("only", "/justworkflowit/noop")]));
+    const trigger = await client.expect(200, client.post(`/organizations/${orgId}/webhook-triggers`, { name: "t", workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" }));
+    const lost = await seal(onlyC, trigger.secret, `webhook-trigger:${orgId}:${trigger.triggerId}`);
+    await env.DB.prepare(`UPDATE webhook_triggers SET sealed_secret = ? WHERE trigger_id = ?`).bind(lost, trigger.triggerId).run();
+    const body = JSON.stringify({ hello: "world" });
+    const res = await postHook((url, init) => SELF.fetch(url, init), `https://canopy.test/hooks/${trigger.triggerId}`, body, githubHeaders(trigger.secret, body));
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe("SecretUnreadable");
+    expect(res.body.message).toContain(`The signing secret of webhook trigger ${trigger.triggerId} cannot be read`);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs`))).totalCount).toBe(0);
   });
 
   it("fails a job's step with SECRET_UNREADABLE, without retrying, when its secret is under a lost key", async () => {
