@@ -6,6 +6,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AuditLog } from "../../../src/audit/audit-log";
+import type { JobObject } from "../../../src/job/job-object";
+import { jobStubFor } from "../../../src/job/submit";
 import { auditLogStub, deliverOwedAudit, owedAudit } from "../../../src/audit/record";
 import type { EntryRow } from "../../../src/audit/store";
 import { AUDIT_MAX_DETAIL_BYTES, AUDIT_MAX_PAGE_SIZE, AUDIT_PENDING_GRACE_MS, AUDIT_PRUNE_BATCH, AUDIT_RETENTION_MS } from "../../../src/limits";
@@ -74,6 +76,25 @@ describe("ListAuditLog", () => {
     const stored = JSON.stringify(await rawRows(orgId));
     expect(stored).toContain(secret.secretId);
     for (const forbidden of [SECRET_VALUE, minted.token, resolver.token, client.token!]) expect(stored).not.toContain(forbidden);
+  });
+
+  it("owes a job's cancel entry in the cancel's own commit: it is queued work of the job before any await", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const { workflowId } = await deployWorkflow(client, orgId, workflow("sleeper3", [step("nap", "/canopy/delay", { config: { seconds: 3600 } })]));
+    const jobId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, jobId, (j) => j.currentStepName === "nap");
+    const stub = jobStubFor(env, jobId) as unknown as DurableObjectStub<JobObject>;
+    const owed = await runInDurableObject(stub, async (job: JobObject) => {
+      const answer = await job.cancel(orgId, { type: "token", apiAuthTokenId: "tok-1" });
+      expect(answer.ok).toBe(true);
+      // Read right after the commit, before the alarm could deliver anything: the entry is owed work.
+      return job.store.queue.dueWork(Date.now() + 1000, 400).filter((w) => w.kind === "audit").map((w) => w.payload);
+    });
+    expect(owed).toEqual([
+      { organizationId: orgId, entry: expect.objectContaining({ action: "job.cancel", actor: { type: "token", apiAuthTokenId: "tok-1" }, target: { type: "job", id: jobId } }) },
+    ]);
+    // The alarm delivers it.
+    await waitForEntry(client, orgId, (e) => e.action === "job.cancel" && e.target.id === jobId);
   });
 
   it("records a resume by its job's commit, and an owed entry delivered twice once", async () => {
