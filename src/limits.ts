@@ -366,3 +366,42 @@ export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
 export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
 /** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
 export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+// ---- security posture: key rotation and the audit log ----------------------------------------
+
+/**
+ * ResealSecrets (POST /admin/reseal-secrets) re-seals at most this many stored values per call, and
+ * at most RESEAL_MAX_BYTES of them (old and new ciphertext together): each call is 3 reads, at most
+ * 3 writes (one statement per table, the batch as one JSON parameter, under D1's 2 MB per string)
+ * and 1 count, far below D1's 50 queries per invocation on Workers Free (1,000 on Paid;
+ * developers.cloudflare.com/d1/platform/limits), and its decryptions stay well within the CPU limit.
+ * The operator calls it until it answers `remainingUnderOldKeys: 0` (`npm run deploy --
+ * --rotate-secrets-key` does).
+ */
+export const RESEAL_BATCH = 100;
+export const RESEAL_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The audit log (src/audit/): entries are kept AUDIT_RETENTION_MS (90 days), then deleted by the
+ * organization's AuditLog alarm, AUDIT_PRUNE_BATCH at a time (one bounded DELETE per alarm, which
+ * re-arms at once while a full batch went): the log's size follows the organization's activity of
+ * the last 90 days and stays far below a Durable Object's 10 GB.
+ */
+export const AUDIT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+export const AUDIT_PRUNE_BATCH = 1000;
+/** ListAuditLog page sizes, as ListJobs': a page is one indexed read of at most 101 rows. */
+export const AUDIT_DEFAULT_PAGE_SIZE = 25;
+export const AUDIT_MAX_PAGE_SIZE = 100;
+/**
+ * An entry's `detail` is at most this many bytes of JSON (an egress allowlist of 50 long patterns
+ * fits); a larger one is stored as `{omitted: …}`, so no entry grows a row toward SQLite's 2 MB.
+ */
+export const AUDIT_MAX_DETAIL_BYTES = 16 * 1024;
+/** Entries one write hands the log at once (an alarm's owed entries): one RPC, one small transaction. */
+export const AUDIT_MAX_ENTRIES_PER_WRITE = 100;
+/**
+ * A write-ahead entry (src/audit/record.ts `audited`) whose action has not reported its outcome
+ * after this long is shown with `outcome: "unknown"`: longer than an action's D1 write or Durable
+ * Object call can take (D1 gives up on a query after 30 s), so an action still under way is not shown.
+ */
+export const AUDIT_PENDING_GRACE_MS = 60_000;

@@ -9,6 +9,7 @@ import { Job } from "./routes/Job";
 import { Workflows } from "./routes/Workflows";
 import { Workflow } from "./routes/Workflow";
 import { Triggers } from "./routes/Triggers";
+import { AuditLog } from "./routes/AuditLog";
 import "./styles.css";
 
 function App() {
@@ -25,6 +26,7 @@ function App() {
             <Route path="workflows" element={<Workflows />} />
             <Route path="workflows/:workflowId" element={<Workflow />} />
             <Route path="triggers" element={<Triggers />} />
+            <Route path="audit-log" element={<AuditLog />} />
           </Route>
           <Route path="*" element={<NotFound />} />
         </Route>

@@ -93,6 +93,10 @@ export type RouteRequirement = Permission | "admin" | "authenticated";
  * moment they exist.
  */
 export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
+  // The operator's: a SECRETS_KEY rotation (src/api/routes/admin.ts).
+  "GET /admin/secrets-key": "admin",
+  "POST /admin/reseal-secrets": "admin",
+
   // Organizations
   "POST /organizations": "admin",
   "GET /organizations": "organization:read",
@@ -101,6 +105,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "DELETE /organizations/{organizationId}": "organization:delete",
   "GET /organizations/{organizationId}/users/me/permissions": "authenticated",
   "GET /organizations/{organizationId}/egress-policy": "organization:read",
+  // Who did what in the organization (src/audit/): reading the organization.
+  "GET /organizations/{organizationId}/audit-log": "organization:read",
   "PUT /organizations/{organizationId}/egress-policy": "organization:update",
 
   // API tokens

@@ -25,6 +25,8 @@ import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
 import type { WorkflowDefinition } from "../definition/schema";
+import { owedAudit } from "../audit/record";
+import type { AuditAction, AuditActor } from "../audit/types";
 
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
@@ -330,26 +332,40 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     }
   }
 
-  async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+  async cancel(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return live.cancel(organizationId);
+    if (live) return live.cancel(organizationId, actor);
     if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status} and cannot be cancelled.`));
-    this.apply({ type: "cancel", at: Date.now() });
+    const at = Date.now();
+    this.apply({ type: "cancel", at }, () => this.oweAudit(actor, "job.cancel", at));
     return { ok: true, value: { jobId: s.identity.jobId } };
   }
 
-  async resume(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+  async resume(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return live.resume(organizationId);
+    if (live) return live.resume(organizationId, actor);
     if (s.status !== "FAILED" && s.status !== "CANCELLED") {
       return fail(new ConflictError(`Only a FAILED or CANCELLED job can be resumed; this one is ${s.status}.`));
     }
-    this.apply({ type: "resume", at: Date.now() });
+    const at = Date.now();
+    this.apply({ type: "resume", at }, () => this.oweAudit(actor, "job.resume", at));
     return { ok: true, value: { jobId: s.identity.jobId } };
+  }
+
+  /**
+   * Inside the transaction of an action on the job: its audit entry, owed as work that the alarm
+   * delivers (src/audit/record.ts), so the entry exists exactly when the action committed. Pause,
+   * unpause and the like call this the same way.
+   */
+  private oweAudit(actor: AuditActor | undefined, action: AuditAction, at: number): void {
+    if (!actor) return;
+    const s = this.state!;
+    const owed = owedAudit(s.identity.organizationId, { actor, action, target: { type: "job", id: s.identity.jobId }, at });
+    this.store.queue.enqueue({ id: owed.id, kind: "audit", payload: owed.payload, dueAt: at });
   }
 
   /** Records an event once; one that arrives before its wait is kept for it. */

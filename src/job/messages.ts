@@ -5,6 +5,7 @@
  * itself (that import would tie the object and its callers into one cycle).
  */
 import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary, ReceivedEvent } from "../engine/types";
+import type { AuditActor } from "../audit/types";
 import type { RpcResult } from "../errors";
 import type { WorkflowStateView } from "./views";
 
@@ -37,8 +38,10 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   start(init: StartJob): Promise<RpcResult<{ jobId: string; created: boolean; report?: ChildReportFact }>>;
   describe(organizationId: string): Promise<RpcResult<JobSummary>>;
   waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>>;
-  cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
-  resume(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
+  /** `actor`: who asked, recorded in the audit log in the cancel's own commit; none for an internal cancel (a deleted organization's sweep). */
+  cancel(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>>;
+  /** `actor`: who asked, recorded in the audit log in the resume's own commit. */
+  resume(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>>;
   sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>>;
   getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>>;
   getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>>;

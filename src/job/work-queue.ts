@@ -31,7 +31,8 @@ export type WorkKind =
   | "acquireLease"
   | "releaseLeases"
   | "metrics"
-  | "alert";
+  | "alert"
+  | "audit";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 

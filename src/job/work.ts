@@ -23,6 +23,8 @@ import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
+import { deliverOwedAudit } from "../audit/record";
+import type { OwedAuditEntry } from "../audit/types";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
@@ -146,6 +148,9 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
       return flushMetrics(host);
     case "alert":
       await raiseNotification(host.bindings, item.payload as NotificationInput);
+      return true;
+    case "audit":
+      await deliverOwedAudit(host.bindings, item.payload as OwedAuditEntry);
       return true;
   }
 }

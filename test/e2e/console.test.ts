@@ -12,7 +12,7 @@ import orderBatch from "../fixtures/order-batch.json";
 import orderItem from "../fixtures/order-item.json";
 import { deployWorkflow, newTenant, type TestClient } from "../helpers/client";
 import { step, submit, waitForJob, workflow } from "../helpers/jobs";
-import { launchChromium, screenshot, seriousViolations } from "./browser";
+import { collectCspViolations, launchChromium, screenshot, seriousViolations } from "./browser";
 import { listAllJobs, printServerLogsOnFailure } from "./jobs";
 import { EngineServer } from "./server";
 
@@ -24,6 +24,8 @@ const short = (id: string) => id.slice(0, 8);
 
 let browser: Browser;
 let page: Page;
+/** Content-Security-Policy violations on any page the suite visits (the console is served under a strict CSP). */
+let cspViolations: string[] = [];
 let client: TestClient;
 let token: string;
 let orgId: string;
@@ -86,6 +88,7 @@ beforeAll(async () => {
   await waitForJob(client, orgId, batch50, (j) => j.currentStepName === "approve", 180_000);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  cspViolations = collectCspViolations(page);
 }, 300_000);
 
 afterAll(async () => {
@@ -198,6 +201,9 @@ describe("the console", () => {
     expect(job.status).toBe("CANCELLED");
     await page.locator(".summary .status", { hasText: "CANCELLED" }).waitFor({ timeout: 30_000 });
     await page.getByRole("button", { name: "Resume job" }).waitFor();
+    // Who cancelled it, from the audit log: the signed-in token, by its id.
+    const tokenId = (await client.expect(200, client.get(`/organizations/${orgId}/api-auth-tokens`))).tokens[0].apiAuthTokenId as string;
+    await page.locator('.job-audit li[data-action="job.cancel"]', { hasText: `Cancelled by token ${short(tokenId)}` }).waitFor({ timeout: 30_000 });
     await screenshot(page, "05-cancelled");
   });
 
@@ -268,6 +274,31 @@ describe("the console", () => {
     expect((await client.expect(200, client.get(`/organizations/${orgId}/webhook-triggers`))).webhookTriggers).toEqual([]);
   });
 
+  it("shows the audit log with a filter by action; the job page hides it from a token that may not read it", async () => {
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("heading", { level: 1, name: "Audit log" }).waitFor();
+    await page.locator('tr[data-action="job.cancel"]').waitFor();
+    await page.locator('tr[data-action="trigger.create"]').waitFor();
+    await expectAccessible("audit log page");
+    await screenshot(page, "10-audit-log");
+    await page.getByLabel("Action").selectOption("trigger.delete");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").first().getAttribute("data-action")).toBe("trigger.delete");
+    expect(page.url()).toBe(orgUrl("/audit-log?action=trigger.delete"));
+
+    // A token without organization:read sees the job page without the audit part, and no error. (The
+    // sign-in form checks a token with ListOrganizations, which needs organization:read, so the token
+    // is put in the tab's session the way the form would.)
+    const reader = await client.expect(200, client.post(`/organizations/${orgId}/api-auth-tokens`, { name: "reader", permissions: ["job:read", "job:list", "workflow:read", "workflow:version:read"] }));
+    await page.evaluate(`sessionStorage.setItem("canopy.token", ${JSON.stringify(reader.token)})`);
+    await page.goto(orgUrl(`/jobs/${sleeper}`));
+    await page.locator(".summary .status", { hasText: "CANCELLED" }).waitFor();
+    await page.getByRole("heading", { name: "History" }).waitFor();
+    await page.waitForTimeout(2500);
+    expect(await page.locator(".job-audit").count()).toBe(0);
+    expect(await page.getByRole("alert").count()).toBe(0);
+  });
+
   it("lets an admin token pick an organization", async () => {
     // With one organization there is nothing to pick; a second one makes the admin choose.
     await newTenant(server.admin);
@@ -302,5 +333,19 @@ describe("the console", () => {
     // vitest shows a passed test's console only when not silent (vitest.config.ts): this line always shows.
     process.stderr.write(`\n${measured}\n`);
     await screenshot(page, "11-job-tree-1000");
+  });
+
+  it("ran every page above under its Content-Security-Policy without a violation, and the API reference too", async () => {
+    // The API reference (/docs) is served under the same policy, from the engine's own files.
+    await page.goto(`${server.baseUrl}/docs`);
+    await page.locator(".swagger-ui .opblock").first().waitFor({ timeout: 60_000 });
+    await screenshot(page, "12-api-reference");
+    const policy = (await page.request.get(url("/"))).headers()["content-security-policy"];
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(cspViolations).toEqual([]);
+    // The watch sees a violation when there is one: an inline style, which the policy refuses.
+    await page.goto(url("/"));
+    await page.evaluate(`{ const s = document.createElement("style"); s.textContent = "body { color: red }"; document.head.append(s); }`);
+    await expect.poll(() => cspViolations.join("\n")).toContain("style-src");
   });
 });

@@ -13,6 +13,8 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { END } from "../definition";
 import { json, shortId, time, jobDuration } from "../components/format";
 import { HistoryTable } from "../components/HistoryTable";
+import { useJobAudit } from "../api/audit";
+import { JobAuditTrail } from "../components/JobAuditTrail";
 import { JobTree } from "../components/JobTree";
 import { ErrorBox, Loading, StatusBadge } from "../components/States";
 import { childItems, Timeline, type TimelineItem } from "../components/Timeline";
@@ -224,6 +226,7 @@ export function Job() {
   const tree = useJobTree(org, summary?.jobId.toLowerCase() === jobId.toLowerCase() ? summary : undefined, treeLive, pollMs);
   const version = useApi<WorkflowVersion>(summary ? `${orgPath(org)}/workflows/${summary.workflowId}/versions/${summary.workflowVersion.versionId}` : null);
   const now = useNow(treeLive);
+  const audit = useJobAudit(org, jobId, updatedAt);
 
   const history = state.data?.state.executionHistory ?? [];
   const path = useMemo(() => {
@@ -279,6 +282,8 @@ export function Job() {
           }}
         />
       </div>
+
+      {!audit.hidden && <JobAuditTrail entries={audit.entries} />}
 
       <section aria-labelledby="tree-h" className="panel">
         <h2 id="tree-h">Job tree</h2>

@@ -93,6 +93,7 @@ export function OrgLayout() {
         <NavLink to={`${base}/jobs`}>Jobs</NavLink>
         <NavLink to={`${base}/workflows`}>Workflows</NavLink>
         <NavLink to={`${base}/triggers`}>Triggers</NavLink>
+        <NavLink to={`${base}/audit-log`}>Audit log</NavLink>
       </nav>
       <Outlet />
     </>

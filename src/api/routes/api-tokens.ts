@@ -1,5 +1,6 @@
 /** API tokens of an organization, and the calling token's own permissions. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { actorOf, audited } from "../../audit/record";
 import { isoTime } from "../../ids";
 import { getOrganization } from "../../registry/organizations";
 import { createApiToken, getApiToken, listApiTokens, revokeApiToken, updateApiToken, type ApiAuthToken } from "../../registry/tokens";
@@ -97,7 +98,14 @@ export function registerApiTokenRoutes(app: App): void {
       const body = c.req.valid("json");
       const bounded = boundedCreate(caller, { ...(body.permissions ? { permissions: body.permissions } : {}), ...(body.expiresAt ? { expiresAt: body.expiresAt } : {}) });
       await getOrganization(c.env.DB, organizationId);
-      return c.json(await createApiToken(c.env.DB, organizationId, { name: body.name, ...bounded }, Date.now()), 200);
+      const created = await audited(
+        c.env,
+        organizationId,
+        { actor: actorOf(caller), action: "apitoken.create", target: { type: "apitoken", id: "" }, detail: { name: body.name, ...bounded } },
+        () => createApiToken(c.env.DB, organizationId, { name: body.name, ...bounded }, Date.now()),
+        (t) => ({ target: { type: "apitoken", id: t.apiAuthTokenId } }),
+      );
+      return c.json(created, 200);
     },
   );
 
@@ -148,7 +156,8 @@ export function registerApiTokenRoutes(app: App): void {
       const caller = requireOrganization(c, organizationId);
       const change = c.req.valid("json");
       requireWithinBounds(caller, change);
-      return c.json(view(await updateApiToken(c.env.DB, organizationId, apiAuthTokenId, change)), 200);
+      const entry = { actor: actorOf(caller), action: "apitoken.update" as const, target: { type: "apitoken", id: apiAuthTokenId }, detail: { ...change } };
+      return c.json(view(await audited(c.env, organizationId, entry, () => updateApiToken(c.env.DB, organizationId, apiAuthTokenId, change))), 200);
     },
   );
 
@@ -163,8 +172,9 @@ export function registerApiTokenRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, apiAuthTokenId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now());
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "apitoken.revoke" as const, target: { type: "apitoken", id: apiAuthTokenId } };
+      await audited(c.env, organizationId, entry, () => revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now()));
       return c.json({ success: true as const }, 200);
     },
   );

@@ -9,6 +9,7 @@ import { MAX_PAYLOAD_BYTES } from "../../limits";
 import { logEvent } from "../../log";
 import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
+import { actorOf, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { callerName, type App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
@@ -212,16 +213,18 @@ export function registerJobRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const actor = actorOf(requireOrganization(c, organizationId));
       const stub = jobStubFor(c.env, jobId);
       const cancelled = await orUnstarted(
         c.env,
         organizationId,
         jobId,
-        () => stub.cancel(organizationId),
+        // The job's object records who cancelled it, in the cancel's own commit.
+        () => stub.cancel(organizationId, actor),
         async (job) => {
           // The cancel overtakes the start: the job is created CANCELLED when its start arrives.
           await stub.cancelFromParent({ code: "CANCELLED", message: "The job was cancelled before it started." });
+          await recordAudit(c.env, organizationId, { actor, action: "job.cancel", target: { type: "job", id: job.jobId }, detail: { beforeStart: true } });
           return { ok: true, value: { jobId: job.jobId } };
         },
       );
@@ -240,8 +243,8 @@ export function registerJobRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      return c.json(unwrap(await jobStubFor(c.env, jobId).resume(organizationId)), 200);
+      const actor = actorOf(requireOrganization(c, organizationId));
+      return c.json(unwrap(await jobStubFor(c.env, jobId).resume(organizationId, actor)), 200);
     },
   );
 

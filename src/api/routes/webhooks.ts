@@ -14,6 +14,7 @@ import { createTrigger, deleteTrigger, listTriggers, type WebhookTrigger } from 
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+import { actorOf, audited } from "../../audit/record";
 
 const TriggerSchema = z
   .object({
@@ -91,7 +92,7 @@ export function registerWebhookRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       await getOrganization(c.env.DB, organizationId);
       const body = c.req.valid("json");
       if (body.inputTransformer !== undefined) {
@@ -103,10 +104,18 @@ export function registerWebhookRoutes(app: App): void {
       // Resolved now so that a typo is refused here rather than on every delivery.
       await resolveVersion(c.env.DB, workflow.workflowId, body.workflowVersion);
       const secret = generateSecret(body.scheme);
-      const trigger = await createTrigger(
+      const triggerId = newId();
+      // The signing secret never enters the entry.
+      const entry = {
+        actor: actorOf(caller),
+        action: "trigger.create" as const,
+        target: { type: "trigger", id: triggerId },
+        detail: { name: body.name, workflowId: workflow.workflowId, scheme: body.scheme },
+      };
+      const trigger = await audited(c.env, organizationId, entry, () => createTrigger(
         c.env,
         {
-          triggerId: newId(),
+          triggerId,
           organizationId,
           name: body.name,
           workflowId: workflow.workflowId,
@@ -117,7 +126,7 @@ export function registerWebhookRoutes(app: App): void {
           ...(body.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: body.rateLimitPerSecond } : {}),
         },
         Date.now(),
-      );
+      ));
       return c.json({ ...view(trigger, new URL(c.req.url).origin), secret }, 200);
     },
   );
@@ -150,8 +159,9 @@ export function registerWebhookRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, triggerId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await deleteTrigger(c.env.DB, organizationId, triggerId, Date.now());
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "trigger.delete" as const, target: { type: "trigger", id: triggerId } };
+      await audited(c.env, organizationId, entry, () => deleteTrigger(c.env.DB, organizationId, triggerId, Date.now()));
       return c.json({ success: true as const }, 200);
     },
   );

@@ -11,6 +11,7 @@ import { createWorkflow, findWorkflow, getWorkflow, listWorkflows } from "../../
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, TagName, WorkflowParams, errorResponses, json, jsonBody } from "../schemas";
+import { actorOf, audited } from "../../audit/record";
 
 const WorkflowSchema = z
   .object({ workflowId: z.string(), name: z.string(), createdAt: z.string() })
@@ -204,15 +205,18 @@ export function registerWorkflowRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, workflowId, tag } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       await getWorkflow(c.env.DB, organizationId, workflowId);
       const { versionId } = c.req.valid("json");
-      const moved = await setTag(c.env.DB, workflowId, tag, versionId, Date.now());
-      // Submissions through this isolate see the new target at once; other isolates within REGISTRY_CACHE_MS.
-      forgetTag(workflowId, tag);
-      if (!moved) {
-        throw new NotFoundError(`Version ${versionId} was not found on workflow ${workflowId}.`);
-      }
+      const entry = { actor: actorOf(caller), action: "workflow.tag" as const, target: { type: "workflow", id: workflowId }, detail: { tag, versionId } };
+      await audited(c.env, organizationId, entry, async () => {
+        const moved = await setTag(c.env.DB, workflowId, tag, versionId, Date.now());
+        // Submissions through this isolate see the new target at once; other isolates within REGISTRY_CACHE_MS.
+        forgetTag(workflowId, tag);
+        if (!moved) {
+          throw new NotFoundError(`Version ${versionId} was not found on workflow ${workflowId}.`);
+        }
+      });
       return c.json({ success: true as const }, 200);
     },
   );

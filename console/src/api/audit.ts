@@ -1,0 +1,89 @@
+/**
+ * The audit log's shapes (ListAuditLog, src/api/routes/audit-log.ts) and the hook the job page reads
+ * who acted on a job with. Kept apart from the other pages' types: one file per concern.
+ */
+import { useEffect, useState } from "react";
+import { api, ApiError, orgPath, query } from "./client";
+
+export const AUDIT_ACTIONS = [
+  "apitoken.create",
+  "apitoken.update",
+  "apitoken.revoke",
+  "secret.create",
+  "secret.update",
+  "secret.delete",
+  "secret.resolve",
+  "organization.update",
+  "organization.delete",
+  "egresspolicy.update",
+  "retention.update",
+  "workflow.tag",
+  "trigger.create",
+  "trigger.delete",
+  "schedule.create",
+  "schedule.update",
+  "schedule.delete",
+  "job.cancel",
+  "job.resume",
+  "job.rerun",
+  "job.delete",
+  "job.pause",
+  "job.unpause",
+] as const;
+
+/** The second read after a change: an entry owed by the job's commit has been delivered by then. */
+const REREAD_MS = 2000;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditEntry {
+  at: string;
+  actor: { type: "admin" | "token"; apiAuthTokenId?: string };
+  action: AuditAction;
+  target: { type: string; id: string };
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditLogPage {
+  entries: AuditEntry[];
+  nextPageToken?: string;
+}
+
+/** The ListAuditLog path for a page. */
+export function auditLogPath(org: string, params: { action?: string; targetId?: string; pageToken?: string; pageSize?: number }): string {
+  return `${orgPath(org)}/audit-log${query(params)}`;
+}
+
+/**
+ * Who acted on a job (its cancels, resumes, reruns, pauses), newest first, read when `version`
+ * changes (the job's updatedAt) and once more a moment later: the job's object delivers an entry
+ * from its alarm just after the commit the page saw. `hidden` when the token may not read the audit
+ * log (403): the job page then says nothing of it rather than an error.
+ */
+export function useJobAudit(org: string, jobId: string, version: string | undefined): { entries: AuditEntry[]; hidden: boolean } {
+  const [entries, setEntries] = useState<AuditEntry[]>([]);
+  const [hidden, setHidden] = useState(false);
+  useEffect(() => {
+    const ctl = new AbortController();
+    const read = () =>
+      api<AuditLogPage>(auditLogPath(org, { targetId: jobId, pageSize: 20 }), { signal: ctl.signal })
+        .then((page) => setEntries(page.entries.filter((e) => e.action.startsWith("job."))))
+        .catch((e: Error) => {
+          if (e.name === "AbortError") return;
+          // Without organization:read (403), or a log that cannot be read now: nothing to show.
+          if (e instanceof ApiError) setHidden(true);
+        });
+    void read();
+    const again = setTimeout(() => void read(), REREAD_MS);
+    return () => {
+      clearTimeout(again);
+      ctl.abort();
+    };
+  }, [org, jobId, version]);
+  return { entries, hidden };
+}
+
+/** "admin", or "token 1a2b3c4d" (the token's id, never the token). */
+export function actorText(actor: AuditEntry["actor"]): string {
+  return actor.type === "admin" ? "admin" : `token ${(actor.apiAuthTokenId ?? "").slice(0, 8)}`;
+}
