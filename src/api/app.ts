@@ -17,6 +17,7 @@ import { zodProblems } from "./schemas";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerTimeTravelRoutes } from "./routes/time-travel";
 import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
@@ -100,6 +101,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
+  registerTimeTravelRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
   registerResourcePoolRoutes(app);

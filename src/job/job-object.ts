@@ -24,7 +24,12 @@ import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
+import { TimeTravelRows, type PauseWord } from "./time-travel-rows";
+import { isPaused } from "../engine/pause";
 import type { WorkflowDefinition } from "../definition/schema";
+
+/** A pause word whose commit fails goes back to its sender, which tries again; it must not fail a step. */
+const CALLER_PAUSE_EVENTS: ReadonlySet<EngineEvent["type"]> = new Set(["pause", "unpause", "parentPause"]);
 
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
@@ -38,11 +43,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** GetJob callers waiting for this run to end or hand over (in memory only; see `waitForEnd`). */
   readonly waiters = new Waiters();
   private alarmAt: number | undefined;
+  private readonly timeTravel: TimeTravelRows;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
+    this.timeTravel = new TimeTravelRows(this.store.tables);
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
@@ -87,7 +94,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
       return this.commitDecision(event, extra);
     } catch (e) {
       logEvent("commit.failed", { jobId: this.state!.identity.jobId, event: event.type, error: String(e) });
-      if (event.type === "abort" || event.type === "eventReceived") throw e;
+      if (event.type === "abort" || event.type === "eventReceived" || CALLER_PAUSE_EVENTS.has(event.type)) throw e;
       const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
       return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
     }
@@ -139,6 +146,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
   private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
     this.store.create(state, init.definition, executionData, events);
+    // A run that starts with all its predecessor's data keeps it: a rerun of it may need a value its steps overwrite.
+    if (init.continuation?.carry === "all") this.timeTravel.keepStartData(init.continuation.previousStepName);
     // A submission is flushed from the first alarm, whatever the job waits for next.
     if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
   }
@@ -155,7 +164,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
   private stateWakeAt(): number | undefined {
     const s = this.state;
-    if (!s || s.status !== "RUNNING" || !s.current) return undefined;
+    // A paused job's timers wait for unpause.
+    if (!s || s.status !== "RUNNING" || !s.current || isPaused(s)) return undefined;
     const times: number[] = [];
     const w = s.current.wait;
     if (w?.type === "retry" || w?.type === "timer" || w?.type === "poll") times.push(w.at);
@@ -208,7 +218,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (this.current) return { ok: true, value: { jobId, created: false, ...this.reportForCaller(init) } };
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
-    const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
+    const state = init.continuation ? continuedState(fresh, init.continuation) : withParentPause(fresh, init.parentPause, this.timeTravel.parentPause());
     const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     const first: EngineEvent = tombstone
@@ -352,6 +362,39 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return { ok: true, value: { jobId: s.identity.jobId } };
   }
 
+  /** PauseJob: refused (409) on a job that has ended. */
+  async pause(organizationId: string): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.pause(organizationId);
+    const s = this.state!;
+    if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status}; only a job that has not ended can be paused.`));
+    const d = this.apply({ type: "pause", at: Date.now() });
+    return { ok: true, value: { jobId: s.identity.jobId, paused: isPaused(d.state) } };
+  }
+
+  /** UnpauseJob: lifts the job's own pause (a paused ancestor still holds it: `paused` says so). */
+  async unpause(organizationId: string): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.unpause(organizationId);
+    const s = this.state!;
+    const paused = s.pause?.self ? isPaused(this.apply({ type: "unpause", at: Date.now() }).state) : isPaused(s) && !isTerminal(s.status);
+    return { ok: true, value: { jobId: s.identity.jobId, paused } };
+  }
+
+  /** The parent's pause changed. A word that overtakes the child's start is kept for it. */
+  async pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }> {
+    if (!this.current) {
+      this.timeTravel.keepParentPause({ paused, seq });
+      return { ok: true };
+    }
+    const live = await this.liveRun();
+    if (live) return live.pauseFromParent(paused, seq);
+    this.apply({ type: "parentPause", paused, seq, at: Date.now() });
+    return { ok: true };
+  }
+
   /** Records an event once; one that arrives before its wait is kept for it. */
   async sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>> {
     const s = this.owned(organizationId);
@@ -459,4 +502,14 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   history(): HistoryItem[] {
     return this.store.history();
   }
+}
+
+/**
+ * A new child's state under its parent's pause: the word its start carries, or a later one that
+ * reached it first (by sequence number).
+ */
+function withParentPause(state: JobState, carried: PauseWord | undefined, kept: PauseWord | undefined): JobState {
+  const word = [carried, kept].filter((w): w is PauseWord => w !== undefined).sort((a, b) => b.seq - a.seq)[0];
+  if (!word) return state;
+  return { ...state, pause: { self: false, parent: word.paused, parentSeq: word.seq, seq: 0 } };
 }

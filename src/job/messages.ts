@@ -22,6 +22,8 @@ export interface StartJob {
   continuation?: Continuation;
   /** The caller is the parent: return the child's report if it ends within `start`. */
   reportToCaller?: boolean;
+  /** The parent's pause word as the child starts (a later word, by `seq`, outranks it). */
+  parentPause?: { paused: boolean; seq: number };
 }
 
 /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
@@ -39,6 +41,10 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>>;
   cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
   resume(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
+  pause(organizationId: string): Promise<RpcResult<{ jobId: string; paused: boolean }>>;
+  unpause(organizationId: string): Promise<RpcResult<{ jobId: string; paused: boolean }>>;
+  /** The parent's pause changed: `seq` orders its words. */
+  pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }>;
   sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>>;
   getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>>;
   getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>>;
