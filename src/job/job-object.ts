@@ -11,7 +11,7 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
 import type { JobRpc, StartJob, StateMetadata } from "./messages";
-import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
+import { ApiError, ConflictError, NotFoundError, PayloadTooLargeError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
@@ -26,6 +26,9 @@ import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
 import { TimeTravelRows, type PauseWord } from "./time-travel-rows";
 import { isPaused } from "../engine/pause";
+import { planRerun } from "./rerun-source";
+import { copyFromSource, rerunState } from "./rerun-target";
+import type { ChildRowCopy, RerunMade, RerunPlan, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 import type { WorkflowDefinition } from "../definition/schema";
 
 /** A pause word whose commit fails goes back to its sender, which tries again; it must not fail a step. */
@@ -33,6 +36,16 @@ const CALLER_PAUSE_EVENTS: ReadonlySet<EngineEvent["type"]> = new Set(["pause", 
 
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
+}
+
+/** `fn`'s value, or the ApiError it threw as a value (RPC loses an error's class). */
+function asResult<T>(fn: () => T): RpcResult<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    if (e instanceof ApiError) return fail(e);
+    throw e;
+  }
 }
 
 export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
@@ -44,6 +57,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   readonly waiters = new Waiters();
   private alarmAt: number | undefined;
   private readonly timeTravel: TimeTravelRows;
+  /** The copy that creates this rerun, while it runs: a concurrent call for the same rerun waits for it. */
+  private rerunCopy: Promise<RpcResult<{ jobId: string; created: boolean }>> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -392,6 +407,75 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const live = await this.liveRun();
     if (live) return live.pauseFromParent(paused, seq);
     this.apply({ type: "parentPause", paused, seq, at: Date.now() });
+    return { ok: true };
+  }
+
+  // ---- RerunJob (src/job/rerun.ts): on the source, then on the new job ----------------------------
+
+  /** On the source: the plan of a rerun of the job's latest run (its checks, and where each value is). */
+  async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunPlan>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunPlan>;
+    return asResult(() => planRerun({ state: this.state!, definition: this.current!.definition, store: this.store, rows: this.timeTravel }, request));
+  }
+
+  /** On the source run: the JSON texts at these places (a page of a rerun's copy). */
+  async rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const texts = sources.map((from) => this.timeTravel.readValue(from));
+    if (texts.some((t) => t === undefined)) return fail(new ConflictError("The job changed while a rerun copied it; rerun it again."));
+    return { ok: true, value: texts as string[] };
+  }
+
+  /** On the source run: a range of a step attempt's child rows (a page of a rerun's copy). */
+  async rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    return { ok: true, value: this.timeTravel.childRows(range.stepName, range.attempt, range.fromIndex, range.toIndex) };
+  }
+
+  /**
+   * On the new job: copies the plan's data from the source, then creates the run and starts it at
+   * the plan's step, in one commit. A rerun that exists is returned as it is.
+   */
+  async startRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    if (this.current) return { ok: true, value: { jobId: init.identity.jobId, created: false } };
+    this.rerunCopy ??= this.createRerun(init).finally(() => (this.rerunCopy = undefined));
+    return this.rerunCopy;
+  }
+
+  private async createRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    const jobId = init.identity.jobId;
+    try {
+      await copyFromSource(this.env, this.timeTravel, init);
+    } catch (e) {
+      if (e instanceof ApiError) return fail(e);
+      throw e;
+    }
+    if (this.current) return { ok: true, value: { jobId, created: false } };
+    const now = Date.now();
+    const state = rerunState(init, now);
+    const start: StartJob = { identity: init.identity, definition: init.definition, executionData: init.input ? { workflowInput: init.input.value } : {} };
+    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
+    try {
+      this.commitDecision({ type: "start", at: now }, undefined, () => {
+        this.createRun(state, start, start.executionData, []);
+        // What the rerun starts with, so that a rerun of the rerun can rebuild its data too.
+        this.timeTravel.keepStartData(init.plan.previousStepName);
+        // The source learns of its rerun from this job's alarm (owed work, so it is never lost).
+        const made: RerunMade = { jobId, versionId: init.identity.versionId, versionNumber: init.identity.versionNumber, fromStep: init.plan.fromStep };
+        this.store.queue.enqueue({ id: "rerun-made", kind: "rerunMade", payload: { source: init.plan.source, made }, dueAt: now });
+      });
+    } catch (e) {
+      this.current = null;
+      throw e;
+    }
+    return { ok: true, value: { jobId, created: true } };
+  }
+
+  /** On the source run: a rerun of it was made (RerunJobs reruns that one rather than this). */
+  async rerunMade(organizationId: string, made: RerunMade): Promise<{ ok: true }> {
+    if (this.owned(organizationId)) this.timeTravel.keepRerunMade(made);
     return { ok: true };
   }
 

@@ -7,6 +7,7 @@
 import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary, ReceivedEvent } from "../engine/types";
 import type { RpcResult } from "../errors";
 import type { WorkflowStateView } from "./views";
+import type { ChildRowCopy, RerunMade, RerunPlan, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 
 /** What creates a job run. */
 export interface StartJob {
@@ -45,6 +46,15 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   unpause(organizationId: string): Promise<RpcResult<{ jobId: string; paused: boolean }>>;
   /** The parent's pause changed: `seq` orders its words. */
   pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }>;
+  /** RerunJob, on the source: the checks, and the plan of the copy. */
+  planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunPlan>>;
+  /** RerunJob, on the source run: one page of the copy. */
+  rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>>;
+  rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>>;
+  /** RerunJob, on the new job: copies from the source, then creates and starts the run. */
+  startRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>>;
+  /** RerunJob, on the source run, from the new job: the rerun exists. */
+  rerunMade(organizationId: string, made: RerunMade): Promise<{ ok: true }>;
   sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>>;
   getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>>;
   getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>>;

@@ -32,7 +32,8 @@ export type WorkKind =
   | "releaseLeases"
   | "metrics"
   | "alert"
-  | "pauseChild";
+  | "pauseChild"
+  | "rerunMade";
 
 /**
  * The due time of work held while its job is paused (the child starts it owes): never due, and

@@ -24,6 +24,7 @@ import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
+import type { RerunMade } from "./rerun-types";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
@@ -148,6 +149,11 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "alert":
       await raiseNotification(host.bindings, item.payload as NotificationInput);
       return true;
+    case "rerunMade": {
+      const { source, made } = item.payload as { source: { jobId: string; runNumber: number }; made: RerunMade };
+      await jobRunStub(host.bindings, source.jobId, source.runNumber).rerunMade(state.identity.organizationId, made);
+      return true;
+    }
     case "pauseChild": {
       const { jobId, paused, seq } = item.payload as { jobId: string; paused: boolean; seq: number };
       await jobRunStub(host.bindings, jobId).pauseFromParent(paused, seq);

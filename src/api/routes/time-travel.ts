@@ -4,16 +4,58 @@
  * routes.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ConflictError, unwrap, type RpcResult } from "../../errors";
+import { ConflictError, NotFoundError, unwrap, type RpcResult } from "../../errors";
+import { rerunJob } from "../../job/rerun";
+import { rerunInObjects } from "../../job/rerun-batch";
+import { rerunSources } from "../../job/rerun-sources";
 import { jobStubFor } from "../../job/submit";
+import { DEFAULT_RERUN_JOBS, MAX_RERUN_JOBS } from "../../limits";
+import { resolveSubmissionTarget } from "../../registry/submission-target";
+import { findWorkflow } from "../../registry/workflows";
 import { requireOrganization } from "../auth";
-import type { App } from "../context";
-import { errorResponses, json } from "../schemas";
-import { JobParams } from "./job-schemas";
+import { callerName, type App } from "../context";
+import { ErrorSchema, OrgParams, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+import { JobParams, parseInput } from "./job-schemas";
 import { orUnstarted } from "./jobs";
 
 const security = [{ Bearer: [] }];
 const jobErrors = ["AuthenticationError", "AuthorizationError", "NotFoundError"] as const;
+
+const FromStep = z.string().min(1).max(200).openapi({
+  description: "The step the new job begins at. Default: the step the source failed or was cancelled at; required for a SUCCEEDED source.",
+});
+
+const RerunJobBody = z
+  .object({
+    fromStep: FromStep.optional(),
+    workflowVersion: VersionSelectorSchema.optional().openapi({ description: "The version the new job runs. Default: the source's version." }),
+    inputJson: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().openapi({
+      description: "Replaces the source's workflowInput (a JSON string or value); the copied step data is kept.",
+    }),
+    idempotencyKey: z.string().min(1).max(200).optional().openapi({ description: "As SubmitJob's: the same key within 24 h returns the same job." }),
+  })
+  .openapi("RerunJobRequest");
+
+const RerunJobsBody = z
+  .object({
+    filter: z
+      .object({
+        workflowId: z.string().min(1).max(100).optional(),
+        workflowName: z.string().min(1).max(200).optional().openapi({ description: "The workflow's exact name (instead of workflowId)." }),
+        status: z.enum(["FAILED", "CANCELLED", "SUCCEEDED"]),
+        createdAfter: z.iso.datetime().optional(),
+        createdBefore: z.iso.datetime().optional(),
+      })
+      .refine((f) => (f.workflowId === undefined) !== (f.workflowName === undefined), { message: "Give exactly one of workflowId and workflowName.", path: ["workflowId"] }),
+    fromStep: FromStep.optional(),
+    workflowVersion: VersionSelectorSchema.optional().openapi({ description: "The version every rerun runs. Default: each source's own." }),
+    maxJobs: z.number().int().min(1).max(MAX_RERUN_JOBS).default(DEFAULT_RERUN_JOBS).openapi({ description: `At most ${MAX_RERUN_JOBS}; newest first.` }),
+  })
+  .openapi("RerunJobsRequest");
+
+const RerunResultSchema = z
+  .union([z.object({ sourceJobId: z.string(), jobId: z.string() }), z.object({ sourceJobId: z.string(), error: ErrorSchema })])
+  .openapi("RerunJobsResult");
 
 const PausedSchema = z.object({ jobId: z.string(), paused: z.boolean() }).openapi("JobPaused");
 
@@ -34,6 +76,74 @@ async function setPaused(env: Env, organizationId: string, jobId: string, pause:
 
 /** Registers the time-travel routes. */
 export function registerTimeTravelRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/{jobId}/rerun",
+      operationId: "RerunJob",
+      description:
+        "Extension: starts a NEW job that begins at fromStep with the source's execution data as it stood when that step last began; the steps before it do not run again (runChildJob results are copied, their children not re-run). The same source, version, step and inputJson always answer the same job.",
+      security,
+      request: { params: JobParams, body: { required: false, content: { "application/json": { schema: RerunJobBody } } } },
+      responses: {
+        201: json(z.object({ jobId: z.string() })),
+        ...errorResponses("ValidationError", ...jobErrors, "ConflictError", "PayloadTooLarge"),
+      },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const body = c.req.valid("json") ?? {};
+      const rerun = await rerunJob(c.env, {
+        organizationId,
+        submittedByUser: callerName(caller),
+        sourceJobId: jobId,
+        ...(body.fromStep !== undefined ? { fromStep: body.fromStep } : {}),
+        ...(body.workflowVersion ? { version: body.workflowVersion } : {}),
+        ...(body.inputJson !== undefined ? { input: { value: parseInput(body.inputJson) } } : {}),
+        ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+      });
+      return c.json(rerun, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/organizations/{organizationId}/jobs/rerun",
+      operationId: "RerunJobs",
+      description:
+        "Extension: reruns every top-level job of a workflow in a status (newest first, at most maxJobs) as RerunJob would, each from its own default step unless fromStep is given; one result per job, an error for one that cannot be rerun. A job already rerun onto the same version from the same step answers that rerun, so asking twice reruns nothing twice; a job already rerun onto another version or step is left to its rerun (ConflictError naming it).",
+      security,
+      request: { params: OrgParams, ...jsonBody(RerunJobsBody) },
+      responses: { 200: json(z.object({ results: z.array(RerunResultSchema) })), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      const { filter, fromStep, workflowVersion, maxJobs } = c.req.valid("json");
+      const ref = filter.workflowId !== undefined ? { workflowId: filter.workflowId } : { workflowName: filter.workflowName! };
+      // The workflow (404 if unknown) and the version every rerun runs, resolved once.
+      const workflow = await findWorkflow(c.env.DB, organizationId, ref);
+      if (!workflow) throw new NotFoundError(`Workflow ${filter.workflowId ?? filter.workflowName} was not found.`);
+      const workflowId = workflow.workflowId;
+      const target = workflowVersion ? await resolveSubmissionTarget(c.env.DB, organizationId, { workflowId }, workflowVersion) : undefined;
+      const sources = await rerunSources(c.env, organizationId, { workflowId, status: filter.status, ...dates(filter) }, maxJobs);
+      const results =
+        sources.length === 0
+          ? []
+          : await rerunInObjects(c.env, {
+              organizationId,
+              submittedByUser: callerName(caller),
+              workflowId,
+              sources,
+              ...(target ? { versionId: target.version.versionId } : {}),
+              ...(fromStep !== undefined ? { fromStep } : {}),
+            });
+      return c.json({ results }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: "post",
@@ -71,4 +181,9 @@ export function registerTimeTravelRoutes(app: App): void {
       return c.json(paused, 200);
     },
   );
+}
+
+/** The filter's creation window. */
+function dates(filter: { createdAfter?: string; createdBefore?: string }): { createdAfter?: string; createdBefore?: string } {
+  return { ...(filter.createdAfter ? { createdAfter: filter.createdAfter } : {}), ...(filter.createdBefore ? { createdBefore: filter.createdBefore } : {}) };
 }
