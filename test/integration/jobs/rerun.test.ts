@@ -5,6 +5,7 @@ import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
 import { TimeTravelRows } from "../../../src/job/time-travel-rows";
+import { MAX_RERUN_JOBS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
 
 const http = "/canopy/http";
@@ -270,5 +271,95 @@ describe("RerunJob", () => {
     expect(job).toMatchObject({ status: "SUCCEEDED", output: { ok: true } });
     const data = (await state(client, orgId, jobId)).executionData;
     for (const name of ["a", "b", "c", "d", "e"]) expect(data[`${name}Output`][name]).toHaveLength(big.length);
+  });
+});
+
+describe("RerunJobs", () => {
+  /** Polls until every source has heard of its rerun (the rerun tells it from its alarm). */
+  async function sourcesKnowTheirReruns(sources: string[]): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      const known = await Promise.all(sources.map((id) => runInDurableObject(stub(id), (o: JobObject) => new TimeTravelRows(o.store.tables).rerunMade() !== undefined)));
+      if (known.every(Boolean)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("a source never heard of its rerun");
+  }
+
+  it("reruns every FAILED job of a workflow on the new version, newest first; asked again, reruns nothing twice", async () => {
+    const o = await orders("bulk");
+    const other = workflow("other", [step("boom", transform, { output: "never", config: { output: { x: 1 } } })], { never: { type: "string" } });
+    const { client, orgId, ids } = await tenantWith(admin, o.v1, other);
+    const sources: string[] = [];
+    for (const sku of ["A", "B", "C"]) sources.unshift(await submit(client, orgId, { workflowId: ids.order, workflowVersion: { tag: "$LIVE" }, inputJson: { sku } }));
+    const otherJob = await submit(client, orgId, { workflowId: ids.other, workflowVersion: { tag: "$LIVE" } });
+    for (const id of [...sources, otherJob]) expect((await waitForJob(client, orgId, id)).job.status).toBe("FAILED");
+    const v2 = await deployWorkflow(client, orgId, o.v2);
+
+    const body = { filter: { workflowName: "order", status: "FAILED" }, workflowVersion: { versionNumber: v2.versionNumber } };
+    const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/rerun`, body));
+    expect(results.map((r: any) => r.sourceJobId)).toEqual(sources);
+    for (const [i, r] of results.entries()) {
+      const { job } = await waitForJob(client, orgId, r.jobId);
+      expect(job).toMatchObject({ status: "SUCCEEDED", rerunOf: { jobId: sources[i], fromStep: "ship" }, workflowVersion: { versionNumber: 2 } });
+    }
+    expect((await seen(o.ids.charge)).length).toBe(3);
+    expect((await seen(o.ids.ship)).length).toBe(3);
+    const listed = (await jobs(client, orgId)).length;
+    expect(listed).toBe(7);
+
+    // Again, by id this time: the same reruns answer, nothing starts.
+    const again = await client.expect(200, client.post(`/organizations/${orgId}/jobs/rerun`, { ...body, filter: { workflowId: ids.order, status: "FAILED" } }));
+    expect(again.results).toEqual(results);
+    expect((await jobs(client, orgId)).length).toBe(listed);
+    // Onto yet another version: each source was carried on by its rerun, which is the one to rerun.
+    await sourcesKnowTheirReruns(sources);
+    const v3 = await deployWorkflow(client, orgId, o.v2);
+    const third = await client.expect(200, client.post(`/organizations/${orgId}/jobs/rerun`, { ...body, workflowVersion: { versionId: v3.versionId }, maxJobs: 2 }));
+    expect(third.results).toEqual(
+      sources.slice(0, 2).map((sourceJobId, i) => ({ sourceJobId, error: { code: "ConflictError", message: expect.stringContaining(`rerun as job ${results[i].jobId}`) } })),
+    );
+    expect((await seen(o.ids.charge)).length).toBe(3);
+  });
+
+  it("spreads more sources than one object reruns over several, one result each, in order", async () => {
+    const broken = workflow("tiny", [step("only", transform, { output: "text", config: { output: { n: { var: "workflowInput.n" } } } })], { text: { type: "string" } });
+    const fixed = workflow("tiny", [step("only", transform, { config: { output: { n: { var: "workflowInput.n" } } } })]);
+    const { client, orgId, ids } = await tenantWith(admin, broken);
+    const count = RERUN_SOURCES_PER_OBJECT + 1;
+    const batch = await client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { jobs: Array.from({ length: count }, (_, n) => ({ workflowId: ids.tiny, workflowVersion: { tag: "$LIVE" }, inputJson: { n } })) }));
+    const sourceIds: string[] = batch.results.map((r: any) => r.jobId);
+    for (const id of sourceIds) expect((await waitForJob(client, orgId, id)).job.status).toBe("FAILED");
+    await deployWorkflow(client, orgId, fixed);
+    const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/rerun`, { filter: { workflowId: ids.tiny, status: "FAILED" }, workflowVersion: { tag: "$LIVE" }, maxJobs: count }));
+    const newestFirst = (await jobs(client, orgId)).filter((j) => j.status === "FAILED").map((j) => j.jobId);
+    expect(results.map((r: any) => r.sourceJobId)).toEqual(newestFirst);
+    expect(new Set(results.map((r: any) => r.jobId)).size).toBe(count);
+    const outputs = await Promise.all(results.map(async (r: any) => (await waitForJob(client, orgId, r.jobId)).job.output.n));
+    expect(outputs.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, n) => n));
+    // One object handed all of them splits them among objects of its own: the same answers, nothing new.
+    const listed = (await jobs(client, orgId)).length;
+    const versionId = (await waitForJob(client, orgId, results[0].jobId)).job.workflowVersion.versionId;
+    const byOne = await env.RERUN_BATCHES.get(env.RERUN_BATCHES.newUniqueId()).rerun({
+      organizationId: orgId,
+      submittedByUser: "tests",
+      workflowId: ids.tiny,
+      versionId,
+      sources: newestFirst.map((jobId) => ({ jobId, versionId })),
+    });
+    expect(byOne).toEqual(results);
+    expect((await jobs(client, orgId)).length).toBe(listed);
+  });
+
+  it("refuses a bad request before rerunning anything", async () => {
+    const o = await orders("bulk-bad");
+    const { client, orgId, ids } = await tenantWith(admin, o.v1);
+    const path = `/organizations/${orgId}/jobs/rerun`;
+    const filter = { workflowId: ids.order, status: "FAILED" };
+    expect((await client.post(path, { filter, maxJobs: MAX_RERUN_JOBS + 1 })).status).toBe(400);
+    expect((await client.post(path, { filter: { ...filter, workflowName: "order" } })).status).toBe(400);
+    expect((await client.post(path, { filter: { ...filter, status: "RUNNING" } })).status).toBe(400);
+    expect((await client.post(path, { filter: { workflowName: "nope", status: "FAILED" } })).status).toBe(404);
+    expect((await client.post(path, { filter, workflowVersion: { versionNumber: 5 } })).status).toBe(404);
+    expect(await client.expect(200, client.post(path, { filter, maxJobs: MAX_RERUN_JOBS }))).toEqual({ results: [] });
   });
 });
