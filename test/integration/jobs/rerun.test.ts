@@ -342,7 +342,7 @@ describe("RerunJobs", () => {
     const byOne = await env.RERUN_BATCHES.get(env.RERUN_BATCHES.newUniqueId()).rerun({
       organizationId: orgId,
       submittedByUser: "tests",
-      workflowId: ids.tiny,
+      workflowId: ids.tiny!,
       versionId,
       sources: newestFirst.map((jobId) => ({ jobId, versionId })),
     });

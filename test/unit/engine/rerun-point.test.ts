@@ -8,7 +8,7 @@ import { dataAt, rerunPoint, type Cell, type DataCell, type HistoryFact } from "
 import { copyPages } from "../../../src/job/rerun-source";
 import { RERUN_COPY_PAGE_BYTES, RERUN_MAX_COPY_PAGES } from "../../../src/limits";
 
-const value = (bytes = 10, isNull = false): Cell => ({ kind: "value", bytes, isNull });
+const value = (bytes = 10, isNull = false) => ({ kind: "value" as const, bytes, isNull });
 const none: Cell = { kind: "none" };
 
 /** A history built from `[step, status]` pairs, sequence numbers from 1, attempts counted per step. */
