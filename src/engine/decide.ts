@@ -124,6 +124,7 @@ function wake(d: Decider, at: number): void {
   const s = d.state;
   const before = s.current;
   if (s.status !== "RUNNING" || !before) return;
+  if (before.wait?.type === "unpause") return beginAttempt(d, at);
   if (before.wait?.type === "events") tryCompleteEventWait(d, at);
   else if (before.wait?.type === "children") {
     startWaitingChildren(d);
@@ -156,9 +157,13 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
   if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
-  // A paused job, or a long chain of pure steps, waits as for a retry due now: a paused job's timers
-  // wait for unpause, and the chain resumes from the alarm after its commit.
-  if (isPaused(s) || s.inlineSteps >= d.ctx.maxInlineSteps) {
+  // A paused job begins the step at unpause.
+  if (isPaused(s)) {
+    s.current.wait = { type: "unpause" };
+    return;
+  }
+  // A long chain of pure steps yields to commit: it goes on from the alarm.
+  if (s.inlineSteps >= d.ctx.maxInlineSteps) {
     s.current.wait = { type: "retry", at };
     return;
   }

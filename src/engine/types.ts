@@ -22,6 +22,8 @@ export type StepWait =
   | { type: "timer"; at: number }
   /** The executor answered `successful_but_incomplete`: the step runs again at `at`. */
   | { type: "poll"; at: number }
+  /** The job is paused: the step's attempt begins at unpause (src/engine/pause.ts). */
+  | { type: "unpause" }
   | ChildrenWait;
 
 /**

@@ -31,7 +31,8 @@ describe("pause: a job paused between steps", () => {
     expect(calls(after)).toEqual([]);
     expect(run.history.map((h) => [h.stepName, h.output.status])).toEqual([["a", "success"]]);
     expect(run.data.aOutput).toEqual({ ok: 1 });
-    expect(run.state).toMatchObject({ status: "RUNNING", current: { name: "b", wait: { type: "retry" } } });
+    // It waits for unpause (not as a retry: no step_retries metric counts it).
+    expect(run.state).toMatchObject({ status: "RUNNING", current: { name: "b", wait: { type: "unpause" } } });
     // Its alarm may fire any number of times: nothing starts.
     expect(calls(run.send({ type: "timerFired", at: T0 + 10_000 }))).toEqual([]);
     expect(calls(run.send({ type: "timerFired", at: T0 + 20_000 }))).toEqual([]);
