@@ -477,7 +477,7 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
     s.error = result.error;
   }
   releaseLeases(d);
-  endPause(s);
+  endPause(d);
   d.statusChanged(at);
   d.log("job.finished", { status, workflowName: s.identity.workflowName, ...(result.error ? { error: result.error } : {}) });
 }

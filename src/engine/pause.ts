@@ -73,9 +73,18 @@ export function parentPauseChanged(d: Decider, event: Extract<EngineEvent, { typ
   );
 }
 
-/** A job that ends is no longer paused by PauseJob (a parent's pause stays: a resume honours it). */
-export function endPause(s: JobState): void {
-  if (s.pause?.self) s.pause = { ...s.pause, self: false };
+/**
+ * A job that ends is no longer paused by PauseJob (a parent's pause stays: a resume honours it).
+ * When that unpauses it, the child starts it held are released: they find the job ended and drop.
+ */
+export function endPause(d: Decider): void {
+  const s = d.state;
+  if (!s.pause?.self) return;
+  const was = isPaused(s);
+  s.pause = { ...s.pause, self: false };
+  if (!was || isPaused(s)) return;
+  s.pause.seq += 1;
+  d.commands.push({ type: "pauseChildren", paused: false, seq: s.pause.seq, jobIds: [] });
 }
 
 /** The pause a child starts with: its parent's, as the parent's state says now. */

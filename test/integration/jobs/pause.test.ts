@@ -50,6 +50,12 @@ async function forceAlarm(jobId: string): Promise<void> {
   expect(await runDurableObjectAlarm(stub(jobId))).toBe(true);
 }
 
+/** The job's alarm is not set to fire soon (a paused job owes nothing now; a metrics flush may wait minutes). */
+async function expectNoAlarmSoon(jobId: string): Promise<void> {
+  const alarm = await runInDurableObject(stub(jobId), (_o: JobObject, ctx) => ctx.storage.getAlarm());
+  if (alarm !== null) expect(alarm).toBeGreaterThan(Date.now() + 60_000);
+}
+
 const job = async (client: TestClient, orgId: string, jobId: string) => (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).job;
 
 describe("PauseJob and UnpauseJob", () => {
@@ -108,8 +114,8 @@ describe("PauseJob and UnpauseJob", () => {
     expect(await job(client, orgId, jobId)).toMatchObject({ status: "RUNNING", currentStepName: "sleep", paused: true, billableTransactionUnits: 1 });
     const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
     expect(state.executionHistory).toEqual([]);
-    // Nothing is owed while paused: no alarm is set.
-    expect(await runInDurableObject(stub(jobId), (_o: JobObject, ctx) => ctx.storage.getAlarm())).toBeNull();
+    // Nothing is due while paused: no alarm, or only the metrics flush minutes away.
+    await expectNoAlarmSoon(jobId);
 
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/unpause`));
     const { job: ended } = await waitForJob(client, orgId, jobId);
@@ -131,5 +137,34 @@ describe("PauseJob and UnpauseJob", () => {
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe("ConflictError");
     expect(await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/unpause`))).toEqual({ jobId, paused: false });
+  });
+});
+
+describe("PauseJob: child starts under way", () => {
+  it("holds a child start owed when the pause came, never arms an alarm for it, and starts it at unpause", async () => {
+    const one = workflow("one-at-a-time", [
+      step("spawn", run, { config: { children: [{ workflowName: "leaf", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }], maxConcurrency: 1 } }),
+    ]);
+    const { client, orgId, ids } = await tenantWith(admin, leaf, one);
+    const jobId = await submit(client, orgId, { workflowId: ids["one-at-a-time"], workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{ i: 1 }, { i: 2 }] } });
+    const [first] = await childIds(client, orgId, jobId, 1);
+    await waitForJob(client, orgId, first!, (j) => j.currentStepName === "hold");
+    // In one instant (no await between, so no alarm runs): the first child's end makes the parent owe
+    // the second child's start, and then the parent is paused.
+    const owed = await runInDurableObject(stub(jobId), (o: JobObject, ctx) => {
+      o.apply({ type: "childReports", reports: [{ childJobId: first!, workflowName: "leaf", status: "SUCCEEDED", units: 2, output: {} }], at: Date.now() });
+      o.apply({ type: "pause", at: Date.now() });
+      return ctx.storage.sql.exec<{ due_at: number }>(`SELECT due_at FROM work WHERE kind = 'startChild'`).toArray();
+    });
+    expect(owed).toEqual([{ due_at: Number.MAX_SAFE_INTEGER }]);
+    await forceAlarm(jobId);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).childJobs).toHaveLength(1);
+    await expectNoAlarmSoon(jobId);
+
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/unpause`));
+    const [, second] = await childIds(client, orgId, jobId, 2);
+    await waitForJob(client, orgId, second!, (j) => j.currentStepName === "hold");
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${second}/events`, { eventId: "go" }));
+    expect((await waitForJob(client, orgId, jobId)).job.status).toBe("SUCCEEDED");
   });
 });

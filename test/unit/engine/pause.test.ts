@@ -132,6 +132,14 @@ describe("pause: a job's children", () => {
     expect(run.state.status).toBe("SUCCEEDED");
   });
 
+  it("releases the child starts it held when it ends while paused (they find it ended and drop)", () => {
+    const run = fanOut(3, 3);
+    run.send({ type: "pause", at: T0 + 1 });
+    const cmds = run.send({ type: "cancel", at: T0 + 2 });
+    expect(pauseWords(cmds)).toEqual([{ type: "pauseChildren", paused: false, seq: 2, jobIds: [] }]);
+    expect(cmds.filter((c) => c.type === "cancelChildren")).toHaveLength(1);
+  });
+
   it("as a child: is paused while its parent is or it is itself, and ignores a parent's word older than the last", () => {
     const run = twoCalls();
     run.start();
