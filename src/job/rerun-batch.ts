@@ -9,11 +9,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ApiError, type ErrorInfo } from "../errors";
-import { RERUN_CONCURRENCY, RERUN_FANOUT, RERUN_SOURCES_PER_OBJECT } from "../limits";
+import { RERUN_SOURCES_PER_OBJECT } from "../limits";
 import { logEvent } from "../log";
 import { upsertJobIndexBatch } from "../registry/jobs";
 import { resolveSubmissionTarget } from "../registry/submission-target";
 import { makeRerun, type RerunOutcome } from "./rerun";
+import { inTurn, shares } from "./rerun-shares";
 import type { RerunSourceRef } from "./rerun-sources";
 
 /** One RerunJobs request, or the share of it one object makes. */
@@ -31,7 +32,7 @@ export type BulkRerunResult = { sourceJobId: string; jobId: string } | { sourceJ
 
 /** Makes the reruns of `bulk` in RerunBatch objects; one result per source, in order. */
 export async function rerunInObjects(env: Env, bulk: BulkRerun): Promise<BulkRerunResult[]> {
-  const parts = split(bulk.sources);
+  const parts = shares(bulk.sources);
   const answers = await inTurn(parts, async (sources) => {
     try {
       return await env.RERUN_BATCHES.get(env.RERUN_BATCHES.newUniqueId()).rerun({ ...bulk, sources });
@@ -43,24 +44,6 @@ export async function rerunInObjects(env: Env, bulk: BulkRerun): Promise<BulkRer
     }
   });
   return answers.flat();
-}
-
-/** Into at most RERUN_FANOUT parts of nearly equal size, each at least RERUN_SOURCES_PER_OBJECT when it can be. */
-function split<T>(items: T[]): T[][] {
-  const parts = Math.min(RERUN_FANOUT, Math.ceil(items.length / RERUN_SOURCES_PER_OBJECT));
-  const size = Math.ceil(items.length / parts);
-  return Array.from({ length: parts }, (_, i) => items.slice(i * size, (i + 1) * size)).filter((p) => p.length > 0);
-}
-
-/** `fn` over `items`, RERUN_CONCURRENCY at a time, answers in order. */
-async function inTurn<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(RERUN_CONCURRENCY, items.length) }, worker));
-  return out;
 }
 
 /** Makes these reruns in this invocation (at most RERUN_SOURCES_PER_OBJECT), and lists the new jobs in one D1 batch. */

@@ -5,7 +5,7 @@ import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
 import { TimeTravelRows } from "../../../src/job/time-travel-rows";
-import { MAX_RERUN_JOBS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
+import { MAX_RERUN_JOBS, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
 
 const http = "/canopy/http";
@@ -271,6 +271,40 @@ describe("RerunJob", () => {
     expect(job).toMatchObject({ status: "SUCCEEDED", output: { ok: true } });
     const data = (await state(client, orgId, jobId)).executionData;
     for (const name of ["a", "b", "c", "d", "e"]) expect(data[`${name}Output`][name]).toHaveLength(big.length);
+  });
+});
+
+describe("the copy's child ranges", () => {
+  it(`holds at most ${RERUN_COPY_PAGE_ROWS} child rows and about ${RERUN_COPY_PAGE_BYTES} bytes per request`, async () => {
+    const rowsOf = (n: number, output: string) =>
+      Array.from({ length: n }, (_, i) => ({
+        job_id: crypto.randomUUID(),
+        step: "fan",
+        step_attempt: 1,
+        idx: i,
+        key: String(i),
+        spec: "{}",
+        status: "SUCCEEDED",
+        workflow_name: "item",
+        output,
+        error: null,
+      }));
+    const ranges = await runInDurableObject(stub(crypto.randomUUID()), (o: JobObject) => {
+      const copy = new TimeTravelRows(o.store.tables);
+      copy.writeChildRows(rowsOf(RERUN_COPY_PAGE_ROWS + 1, "{}"));
+      const byCount = copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS);
+      copy.clearCopy();
+      copy.writeChildRows(rowsOf(5, JSON.stringify("x".repeat(900 * 1024))));
+      return { byCount, byBytes: copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS) };
+    });
+    expect(ranges.byCount).toEqual([
+      { fromIndex: 0, toIndex: RERUN_COPY_PAGE_ROWS - 1 },
+      { fromIndex: RERUN_COPY_PAGE_ROWS, toIndex: RERUN_COPY_PAGE_ROWS },
+    ]);
+    expect(ranges.byBytes).toEqual([
+      { fromIndex: 0, toIndex: 3 },
+      { fromIndex: 4, toIndex: 4 },
+    ]);
   });
 });
 
