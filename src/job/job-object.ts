@@ -28,7 +28,7 @@ import { TimeTravelRows, type PauseWord } from "./time-travel-rows";
 import { isPaused } from "../engine/pause";
 import { planRerun } from "./rerun-source";
 import { copyFromSource, rerunState } from "./rerun-target";
-import type { ChildRowCopy, RerunMade, RerunPlan, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
+import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 import type { WorkflowDefinition } from "../definition/schema";
 
 /** A pause word whose commit fails goes back to its sender, which tries again; it must not fail a step. */
@@ -413,10 +413,10 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   // ---- RerunJob (src/job/rerun.ts): on the source, then on the new job ----------------------------
 
   /** On the source: the plan of a rerun of the job's latest run (its checks, and where each value is). */
-  async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunPlan>> {
+  async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>> {
     if (!this.owned(organizationId)) return this.notFound();
     const live = await this.liveRun();
-    if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunPlan>;
+    if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunAnswer>;
     return asResult(() => planRerun({ state: this.state!, definition: this.current!.definition, store: this.store, rows: this.timeTravel }, request));
   }
 

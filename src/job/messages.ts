@@ -7,7 +7,7 @@
 import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary, ReceivedEvent } from "../engine/types";
 import type { RpcResult } from "../errors";
 import type { WorkflowStateView } from "./views";
-import type { ChildRowCopy, RerunMade, RerunPlan, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
+import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 
 /** What creates a job run. */
 export interface StartJob {
@@ -47,7 +47,7 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   /** The parent's pause changed: `seq` orders its words. */
   pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }>;
   /** RerunJob, on the source: the checks, and the plan of the copy. */
-  planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunPlan>>;
+  planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>>;
   /** RerunJob, on the source run: one page of the copy. */
   rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>>;
   rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>>;

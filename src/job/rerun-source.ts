@@ -15,7 +15,7 @@ import type { JobState } from "../engine/types";
 import { ConflictError, PayloadTooLargeError, ValidationError } from "../errors";
 import { RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_MAX_COPY_PAGES } from "../limits";
 import { parsedDefinition } from "./definition-cache";
-import type { CopyPage, RerunPlan, RerunRequest } from "./rerun-types";
+import type { CopyPage, RerunAnswer, RerunPlan, RerunRequest } from "./rerun-types";
 import type { JobStore } from "./store";
 import type { TimeTravelRows } from "./time-travel-rows";
 
@@ -28,7 +28,7 @@ export interface RerunSource {
 }
 
 /** Plans a rerun of this run; throws the ApiError the caller answers when the rerun cannot be. */
-export function planRerun(src: RerunSource, req: RerunRequest): RerunPlan {
+export function planRerun(src: RerunSource, req: RerunRequest): RerunAnswer {
   const s = src.state;
   const jobId = s.identity.jobId;
   if (!isTerminal(s.status)) {
@@ -44,7 +44,8 @@ export function planRerun(src: RerunSource, req: RerunRequest): RerunPlan {
   }
 
   const made = src.rows.rerunMade();
-  if (req.onlyLatest && made && (made.versionId !== req.target.versionId || made.fromStep !== fromStep)) {
+  if (req.onlyLatest && made) {
+    if (made.versionId === req.target.versionId && made.fromStep === fromStep) return { existing: made };
     throw new ConflictError(
       `Job ${jobId} was already rerun as job ${made.jobId} (version ${made.versionNumber}, from step "${made.fromStep}"), which carries it on: rerun that job instead.`,
     );
@@ -63,7 +64,7 @@ export function planRerun(src: RerunSource, req: RerunRequest): RerunPlan {
   const { data, previousStepName } = dataAt(facts, point, startData(src, facts), src.rows.startPreviousStep());
   if (req.replacesInput) data.delete("workflowInput");
   checkAgainst(src, target, fromStep, data, `Job ${jobId} cannot be rerun from step "${fromStep}" on ${version}: the data it copies does not fit that version's schemas.`);
-  return {
+  const plan: RerunPlan = {
     source: { jobId, runNumber: s.identity.runNumber },
     fromStep,
     ...(previousStepName !== undefined ? { previousStepName } : {}),
@@ -71,6 +72,7 @@ export function planRerun(src: RerunSource, req: RerunRequest): RerunPlan {
     refs: [...data].flatMap(([key, d]) => (d.cell.kind === "ref" ? [{ key, ref: d.cell.ref }] : [])),
     pages: copyPages(data, (stepName, attempt) => src.rows.childRanges(stepName, attempt, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS)),
   };
+  return { plan };
 }
 
 /** The step a FAILED or CANCELLED job stopped at; a SUCCEEDED one has none, so the caller must say. */

@@ -21,6 +21,12 @@ export interface RerunRequest {
   onlyLatest?: boolean;
 }
 
+/**
+ * The source's answer: the plan of a new rerun, or (RerunJobs) the rerun it already has onto the
+ * same version from the same step, made by either operation, which is the answer.
+ */
+export type RerunAnswer = { plan: RerunPlan } | { existing: RerunMade };
+
 /** A rerun made of a job, as the job keeps it (the latest). */
 export interface RerunMade {
   jobId: string;

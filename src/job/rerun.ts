@@ -25,7 +25,7 @@ import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/subm
 import type { VersionSelector } from "../registry/versions";
 import { parsedDefinition } from "./definition-cache";
 import { jobRunStub } from "./naming";
-import type { RerunPlan } from "./rerun-types";
+import type { RerunAnswer, RerunPlan } from "./rerun-types";
 import { claimIdempotencyKeys, jobStubFor } from "./submit";
 import { jobSummary } from "./views";
 
@@ -90,14 +90,16 @@ function checkInput(target: SubmissionTarget, input: unknown): void {
  */
 export async function makeRerun(env: Env, order: RerunOrder): Promise<RerunOutcome> {
   const { organizationId, target } = order;
-  const plan = unwrap(
+  const answer = unwrap(
     (await jobStubFor(env, order.sourceJobId).planRerun(organizationId, {
       ...(order.fromStep !== undefined ? { fromStep: order.fromStep } : {}),
       target: { versionId: target.version.versionId, versionNumber: target.version.versionNumber, definition: target.version.definition },
       replacesInput: order.input !== undefined,
       ...(order.onlyLatest ? { onlyLatest: true } : {}),
-    })) as RpcResult<RerunPlan>,
+    })) as RpcResult<RerunAnswer>,
   );
+  if ("existing" in answer) return { jobId: answer.existing.jobId, fromStep: answer.existing.fromStep };
+  const { plan } = answer;
   let jobId = await rerunJobId(plan.source.jobId, target.version.versionId, plan.fromStep, order.input);
   if (order.idempotencyKey !== undefined) {
     const bound = (await claimIdempotencyKeys(env.DB, organizationId, [{ key: order.idempotencyKey, jobId }], Date.now())).get(order.idempotencyKey)!;

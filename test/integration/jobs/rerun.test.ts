@@ -262,8 +262,8 @@ describe("RerunJob", () => {
     const { job: failed } = await waitForJob(client, orgId, source);
     const version = await client.expect(200, client.get(`/organizations/${orgId}/workflows/${ids.pages}/versions/${failed.workflowVersion.versionId}`));
     const plan = await stub(source).planRerun(orgId, { target: { versionId: version.versionId, versionNumber: 1, definition: version.definition }, replacesInput: false });
-    if (!plan.ok) throw new Error(plan.error.message);
-    expect(plan.value.pages.filter((p) => "values" in p).length).toBe(3);
+    if (!plan.ok || !("plan" in plan.value)) throw new Error(JSON.stringify(plan));
+    expect(plan.value.plan.pages.filter((p) => "values" in p).length).toBe(3);
     // The far end now answers: the rerun's fail step succeeds.
     await fetch(`${fakeOrigin()}/__scenario/${encodeURIComponent(failing)}`, { method: "PUT", body: JSON.stringify({ replies: [{ json: { ok: true } }] }) });
     const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, {}));
@@ -329,9 +329,13 @@ describe("RerunJobs", () => {
     for (const id of [...sources, otherJob]) expect((await waitForJob(client, orgId, id)).job.status).toBe("FAILED");
     const v2 = await deployWorkflow(client, orgId, o.v2);
 
+    // One source is rerun first by RerunJob, with a new input: RerunJobs answers that rerun for it.
+    const { jobId: byHand } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${sources[0]}/rerun`, { workflowVersion: { versionId: v2.versionId }, inputJson: { sku: "C" } }));
+    await sourcesKnowTheirReruns([sources[0]!]);
     const body = { filter: { workflowName: "order", status: "FAILED" }, workflowVersion: { versionNumber: v2.versionNumber } };
     const { results } = await client.expect(200, client.post(`/organizations/${orgId}/jobs/rerun`, body));
     expect(results.map((r: any) => r.sourceJobId)).toEqual(sources);
+    expect(results[0].jobId).toBe(byHand);
     for (const [i, r] of results.entries()) {
       const { job } = await waitForJob(client, orgId, r.jobId);
       expect(job).toMatchObject({ status: "SUCCEEDED", rerunOf: { jobId: sources[i], fromStep: "ship" }, workflowVersion: { versionNumber: 2 } });
