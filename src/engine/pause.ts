@@ -87,6 +87,22 @@ export function endPause(d: Decider): void {
   d.commands.push({ type: "pauseChildren", paused: false, seq: s.pause.seq, jobIds: [] });
 }
 
+/**
+ * A new child's state under its parent's pause: the word its start carries, or a later one that
+ * reached it before it existed (by sequence number).
+ */
+export function startedUnderParentPause(state: JobState, carried: PauseWord | undefined, kept: PauseWord | undefined): JobState {
+  const word = [carried, kept].filter((w): w is PauseWord => w !== undefined).sort((a, b) => b.seq - a.seq)[0];
+  if (!word) return state;
+  return { ...state, pause: { self: false, parent: word.paused, parentSeq: word.seq, seq: 0 } };
+}
+
+/** A parent's word to its child: whether it is paused, numbered by the parent's `seq`. */
+export interface PauseWord {
+  paused: boolean;
+  seq: number;
+}
+
 /** The pause a child starts with: its parent's, as the parent's state says now. */
 export function pauseForChild(parent: JobState): { paused: boolean; seq: number } {
   return { paused: isPaused(parent), seq: parent.pause?.seq ?? 0 };

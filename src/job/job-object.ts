@@ -24,10 +24,10 @@ import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
-import { TimeTravelRows, type PauseWord } from "./time-travel-rows";
-import { isPaused } from "../engine/pause";
+import { TimeTravelRows } from "./time-travel-rows";
+import { isPaused, startedUnderParentPause } from "../engine/pause";
 import { planRerun } from "./rerun-source";
-import { copyFromSource, rerunState } from "./rerun-target";
+import { copyFromSource, rerunRun } from "./rerun-target";
 import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 import type { WorkflowDefinition } from "../definition/schema";
 
@@ -233,7 +233,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (this.current) return { ok: true, value: { jobId, created: false, ...this.reportForCaller(init) } };
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
-    const state = init.continuation ? continuedState(fresh, init.continuation) : withParentPause(fresh, init.parentPause, this.timeTravel.parentPause());
+    const state = init.continuation ? continuedState(fresh, init.continuation) : startedUnderParentPause(fresh, init.parentPause, this.timeTravel.parentPause());
     const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     const first: EngineEvent = tombstone
@@ -454,17 +454,14 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     }
     if (this.current) return { ok: true, value: { jobId, created: false } };
     const now = Date.now();
-    const state = rerunState(init, now);
-    const start: StartJob = { identity: init.identity, definition: init.definition, executionData: init.input ? { workflowInput: init.input.value } : {} };
+    const { state, start, tellSource } = rerunRun(init, now);
     this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     try {
       this.commitDecision({ type: "start", at: now }, undefined, () => {
         this.createRun(state, start, start.executionData, []);
         // What the rerun starts with, so that a rerun of the rerun can rebuild its data too.
         this.timeTravel.keepStartData(init.plan.previousStepName);
-        // The source learns of its rerun from this job's alarm (owed work, so it is never lost).
-        const made: RerunMade = { jobId, versionId: init.identity.versionId, versionNumber: init.identity.versionNumber, fromStep: init.plan.fromStep };
-        this.store.queue.enqueue({ id: "rerun-made", kind: "rerunMade", payload: { source: init.plan.source, made }, dueAt: now });
+        this.store.queue.enqueue(tellSource);
       });
     } catch (e) {
       this.current = null;
@@ -586,14 +583,4 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   history(): HistoryItem[] {
     return this.store.history();
   }
-}
-
-/**
- * A new child's state under its parent's pause: the word its start carries, or a later one that
- * reached it first (by sequence number).
- */
-function withParentPause(state: JobState, carried: PauseWord | undefined, kept: PauseWord | undefined): JobState {
-  const word = [carried, kept].filter((w): w is PauseWord => w !== undefined).sort((a, b) => b.seq - a.seq)[0];
-  if (!word) return state;
-  return { ...state, pause: { self: false, parent: word.paused, parentSeq: word.seq, seq: 0 } };
 }

@@ -8,7 +8,9 @@ import type { JobState } from "../engine/types";
 import { newJobState } from "../engine/state";
 import { unwrap, type RpcResult } from "../errors";
 import { jobRunStub } from "./naming";
-import type { ChildRowCopy, RerunStart } from "./rerun-types";
+import type { StartJob } from "./messages";
+import type { ChildRowCopy, RerunMade, RerunStart } from "./rerun-types";
+import type { WorkQueue } from "./work-queue";
 import type { TimeTravelRows } from "./time-travel-rows";
 
 /** Copies the plan's data into this object's rows (the run is created afterwards). */
@@ -33,16 +35,21 @@ export async function copyFromSource(env: Env, rows: TimeTravelRows, init: Rerun
 }
 
 /**
- * The rerun's control row: a job that begins at `fromStep` (as a resumed one begins at its resume
- * step, so a job that waits for a pool's lease first still begins there), with the source's
- * attempt counters and the step that had run before.
+ * What the object creates the rerun's run from, over the copied rows: its control row, a job that
+ * begins at `fromStep` (as a resumed one begins at its resume step, so a job that waits for a pool's
+ * lease first still begins there) with the source's attempt counters and the step that ran before;
+ * its start (a replacing input); and the work that tells the source it was rerun (owed, so that
+ * is never lost; RerunJobs reads it).
  */
-export function rerunState(init: RerunStart, now: number): JobState {
-  const { plan } = init;
-  return {
-    ...newJobState(init.identity, now),
+export function rerunRun(init: RerunStart, now: number): { state: JobState; start: StartJob; tellSource: Parameters<WorkQueue["enqueue"]>[0] } {
+  const { plan, identity } = init;
+  const state: JobState = {
+    ...newJobState(identity, now),
     attemptCounters: { ...plan.attemptCounters },
     resumeStepName: plan.fromStep,
     ...(plan.previousStepName !== undefined ? { previousStepName: plan.previousStepName } : {}),
   };
+  const start: StartJob = { identity, definition: init.definition, executionData: init.input ? { workflowInput: init.input.value } : {} };
+  const made: RerunMade = { jobId: identity.jobId, versionId: identity.versionId, versionNumber: identity.versionNumber, fromStep: plan.fromStep };
+  return { state, start, tellSource: { id: "rerun-made", kind: "rerunMade", payload: { source: plan.source, made }, dueAt: now } };
 }

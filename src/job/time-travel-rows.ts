@@ -8,6 +8,7 @@
  *                         needs the values that the run's own steps have since overwritten
  *   meta 'start_previous' the step that had run last when such a run started
  */
+import type { PauseWord } from "../engine/pause";
 import type { Cell, DataCell, HistoryFact, ValueSource } from "../engine/rerun-point";
 import type { ChildrenRef } from "../engine/types";
 import type { ChildRowCopy, RerunMade } from "./rerun-types";
@@ -42,11 +43,6 @@ function storedCell(value: string): Exclude<Cell, { kind: "none" }> {
   return { kind: "value", bytes: new TextEncoder().encode(value).byteLength - 1, isNull: value === `${JSON_TAG}null` };
 }
 
-/** A pause word of the parent (see src/engine/pause.ts). */
-export interface PauseWord {
-  paused: boolean;
-  seq: number;
-}
 
 export class TimeTravelRows {
   constructor(private readonly t: SqlTables) {}
