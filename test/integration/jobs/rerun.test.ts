@@ -152,8 +152,8 @@ describe("RerunJob", () => {
     const { client, orgId, ids } = await tenantWith(admin, o.v1);
     const source = await submit(client, orgId, { workflowId: ids.order, workflowVersion: { tag: "$LIVE" }, inputJson: { sku: "A-1" } });
     await waitForJob(client, orgId, source);
-    // The first rerun, on the same (broken) version, fails at ship again.
-    const { jobId: first } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, {}));
+    // The first rerun, on the same (broken) version, fails at ship again. (No body at all: every field is optional.)
+    const { jobId: first } = await client.expect(201, client.call("POST", `/organizations/${orgId}/jobs/${source}/rerun`));
     expect((await waitForJob(client, orgId, first)).job).toMatchObject({ status: "FAILED", rerunOf: { jobId: source, fromStep: "ship" } });
     const early = await client.post(`/organizations/${orgId}/jobs/${first}/rerun`, { fromStep: "charge" });
     expect(early.status).toBe(400);
