@@ -152,6 +152,38 @@ export const MAX_STORED_VALUE_BYTES = 1024 * 1024;
  */
 export const MAX_PAYLOAD_BYTES = MAX_STORED_VALUE_BYTES - 16 * 1024;
 
+/**
+ * Reruns (src/job/rerun.ts). A rerun copies its source's execution data, and the child rows its
+ * runChildJob results are assembled from, from the source's object to the new job's, in RPCs of at
+ * most this many bytes of stored values (and RERUN_COPY_PAGE_ROWS child rows): far under the 32 MiB
+ * an RPC message may carry, and one page at a time in the isolate's 128 MB. A value is at most
+ * MAX_STORED_VALUE_BYTES, so a page always has room for one.
+ */
+export const RERUN_COPY_PAGE_BYTES = 4 * 1024 * 1024;
+export const RERUN_COPY_PAGE_ROWS = 2_000;
+/**
+ * Copy RPCs one rerun makes, all from the new job's object within one invocation: under the 50
+ * subrequests a Free plan invocation may make (1,000 on Paid). That is up to 160 MiB of values and
+ * child rows; a rerun that needs more is refused with 413 before anything is created.
+ */
+export const RERUN_MAX_COPY_PAGES = 40;
+
+/** RerunJobs reruns at most this many jobs per call (API.md), and DEFAULT_RERUN_JOBS unless `maxJobs` says. */
+export const MAX_RERUN_JOBS = 1_000;
+export const DEFAULT_RERUN_JOBS = 100;
+/**
+ * RerunJobs spreads its sources over RerunBatch objects (src/job/rerun-batch.ts). One object reruns
+ * at most this many itself, each rerun costing it two Durable Object calls (the source's plan, the
+ * new job's start) beside its few D1 queries (cached version lookups, one index batch): 20 stay under
+ * the 50 subrequests of a Free plan invocation. More sources are split among at most RERUN_FANOUT
+ * objects per level, so 1,000 take two levels (10 objects of 100, each 5 of 20) and no invocation,
+ * the Worker's included (10 listing queries, 10 calls), makes more than about 40 subrequests.
+ */
+export const RERUN_SOURCES_PER_OBJECT = 20;
+export const RERUN_FANOUT = 10;
+/** Calls one RerunJobs invocation has in flight at once: the 6 simultaneous connections an invocation may hold. */
+export const RERUN_CONCURRENCY = 6;
+
 /** History payloads above this go to a row of their own, so a history row stays small. */
 export const HISTORY_INLINE_PAYLOAD_BYTES = 16 * 1024;
 

@@ -20,6 +20,7 @@ import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerAuditLogRoutes } from "./routes/audit-log";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerTimeTravelRoutes } from "./routes/time-travel";
 import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
@@ -106,6 +107,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
+  registerTimeTravelRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
   registerResourcePoolRoutes(app);

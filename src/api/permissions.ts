@@ -138,6 +138,11 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "POST /organizations/{organizationId}/jobs/{jobId}/events": "job:event:send",
   "GET /organizations/{organizationId}/jobs/{jobId}/state": "job:read",
   "GET /organizations/{organizationId}/jobs/{jobId}/state/metadata": "job:read",
+  // Time travel. A rerun starts a new job: submitting. Pausing changes a job, as resuming does.
+  "POST /organizations/{organizationId}/jobs/{jobId}/rerun": "job:submit",
+  "POST /organizations/{organizationId}/jobs/rerun": "job:submit",
+  "POST /organizations/{organizationId}/jobs/{jobId}/pause": "job:update",
+  "POST /organizations/{organizationId}/jobs/{jobId}/unpause": "job:update",
 
   // Organization secrets. `{secretId}` is the secret's id or its key.
   "POST /organizations/{organizationId}/secrets": "secret:create",

@@ -21,6 +21,7 @@
  */
 import { ApiError } from "../errors";
 import { newId } from "../ids";
+import { AUDIT_MAX_ENTRIES_PER_WRITE } from "../limits";
 import { logEvent } from "../log";
 import type { AuditLog } from "./audit-log";
 import type { AuditAction, AuditActor, AuditDetail, AuditEntryInput, AuditTarget, OwedAuditEntry } from "./types";
@@ -51,6 +52,12 @@ function complete(draft: AuditDraft): AuditEntryInput {
 /** Records an action now (throws if the log cannot be written: the caller should not answer as if it were). */
 export async function recordAudit(env: Pick<Env, "AUDIT_LOG">, organizationId: string, draft: AuditDraft): Promise<void> {
   await auditLogStub(env, organizationId).record([complete(draft)]);
+}
+
+/** Records many actions now (a bulk operation's, one entry each), AUDIT_MAX_ENTRIES_PER_WRITE per call. */
+export async function recordAudits(env: Pick<Env, "AUDIT_LOG">, organizationId: string, drafts: AuditDraft[]): Promise<void> {
+  const log = auditLogStub(env, organizationId);
+  for (let i = 0; i < drafts.length; i += AUDIT_MAX_ENTRIES_PER_WRITE) await log.record(drafts.slice(i, i + AUDIT_MAX_ENTRIES_PER_WRITE).map(complete));
 }
 
 /**

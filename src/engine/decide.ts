@@ -17,6 +17,7 @@ import { Decider } from "./decider";
 import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
+import { endPause, isPaused, parentPauseChanged, pauseJob, unpauseJob } from "./pause";
 import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
 import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
 
@@ -80,14 +81,16 @@ function handle(d: Decider, event: EngineEvent): void {
         warnings: [],
         eventId: event.eventId,
       });
-      if (s.status === "RUNNING") tryCompleteEventWait(d, event.at);
+      // A paused job keeps the event; its wait completes at unpause.
+      if (s.status === "RUNNING" && !isPaused(s)) tryCompleteEventWait(d, event.at);
       return;
     }
     case "childReports": {
       d.view.prefetchChildren(event.reports.map((r) => r.childJobId));
       let ended = false;
       for (const report of event.reports) ended = recordChildReport(d, report) || ended;
-      if (ended && s.status === "RUNNING") {
+      // A paused job records its children's ends; it starts more, or completes the step, at unpause.
+      if (ended && s.status === "RUNNING" && !isPaused(s)) {
         startWaitingChildren(d);
         completeChildrenIfDone(d, event.at, completeAttempt, failAttempt);
       }
@@ -101,7 +104,34 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status === "RUNNING" && s.current) return failAttempt(d, event.error, false, event.at);
       if (!isTerminal(s.status)) return failJob(d, event.error, event.at);
       return;
+    case "pause":
+      return pauseJob(d, event.at, wake);
+    case "unpause":
+      return unpauseJob(d, event.at, wake);
+    case "parentPause":
+      return parentPauseChanged(d, event, wake);
+    default:
+      event satisfies never;
   }
+}
+
+/**
+ * At unpause: acts on what fell due while the job was paused. An event wait whose events all
+ * arrived, or a fan-out whose children all ended, completes first (they came before any deadline
+ * that passed meanwhile); then the step's timers (a retry, a poll, a delay, a deadline).
+ */
+function wake(d: Decider, at: number): void {
+  const s = d.state;
+  const before = s.current;
+  if (s.status !== "RUNNING" || !before) return;
+  if (before.wait?.type === "unpause") return beginAttempt(d, at);
+  if (before.wait?.type === "events") tryCompleteEventWait(d, at);
+  else if (before.wait?.type === "children") {
+    startWaitingChildren(d);
+    completeChildrenIfDone(d, at, completeAttempt, failAttempt);
+  }
+  // Only the same step's timers: a step that began just now has none due.
+  if (s.current === before) timerFired(d, at);
 }
 
 /** A PENDING job starts running: at `stepName`, the step it resumes at, or the first. */
@@ -123,11 +153,16 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
   if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
   const attempt = nextAttemptNumber(s, name);
   s.current = { name, attempt, triesUsed, attemptStartedAt: at };
-  // A long chain of pure steps yields to commit, and so does a run whose history (with the child
-  // rows it no longer needs) is full.
+  // A run whose history (with the child rows it no longer needs) is full continues as new here.
   if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
+  // A paused job begins the step at unpause.
+  if (isPaused(s)) {
+    s.current.wait = { type: "unpause" };
+    return;
+  }
+  // A long chain of pure steps yields to commit: it goes on from the alarm.
   if (s.inlineSteps >= d.ctx.maxInlineSteps) {
     s.current.wait = { type: "retry", at };
     return;
@@ -273,6 +308,7 @@ function continueAsNew(
     reason: next.reason,
     version: next.version,
     ...(s.admission ? { admission: s.admission } : {}),
+    ...(s.pause ? { pause: s.pause } : {}),
   };
   s.current = undefined;
   s.continuedAs = continuation;
@@ -441,6 +477,7 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
     s.error = result.error;
   }
   releaseLeases(d);
+  endPause(d);
   d.statusChanged(at);
   d.log("job.finished", { status, workflowName: s.identity.workflowName, ...(result.error ? { error: result.error } : {}) });
 }
@@ -448,7 +485,8 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
 function timerFired(d: Decider, at: number): void {
   const s = d.state;
   const cur = s.current;
-  if (s.status !== "RUNNING" || !cur) return;
+  // A paused job's timers that fall due are acted on at unpause (`wake`).
+  if (s.status !== "RUNNING" || !cur || isPaused(s)) return;
   if (cur.wait?.type === "retry") {
     if (at >= cur.wait.at) beginAttempt(d, at);
     return;

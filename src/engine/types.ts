@@ -22,6 +22,8 @@ export type StepWait =
   | { type: "timer"; at: number }
   /** The executor answered `successful_but_incomplete`: the step runs again at `at`. */
   | { type: "poll"; at: number }
+  /** The job is paused: the step's attempt begins at unpause (src/engine/pause.ts). */
+  | { type: "unpause" }
   | ChildrenWait;
 
 /**
@@ -125,6 +127,21 @@ export interface JobIdentity {
   scheduleId?: string;
   /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
   scheduledAt?: number;
+  /** The job this one reruns (RerunJob), and the step it began at (src/job/rerun.ts). */
+  rerunOf?: { jobId: string; fromStep: string };
+}
+
+/**
+ * Why a job is paused (src/engine/pause.ts): PauseJob on the job itself, or the latest word of its
+ * parent, which is paused while any ancestor is. The job is paused while either holds.
+ */
+export interface PauseState {
+  self: boolean;
+  parent: boolean;
+  /** The sequence number of the parent's latest word: an older one, arriving late, changes nothing. */
+  parentSeq: number;
+  /** Grows each time this job's own pause changes: the order its children apply its words in. */
+  seq: number;
 }
 
 /**
@@ -186,6 +203,8 @@ export interface JobState {
   inlineSteps: number;
   /** Present once the job has resource pools to wait for (see `Admission`). */
   admission?: Admission;
+  /** Present once the job was paused, or started under a paused parent (see `PauseState`). */
+  pause?: PauseState;
 }
 
 /** An ExecutionHistoryItem of API.md. */
@@ -231,7 +250,12 @@ export type EngineEvent =
   /** A resource pool granted the job its lease (at once, or later from its queue). */
   | { type: "leaseGranted"; poolId: string; epoch: number; at: number }
   /** A resource pool is full: the job waits in its queue. */
-  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number };
+  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number }
+  /** PauseJob and UnpauseJob on this job. */
+  | { type: "pause"; at: number }
+  | { type: "unpause"; at: number }
+  /** The parent's pause changed (its `seq` orders its words). */
+  | { type: "parentPause"; paused: boolean; seq: number; at: number };
 
 /** A job as the API shows it (JobSummary of API.md, with Canopy's additions); built by src/job/views.ts. */
 export interface JobSummary {
@@ -257,6 +281,10 @@ export interface JobSummary {
   runNumber: number;
   /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
   waitingForResourcePool?: { poolId: string; queuedAt?: string };
+  /** The job this one reruns, and the step it began at. */
+  rerunOf?: { jobId: string; fromStep: string };
+  /** Present (true) while the job is paused: it starts no new step attempt. */
+  paused?: true;
 }
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
@@ -294,7 +322,12 @@ export type Command =
   /** Ask this resource pool for a lease (round `epoch`). */
   | { type: "acquireLease"; poolId: string; epoch: number }
   /** Give back every lease (and queue place) of round `epoch`: the job ended. */
-  | { type: "releaseLeases"; epoch: number };
+  | { type: "releaseLeases"; epoch: number }
+  /**
+   * The job's pause changed: hold (or release) the child starts it owes, and tell these children,
+   * the ones it started that have not ended, with the job's pause sequence number.
+   */
+  | { type: "pauseChildren"; paused: boolean; seq: number; jobIds: string[] };
 
 /** What a fresh run of the same job starts from. */
 export interface Continuation {
@@ -316,6 +349,8 @@ export interface Continuation {
   version: "same" | { tag: string };
   /** The leases the job holds: the next run holds them on. */
   admission?: Admission;
+  /** A paused job's next run is paused too. */
+  pause?: PauseState;
 }
 
 /** Rows a decision changes besides the control row, history and work. */

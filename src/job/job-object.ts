@@ -11,7 +11,7 @@ import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
 import type { JobRpc, StartJob, StateMetadata } from "./messages";
-import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
+import { ApiError, ConflictError, NotFoundError, PayloadTooLargeError, type RpcResult } from "../errors";
 import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
@@ -24,12 +24,30 @@ import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
+import { TimeTravelRows } from "./time-travel-rows";
+import { isPaused, startedUnderParentPause } from "../engine/pause";
+import { planRerun } from "./rerun-source";
+import { copyFromSource, rerunRun } from "./rerun-target";
+import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 import type { WorkflowDefinition } from "../definition/schema";
 import { owedAudit } from "../audit/record";
 import type { AuditAction, AuditActor } from "../audit/types";
 
+/** A pause word whose commit fails goes back to its sender, which tries again; it must not fail a step. */
+const CALLER_PAUSE_EVENTS: ReadonlySet<EngineEvent["type"]> = new Set(["pause", "unpause", "parentPause"]);
+
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
+}
+
+/** `fn`'s value, or the ApiError it threw as a value (RPC loses an error's class). */
+function asResult<T>(fn: () => T): RpcResult<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    if (e instanceof ApiError) return fail(e);
+    throw e;
+  }
 }
 
 export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
@@ -40,11 +58,15 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** GetJob callers waiting for this run to end or hand over (in memory only; see `waitForEnd`). */
   readonly waiters = new Waiters();
   private alarmAt: number | undefined;
+  private readonly timeTravel: TimeTravelRows;
+  /** The copy that creates this rerun, while it runs: a concurrent call for the same rerun waits for it. */
+  private rerunCopy: Promise<RpcResult<{ jobId: string; created: boolean }>> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
+    this.timeTravel = new TimeTravelRows(this.store.tables);
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
@@ -89,7 +111,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
       return this.commitDecision(event, extra);
     } catch (e) {
       logEvent("commit.failed", { jobId: this.state!.identity.jobId, event: event.type, error: String(e) });
-      if (event.type === "abort" || event.type === "eventReceived") throw e;
+      if (event.type === "abort" || event.type === "eventReceived" || CALLER_PAUSE_EVENTS.has(event.type)) throw e;
       const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
       return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
     }
@@ -141,6 +163,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
   private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
     this.store.create(state, init.definition, executionData, events);
+    // A run that starts with all its predecessor's data keeps it: a rerun of it may need a value its steps overwrite.
+    if (init.continuation?.carry === "all") this.timeTravel.keepStartData(init.continuation.previousStepName);
     // A submission is flushed from the first alarm, whatever the job waits for next.
     if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
   }
@@ -157,7 +181,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
   private stateWakeAt(): number | undefined {
     const s = this.state;
-    if (!s || s.status !== "RUNNING" || !s.current) return undefined;
+    // A paused job's timers wait for unpause.
+    if (!s || s.status !== "RUNNING" || !s.current || isPaused(s)) return undefined;
     const times: number[] = [];
     const w = s.current.wait;
     if (w?.type === "retry" || w?.type === "timer" || w?.type === "poll") times.push(w.at);
@@ -210,7 +235,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (this.current) return { ok: true, value: { jobId, created: false, ...this.reportForCaller(init) } };
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
-    const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
+    const state = init.continuation ? continuedState(fresh, init.continuation) : startedUnderParentPause(fresh, init.parentPause, this.timeTravel.parentPause());
     const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
     const first: EngineEvent = tombstone
@@ -366,6 +391,109 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const s = this.state!;
     const owed = owedAudit(s.identity.organizationId, { actor, action, target: { type: "job", id: s.identity.jobId }, at });
     this.store.queue.enqueue({ id: owed.id, kind: "audit", payload: owed.payload, dueAt: at });
+  }
+
+  /** PauseJob: refused (409) on a job that has ended. */
+  async pause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.pause(organizationId, actor);
+    const s = this.state!;
+    if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status}; only a job that has not ended can be paused.`));
+    const at = Date.now();
+    const d = this.apply({ type: "pause", at }, () => this.oweAudit(actor, "job.pause", at));
+    return { ok: true, value: { jobId: s.identity.jobId, paused: isPaused(d.state) } };
+  }
+
+  /** UnpauseJob: lifts the job's own pause (a paused ancestor still holds it: `paused` says so). */
+  async unpause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.unpause(organizationId, actor);
+    const s = this.state!;
+    const at = Date.now();
+    const paused = s.pause?.self
+      ? isPaused(this.apply({ type: "unpause", at }, () => this.oweAudit(actor, "job.unpause", at)).state)
+      : isPaused(s) && !isTerminal(s.status);
+    return { ok: true, value: { jobId: s.identity.jobId, paused } };
+  }
+
+  /** The parent's pause changed. A word that overtakes the child's start is kept for it. */
+  async pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }> {
+    if (!this.current) {
+      this.timeTravel.keepParentPause({ paused, seq });
+      return { ok: true };
+    }
+    const live = await this.liveRun();
+    if (live) return live.pauseFromParent(paused, seq);
+    this.apply({ type: "parentPause", paused, seq, at: Date.now() });
+    return { ok: true };
+  }
+
+  // ---- RerunJob (src/job/rerun.ts): on the source, then on the new job ----------------------------
+
+  /** On the source: the plan of a rerun of the job's latest run (its checks, and where each value is). */
+  async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunAnswer>;
+    return asResult(() => planRerun({ state: this.state!, definition: this.current!.definition, store: this.store, rows: this.timeTravel }, request));
+  }
+
+  /** On the source run: the JSON texts at these places (a page of a rerun's copy). */
+  async rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const texts = sources.map((from) => this.timeTravel.readValue(from));
+    if (texts.some((t) => t === undefined)) return fail(new ConflictError("The job changed while a rerun copied it; rerun it again."));
+    return { ok: true, value: texts as string[] };
+  }
+
+  /** On the source run: a range of a step attempt's child rows (a page of a rerun's copy). */
+  async rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    return { ok: true, value: this.timeTravel.childRows(range.stepName, range.attempt, range.fromIndex, range.toIndex) };
+  }
+
+  /**
+   * On the new job: copies the plan's data from the source, then creates the run and starts it at
+   * the plan's step, in one commit. A rerun that exists is returned as it is.
+   */
+  async startRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    if (this.current) return { ok: true, value: { jobId: init.identity.jobId, created: false } };
+    this.rerunCopy ??= this.createRerun(init).finally(() => (this.rerunCopy = undefined));
+    return this.rerunCopy;
+  }
+
+  private async createRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    const jobId = init.identity.jobId;
+    try {
+      await copyFromSource(this.env, this.timeTravel, init);
+    } catch (e) {
+      if (e instanceof ApiError) return fail(e);
+      throw e;
+    }
+    if (this.current) return { ok: true, value: { jobId, created: false } };
+    const now = Date.now();
+    const { state, start, tellSource } = rerunRun(init, now);
+    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
+    try {
+      this.commitDecision({ type: "start", at: now }, undefined, () => {
+        this.createRun(state, start, start.executionData, []);
+        // What the rerun starts with, so that a rerun of the rerun can rebuild its data too.
+        this.timeTravel.keepStartData(init.plan.previousStepName);
+        this.store.queue.enqueue(tellSource);
+      });
+    } catch (e) {
+      this.current = null;
+      throw e;
+    }
+    return { ok: true, value: { jobId, created: true } };
+  }
+
+  /** On the source run: a rerun of it was made (RerunJobs reruns that one rather than this). */
+  async rerunMade(organizationId: string, made: RerunMade): Promise<{ ok: true }> {
+    if (this.owned(organizationId)) this.timeTravel.keepRerunMade(made);
+    return { ok: true };
   }
 
   /** Records an event once; one that arrives before its wait is kept for it. */

@@ -8,6 +8,7 @@ import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity,
 import type { AuditActor } from "../audit/types";
 import type { RpcResult } from "../errors";
 import type { WorkflowStateView } from "./views";
+import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 
 /** What creates a job run. */
 export interface StartJob {
@@ -23,6 +24,8 @@ export interface StartJob {
   continuation?: Continuation;
   /** The caller is the parent: return the child's report if it ends within `start`. */
   reportToCaller?: boolean;
+  /** The parent's pause word as the child starts (a later word, by `seq`, outranks it). */
+  parentPause?: { paused: boolean; seq: number };
 }
 
 /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
@@ -42,6 +45,21 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   cancel(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>>;
   /** `actor`: who asked, recorded in the audit log in the resume's own commit. */
   resume(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>>;
+  /** `actor`: who asked, recorded in the audit log in the pause's own commit. */
+  pause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>>;
+  /** `actor`: who asked, recorded in the audit log in the unpause's own commit. */
+  unpause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>>;
+  /** The parent's pause changed: `seq` orders its words. */
+  pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }>;
+  /** RerunJob, on the source: the checks, and the plan of the copy. */
+  planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>>;
+  /** RerunJob, on the source run: one page of the copy. */
+  rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>>;
+  rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>>;
+  /** RerunJob, on the new job: copies from the source, then creates and starts the run. */
+  startRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>>;
+  /** RerunJob, on the source run, from the new job: the rerun exists. */
+  rerunMade(organizationId: string, made: RerunMade): Promise<{ ok: true }>;
   sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>>;
   getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>>;
   getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>>;

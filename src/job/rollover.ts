@@ -70,5 +70,6 @@ export function continuedState(fresh: JobState, c: Continuation): JobState {
     ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
     // The job's leases are held by its id, not by a run: the next run holds them on.
     ...(c.admission ? { admission: c.admission } : {}),
+    ...(c.pause ? { pause: c.pause } : {}),
   };
 }

@@ -44,6 +44,8 @@ const TABLES = {
   // Metric events not yet written to D1 (metrics-outbox.ts).
   metric: `CREATE TABLE metric (key TEXT PRIMARY KEY, event TEXT NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
+  // The execution data a run started with, when more than its input (time-travel-rows.ts).
+  start_data: `CREATE TABLE start_data (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 } as const;
 
 export type Table = keyof typeof TABLES;

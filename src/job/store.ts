@@ -43,9 +43,10 @@ type ChildDbRow = {
 };
 
 // Stored values are tagged by their first character, so a user's JSON can never pass for a reference.
-const JSON_TAG = "j";
-const REF_TAG = "r";
-const BLOB_TAG = "b";
+// (Exported for the rows a rerun copies: src/job/time-travel-rows.ts.)
+export const JSON_TAG = "j";
+export const REF_TAG = "r";
+export const BLOB_TAG = "b";
 
 function childFromDb(r: ChildDbRow): ChildRow {
   const spec = JSON.parse(r.spec) as Pick<ChildRow, "workflowRef" | "workflowVersion">;

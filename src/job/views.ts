@@ -1,5 +1,6 @@
 /** The API's views of a job run, built from its state. */
-import { totalUnits } from "../engine/status";
+import { isTerminal, totalUnits } from "../engine/status";
+import { isPaused } from "../engine/pause";
 import type { HistoryItem, JobState, JobSummary } from "../engine/types";
 import { isoTime } from "../ids";
 
@@ -32,6 +33,8 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
     runNumber: id.runNumber,
     ...waitingFor(state),
+    ...(id.rerunOf ? { rerunOf: id.rerunOf } : {}),
+    ...(isPaused(state) && !isTerminal(state.status) ? { paused: true as const } : {}),
   };
 }
 

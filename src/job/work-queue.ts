@@ -32,7 +32,15 @@ export type WorkKind =
   | "releaseLeases"
   | "metrics"
   | "alert"
-  | "audit";
+  | "audit"
+  | "pauseChild"
+  | "rerunMade";
+
+/**
+ * The due time of work held while its job is paused (the child starts it owes): never due, and
+ * never an alarm time. Unpause makes it due again.
+ */
+const HELD_DUE_AT = Number.MAX_SAFE_INTEGER;
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
@@ -67,6 +75,9 @@ export class WorkQueue {
         return this.enqueue({ id: `lease:${c.epoch}:${c.poolId}`, kind: "acquireLease", payload: { poolId: c.poolId, epoch: c.epoch }, dueAt: now });
       case "releaseLeases":
         return this.enqueue({ id: `release:${c.epoch}`, kind: "releaseLeases", payload: { epoch: c.epoch }, dueAt: now });
+      case "pauseChildren":
+        this.holdChildStarts(c.paused, now);
+        return this.enqueuePauseWords(c.jobIds, c.paused, c.seq, now);
       case "log":
         return;
     }
@@ -81,6 +92,32 @@ export class WorkQueue {
        ON CONFLICT (id) DO NOTHING`,
       jobIds.map((id) => [`${prefix}:${id}`, id]),
       kind,
+      dueAt,
+    );
+  }
+
+  /** Holds the child starts a paused job owes (they wait, never due), or makes them due at unpause. */
+  private holdChildStarts(held: boolean, now: number): void {
+    if (!this.t.has("work")) return;
+    if (held) this.t.sql.exec(`UPDATE work SET due_at = ? WHERE kind = 'startChild'`, HELD_DUE_AT);
+    else this.t.sql.exec(`UPDATE work SET due_at = ? WHERE kind = 'startChild' AND due_at = ?`, now, HELD_DUE_AT);
+  }
+
+  /**
+   * One item per child (`pause:<jobId>`) carrying the job's latest pause word: a newer word replaces
+   * one not yet sent, and bumps the version so a delivery in flight of the older one does not remove it.
+   */
+  private enqueuePauseWords(jobIds: string[], paused: boolean, seq: number, dueAt: number): void {
+    if (jobIds.length === 0) return;
+    this.t.ensure("work");
+    this.t.bulk(
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version)
+       SELECT 'pause:' || (value ->> 0), 'pauseChild', json_object('jobId', value ->> 0, 'paused', json(?2), 'seq', ?3), ?4, 0, 0
+       FROM json_each(?1) WHERE true
+       ON CONFLICT (id) DO UPDATE SET payload = excluded.payload, version = work.version + 1, due_at = MIN(work.due_at, excluded.due_at), attempts = 0`,
+      jobIds.map((id) => [id]),
+      paused ? "true" : "false",
+      seq,
       dueAt,
     );
   }
@@ -116,7 +153,7 @@ export class WorkQueue {
   /** The earliest due time of any queued work. */
   nextWorkDue(): number | undefined {
     if (!this.t.has("work")) return undefined;
-    const row = this.t.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
+    const row = this.t.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work WHERE due_at < ?`, HELD_DUE_AT).toArray()[0];
     return row?.t ?? undefined;
   }
 

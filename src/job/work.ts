@@ -5,6 +5,7 @@
  */
 import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState } from "../engine/types";
 import { totalUnits } from "../engine/status";
+import { isPaused, pauseForChild } from "../engine/pause";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
@@ -25,6 +26,7 @@ import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
 import { deliverOwedAudit } from "../audit/record";
 import type { OwedAuditEntry } from "../audit/types";
+import type { RerunMade } from "./rerun-types";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
@@ -152,6 +154,16 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "audit":
       await deliverOwedAudit(host.bindings, item.payload as OwedAuditEntry);
       return true;
+    case "rerunMade": {
+      const { source, made } = item.payload as { source: { jobId: string; runNumber: number }; made: RerunMade };
+      await jobRunStub(host.bindings, source.jobId, source.runNumber).rerunMade(state.identity.organizationId, made);
+      return true;
+    }
+    case "pauseChild": {
+      const { jobId, paused, seq } = item.payload as { jobId: string; paused: boolean; seq: number };
+      await jobRunStub(host.bindings, jobId).pauseFromParent(paused, seq);
+      return true;
+    }
   }
 }
 
@@ -239,9 +251,16 @@ async function startChild(host: WorkHost, state: JobState, jobId: string, cache:
     child.row.status === "STARTING" &&
     !child.row.superseded;
   if (!wanted) return true; // cancelled or superseded before it started
+  // A paused job starts no child: the item stays, held until unpause (work-queue.ts).
+  if (isPaused(state)) return false;
   const init = await buildChildStart(host.bindings.DB, state, child.row, child.input, cache, Date.now());
+  // The job may have been paused while the start was built (the item is held by then).
+  const latest = host.state ?? state;
+  if (isPaused(latest)) return false;
+  // The child learns the pause word it starts under: a later word from this job outranks it.
+  const parentPause = pauseForChild(latest);
   // RPC wraps the result's type; it is the plain value `start` returned.
-  const result = (await jobRunStub(host.bindings, jobId).start({ ...init, reportToCaller: true })) as RpcResult<{ report?: ChildReportFact }>;
+  const result = (await jobRunStub(host.bindings, jobId).start({ ...init, reportToCaller: true, parentPause })) as RpcResult<{ report?: ChildReportFact }>;
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
   // A child that ended as it started sends its report back here, recorded as this item settles.
   if (result.value.report) pass.reports.push(result.value.report);

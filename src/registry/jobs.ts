@@ -184,6 +184,8 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
 
 export interface ListJobsQuery {
   status?: JobStatus;
+  /** One workflow exactly (RerunJobs' filter; ListJobs itself filters by name). */
+  workflowId?: string;
   workflowName?: string;
   workflowVersionNumber?: number;
   createdAfter?: string;
@@ -228,6 +230,7 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   const where: string[] = ["organization_id = ?"];
   const args: (string | number)[] = [organizationId];
   if (q.status) (where.push("status = ?"), args.push(q.status));
+  if (q.workflowId) (where.push("workflow_id = ?"), args.push(q.workflowId.toLowerCase()));
   // A case-insensitive contains match, as the client documents it; `%`, `_` and `\` in the query are literal.
   if (q.workflowName) (where.push("workflow_name LIKE ? ESCAPE '\\'"), args.push(`%${escapeLike(q.workflowName)}%`));
   if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));

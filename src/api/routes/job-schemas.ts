@@ -39,6 +39,14 @@ export const JobSummarySchema = z
       .object({ poolId: z.string(), queuedAt: z.string().optional() })
       .optional()
       .openapi({ description: "Extension: a PENDING job waits for a lease in this resource pool (queued since queuedAt)." }),
+    rerunOf: z
+      .object({ jobId: z.string(), fromStep: z.string() })
+      .optional()
+      .openapi({ description: "Extension: this job reruns that job, beginning at fromStep (RerunJob, RerunJobs)." }),
+    paused: z
+      .literal(true)
+      .optional()
+      .openapi({ description: "Extension: present while the job is paused (PauseJob, or a paused ancestor): it starts no new step attempt." }),
   })
   .openapi("JobSummary");
 

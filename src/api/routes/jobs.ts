@@ -54,7 +54,7 @@ async function describeJob(env: Env, organizationId: string, jobId: string, wait
  * submission's job before its start), runs `unstarted` with the job's index row instead. A job
  * that started in between is asked again.
  */
-async function orUnstarted<T>(
+export async function orUnstarted<T>(
   env: Env,
   organizationId: string,
   jobId: string,

@@ -115,6 +115,25 @@ describe("ListAuditLog", () => {
     expect((await log(client, orgId, "?action=job.pause")).entries).toHaveLength(1);
   });
 
+  it("records a job's pause and unpause by the job's own commits, and a rerun with the job it made", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const { workflowId } = await deployWorkflow(client, orgId, workflow(unique("nap"), [step("nap", "/canopy/delay", { config: { seconds: 3600 } })]));
+    const jobId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } });
+    const o = `/organizations/${orgId}/jobs/${jobId}`;
+    await client.expect(200, client.post(`${o}/pause`));
+    await client.expect(200, client.post(`${o}/unpause`));
+    // An unpause that lifts nothing is no action: no second entry.
+    await client.expect(200, client.post(`${o}/unpause`));
+    await client.expect(200, client.post(`${o}/cancel`));
+    await waitForJob(client, orgId, jobId);
+    const { jobId: rerunJobId } = await client.expect(201, client.post(`${o}/rerun`, {}));
+    const rerun = await waitForEntry(client, orgId, (e) => e.action === "job.rerun", `?targetId=${jobId}`);
+    expect(rerun).toMatchObject({ actor: { type: "token" }, target: { type: "job", id: jobId }, detail: { rerunJobId } });
+    await waitForEntry(client, orgId, (e) => e.action === "job.unpause", `?targetId=${jobId}`);
+    const actions = (await log(client, orgId, `?targetId=${jobId}`)).entries.map((e: any) => e.action);
+    expect(actions.sort()).toEqual(["job.cancel", "job.pause", "job.rerun", "job.unpause"]);
+  });
+
   it("records every other action of the API, with no entry for an action refused", async () => {
     const { orgId, client } = await newTenant(admin);
     const o = `/organizations/${orgId}`;
