@@ -96,6 +96,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.use("/organizations", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
+  app.use("/users/*", authenticate, authorize);
   registerOrganizationRoutes(app);
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);

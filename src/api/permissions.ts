@@ -100,6 +100,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "PATCH /organizations/{organizationId}": "organization:update",
   "DELETE /organizations/{organizationId}": "organization:delete",
   "GET /organizations/{organizationId}/users/me/permissions": "authenticated",
+  // Extension: who the token is (the console's sign-in finds a token's organization with it).
+  "GET /users/me": "authenticated",
   "GET /organizations/{organizationId}/egress-policy": "organization:read",
   "PUT /organizations/{organizationId}/egress-policy": "organization:update",
 

@@ -10,7 +10,7 @@ import { logEvent } from "../../log";
 import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { requireOrganization } from "../auth";
-import { callerName, type App } from "../context";
+import { submitterOf, type App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
 import {
   BatchResultSchema,
@@ -82,7 +82,7 @@ export function registerJobRoutes(app: App): void {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const item = submissionOf(c.req.valid("json"));
-      const { jobId } = await submitJob(c.env, { ...item, organizationId, submittedByUser: callerName(caller) });
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) });
       return c.json({ jobId }, 200);
     },
   );
@@ -115,7 +115,7 @@ export function registerJobRoutes(app: App): void {
         }
       });
       const valid = items.filter((item): item is BatchItem => !("error" in item));
-      const submitted = await submitBatch(c.env, organizationId, callerName(caller), valid);
+      const submitted = await submitBatch(c.env, organizationId, submitterOf(caller), valid);
       let next = 0;
       const results = items.map((item) => ("error" in item ? { error: item.error } : submitted[next++]!));
       return c.json({ results }, 200);
