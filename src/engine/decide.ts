@@ -14,10 +14,11 @@ import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChild
 import { getOwn, setOwn } from "./own-keys";
 import { materialize } from "./overlay";
 import { Decider } from "./decider";
-import { boundedPayload, exceedsBytes, measurePayload, payloadTooLarge, type BoundedPayload } from "./payload";
+import { recordAttempt, recordCancelled, type Produced, type Shared } from "./attempt-history";
+import { boundedPayload, exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
-import type { CallFacts, ChildrenRef, Continuation, CurrentStep, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
+import type { CallFacts, Continuation, Decision, EngineContext, EngineEvent, JobError, JobState, JobView } from "./types";
 import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
@@ -25,7 +26,20 @@ export function decide(ctx: EngineContext, state: JobState, view: JobView, event
   const d = new Decider(ctx, structuredClone(state), view);
   d.state.inlineSteps = 0;
   handle(d, event);
+  indexNewStep(d, state, event.at);
   return { state: d.state, changes: d.view.changes, commands: d.commands, history: d.history };
+}
+
+/**
+ * The job list shows the step a running top-level job is at: a decision that leaves it at another
+ * step than before has the index learn it (one coalesced write per alarm, not one per step). A
+ * child's row is its parent's to write, at its status changes only: a fan-out stays a few batches.
+ */
+function indexNewStep(d: Decider, before: JobState, at: number): void {
+  const s = d.state;
+  if (s.identity.parentJobId || s.status !== "RUNNING" || !s.current || s.continuedAs) return;
+  if (s.current.name === before.current?.name || d.commands.some((c) => c.type === "indexStatus")) return;
+  d.statusChanged(at);
 }
 
 function handle(d: Decider, event: EngineEvent): void {
@@ -167,10 +181,6 @@ function storeValue(d: Decider, key: string, value: unknown, json?: string): voi
   d.view.setValue(key, value, json);
 }
 
-/** Where a step's output comes from: a value, a copy of another key (a reference stays one), or its children. */
-type Shared = { copyOf: string } | { ref: ChildrenRef };
-type Produced = { value: unknown; json?: string } | Shared;
-
 function storeProduced(d: Decider, key: string, produced: Produced): void {
   retireReplaced(d, key);
   if ("ref" in produced) d.view.setRef(key, produced.ref);
@@ -291,52 +301,6 @@ function continueAsNew(
   d.log("job.continuedAsNew", { fromRun: s.identity.runNumber, toRun: continuation.toRun, nextStep: next.nextStep, reason: next.reason });
 }
 
-/** What an attempt's history item says besides its status and payload. */
-interface AttemptNotes {
-  errors?: string[];
-  statusCode?: number;
-  retryAt?: number;
-  /** The answer that failed the attempt, bounded: shown as its payload. */
-  response?: BoundedPayload;
-}
-
-/** Appends the history item of the current attempt. */
-function recordAttempt(d: Decider, status: HistoryDraft["output"]["status"], produced: Produced | undefined, at: number, notes: AttemptNotes = {}): void {
-  const cur = d.state.current!;
-  const input = cur.hasInput ? d.view.data(`${cur.name}Input`) : undefined;
-  const stored = produced && "copyOf" in produced ? d.view.data(produced.copyOf) : produced;
-  const { response } = notes;
-  d.addHistory({
-    stepName: cur.name,
-    stepExecutorType: d.step(cur.name)!.integrationDetails.type,
-    historySource: "engine",
-    ...(input && "ref" in input ? { input: null, inputRef: input.ref } : { input: input?.value ?? null }),
-    output: response
-      ? { status, payload: response.value }
-      : !stored
-        ? { status }
-        : "ref" in stored
-          ? { status, payloadRef: stored.ref }
-          : stored.value === undefined
-            ? { status }
-            : { status, payload: stored.value },
-    startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
-    endTimestamp: new Date(at).toISOString(),
-    errors: notes.errors ?? [],
-    warnings: [],
-    attempt: cur.attempt,
-    ...attemptPlace(d, cur),
-    ...(notes.retryAt !== undefined ? { retryAt: new Date(notes.retryAt).toISOString() } : {}),
-    ...(notes.statusCode !== undefined ? { statusCode: notes.statusCode } : {}),
-    ...(response?.truncatedFromBytes !== undefined ? { payloadTruncated: { originalBytes: response.truncatedFromBytes } } : {}),
-  });
-}
-
-/** Where an attempt stands: its try in this execution of the step, out of how many, in which iteration. */
-function attemptPlace(d: Decider, cur: CurrentStep): Pick<HistoryDraft, "executionAttempt" | "attemptsAllowed" | "iteration"> {
-  return { executionAttempt: Math.max(cur.triesUsed, 1), attemptsAllowed: (d.step(cur.name)?.retries ?? 0) + 1, iteration: cur.iteration ?? 1 };
-}
-
 /**
  * The current attempt produced `output`: check it, record it, and take the transition. `shared`
  * says the output is an entry the store already holds: a runChildJob step's children (assembled
@@ -358,9 +322,10 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
     const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
     if (outputErrors.length > 0) {
-      // The history keeps the answer that broke the schema (secrets replaced, bounded): it is what a user needs to see.
-      const shown = shared ? undefined : boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : output);
-      const facts: CallFacts = { ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}), ...(shown ? { response: shown } : {}) };
+      // The history keeps the value that broke the schema (a call's with its secrets replaced), bounded:
+      // it is what a user needs to see. A pass-through step's is its input; a fan-out's, its children's results.
+      const shown = boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : value);
+      const facts: CallFacts = { ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}), response: shown };
       return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at, undefined, facts);
     }
   }
@@ -554,25 +519,6 @@ function cancel(d: Decider, at: number, reason?: JobError): void {
   finishJob(d, "CANCELLED", at, { error: { ...error, ...(cur ? { stepName: cur.name } : {}) } });
 }
 
-/**
- * The step a job was cancelled at gets a history item of its own (no `attempt`: it is no attempt,
- * so no unit and no step metric), from when its pending attempt, wait or retry began.
- */
-function recordCancelled(d: Decider, cur: CurrentStep, error: JobError, at: number): void {
-  d.addHistory({
-    stepName: cur.name,
-    stepExecutorType: d.step(cur.name)?.integrationDetails.type ?? "",
-    historySource: "engine",
-    input: null,
-    output: { status: "failure" },
-    startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
-    endTimestamp: new Date(at).toISOString(),
-    errors: [`${error.code}: ${error.message}`],
-    warnings: [],
-    ...attemptPlace(d, cur),
-    cancelled: true,
-  });
-}
 
 function resume(d: Decider, at: number): void {
   const s = d.state;

@@ -31,6 +31,7 @@ interface JobRow {
   api_auth_token_id: string | null;
   child_key: string | null;
   child_index: number | null;
+  current_step_name: string | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -54,6 +55,7 @@ function toSummary(r: JobRow): JobSummary {
     ...(r.child_key !== null && r.child_key !== undefined ? { childKey: r.child_key } : {}),
     ...(r.child_index !== null && r.child_index !== undefined ? { childIndex: r.child_index } : {}),
     billableTransactionUnits: r.billable_units,
+    ...(r.current_step_name ? { currentStepName: r.current_step_name } : {}),
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
   };
@@ -157,15 +159,15 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
          started_at, finished_at, billable_units, error, index_seq, schedule_id, scheduled_at,
-         trigger_id, api_auth_token_id, child_key, child_index)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+         trigger_id, api_auth_token_id, child_key, child_index, current_step_name)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
          updated_at = excluded.updated_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
          billable_units = excluded.billable_units, error = excluded.error, index_seq = excluded.index_seq,
          trigger_id = excluded.trigger_id, api_auth_token_id = excluded.api_auth_token_id,
-         child_key = excluded.child_key, child_index = excluded.child_index
+         child_key = excluded.child_key, child_index = excluded.child_index, current_step_name = excluded.current_step_name
        WHERE excluded.index_seq > jobs.index_seq`,
     )
     .bind(
@@ -194,6 +196,7 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.apiAuthTokenId ?? null,
       job.childKey ?? null,
       job.childIndex ?? null,
+      job.currentStepName ?? null,
     );
 }
 

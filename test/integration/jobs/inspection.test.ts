@@ -251,6 +251,21 @@ describe("where a job came from, and the console's ListJobs", () => {
     }
   });
 
+  it("lists the step a running top-level job is at now, not only the one it first stopped at", async () => {
+    const t = await tenantWith(
+      admin,
+      workflow("two-waits", [step("first", waitEvents, { config: { eventIds: ["a"] } }, "second"), step("second", waitEvents, { config: { eventIds: ["b"] } })]),
+    );
+    const jobId = await submit(t.client, t.orgId, { workflowId: t.ids["two-waits"], workflowVersion: { tag: "$LIVE" } });
+    const listed = async () => (await t.client.expect(200, t.client.get(`/organizations/${t.orgId}/jobs?jobIdPrefix=${jobId}`))).jobs[0]?.currentStepName;
+    await expect.poll(listed, { timeout: 30_000 }).toBe("first");
+    await t.client.expect(200, t.client.post(`/organizations/${t.orgId}/jobs/${jobId}/events`, { eventId: "a" }));
+    await expect.poll(listed, { timeout: 30_000 }).toBe("second");
+    await t.client.expect(200, t.client.post(`/organizations/${t.orgId}/jobs/${jobId}/events`, { eventId: "b" }));
+    await waitForJob(t.client, t.orgId, jobId);
+    await expect.poll(listed, { timeout: 30_000 }).toBeUndefined();
+  });
+
   it("finds a job by the first characters of its id, in either case, and refuses what no id contains", async () => {
     const t = await tenantWith(admin, workflow("orders", [step("accept", noop)]));
     const ids = [];
