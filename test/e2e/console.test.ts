@@ -445,6 +445,17 @@ describe("the console: workflows, starting jobs, the job list and schedules", ()
     await page.getByRole("button", { name: "Apply" }).click();
     await page.getByRole("heading", { level: 1, name: `charge ${short(data.jobs.charge)}` }).waitFor();
 
+    // A job's children, by its id, in one status: the parent filter.
+    await page.goto(orgUrl(`/jobs?parentJobId=${data.jobs.chargeBatch}&status=FAILED`));
+    await expect.poll(() => page.getByTestId("total-count").textContent()).toMatch(/^3 jobs/);
+    expect(await page.getByLabel("Parent job id").inputValue()).toBe(data.jobs.chargeBatch);
+    expect(await page.locator('tbody td[data-label="Error"]').allTextContents()).toEqual(["HTTP_402", "HTTP_402", "HTTP_402"]);
+    await page.getByLabel("Parent job id").fill("");
+    await page.getByLabel("Root job id").fill(data.jobs.chargeBatch);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.getByTestId("total-count").textContent()).toMatch(/^4 jobs/);
+    expect(page.url()).toContain(`rootJobId=${data.jobs.chargeBatch}`);
+
     // The page is in the URL, and the list follows a running job to its end by itself.
     await page.goto(orgUrl("/jobs?hierarchy=ALL&workflowName=order-batch"));
     const big = page.locator(`tr[data-job-id="${data.jobs.batch1000}"]`);

@@ -38,6 +38,9 @@ const CHILD_FILTERS: { value: "" | JobStatus; label: string }[] = [
   { value: "CANCELLED", label: "Cancelled" },
 ];
 
+/** Short JSON is shown open; a long one (a fan-out's items) starts folded, so the page's answers stay in view. */
+const shortJson = (v: unknown) => v === undefined || JSON.stringify(v, null, 2).split("\n").length <= 24;
+
 /** A job id the API does not know: a page that says so, with ways back. */
 function UnknownJob({ org, jobId }: { org: string; jobId: string }) {
   useTitle("Job not found");
@@ -118,6 +121,7 @@ export function Job() {
   }
   if (!job.data || !summary) return null;
   const hasChildren = (childTotal ?? 0) > 0 || !!childFilter;
+  const input = state.data ? (state.data.state.executionData.workflowInput ?? null) : undefined;
   const reload = (message: string) => {
     setNotice(message);
     setLive(true);
@@ -149,8 +153,8 @@ export function Job() {
       <section aria-labelledby="data-h" className="panel">
         <h2 id="data-h">Input and output</h2>
         <div className="split even">
-          <JsonBlock label="Job input" value={state.data ? (state.data.state.executionData.workflowInput ?? null) : undefined} />
-          <JsonBlock label="Job output" value={summary.output} open={summary.output !== undefined} />
+          <JsonBlock label="Job input" value={input} open={shortJson(input)} />
+          <JsonBlock label="Job output" value={summary.output} open={summary.output !== undefined && shortJson(summary.output)} />
         </div>
       </section>
 

@@ -39,7 +39,8 @@ export function Jobs() {
   const pages = (search.get("pages") ?? "").split(",").filter(Boolean);
   const q = (search.get("q") ?? "").trim();
   const get = (k: string) => search.get(k) ?? "";
-  const hierarchy = get("hierarchy") || "TOP_LEVEL_ONLY";
+  // Top-level jobs by default; a parent's or a root's jobs are mostly children.
+  const hierarchy = get("hierarchy") || (get("parentJobId") || get("rootJobId") ? "ALL" : "TOP_LEVEL_ONLY");
   const path = `${orgPath(org)}/jobs${query({
     status: get("status"),
     workflowName: get("workflowName"),
@@ -120,26 +121,28 @@ export function Jobs() {
         </label>
         <details className="more-filters" open={!!(get("parentJobId") || get("rootJobId") || get("scheduleId") || get("createdAfter") || get("createdBefore"))}>
           <summary>More filters</summary>
-          <label>
-            Parent job id
-            <input name="parentJobId" defaultValue={get("parentJobId")} pattern="[0-9a-fA-F\-]{36}" />
-          </label>
-          <label>
-            Root job id
-            <input name="rootJobId" defaultValue={get("rootJobId")} pattern="[0-9a-fA-F\-]{36}" />
-          </label>
-          <label>
-            Schedule id
-            <input name="scheduleId" defaultValue={get("scheduleId")} />
-          </label>
-          <label>
-            Created after
-            <input type="datetime-local" name="createdAfter" defaultValue={get("createdAfter")} />
-          </label>
-          <label>
-            Created before
-            <input type="datetime-local" name="createdBefore" defaultValue={get("createdBefore")} />
-          </label>
+          <div className="more-filters-body">
+            <label>
+              Parent job id
+              <input name="parentJobId" defaultValue={get("parentJobId")} pattern="[0-9a-fA-F\-]{36}" />
+            </label>
+            <label>
+              Root job id
+              <input name="rootJobId" defaultValue={get("rootJobId")} pattern="[0-9a-fA-F\-]{36}" />
+            </label>
+            <label>
+              Schedule id
+              <input name="scheduleId" defaultValue={get("scheduleId")} />
+            </label>
+            <label>
+              Created after
+              <input type="datetime-local" name="createdAfter" defaultValue={get("createdAfter")} />
+            </label>
+            <label>
+              Created before
+              <input type="datetime-local" name="createdBefore" defaultValue={get("createdBefore")} />
+            </label>
+          </div>
         </details>
         <button type="submit">Apply</button>
         <button type="button" onClick={reload}>
