@@ -444,6 +444,9 @@ describe("the console: workflows, starting jobs, the job list and schedules", ()
     await page.getByLabel("Search jobs").fill(data.jobs.charge);
     await page.getByRole("button", { name: "Apply" }).click();
     await page.getByRole("heading", { level: 1, name: `charge ${short(data.jobs.charge)}` }).waitFor();
+    // Back returns to the search before it, not to a search that would open the job again.
+    await page.goBack();
+    await page.locator(`tr[data-job-id="${child.jobId}"]`).waitFor();
 
     // A job's children, by its id, in one status: the parent filter.
     await page.goto(orgUrl(`/jobs?parentJobId=${data.jobs.chargeBatch}&status=FAILED`));

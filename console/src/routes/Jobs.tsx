@@ -63,10 +63,10 @@ export function Jobs() {
   const now = useNow(true, 5000);
   const filtered = FILTERS.some((k) => search.get(k)) || q !== "";
 
-  // A whole job id that names one job opens it.
+  // A whole job id that names one job opens it, in place of the search (Back does not search again).
   useEffect(() => {
     if (UUID.test(q) && list?.jobs.length === 1 && list.jobs[0]!.jobId === q.toLowerCase()) {
-      navigate(`/organizations/${org}/jobs/${list.jobs[0]!.jobId}`);
+      navigate(`/organizations/${org}/jobs/${list.jobs[0]!.jobId}`, { replace: true });
     }
   }, [q, list, navigate, org]);
 
