@@ -188,6 +188,17 @@ export const RERUN_CONCURRENCY = 6;
 export const HISTORY_INLINE_PAYLOAD_BYTES = 16 * 1024;
 
 /**
+ * What a failed attempt's history item keeps of the answer that failed it (an HTTP error's body, the
+ * output that failed its schema, a function's error): its JSON, or its text, up to this many UTF-8
+ * bytes; beyond, the text is cut here and the item says so (`payloadTruncated`). It stays inline in
+ * the history row (under HISTORY_INLINE_PAYLOAD_BYTES), and a step that fails thousands of times keeps
+ * 4 KiB a try, not a copy of each 1 MiB answer (MAX_RESPONSE_BYTES): a run's history of 10,000 items
+ * (DEFAULT_HISTORY_ROLLOVER_THRESHOLD) then holds at most 40 MiB of them, far under the 10 GB a
+ * Durable Object may store.
+ */
+export const MAX_FAILED_ATTEMPT_PAYLOAD_BYTES = 4 * 1024;
+
+/**
  * An executor call that sets no `timeoutMs` and whose step sets no `timeoutSeconds` is aborted
  * after this long: one hung call must not hold the alarm and the work queued behind it.
  */

@@ -103,6 +103,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use("/organizations", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
   registerAdminRoutes(app);
+  app.use("/users/*", authenticate, authorize);
   registerOrganizationRoutes(app);
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);

@@ -104,6 +104,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "PATCH /organizations/{organizationId}": "organization:update",
   "DELETE /organizations/{organizationId}": "organization:delete",
   "GET /organizations/{organizationId}/users/me/permissions": "authenticated",
+  // Extension: who the token is (the console's sign-in finds a token's organization with it).
+  "GET /users/me": "authenticated",
   "GET /organizations/{organizationId}/egress-policy": "organization:read",
   // Who did what in the organization (src/audit/): reading the organization.
   "GET /organizations/{organizationId}/audit-log": "organization:read",

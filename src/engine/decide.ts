@@ -14,11 +14,12 @@ import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChild
 import { getOwn, setOwn } from "./own-keys";
 import { materialize } from "./overlay";
 import { Decider } from "./decider";
-import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
+import { recordAttempt, recordCancelled, type Produced, type Shared } from "./attempt-history";
+import { boundedPayload, exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import { endPause, isPaused, parentPauseChanged, pauseJob, unpauseJob } from "./pause";
-import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
+import type { CallFacts, Continuation, Decision, EngineContext, EngineEvent, JobError, JobState, JobView } from "./types";
 import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
@@ -26,7 +27,20 @@ export function decide(ctx: EngineContext, state: JobState, view: JobView, event
   const d = new Decider(ctx, structuredClone(state), view);
   d.state.inlineSteps = 0;
   handle(d, event);
+  indexNewStep(d, state, event.at);
   return { state: d.state, changes: d.view.changes, commands: d.commands, history: d.history };
+}
+
+/**
+ * The job list shows the step a running top-level job is at: a decision that leaves it at another
+ * step than before has the index learn it (one coalesced write per alarm, not one per step). A
+ * child's row is its parent's to write, at its status changes only: a fan-out stays a few batches.
+ */
+function indexNewStep(d: Decider, before: JobState, at: number): void {
+  const s = d.state;
+  if (s.identity.parentJobId || s.status !== "RUNNING" || !s.current || s.continuedAs) return;
+  if (s.current.name === before.current?.name || d.commands.some((c) => c.type === "indexStatus")) return;
+  d.statusChanged(at);
 }
 
 function handle(d: Decider, event: EngineEvent): void {
@@ -59,9 +73,9 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status !== "RUNNING" || !cur || cur.name !== event.stepName || cur.attempt !== event.attempt || cur.wait?.type !== "call") {
         return; // a late or duplicate result of an attempt that is over
       }
-      if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at);
-      else if (event.type === "stepIncomplete") pollLater(d, event.output, event.at);
-      else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs);
+      if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at, undefined, event.call);
+      else if (event.type === "stepIncomplete") pollLater(d, event.output, event.at, event.call);
+      else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs, event.call);
       return;
     }
     case "timerFired":
@@ -141,18 +155,19 @@ function run(d: Decider, at: number, stepName?: string): void {
   s.startedAt ??= at;
   d.statusChanged(at);
   d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
+  const resuming = stepName === undefined && s.resumeStepName !== undefined;
   const first = stepName ?? s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
   s.resumeStepName = undefined;
-  beginStep(d, first, at);
+  beginStep(d, first, at, resuming);
 }
 
-/** Starts a step: the first attempt, after a transition or a resume. */
-export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): void {
+/** Starts a step: the first attempt, after a transition, or again after a resume (the same iteration). */
+export function beginStep(d: Decider, name: string, at: number, resumed = false): void {
   const s = d.state;
   const stepDef = d.step(name);
   if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
   const attempt = nextAttemptNumber(s, name);
-  s.current = { name, attempt, triesUsed, attemptStartedAt: at };
+  s.current = { name, attempt, triesUsed: 0, attemptStartedAt: at, iteration: nextIteration(s, name, resumed) };
   // A run whose history (with the child rows it no longer needs) is full continues as new here.
   if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
@@ -168,6 +183,15 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
     return;
   }
   beginAttempt(d, at);
+}
+
+/** The iteration a step begins: the next one, or the one a resumed step stopped in. */
+function nextIteration(s: JobState, name: string, resumed: boolean): number {
+  s.iterations ??= {};
+  const last = getOwn(s.iterations, name) ?? 0;
+  const n = resumed ? Math.max(last, 1) : last + 1;
+  setOwn(s.iterations, name, n);
+  return n;
 }
 
 /** Each execution of a step name gets a fresh attempt number, so derived ids never repeat. */
@@ -191,10 +215,6 @@ function storeValue(d: Decider, key: string, value: unknown, json?: string): voi
   retireReplaced(d, key);
   d.view.setValue(key, value, json);
 }
-
-/** Where a step's output comes from: a value, a copy of another key (a reference stays one), or its children. */
-type Shared = { copyOf: string } | { ref: ChildrenRef };
-type Produced = { value: unknown; json?: string } | Shared;
 
 function storeProduced(d: Decider, key: string, produced: Produced): void {
   retireReplaced(d, key);
@@ -317,31 +337,12 @@ function continueAsNew(
   d.log("job.continuedAsNew", { fromRun: s.identity.runNumber, toRun: continuation.toRun, nextStep: next.nextStep, reason: next.reason });
 }
 
-/** Appends the history item of the current attempt. */
-function recordAttempt(d: Decider, status: HistoryDraft["output"]["status"], produced: Produced | undefined, at: number, errors: string[] = []): void {
-  const cur = d.state.current!;
-  const input = cur.hasInput ? d.view.data(`${cur.name}Input`) : undefined;
-  const stored = produced && "copyOf" in produced ? d.view.data(produced.copyOf) : produced;
-  d.addHistory({
-    stepName: cur.name,
-    stepExecutorType: d.step(cur.name)!.integrationDetails.type,
-    historySource: "engine",
-    ...(input && "ref" in input ? { input: null, inputRef: input.ref } : { input: input?.value ?? null }),
-    output: !stored ? { status } : "ref" in stored ? { status, payloadRef: stored.ref } : stored.value === undefined ? { status } : { status, payload: stored.value },
-    startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
-    endTimestamp: new Date(at).toISOString(),
-    errors,
-    warnings: [],
-    attempt: cur.attempt,
-  });
-}
-
 /**
  * The current attempt produced `output`: check it, record it, and take the transition. `shared`
  * says the output is an entry the store already holds: a runChildJob step's children (assembled
  * when read), or the step's input passed through unchanged (noop, delay). It is not copied.
  */
-export function completeAttempt(d: Decider, output: unknown, at: number, shared?: Shared): void {
+export function completeAttempt(d: Decider, output: unknown, at: number, shared?: Shared, call?: CallFacts): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
@@ -357,12 +358,16 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
     const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
     if (outputErrors.length > 0) {
-      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+      // The history keeps the value that broke the schema (a call's with its secrets replaced), bounded:
+      // it is what a user needs to see. A pass-through step's is its input; a fan-out's, its children's results.
+      const shown = boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : value);
+      const facts: CallFacts = { ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}), response: shown };
+      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at, undefined, facts);
     }
   }
   const outputKey = `${cur.name}Output`;
   storeProduced(d, outputKey, produced);
-  recordAttempt(d, "success", { copyOf: outputKey }, at);
+  recordAttempt(d, "success", { copyOf: outputKey }, at, call?.statusCode !== undefined ? { statusCode: call.statusCode } : {});
   s.previousStepName = cur.name;
   s.current = undefined;
 
@@ -412,7 +417,7 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
  * schema: only a final result is. Polls are bounded by the step's `timeoutSeconds` (a TIMEOUT, which
  * `retries` may retry from scratch) and by MAX_POLLS_PER_STEP.
  */
-function pollLater(d: Decider, output: unknown, at: number): void {
+function pollLater(d: Decider, output: unknown, at: number, call?: CallFacts): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
@@ -420,7 +425,7 @@ function pollLater(d: Decider, output: unknown, at: number): void {
   if (!measured.ok) return failAttempt(d, measured.error, false, at);
   const outputKey = `${cur.name}Output`;
   storeValue(d, outputKey, output, measured.json);
-  recordAttempt(d, "successful_but_incomplete", { copyOf: outputKey }, at);
+  recordAttempt(d, "successful_but_incomplete", { copyOf: outputKey }, at, call?.statusCode !== undefined ? { statusCode: call.statusCode } : {});
   const polls = (cur.polls ?? 0) + 1;
   if (polls >= MAX_POLLS_PER_STEP) {
     d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: "POLL_LIMIT" });
@@ -433,6 +438,7 @@ function pollLater(d: Decider, output: unknown, at: number): void {
     triesUsed: cur.triesUsed,
     attemptStartedAt: at,
     polls,
+    ...(cur.iteration !== undefined ? { iteration: cur.iteration } : {}),
     ...(cur.deadline !== undefined ? { deadline: cur.deadline } : {}),
     wait: { type: "poll", at: next },
   };
@@ -440,17 +446,29 @@ function pollLater(d: Decider, output: unknown, at: number): void {
 }
 
 /** The current attempt failed: retry after a durable backoff, or fail the job. */
-export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
+export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number, call?: CallFacts): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  recordAttempt(d, "failure", undefined, at, [`${error.code}: ${error.message}`]);
-  d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
   const retries = stepDef.retries ?? 0;
+  const retryAt = retryable && cur.triesUsed <= retries ? at + Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0) : undefined;
+  recordAttempt(d, "failure", undefined, at, {
+    errors: [`${error.code}: ${error.message}`],
+    ...(retryAt !== undefined ? { retryAt } : {}),
+    ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}),
+    ...(call?.response ? { response: call.response } : {}),
+  });
+  d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
   if (cur.wait?.type === "children") cancelStepChildren(d, cur.name, cur.attempt);
-  if (retryable && cur.triesUsed <= retries) {
-    const wait = Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0);
-    s.current = { name: cur.name, attempt: nextAttemptNumber(s, cur.name), triesUsed: cur.triesUsed, attemptStartedAt: at, wait: { type: "retry", at: at + wait } };
+  if (retryAt !== undefined) {
+    s.current = {
+      name: cur.name,
+      attempt: nextAttemptNumber(s, cur.name),
+      triesUsed: cur.triesUsed,
+      attemptStartedAt: at,
+      ...(cur.iteration !== undefined ? { iteration: cur.iteration } : {}),
+      wait: { type: "retry", at: retryAt },
+    };
     return;
   }
   if (cur.wait?.type === "children") s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
@@ -527,15 +545,18 @@ function cancel(d: Decider, at: number, reason?: JobError): void {
   const s = d.state;
   if (isTerminal(s.status)) return;
   const cur = s.current;
+  const error = reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) };
   if (cur) {
     s.resumeStepName = cur.name;
+    recordCancelled(d, cur, error, at);
     if (cur.wait?.type === "children") {
       cancelStepChildren(d, cur.name, cur.attempt);
       s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
     }
   }
-  finishJob(d, "CANCELLED", at, { error: reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) } });
+  finishJob(d, "CANCELLED", at, { error: { ...error, ...(cur ? { stepName: cur.name } : {}) } });
 }
+
 
 function resume(d: Decider, at: number): void {
   const s = d.state;
@@ -553,5 +574,5 @@ function resume(d: Decider, at: number): void {
   s.status = "RUNNING";
   s.resumeStepName = undefined;
   d.statusChanged(at);
-  beginStep(d, step, at);
+  beginStep(d, step, at, true);
 }

@@ -3,6 +3,7 @@
  * history it emits. All plain JSON values, so state round-trips through SQLite unchanged.
  */
 import type { WorkflowDefinition } from "../definition/schema";
+import type { BoundedPayload } from "./payload";
 
 export type JobStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
@@ -98,6 +99,11 @@ export interface CurrentStep {
   deadline?: number;
   /** `successful_but_incomplete` results so far in this execution of the step (retries start over). */
   polls?: number;
+  /**
+   * Which execution of the step this is in the run (1-based): a transition into the step starts the
+   * next one (a loop's `tick → tick` too); retries, polls and a resume stay in the same one.
+   */
+  iteration?: number;
   wait?: StepWait;
 }
 
@@ -127,6 +133,14 @@ export interface JobIdentity {
   scheduleId?: string;
   /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
   scheduledAt?: number;
+  /** The webhook trigger whose delivery started this job (a top-level job only). */
+  triggerId?: string;
+  /** The API token that submitted this job (a top-level job only). */
+  apiAuthTokenId?: string;
+  /** A child's key in its parent's step: its `id`, or its forEach index, as a string. */
+  childKey?: string;
+  /** A child's place in its parent's step's list of children (0-based). */
+  childIndex?: number;
   /** The job this one reruns (RerunJob), and the step it began at (src/job/rerun.ts). */
   rerunOf?: { jobId: string; fromStep: string };
 }
@@ -183,6 +197,8 @@ export interface JobState {
   resumeChildren?: { stepName: string; attempt: number };
   /** Executions per step name in this run: part of child ids, so a loop never reuses one. */
   attemptCounters: Record<string, number>;
+  /** Transitions into each step in this run (CurrentStep.iteration); absent in runs older than it. */
+  iterations?: Record<string, number>;
   /** Units: this run's own step attempts, plus those of its descendants, plus earlier runs'. */
   ownUnits: number;
   /** Sum of the latest units each child reported. */
@@ -220,16 +236,43 @@ export interface HistoryItem {
   errors: string[];
   warnings: string[];
   eventId?: string;
+  /** Extension: the attempt's number among all attempts of this step in the run (part of derived ids). */
   attempt?: number;
+  /** Extension: the try within this execution of the step, 1-based (retries count; polls share their try). */
+  executionAttempt?: number;
+  /** Extension: the tries this execution of the step may take: 1 + its `retries`. */
+  attemptsAllowed?: number;
+  /** Extension: which execution of the step in this run (a loop's second pass is 2); see CurrentStep.iteration. */
+  iteration?: number;
+  /** Extension: a failed attempt that will be tried again: when (RFC 3339). */
+  retryAt?: string;
+  /** Extension: the HTTP status the far end answered (HTTP, Lambda, Cloud Function steps). */
+  statusCode?: number;
+  /** Extension: the failure's payload is the start of a longer answer (MAX_FAILED_ATTEMPT_PAYLOAD_BYTES). */
+  payloadTruncated?: { originalBytes: number };
+  /** Extension: the step was cancelled (with the job) while this item's attempt, wait or retry was pending. */
+  cancelled?: true;
+}
+
+/**
+ * What the call behind an attempt tells its history item, besides its result. Built by the Durable
+ * Object (src/executors/call-facts.ts) with the step's secrets already replaced.
+ */
+export interface CallFacts {
+  statusCode?: number;
+  /** A failed call's answer (an error's body, a malformed answer), bounded for the history. */
+  response?: BoundedPayload;
+  /** A completed call's output with the step's secrets replaced, when it held any: what history may show of it. */
+  redactedOutput?: unknown;
 }
 
 export type EngineEvent =
   | { type: "start"; at: number; stepName?: string }
   /** A job created already failed (a child whose input is invalid): it never runs. */
   | { type: "reject"; error: JobError; at: number }
-  | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number }
+  | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number; call?: CallFacts }
   /** The executor answered `successful_but_incomplete` with `output`: poll again later. */
-  | { type: "stepIncomplete"; stepName: string; attempt: number; output: unknown; at: number }
+  | { type: "stepIncomplete"; stepName: string; attempt: number; output: unknown; at: number; call?: CallFacts }
   | {
       type: "stepFailed";
       stepName: string;
@@ -238,6 +281,7 @@ export type EngineEvent =
       retryable: boolean;
       retryAfterMs?: number;
       at: number;
+      call?: CallFacts;
     }
   | { type: "timerFired"; at: number }
   | { type: "eventReceived"; eventId: string; payload: unknown; at: number }
@@ -285,7 +329,44 @@ export interface JobSummary {
   rerunOf?: { jobId: string; fromStep: string };
   /** Present (true) while the job is paused: it starts no new step attempt. */
   paused?: true;
+  /** The webhook trigger whose delivery started the job. */
+  triggerId?: string;
+  /** The API token that submitted the job. */
+  apiAuthTokenId?: string;
+  /** A child's key in its parent's step (its `id`, or its forEach index) and its place in that step's list. */
+  childKey?: string;
+  childIndex?: number;
+  /** GetJob only (read from the job's own object, never from an index): what the job waits for now. */
+  waitingFor?: WaitingFor;
 }
+
+/**
+ * What a job that has not ended waits for now, in data (GetJob's `waitingFor` extension). Times are
+ * RFC 3339; `since` is when the wait began, `until` when it is due. Attempts count tries within the
+ * step's current execution, out of `attemptsAllowed` (1 + retries).
+ */
+export type WaitingFor =
+  | { kind: "resourcePool"; poolId: string; since?: string }
+  | { kind: "call"; stepName: string; since: string; attempt: number; attemptsAllowed: number; timeoutAt?: string }
+  | { kind: "retry"; stepName: string; since: string; until: string; attempt: number; attemptsAllowed: number }
+  | { kind: "poll"; stepName: string; since: string; until: string; polls: number; timeoutAt?: string }
+  | { kind: "events"; stepName: string; since: string; eventIds: string[]; received: string[]; timeoutAt?: string }
+  | { kind: "timer"; stepName: string; since: string; until: string }
+  /** The job is paused at this step: it begins the step's next attempt at unpause (src/engine/pause.ts). */
+  | { kind: "unpause"; stepName: string; since: string }
+  | {
+      kind: "children";
+      stepName: string;
+      since: string;
+      total: number;
+      /** Children not yet ended: `running` started, `notStarted` waiting for room under maxConcurrency. */
+      running: number;
+      notStarted: number;
+      succeeded: number;
+      /** Ended without succeeding (failed or cancelled). */
+      failed: number;
+      toleratedFailures: number;
+    };
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {

@@ -59,10 +59,19 @@ export interface CallContext<Config> {
   signal: AbortSignal;
 }
 
+/**
+ * What the far end answered, for the attempt's history item: its HTTP status and, for a failure, its
+ * body as received (src/executors/call-facts.ts replaces the step's secrets in it and bounds it).
+ */
+export interface CallResponse {
+  statusCode: number;
+  body?: string;
+}
+
 export type CallResult =
   /** `incomplete`: the far end answered `{"status": "successful_but_incomplete"}`; the step polls again. */
-  | { ok: true; output: unknown; incomplete?: true }
-  | { ok: false; error: JobError; retryable: boolean; retryAfterMs?: number };
+  | { ok: true; output: unknown; incomplete?: true; statusCode?: number }
+  | { ok: false; error: JobError; retryable: boolean; retryAfterMs?: number; response?: CallResponse };
 
 export interface Executor<Config = unknown> {
   readonly type: string;

@@ -28,11 +28,16 @@ export const MAX_BATCH_TARGETS = 20;
 /** Targets resolved at once: Cloudflare runs at most 6 outbound connections per request. */
 const TARGET_CONCURRENCY = 6;
 
-export type BatchItem = Omit<SubmitRequest, "organizationId" | "submittedByUser" | "jobId">;
+export type BatchItem = Omit<SubmitRequest, "organizationId" | "submittedByUser" | "apiAuthTokenId" | "jobId">;
 export type BatchItemResult = { jobId: string } | { error: ErrorInfo };
 
 /** Submits every valid item; answers one result per item, in order. */
-export async function submitBatch(env: Env, organizationId: string, submittedByUser: string, items: BatchItem[]): Promise<BatchItemResult[]> {
+export async function submitBatch(
+  env: Env,
+  organizationId: string,
+  submitter: Pick<SubmitRequest, "submittedByUser" | "apiAuthTokenId">,
+  items: BatchItem[],
+): Promise<BatchItemResult[]> {
   const results: BatchItemResult[] = new Array(items.length);
   const targets = await resolveTargets(env, organizationId, items);
 
@@ -45,7 +50,7 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
         throw new ValidationError(`A batch may name at most ${MAX_BATCH_TARGETS} distinct workflow versions; this item is past that.`);
       }
       if (target instanceof ApiError) throw target;
-      accepted.push({ index, prepared: checkedSubmission({ ...item, organizationId, submittedByUser }, target) });
+      accepted.push({ index, prepared: checkedSubmission({ ...item, organizationId, ...submitter }, target) });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       results[index] = { error: e.toInfo() };

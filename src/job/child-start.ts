@@ -72,6 +72,9 @@ export async function buildChildStart(
     rootJobId: p.rootJobId,
     depth: p.depth + 1,
     createdAt: now,
+    // Where the child sits in its parent's step: the console lists and names children by these.
+    childKey: slot.key,
+    childIndex: slot.childIndex,
   };
   const executionData = { workflowInput: input };
   if (!resolved.ok) {

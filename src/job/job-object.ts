@@ -19,7 +19,7 @@ import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
-import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
+import { jobSummary, waitingFor, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
 import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
@@ -333,7 +333,9 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
-    return { ok: true, value: jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined) };
+    const summary = jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined);
+    const waiting = waitingFor(s, this.current!.definition, (eventId) => this.store.event(eventId)?.consumed === false);
+    return { ok: true, value: waiting ? { ...summary, waitingFor: waiting } : summary };
   }
 
   /**

@@ -22,6 +22,7 @@ import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
+import { callFacts, recordingSecrets, redactedError } from "../executors/call-facts";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
 import { deliverOwedAudit } from "../audit/record";
@@ -282,6 +283,9 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
   if (budgets.length === 0) budgets.push(Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS);
   const signal = AbortSignal.timeout(Math.max(1, Math.min(...budgets)));
   const org = state.identity.organizationId;
+  // Every secret value the call reads is kept here, to be replaced in what its history shows.
+  const secretsRead: string[] = [];
+  const reader = bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings);
   const result: CallResult = executor?.call
     ? await executor
         .call({
@@ -292,7 +296,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           organizationId: org,
           attempt,
           env: host.bindings,
-          secrets: bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings),
+          secrets: recordingSecrets(reader, secretsRead),
           egress: organizationEgress(host.bindings, org),
           signal,
         })
@@ -307,8 +311,13 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
     : { ok: false, error: { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, retryable: false };
   const at = Date.now();
   const done = () => host.store.queue.done(item);
+  const facts = callFacts(result, secretsRead);
+  const call = facts ? { call: facts } : {};
   // The result and the removal of the work item commit together: a crash before this redoes the call.
-  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at }, done);
-  else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);
+  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at, ...call }, done);
+  else {
+    const error = redactedError(result.error, secretsRead);
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}), ...call }, done);
+  }
   return false;
 }

@@ -3,10 +3,18 @@ import type { ApiErrorBody } from "./types";
 
 const TOKEN_KEY = "canopy.token";
 
+/** The window event sent when the API refuses the signed-in token (expired or revoked): `detail` says why. */
+export const SESSION_ENDED = "canopy:session-ended";
+
 export const session = {
   token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
   signIn: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
   signOut: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Forgets a token the API no longer accepts, and tells the frame to ask for another. */
+  end: (why: string) => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    window.dispatchEvent(new CustomEvent<string>(SESSION_ENDED, { detail: why }));
+  },
 };
 
 /** An answer in the API's error format (or a network failure, code "NetworkError"). */
@@ -50,7 +58,10 @@ export async function api<T>(path: string, { method = "GET", body, token, signal
   }
   if (!res.ok) {
     const err = (parsed ?? {}) as Partial<ApiErrorBody>;
-    throw new ApiError(res.status, err.code ?? `HTTP ${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.errors ?? []);
+    const error = new ApiError(res.status, err.code ?? `HTTP ${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.errors ?? []);
+    // The session's own token was refused: it expired or was revoked while the tab was open.
+    if (res.status === 401 && token === undefined && bearer !== null) session.end(error.message);
+    throw error;
   }
   return parsed as T;
 }

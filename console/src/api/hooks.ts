@@ -1,5 +1,6 @@
 /** Hooks that fetch: pages and components take data, these fetch it. */
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useLocation } from "react-router";
 import { api } from "./client";
 
 export interface Loaded<T> {
@@ -50,4 +51,35 @@ export function useApi<T>(path: string | null, pollMs = 0): Loaded<T> {
 
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { data, error, loading, reload };
+}
+
+/** Names the page in the tab's title: "<what> · Canopy". */
+export function useTitle(what: string | undefined): void {
+  useEffect(() => {
+    document.title = what ? `${what} · Canopy` : "Canopy console";
+  }, [what]);
+}
+
+/** The time now, ticking every `everyMs` while `live`. */
+export function useNow(live: boolean, everyMs = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!live) return;
+    const t = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(t);
+  }, [live, everyMs]);
+  return live ? now : Date.now();
+}
+
+/**
+ * The element the address's #hash names, once `ready` (its page's data has arrived): scrolled into
+ * view, and returned so the page can mark it. (A single-page app's links do not scroll by themselves.)
+ */
+export function useHashTarget(ready: boolean): string {
+  const { hash } = useLocation();
+  const id = decodeURIComponent(hash.slice(1));
+  useEffect(() => {
+    if (ready && id) document.getElementById(id)?.scrollIntoView({ block: "start" });
+  }, [ready, id]);
+  return id;
 }

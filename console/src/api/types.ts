@@ -39,7 +39,26 @@ export interface JobSummary {
   error?: JobError;
   output?: unknown;
   runNumber: number;
+  scheduleId?: string;
+  scheduledAt?: string;
+  triggerId?: string;
+  apiAuthTokenId?: string;
+  childKey?: string;
+  childIndex?: number;
+  waitingForResourcePool?: { poolId: string; queuedAt?: string };
+  /** GetJob only: what a job that has not ended waits for now. */
+  waitingFor?: WaitingFor;
 }
+
+export type WaitingFor =
+  | { kind: "resourcePool"; poolId: string; since?: string }
+  | { kind: "call"; stepName: string; since: string; attempt: number; attemptsAllowed: number; timeoutAt?: string }
+  | { kind: "retry"; stepName: string; since: string; until: string; attempt: number; attemptsAllowed: number }
+  | { kind: "poll"; stepName: string; since: string; until: string; polls: number; timeoutAt?: string }
+  | { kind: "events"; stepName: string; since: string; eventIds: string[]; received: string[]; timeoutAt?: string }
+  | { kind: "timer"; stepName: string; since: string; until: string }
+  | { kind: "unpause"; stepName: string; since: string }
+  | { kind: "children"; stepName: string; since: string; total: number; running: number; notStarted: number; succeeded: number; failed: number; toleratedFailures: number };
 
 export interface GetJobResponse {
   job: JobSummary;
@@ -65,6 +84,16 @@ export interface HistoryItem {
   errors: string[];
   warnings: string[];
   eventId?: string;
+  attempt?: number;
+  /** The try within this execution of the step, of `attemptsAllowed` (1 + retries). */
+  executionAttempt?: number;
+  attemptsAllowed?: number;
+  /** Which execution of the step in the run (a loop's passes). */
+  iteration?: number;
+  retryAt?: string;
+  statusCode?: number;
+  payloadTruncated?: { originalBytes: number };
+  cancelled?: true;
 }
 
 export interface WorkflowState {
@@ -100,4 +129,54 @@ export interface ApiErrorBody {
   code: string;
   message: string;
   errors?: string[];
+}
+
+/** GET /users/me: who the signed-in token is. */
+export interface CallerInfo {
+  caller: { type: "admin" } | { type: "token"; organizationId: string; apiAuthTokenId: string; name: string; expiresAt?: string };
+  permissions: string[];
+}
+
+export interface ScheduleSpec {
+  workflowId: string;
+  workflowName: string;
+  workflowVersion: { tag: string } | { versionId: string } | { versionNumber: number };
+  inputJson: Record<string, unknown>;
+  cron: string;
+  timezone: string;
+  startAt?: string;
+  endAt?: string;
+  jitterSeconds: number;
+  overlapPolicy: string;
+  catchupWindowSeconds: number;
+  pauseOnFailure: boolean;
+}
+
+export interface ScheduleSummary {
+  scheduleId: string;
+  spec: ScheduleSpec;
+  paused: boolean;
+  note?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ScheduleAction {
+  trigger: "SCHEDULED" | "TRIGGERED" | "BACKFILL";
+  scheduledAt: string;
+  actionTime: string;
+  jobId?: string;
+  result: string;
+  detail?: string;
+}
+
+export interface Schedule extends ScheduleSummary {
+  nextFireTimes: string[];
+  recentActions: ScheduleAction[];
+  missedCount: number;
+  skippedCount: number;
+}
+
+export interface MetricSeries {
+  results: { timestamp: string; value: number }[];
 }

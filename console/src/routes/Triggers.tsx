@@ -2,7 +2,8 @@
 import { useState, type FormEvent } from "react";
 import { useParams } from "react-router";
 import { api, orgPath } from "../api/client";
-import { useApi } from "../api/hooks";
+import { useApi, useHashTarget, useTitle } from "../api/hooks";
+import { useCan } from "../api/caller";
 import type { WebhookTrigger, Workflow } from "../api/types";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { time } from "../components/format";
@@ -23,6 +24,10 @@ export function Triggers() {
   const [error, setError] = useState<Error>();
   const [deleting, setDeleting] = useState<WebhookTrigger>();
   const names = new Map((workflows.data?.workflows ?? []).map((w) => [w.workflowId, w.name]));
+  const can = useCan();
+  const canChange = can("job:submit");
+  useTitle("Webhook triggers");
+  const target = useHashTarget(!!list.data);
 
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -57,6 +62,7 @@ export function Triggers() {
   return (
     <section>
       <h1>Webhook triggers</h1>
+      {canChange && (
       <form className="panel create-trigger" onSubmit={create} aria-labelledby="create-h">
         <h2 id="create-h">New trigger</h2>
         <label>
@@ -88,6 +94,7 @@ export function Triggers() {
           Create trigger
         </button>
       </form>
+      )}
       {error && <ErrorBox error={error} title="The trigger could not be changed" />}
       {created && (
         <div className="panel secret" role="status">
@@ -124,7 +131,7 @@ export function Triggers() {
             </thead>
             <tbody>
               {list.data.webhookTriggers.map((t) => (
-                <tr key={t.triggerId} data-trigger={t.name}>
+                <tr key={t.triggerId} data-trigger={t.name} id={`trigger-${t.triggerId}`} className={target === `trigger-${t.triggerId}` ? "targeted" : undefined}>
                   <td>{t.name}</td>
                   <td>
                     {names.get(t.workflowId) ?? t.workflowId.slice(0, 8)} <span className="muted">{versionText(t.workflowVersion)}</span>
@@ -135,9 +142,11 @@ export function Triggers() {
                   </td>
                   <td>{time(t.createdAt)}</td>
                   <td>
-                    <button type="button" className="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
-                      Delete
-                    </button>
+                    {canChange && (
+                      <button type="button" className="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

@@ -1,12 +1,22 @@
-/** One workflow: a version picker, its definition drawn as a graph, and the raw JSON beside it. */
-import { lazy, Suspense } from "react";
-import { useParams, useSearchParams } from "react-router";
-import { orgPath } from "../api/client";
-import { useApi } from "../api/hooks";
-import type { Workflow as WorkflowT, WorkflowVersion } from "../api/types";
-import { Empty, ErrorBox, Loading } from "../components/States";
+/**
+ * One workflow: a version picker, "Start job" (an input editor checked against the version's
+ * workflowInput schema as you type), its recent jobs, its metrics as small charts, and the chosen
+ * version's definition drawn as a graph beside its JSON.
+ */
+import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { api, orgPath, query } from "../api/client";
+import { useCan } from "../api/caller";
+import { useApi, useNow, useTitle } from "../api/hooks";
+import type { ListJobsResponse, Workflow as WorkflowT, WorkflowVersion } from "../api/types";
+import { json, jobDuration, shortId } from "../components/format";
+import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
+import { Time } from "../components/Time";
+import { definitionsOf, exampleInput, inputProblems } from "../schema";
+import { WorkflowMetrics } from "./workflow-metrics";
 
 const WorkflowGraph = lazy(() => import("../components/WorkflowGraph"));
+const RECENT_JOBS = 10;
 
 function pretty(text: string): string {
   try {
@@ -16,34 +26,189 @@ function pretty(text: string): string {
   }
 }
 
+/** The "Start job" dialog: the input, checked as it is typed, and a Start that opens the new job. */
+function StartJob({ org, workflow, version, open, onClose }: { org: string; workflow: WorkflowT; version: WorkflowVersion; open: boolean; onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const navigate = useNavigate();
+  const definitions = useMemo(() => definitionsOf(version.definition), [version.definition]);
+  const [text, setText] = useState(() => json(exampleInput(version.definition)));
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setText(json(exampleInput(version.definition))), [version.definition]);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  const problems = useMemo(() => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return [`Not valid JSON: ${(e as Error).message}`];
+    }
+    return inputProblems(definitions, value);
+  }, [text, definitions]);
+
+  async function start(e: FormEvent) {
+    e.preventDefault();
+    if (problems.length > 0) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { jobId } = await api<{ jobId: string }>(`${orgPath(org)}/jobs`, {
+        method: "POST",
+        body: { workflowId: workflow.workflowId, workflowVersion: { versionId: version.versionId }, inputJson: JSON.parse(text) as unknown },
+      });
+      onClose();
+      navigate(`/organizations/${org}/jobs/${jobId}`);
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <dialog ref={ref} className="start-job" aria-labelledby="start-title" onClose={() => open && onClose()}>
+      <form onSubmit={start}>
+        <h2 id="start-title">
+          Start a job of {workflow.name} <span className="muted">v{version.versionNumber}</span>
+        </h2>
+        <label htmlFor="job-input">Input</label>
+        <textarea
+          id="job-input"
+          rows={12}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          spellCheck={false}
+          aria-invalid={problems.length > 0}
+          aria-describedby="input-problems"
+        />
+        <div id="input-problems" aria-live="polite">
+          {problems.length === 0 ? (
+            <p className="ok">{Object.hasOwn(definitions, "workflowInput") ? "The input matches the workflow's workflowInput schema." : "Valid JSON (the workflow declares no workflowInput schema)."}</p>
+          ) : (
+            <ul className="field-error">
+              {problems.map((p) => (
+                <li key={p}>{p}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+        {error && <ErrorBox error={error} title="The job was not started" />}
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Close
+          </button>
+          <button type="submit" disabled={busy || problems.length > 0}>
+            {busy ? "Starting…" : "Start"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+/** The workflow's latest jobs (ListJobs by name, kept to this workflow's id). */
+function RecentJobs({ org, workflow }: { org: string; workflow: WorkflowT }) {
+  const list = useApi<ListJobsResponse>(`${orgPath(org)}/jobs${query({ workflowName: workflow.name, jobHierarchy: "ALL", pageSize: 50 })}`, 5000);
+  const now = useNow(true, 5000);
+  const jobs = (list.data?.jobs ?? []).filter((j) => j.workflowId === workflow.workflowId).slice(0, RECENT_JOBS);
+  return (
+    <section aria-labelledby="recent-h" className="panel">
+      <div className="panel-head">
+        <h2 id="recent-h">Recent jobs</h2>
+        <Link to={`/organizations/${org}/jobs?hierarchy=ALL&workflowName=${encodeURIComponent(workflow.name)}`}>All jobs of {workflow.name}</Link>
+      </div>
+      {list.error && <ErrorBox error={list.error} title="Could not list its jobs" />}
+      {list.data && jobs.length === 0 && <Empty>No jobs of this workflow yet.</Empty>}
+      {jobs.length > 0 && (
+        <div className="table-wrap">
+          <table className="responsive">
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col">Status</th>
+                <th scope="col">Current step</th>
+                <th scope="col">Error</th>
+                <th scope="col">Created</th>
+                <th scope="col">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.map((j) => (
+                <tr key={j.jobId}>
+                  <td data-label="Job">
+                    <Link to={`/organizations/${org}/jobs/${j.jobId}`}>
+                      <code>{shortId(j.jobId)}</code>
+                    </Link>
+                    {j.parentJobId && <span className="muted"> child</span>}
+                  </td>
+                  <td data-label="Status">
+                    <StatusBadge status={j.status} />
+                  </td>
+                  <td data-label="Current step">{j.currentStepName ?? "–"}</td>
+                  <td data-label="Error">{j.error ? <code title={j.error.message}>{j.error.code}</code> : "–"}</td>
+                  <td data-label="Created">
+                    <Time iso={j.createdAt} now={now} />
+                  </td>
+                  <td data-label="Duration">{jobDuration(j, now)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
 export function Workflow() {
   const { org = "", workflowId = "" } = useParams();
   const [search, setSearch] = useSearchParams();
+  const can = useCan();
+  const [starting, setStarting] = useState(false);
   const wf = useApi<WorkflowT>(`${orgPath(org)}/workflows/${workflowId}`);
   const list = useApi<{ versions: WorkflowVersion[] }>(`${orgPath(org)}/workflows/${workflowId}/versions`);
+  useTitle(wf.data ? `Workflow ${wf.data.name}` : "Workflow");
   const versions = [...(list.data?.versions ?? [])].sort((a, b) => b.versionNumber - a.versionNumber);
   const chosen = versions.find((v) => v.versionId === search.get("version")) ?? versions.find((v) => v.tags.includes("$LIVE")) ?? versions[0];
 
   return (
     <section>
-      <h1>{wf.data ? wf.data.name : "Workflow"}</h1>
+      <div className="page-head">
+        <h1>{wf.data ? wf.data.name : "Workflow"}</h1>
+        {wf.data && chosen && can("job:submit") && (
+          <button type="button" onClick={() => setStarting(true)}>
+            Start job
+          </button>
+        )}
+      </div>
       {wf.error && <ErrorBox error={wf.error} title="Could not load the workflow" />}
       {list.loading && <Loading what="versions" />}
       {list.error && <ErrorBox error={list.error} title="Could not list versions" />}
-      {list.data && versions.length === 0 && <Empty>This workflow has no versions yet.</Empty>}
+      {list.data && versions.length === 0 && <Empty>This workflow has no versions yet: register one with POST …/workflows/{workflowId}/versions.</Empty>}
       {chosen && (
-        <>
-          <label className="inline-field">
-            Version{" "}
-            <select value={chosen.versionId} onChange={(e) => setSearch({ version: e.target.value }, { replace: true })}>
-              {versions.map((v) => (
-                <option key={v.versionId} value={v.versionId}>
-                  v{v.versionNumber}
-                  {v.tags.length > 0 ? ` (${v.tags.join(", ")})` : ""}
-                </option>
-              ))}
-            </select>
-          </label>
+        <label className="inline-field">
+          Version{" "}
+          <select value={chosen.versionId} onChange={(e) => setSearch({ version: e.target.value }, { replace: true })}>
+            {versions.map((v) => (
+              <option key={v.versionId} value={v.versionId}>
+                v{v.versionNumber}
+                {v.tags.length > 0 ? ` (${v.tags.join(", ")})` : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {wf.data && chosen && <StartJob org={org} workflow={wf.data} version={chosen} open={starting} onClose={() => setStarting(false)} />}
+      {wf.data && can("job:list") && <RecentJobs org={org} workflow={wf.data} />}
+      {wf.data && can("metrics:read") && <WorkflowMetrics org={org} workflowId={wf.data.workflowId} />}
+      {chosen && (
+        <section aria-labelledby="definition-h" className="panel">
+          <h2 id="definition-h">Definition</h2>
           <div className="split">
             <Suspense fallback={<Loading what="the graph" />}>
               <WorkflowGraph definition={chosen.definition} />
@@ -52,7 +217,7 @@ export function Workflow() {
               {pretty(chosen.definition)}
             </pre>
           </div>
-        </>
+        </section>
       )}
     </section>
   );

@@ -192,8 +192,51 @@ export function registerApiTokenRoutes(app: App): void {
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const permissions = caller.kind === "token" && caller.permissions !== null ? [...new Set(caller.permissions)] : [...permissionsOf(caller)];
-      return c.json({ permissions }, 200);
+      return c.json({ permissions: permissionList(caller) }, 200);
     },
   );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/users/me",
+      operationId: "GetCaller",
+      description:
+        "Extension: who the bearer token is: the admin, or an organization's API token (its organization, id, name and expiry), with its permissions. Needs no permission: it is how a client that holds only a token finds its organization (a token may lack organization:read).",
+      security,
+      responses: {
+        200: json(
+          z
+            .object({
+              caller: z.discriminatedUnion("type", [
+                z.object({ type: z.literal("admin") }),
+                z.object({ type: z.literal("token"), organizationId: z.string(), apiAuthTokenId: z.string(), name: z.string(), expiresAt: z.string().optional() }),
+              ]),
+              permissions: z.array(z.string()),
+            })
+            .openapi("Caller"),
+        ),
+        ...errorResponses("AuthenticationError"),
+      },
+    }),
+    async (c) => {
+      const caller = c.get("caller");
+      const who =
+        caller.kind === "admin"
+          ? { type: "admin" as const }
+          : {
+              type: "token" as const,
+              organizationId: caller.organizationId,
+              apiAuthTokenId: caller.apiAuthTokenId,
+              name: caller.name,
+              ...(caller.expiresAt !== null ? { expiresAt: caller.expiresAt } : {}),
+            };
+      return c.json({ caller: who, permissions: permissionList(caller) }, 200);
+    },
+  );
+}
+
+/** A caller's permissions as GetMyPermissions lists them: a token's own list (unknown values kept), or what it is granted. */
+function permissionList(caller: Caller): string[] {
+  return caller.kind === "token" && caller.permissions !== null ? [...new Set(caller.permissions)] : [...permissionsOf(caller)];
 }

@@ -11,7 +11,7 @@ import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { actorOf, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
-import { callerName, type App } from "../context";
+import { submitterOf, type App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
 import {
   BatchResultSchema,
@@ -83,7 +83,7 @@ export function registerJobRoutes(app: App): void {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const item = submissionOf(c.req.valid("json"));
-      const { jobId } = await submitJob(c.env, { ...item, organizationId, submittedByUser: callerName(caller) });
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) });
       return c.json({ jobId }, 200);
     },
   );
@@ -116,7 +116,7 @@ export function registerJobRoutes(app: App): void {
         }
       });
       const valid = items.filter((item): item is BatchItem => !("error" in item));
-      const submitted = await submitBatch(c.env, organizationId, callerName(caller), valid);
+      const submitted = await submitBatch(c.env, organizationId, submitterOf(caller), valid);
       let next = 0;
       const results = items.map((item) => ("error" in item ? { error: item.error } : submitted[next++]!));
       return c.json({ results }, 200);
