@@ -248,7 +248,7 @@ describe("the console: what failed and why", () => {
     await expect.poll(() => outcome.textContent()).toContain(`Failed at step fanOut: ChildJobsFailed 3 of ${CHARGE_BATCH_SIZE} child jobs did not succeed`);
     await outcome.getByRole("link", { name: `3 of ${CHARGE_BATCH_SIZE} child jobs did not succeed` }).click();
     await expect.poll(() => page.url()).toContain("children=FAILED");
-    expect(await page.getByLabel("Filter children").inputValue()).toBe("FAILED");
+    await expect.poll(() => page.getByLabel("Filter children").inputValue()).toBe("FAILED");
     const root = page.locator(`[data-job-id="${data.jobs.chargeBatch}"]`);
     await expect.poll(() => root.textContent()).toContain(`${CHARGE_BATCH_SIZE} children: ${CHARGE_BATCH_SIZE - 3} succeeded · 3 failed; 3 failed shown`);
     const failed = (await allTreeRows()).filter((r) => r.depth === 1);
