@@ -366,3 +366,15 @@ export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
 export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
 /** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
 export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Parsed workflow definitions one isolate keeps (src/job/definition-cache.ts), in estimated bytes:
+ * the isolate has 128 MB for every tenant's requests and objects (Workers limits, "Memory":
+ * https://developers.cloudflare.com/workers/platform/limits/#memory). A definition costs about
+ * DEFINITION_CACHE_BYTES_PER_CHAR bytes per character of its JSON: about 2 for the parsed object
+ * (measured with V8 on a 0.8 MB definition: 1.9) and up to 2 more for the schemas compiled from it.
+ * So four definitions of the largest size (MAX_DEFINITION_BYTES) fit, and many small ones; the least
+ * recently used go first. One that is not kept is parsed again when next needed.
+ */
+export const DEFINITION_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
