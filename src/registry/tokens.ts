@@ -73,23 +73,41 @@ export async function getApiToken(db: D1Database, organizationId: string, tokenI
   return toToken(row);
 }
 
-/** Changes a live token's permissions or expiry (a field left out is kept), or throws NotFoundError. */
-export async function updateApiToken(
+/** A token's stored permissions and expiry: null for a token without a list, or one that never expires. */
+export interface TokenBounds {
+  permissions: string[] | null;
+  expiresAt: string | null;
+}
+
+/** The stored bounds of one live token, for a change to be checked against what it would leave. */
+export function boundsOf(token: ApiAuthToken): TokenBounds {
+  return { permissions: token.permissions ?? null, expiresAt: token.expiresAt ?? null };
+}
+
+/**
+ * Replaces a live token's permissions and expiry with `next`, only if they are still `expected`
+ * (what the caller read and checked): null when the token changed meanwhile, so a change is never
+ * judged on a token that is no longer there. NotFoundError when the token is not live.
+ */
+export async function updateApiTokenIfUnchanged(
   db: D1Database,
   organizationId: string,
   tokenId: string,
-  change: { permissions?: string[]; expiresAt?: string },
-): Promise<ApiAuthToken> {
+  next: TokenBounds,
+  expected: TokenBounds,
+): Promise<ApiAuthToken | null> {
+  const json = (p: string[] | null) => (p ? JSON.stringify(p) : null);
   const row = await db
     .prepare(
-      `UPDATE api_tokens SET permissions = coalesce(?, permissions), expires_at = coalesce(?, expires_at)
-       WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL RETURNING *`,
+      `UPDATE api_tokens SET permissions = ?, expires_at = ?
+       WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL AND permissions IS ? AND expires_at IS ? RETURNING *`,
     )
-    .bind(change.permissions ? JSON.stringify(change.permissions) : null, change.expiresAt ?? null, tokenId, organizationId)
+    .bind(json(next.permissions), next.expiresAt, tokenId, organizationId, json(expected.permissions), expected.expiresAt)
     .first<TokenRow>();
   forgetToken(tokenId);
-  if (!row) throw new NotFoundError(`API token ${tokenId} was not found.`);
-  return toToken(row);
+  if (row) return toToken(row);
+  await getApiToken(db, organizationId, tokenId); // NotFoundError when it is gone
+  return null;
 }
 
 /** Lists an organization's live (unrevoked) tokens, without secrets. */
