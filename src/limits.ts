@@ -378,3 +378,11 @@ export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
  */
 export const DEFINITION_CACHE_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
+
+/**
+ * A schedule arms its alarm this far ahead before a firing's start goes out: an instance that dies
+ * between deciding a firing and recording its start (a deploy, an eviction) leaves the firing
+ * PENDING, and this alarm starts it (under the job id the decision fixed, so once). While the start
+ * is in flight in a live instance, the alarm skips it and arms again.
+ */
+export const SCHEDULE_START_BACKSTOP_MS = 30_000;

@@ -244,6 +244,28 @@ export class ScheduleStore {
     return this.sql.exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' ORDER BY seq LIMIT ?`, limit).toArray().map(toAction);
   }
 
+  /**
+   * Firings decided to start with nothing left to wait for: their start is in flight, or owed
+   * after a crash (the alarm carries it out). Overlap policies count them as busy, newest last.
+   */
+  starting(): Action[] {
+    return this.sql
+      .exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' AND trigger != 'BACKFILL' AND wait_for IS NULL AND cancel_job_id IS NULL ORDER BY seq`)
+      .toArray()
+      .map(toAction);
+  }
+
+  /** The firing (not a backfill) that is to start job `jobId` and has not yet, if any. */
+  unstarted(jobId: string): Action | undefined {
+    const row = this.sql.exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' AND trigger != 'BACKFILL' AND job_id = ?`, jobId).toArray()[0];
+    return row && toAction(row);
+  }
+
+  /** Nothing is left to wait for: the firing's start may go out (it now counts as busy). */
+  markStarting(seq: number): void {
+    this.sql.exec(`UPDATE action SET wait_for = NULL, cancel_job_id = NULL WHERE seq = ? AND state = 'PENDING'`, seq);
+  }
+
   /** A firing waiting for an earlier job (BUFFER_ONE's buffer, CANCEL_OTHER's replacement). */
   waiting(): Action[] {
     return this.sql
