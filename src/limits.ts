@@ -386,3 +386,31 @@ export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
  * is in flight in a live instance, the alarm skips it and arms again.
  */
 export const SCHEDULE_START_BACKSTOP_MS = 30_000;
+
+/**
+ * The longest one executor call may take. Calls go out from the job object's alarm, and
+ * Cloudflare stops an alarm invocation after 15 minutes of wall time (Workers limits, "Duration":
+ * 15 min for a Durable Object Alarm, https://developers.cloudflare.com/workers/platform/limits/#duration).
+ * A call cut off there would leave its work item unsettled, be sent again by each of the alarm's
+ * retries, and then leave the job waiting with nothing armed; so a call is aborted (TIMEOUT)
+ * well before it, leaving 5 minutes for the rest of the pass. A larger `timeoutMs`, or a
+ * `timeoutSeconds` on a step that calls out without polling, is refused at registration; a longer
+ * operation answers `successful_but_incomplete` and is polled (each poll is one call), and the
+ * step's `timeoutSeconds` then bounds the whole polling. Versions stored before this bound still
+ * run, each call capped here.
+ */
+export const MAX_CALL_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Before a call goes out, its work item is leased until the call's own deadline plus this margin,
+ * and the job's alarm is armed for then: if the invocation dies mid-call (a deploy gives it 30 s,
+ * an eviction none), the alarm sends the call again after its deadline instead of never, and the
+ * invocation's own retries do not send it again while the first may still be answered.
+ */
+export const CALL_LEASE_MARGIN_MS = 30_000;
+/**
+ * Times one call (one attempt or poll of a step) is sent before the attempt fails with
+ * CALL_ABANDONED: a call is sent again only when the invocation that sent it died before recording
+ * its answer, and one whose answer kills the invocation every time (a response that exhausts the
+ * isolate's memory) must not be sent forever. The step's retries then apply as to any failure.
+ */
+export const MAX_CALL_SENDS = 3;
