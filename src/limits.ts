@@ -414,3 +414,11 @@ export const CALL_LEASE_MARGIN_MS = 30_000;
  * isolate's memory) must not be sent forever. The step's retries then apply as to any failure.
  */
 export const MAX_CALL_SENDS = 3;
+
+/**
+ * A batch's identity (that its object accepted it, and a fingerprint of what) is kept this long
+ * after its accept: SubmitJobs sent again with the same `batchKey` within it finds the first accept
+ * and starts nothing twice (like an idempotency key, API.md), and the API can settle an accept whose
+ * answer it lost. One small row per batch object, deleted with the object after it.
+ */
+export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
