@@ -422,3 +422,10 @@ export const MAX_CALL_SENDS = 3;
  * answer it lost. One small row per batch object, deleted with the object after it.
  */
 export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
+/**
+ * Rows one statement of a deleted organization's reaper deletes (its notifications, and any other
+ * kind swept from D1), one statement per alarm step: a tenant with millions of rows never makes one
+ * long write on D1's single writer, which cancels a query after 30 seconds ("Maximum SQL query
+ * duration", https://developers.cloudflare.com/d1/platform/limits/) and serves every tenant.
+ */
+export const ORG_REAPER_DELETE_BATCH = 1000;

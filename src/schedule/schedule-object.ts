@@ -204,6 +204,20 @@ export class ScheduleObject extends DurableObject<Env> {
     return { ok: true, value: { scheduleId: c.scheduleId } };
   }
 
+  /**
+   * Its organization was deleted: the schedule deletes itself and its D1 copy. The organization's
+   * reaper tells every schedule of it, paused ones included, which have no alarm to notice by
+   * themselves. Nothing happens while the organization is live.
+   */
+  async organizationDeleted(organizationId: string): Promise<RpcResult<{ deleted: boolean }>> {
+    const c = this.owned(organizationId);
+    if (!c || (await organizationIsLive(this.env.DB, organizationId))) return { ok: true, value: { deleted: false } };
+    await this.store.deleteAll();
+    await deleteScheduleIndex(this.env.DB, c.scheduleId);
+    logEvent("schedule.deletedWithOrganization", { scheduleId: c.scheduleId, organizationId });
+    return { ok: true, value: { deleted: true } };
+  }
+
   // ---- The alarm ------------------------------------------------------------------------------
 
   /**
