@@ -429,3 +429,14 @@ export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
  * duration", https://developers.cloudflare.com/d1/platform/limits/) and serves every tenant.
  */
 export const ORG_REAPER_DELETE_BATCH = 1000;
+
+/**
+ * ListWorkflowVersions answers at most this many versions per page (and a client reads them all,
+ * so the default is the most), and past a page's first version no more than LIST_VERSIONS_MAX_CHARS
+ * characters of definitions: each definition is up to MAX_DEFINITION_BYTES, and a workflow with
+ * hundreds of versions would otherwise build an answer of hundreds of MiB in an isolate of 128 MB
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), past D1's 50 MB result
+ * limit (https://developers.cloudflare.com/d1/platform/limits/). `nextPageToken` says more are left.
+ */
+export const MAX_LISTED_VERSIONS = 100;
+export const LIST_VERSIONS_MAX_CHARS = 8 * 1024 * 1024;
