@@ -212,7 +212,11 @@ export const SCHEDULE_FIRINGS_PER_ALARM = 100;
 export const SCHEDULE_TIMES_PER_ALARM = 10_000;
 /** Jobs one alarm starts for a backfill; the rest follow in the next alarm (6 outbound connections). */
 export const BACKFILL_STARTS_PER_ALARM = 50;
-/** A backfill covers at most this many fire times: the rest of a bigger range is refused (400). */
+/**
+ * A backfill covers at most this many fire times (a bigger range is refused, 400), and at most this
+ * many backfilled fire times wait to start in one schedule (another backfill is refused, 409, until
+ * they have): each waits as a row of the schedule's object, and backfills can be sent without end.
+ */
 export const MAX_BACKFILL_FIRINGS = 1000;
 /**
  * How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER): every second at

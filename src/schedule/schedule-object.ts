@@ -10,7 +10,7 @@
  * job is started under an id derived from (schedule, fire time), so duplicates start one job.
  */
 import { DurableObject } from "cloudflare:workers";
-import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
+import { ConflictError, NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
 import { isoTime } from "../ids";
 import {
   BACKFILL_STARTS_PER_ALARM,
@@ -52,6 +52,9 @@ function fail<T>(error: ApiError): RpcResult<T> {
 }
 
 const notFound = <T>(): RpcResult<T> => fail(new NotFoundError("The schedule was not found."));
+
+/** Rolls back a backfill that would leave more than MAX_BACKFILL_FIRINGS waiting. */
+class BackfillQueueFull extends Error {}
 
 export class ScheduleObject extends DurableObject<Env> {
   readonly store: ScheduleStore;
@@ -188,9 +191,17 @@ export class ScheduleObject extends DurableObject<Env> {
       return fail(new ValidationError(`The backfill range ${problem}.`, [`endAt: ${problem}`], { endAt: problem }));
     }
     const ids = await Promise.all(times.map((t) => firingJobId(c.scheduleId, t)));
-    this.store.transaction(() => {
-      times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
-    });
+    // Fire times already waiting add nothing; what would wait past the bound is refused, whole.
+    try {
+      this.store.transaction(() => {
+        times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
+        if (this.store.pendingBackfills() > MAX_BACKFILL_FIRINGS) throw new BackfillQueueFull();
+      });
+    } catch (e) {
+      if (!(e instanceof BackfillQueueFull)) throw e;
+      const waiting = this.store.pendingBackfills();
+      return fail(new ConflictError(`At most ${MAX_BACKFILL_FIRINGS} backfilled fire times may wait to start, and ${waiting} do: send this backfill once they have started.`));
+    }
     await this.arm(now);
     return { ok: true, value: { scheduleId: c.scheduleId, fireTimes: times.map(isoTime) } };
   }

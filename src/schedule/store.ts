@@ -239,6 +239,11 @@ export class ScheduleStore {
     this.sql.exec(`UPDATE action SET wait_for = CASE WHEN wait_for_tree = 1 THEN cancel_job_id ELSE wait_for END, cancel_job_id = NULL WHERE seq = ?`, seq);
   }
 
+  /** Backfill firings still to start. */
+  pendingBackfills(): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM action WHERE state = 'PENDING' AND trigger = 'BACKFILL'`).one().n;
+  }
+
   /** Pending firings, oldest first. */
   pending(limit: number): Action[] {
     return this.sql.exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' ORDER BY seq LIMIT ?`, limit).toArray().map(toAction);

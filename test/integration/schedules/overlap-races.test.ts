@@ -1,4 +1,4 @@
-// Overlap policies under concurrency, inside workerd: triggers sent at once, and an alarm firing
+// Overlap policies under concurrency (and the bound on queued backfills), inside workerd: triggers sent at once, and an alarm firing
 // racing a trigger. "No schedule runs two jobs where its policy allows one": the schedule's object
 // decides firings one at a time, and a firing whose start is in flight counts as busy.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
@@ -9,7 +9,7 @@ import { admin } from "../../helpers/workerd";
 import type { ScheduleObject } from "../../../src/schedule/schedule-object";
 import { JobObject } from "../../../src/job/job-object";
 import type { StartJob } from "../../../src/job/messages";
-import { SCHEDULE_START_BACKSTOP_MS } from "../../../src/limits";
+import { MAX_BACKFILL_FIRINGS, SCHEDULE_START_BACKSTOP_MS } from "../../../src/limits";
 
 const TIMEOUT = 90_000;
 const HOUR = 3_600_000;
@@ -150,6 +150,30 @@ describe("overlap policies under concurrent firings", () => {
       const jobs = await jobsOf(client, orgId, scheduleId);
       expect(jobs).toHaveLength(1);
       expect(jobs[0]!.status).toBe("RUNNING");
+    },
+    TIMEOUT,
+  );
+
+});
+
+describe("a schedule's backfill queue", () => {
+  it(
+    `at most ${MAX_BACKFILL_FIRINGS} backfilled fire times wait to start: one more backfill is a 409 and queues nothing`,
+    async () => {
+      const { orgId, client, scheduleId } = await scheduleOf("ALLOW_ALL");
+      // The alarm does nothing meanwhile, so the backfills stay queued (no thousand jobs for a test).
+      await runInDurableObject(stub(scheduleId), (o: ScheduleObject) => void (o.alarm = async () => undefined));
+      const h = Math.floor(Date.now() / HOUR) * HOUR;
+      const path = `/organizations/${orgId}/schedules/${scheduleId}/backfill`;
+      const full = { startAt: new Date(h - MAX_BACKFILL_FIRINGS * HOUR).toISOString(), endAt: new Date(h - HOUR).toISOString() };
+      expect((await client.expect(200, client.post(path, full))).fireTimes).toHaveLength(MAX_BACKFILL_FIRINGS);
+      // The same range again adds nothing, so it is accepted.
+      await client.expect(200, client.post(path, full));
+      const more = await client.post(path, { startAt: new Date(h - (MAX_BACKFILL_FIRINGS + 1) * HOUR).toISOString(), endAt: new Date(h - (MAX_BACKFILL_FIRINGS + 1) * HOUR).toISOString() });
+      expect(more.status).toBe(409);
+      expect(more.body.message).toContain(`${MAX_BACKFILL_FIRINGS}`);
+      const waiting = await runInDurableObject(stub(scheduleId), (o: ScheduleObject) => o.store.pendingBackfills());
+      expect(waiting).toBe(MAX_BACKFILL_FIRINGS);
     },
     TIMEOUT,
   );
