@@ -444,3 +444,22 @@ export const ORG_REAPER_DELETE_BATCH = 1000;
  */
 export const MAX_LISTED_VERSIONS = 100;
 export const LIST_VERSIONS_MAX_CHARS = 8 * 1024 * 1024;
+
+/**
+ * What one organization may hold of things its List operations answer whole (API.md gives them no
+ * paging): past the bound, creating one more is a 409 and changes nothing. Each bound keeps its
+ * list well under D1's 50 MB result (https://developers.cloudflare.com/d1/platform/limits/) and an
+ * answer far below the isolate's 128 MB: workflows (about 150 bytes a row: 1.5 MB), unrevoked API
+ * tokens (at most about 1.3 KB with every permission: 1.3 MB), webhook triggers (each with an input
+ * transformer of at most MAX_TRIGGER_TRANSFORMER_BYTES: 8 MB), secrets (metadata of at most about
+ * 16 KB with 50 allowed hosts: 8 MB).
+ */
+export const MAX_WORKFLOWS_PER_ORGANIZATION = 10_000;
+export const MAX_API_TOKENS_PER_ORGANIZATION = 1_000;
+export const MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION = 500;
+export const MAX_SECRETS_PER_ORGANIZATION = 500;
+/**
+ * A webhook trigger's input transformer, as JSON: stored in the trigger's D1 row, read on every
+ * delivery and listed with the trigger. A mapping of a body's fields needs far less; past it, 413.
+ */
+export const MAX_TRIGGER_TRANSFORMER_BYTES = 16 * 1024;

@@ -1,5 +1,6 @@
 /** D1 access for organization API tokens. Only SHA-256 hashes are stored. */
-import { NotFoundError } from "../errors";
+import { ConflictError, NotFoundError } from "../errors";
+import { MAX_API_TOKENS_PER_ORGANIZATION } from "../limits";
 import { randomToken, sha256Hex } from "../crypto/hash";
 import { isoTime, newId } from "../ids";
 import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
@@ -45,10 +46,13 @@ export async function createApiToken(
   now: number,
 ): Promise<ApiAuthToken & { token: string }> {
   const token = TOKEN_PREFIX + randomToken(32);
+  // At most MAX_API_TOKENS_PER_ORGANIZATION unrevoked tokens (ListApiAuthTokens lists them all),
+  // counted in the same statement.
   const row = await db
     .prepare(
       `INSERT INTO api_tokens (api_auth_token_id, organization_id, name, token_hash, permissions, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT count(*) FROM api_tokens WHERE organization_id = ?2 AND revoked_at IS NULL) < ?8
+       RETURNING *`,
     )
     .bind(
       newId(),
@@ -58,9 +62,11 @@ export async function createApiToken(
       input.permissions ? JSON.stringify(input.permissions) : null,
       isoTime(now),
       input.expiresAt ?? null,
+      MAX_API_TOKENS_PER_ORGANIZATION,
     )
     .first<TokenRow>();
-  return { ...toToken(row!), token };
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_API_TOKENS_PER_ORGANIZATION} API tokens that are not revoked; revoke one first.`);
+  return { ...toToken(row), token };
 }
 
 /** One live (unrevoked) token of this organization, without its secret, or NotFoundError. */

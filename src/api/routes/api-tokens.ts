@@ -116,7 +116,7 @@ export function registerApiTokenRoutes(app: App): void {
       description: "A token cannot create a token with a permission it lacks or a later expiry than its own (403).",
       security,
       request: { params: OrgParams, ...jsonBody(CreateTokenBody) },
-      responses: { 200: json(CreatedTokenSchema), ...errorResponses("ValidationError", ...orgErrors) },
+      responses: { 200: json(CreatedTokenSchema), ...errorResponses("ValidationError", "ConflictError", ...orgErrors) },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
