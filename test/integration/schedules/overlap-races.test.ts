@@ -88,7 +88,8 @@ describe("overlap policies under concurrent firings", () => {
       const answers = await Promise.all(Array.from({ length: 4 }, () => trigger(client, orgId, scheduleId)));
       let jobs = await jobsOf(client, orgId, scheduleId);
       expect(jobs).toHaveLength(1);
-      expect(answers.filter((a) => a.result === "BUFFERED").length).toBeLessThanOrEqual(1);
+      // At most one firing is buffered (triggers in the same millisecond are one firing, and answer alike).
+      expect(new Set(answers.filter((a) => a.result === "BUFFERED").map((a) => a.scheduledAt)).size).toBeLessThanOrEqual(1);
       // Still running: passes of the alarm start nothing.
       await runDurableObjectAlarm(stub(scheduleId));
       expect(await jobsOf(client, orgId, scheduleId)).toHaveLength(1);
