@@ -255,7 +255,11 @@ export const SCHEDULE_FIRINGS_PER_ALARM = 100;
 export const SCHEDULE_TIMES_PER_ALARM = 10_000;
 /** Jobs one alarm starts for a backfill; the rest follow in the next alarm (6 outbound connections). */
 export const BACKFILL_STARTS_PER_ALARM = 50;
-/** A backfill covers at most this many fire times: the rest of a bigger range is refused (400). */
+/**
+ * A backfill covers at most this many fire times (a bigger range is refused, 400), and at most this
+ * many backfilled fire times wait to start in one schedule (another backfill is refused, 409, until
+ * they have): each waits as a row of the schedule's object, and backfills can be sent without end.
+ */
 export const MAX_BACKFILL_FIRINGS = 1000;
 /**
  * How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER): every second at
@@ -448,3 +452,96 @@ export const AUDIT_MAX_ENTRIES_PER_WRITE = 100;
  * Object call can take (D1 gives up on a query after 30 s), so an action still under way is not shown.
  */
 export const AUDIT_PENDING_GRACE_MS = 60_000;
+
+/**
+ * Parsed workflow definitions one isolate keeps (src/job/definition-cache.ts), in estimated bytes:
+ * the isolate has 128 MB for every tenant's requests and objects (Workers limits, "Memory":
+ * https://developers.cloudflare.com/workers/platform/limits/#memory). A definition costs about
+ * DEFINITION_CACHE_BYTES_PER_CHAR bytes per character of its JSON: about 2 for the parsed object
+ * (measured with V8 on a 0.8 MB definition: 1.9) and up to 2 more for the schemas compiled from it.
+ * So four definitions of the largest size (MAX_DEFINITION_BYTES) fit, and many small ones; the least
+ * recently used go first. One that is not kept is parsed again when next needed.
+ */
+export const DEFINITION_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
+
+/**
+ * A schedule arms its alarm this far ahead before a firing's start goes out: an instance that dies
+ * between deciding a firing and recording its start (a deploy, an eviction) leaves the firing
+ * PENDING, and this alarm starts it (under the job id the decision fixed, so once). While the start
+ * is in flight in a live instance, the alarm skips it and arms again.
+ */
+export const SCHEDULE_START_BACKSTOP_MS = 30_000;
+
+/**
+ * The longest one executor call may take. Calls go out from the job object's alarm, and
+ * Cloudflare stops an alarm invocation after 15 minutes of wall time (Workers limits, "Duration":
+ * 15 min for a Durable Object Alarm, https://developers.cloudflare.com/workers/platform/limits/#duration).
+ * A call cut off there would leave its work item unsettled, be sent again by each of the alarm's
+ * retries, and then leave the job waiting with nothing armed; so a call is aborted (TIMEOUT)
+ * well before it, leaving 5 minutes for the rest of the pass. A larger `timeoutMs`, or a
+ * `timeoutSeconds` on a step that calls out without polling, is refused at registration; a longer
+ * operation answers `successful_but_incomplete` and is polled (each poll is one call), and the
+ * step's `timeoutSeconds` then bounds the whole polling. Versions stored before this bound still
+ * run, each call capped here.
+ */
+export const MAX_CALL_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Before a call goes out, its work item is leased until the call's own deadline plus this margin,
+ * and the job's alarm is armed for then: if the invocation dies mid-call (a deploy gives it 30 s,
+ * an eviction none), the alarm sends the call again after its deadline instead of never, and the
+ * invocation's own retries do not send it again while the first may still be answered.
+ */
+export const CALL_LEASE_MARGIN_MS = 30_000;
+/**
+ * Times one call (one attempt or poll of a step) is sent before the attempt fails with
+ * CALL_ABANDONED: a call is sent again only when the invocation that sent it died before recording
+ * its answer, and one whose answer kills the invocation every time (a response that exhausts the
+ * isolate's memory) must not be sent forever. The step's retries then apply as to any failure.
+ */
+export const MAX_CALL_SENDS = 3;
+
+/**
+ * A batch's identity (that its object accepted it, and a fingerprint of what) is kept this long
+ * after its accept: SubmitJobs sent again with the same `batchKey` within it finds the first accept
+ * and starts nothing twice (like an idempotency key, API.md), and the API can settle an accept whose
+ * answer it lost. One small row per batch object, deleted with the object after it.
+ */
+export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
+/**
+ * Rows one statement of a deleted organization's reaper deletes (its notifications, and any other
+ * kind swept from D1), one statement per alarm step: a tenant with millions of rows never makes one
+ * long write on D1's single writer, which cancels a query after 30 seconds ("Maximum SQL query
+ * duration", https://developers.cloudflare.com/d1/platform/limits/) and serves every tenant.
+ */
+export const ORG_REAPER_DELETE_BATCH = 1000;
+
+/**
+ * ListWorkflowVersions answers at most this many versions per page (and a client reads them all,
+ * so the default is the most), and past a page's first version no more than LIST_VERSIONS_MAX_CHARS
+ * characters of definitions: each definition is up to MAX_DEFINITION_BYTES, and a workflow with
+ * hundreds of versions would otherwise build an answer of hundreds of MiB in an isolate of 128 MB
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), past D1's 50 MB result
+ * limit (https://developers.cloudflare.com/d1/platform/limits/). `nextPageToken` says more are left.
+ */
+export const MAX_LISTED_VERSIONS = 100;
+export const LIST_VERSIONS_MAX_CHARS = 8 * 1024 * 1024;
+
+/**
+ * What one organization may hold of things its List operations answer whole (API.md gives them no
+ * paging): past the bound, creating one more is a 409 and changes nothing. Each bound keeps its
+ * list well under D1's 50 MB result (https://developers.cloudflare.com/d1/platform/limits/) and an
+ * answer far below the isolate's 128 MB: workflows (about 150 bytes a row: 1.5 MB), unrevoked API
+ * tokens (at most about 1.3 KB with every permission: 1.3 MB), webhook triggers (each with an input
+ * transformer of at most MAX_TRIGGER_TRANSFORMER_BYTES: 8 MB), secrets (metadata of at most about
+ * 16 KB with 50 allowed hosts: 8 MB).
+ */
+export const MAX_WORKFLOWS_PER_ORGANIZATION = 10_000;
+export const MAX_API_TOKENS_PER_ORGANIZATION = 1_000;
+export const MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION = 500;
+export const MAX_SECRETS_PER_ORGANIZATION = 500;
+/**
+ * A webhook trigger's input transformer, as JSON: stored in the trigger's D1 row, read on every
+ * delivery and listed with the trigger. A mapping of a body's fields needs far less; past it, 413.
+ */
+export const MAX_TRIGGER_TRANSFORMER_BYTES = 16 * 1024;

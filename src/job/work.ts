@@ -9,7 +9,7 @@ import { isPaused, pauseForChild } from "../engine/pause";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CALL_LEASE_MARGIN_MS, CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_SENDS, MAX_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
@@ -269,19 +269,39 @@ async function startChild(host: WorkHost, state: JobState, jobId: string, cache:
   return true;
 }
 
+/**
+ * A call's time limit: its own `timeoutMs`, what is left of the step's deadline, or the default,
+ * and never more than MAX_CALL_TIMEOUT_MS (a version stored before that bound runs capped): the
+ * call must end within the alarm invocation that sends it.
+ */
+function callBudgetMs(configTimeoutMs: number | undefined, deadline: number | undefined, defaultMs: number, now: number): number {
+  const budgets = [configTimeoutMs, deadline !== undefined ? deadline - now : undefined].filter((t): t is number => t !== undefined);
+  return Math.max(1, Math.min(MAX_CALL_TIMEOUT_MS, ...(budgets.length > 0 ? budgets : [defaultMs])));
+}
+
 async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Promise<boolean> {
   const { stepName, attempt } = item.payload as { stepName: string; attempt: number };
   const cur = state.current;
   if (state.status !== "RUNNING" || cur?.name !== stepName || cur.attempt !== attempt || cur.wait?.type !== "call") return true;
+  const done = () => host.store.queue.done(item);
+  if (item.attempts >= MAX_CALL_SENDS) {
+    // Each earlier send died with its invocation before its answer was recorded.
+    const error = { code: "CALL_ABANDONED", message: `The call was sent ${item.attempts} times and its answer never recorded: each time, the invocation that sent it ended first.` };
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: true, at: Date.now() }, done);
+    return false;
+  }
   const input = host.store.value(`${stepName}Input`);
   const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };
-  // Every call has a time limit: its own, the step's deadline, or the default. A hung call must
-  // not hold the alarm, and the work queued behind it, forever.
-  const budgets = [config.timeoutMs, cur.deadline !== undefined ? cur.deadline - Date.now() : undefined].filter((t): t is number => t !== undefined);
-  if (budgets.length === 0) budgets.push(Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS);
-  const signal = AbortSignal.timeout(Math.max(1, Math.min(...budgets)));
+  // Every call has a time limit. A hung call must not hold the alarm, and the work queued behind it, forever.
+  const budget = callBudgetMs(config.timeoutMs, cur.deadline, Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS, Date.now());
+  // Leased until past its deadline, with the alarm armed for then, before it goes out: if this
+  // invocation dies mid-call, the call is sent again after its deadline, never sooner and never not.
+  const leasedUntil = Date.now() + budget + CALL_LEASE_MARGIN_MS;
+  host.store.queue.retryLater(item, leasedUntil);
+  host.armAlarm(leasedUntil);
+  const signal = AbortSignal.timeout(budget);
   const org = state.identity.organizationId;
   // Every secret value the call reads is kept here, to be replaced in what its history shows.
   const secretsRead: string[] = [];
@@ -304,13 +324,12 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           ok: false as const,
           // A timed-out call may still have happened at the far end: it is recorded as a timeout.
           error: signal.aborted
-            ? { code: "TIMEOUT", message: `The call did not answer within its time limit.` }
+            ? { code: "TIMEOUT", message: `The call did not answer within its time limit (${budget} ms).` }
             : { code: "ExecutorError", message: String((e as Error)?.message ?? e) },
           retryable: true,
         }))
     : { ok: false, error: { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, retryable: false };
   const at = Date.now();
-  const done = () => host.store.queue.done(item);
   const facts = callFacts(result, secretsRead);
   const call = facts ? { call: facts } : {};
   // The result and the removal of the work item commit together: a crash before this redoes the call.

@@ -198,12 +198,23 @@ export async function deleteNotificationSettings(db: D1Database, organizationId:
 }
 
 /**
- * A deleted organization's notifications and outbound settings (run in the deletion's batch): nothing
- * stays readable, and its outbox drops what it still had queued, having nowhere to send it.
+ * A deleted organization's outbound settings (run in the deletion's batch): its outbox drops what
+ * it still had queued, having nowhere to send it. Its notifications are deleted after, a bounded
+ * statement at a time, by the organization's reaper (`deleteNotificationsPage`); nothing reads them
+ * meanwhile, since every request naming the organization is refused.
  */
 export function deleteOrganizationNotificationsStatements(db: D1Database, organizationId: string): D1PreparedStatement[] {
-  return [
-    db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId),
-    db.prepare(`DELETE FROM notifications WHERE organization_id = ?`).bind(organizationId),
-  ];
+  return [db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId)];
+}
+
+/** Deletes at most `limit` of an organization's notifications (one statement); returns how many it deleted. */
+export async function deleteNotificationsPage(db: D1Database, organizationId: string, limit: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM notifications WHERE notification_id IN
+         (SELECT notification_id FROM notifications WHERE organization_id = ? ORDER BY created_at LIMIT ?)`,
+    )
+    .bind(organizationId, limit)
+    .run();
+  return result.meta.changes;
 }

@@ -6,6 +6,7 @@
 import { open, seal, UnknownSealingKeyError, type SealedColumn } from "../crypto/seal";
 import { ConflictError, NotFoundError, SecretUnreadableError } from "../errors";
 import { isoTime, newId } from "../ids";
+import { MAX_SECRETS_PER_ORGANIZATION } from "../limits";
 
 export interface SecretMetadata {
   /** The id the JustWorkflowIt client addresses a secret by; kept when the value is replaced. */
@@ -103,9 +104,13 @@ export async function putOrganizationSecret(
   const sealed = await seal(env, input.value, associatedData(organizationId, input.key));
   const at = isoTime(now);
   const keep = (column: string, given: boolean) => `${column} = ${given ? "excluded" : "organization_secrets"}.${column}`;
+  // A new key past MAX_SECRETS_PER_ORGANIZATION inserts nothing (ListOrganizationSecrets lists them
+  // all); an existing key is replaced whatever the count.
   const row = await env.DB.prepare(
     `INSERT INTO organization_secrets (organization_id, key, description, allowed_hosts, sealed_value, created_at, updated_at, secret_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+     WHERE (SELECT count(*) FROM organization_secrets WHERE organization_id = ?1) < ?9
+        OR EXISTS (SELECT 1 FROM organization_secrets WHERE organization_id = ?1 AND key = ?2)
      ON CONFLICT (organization_id, key) DO UPDATE SET
        sealed_value = excluded.sealed_value,
        ${keep("description", input.description !== undefined)},
@@ -113,9 +118,10 @@ export async function putOrganizationSecret(
        updated_at = excluded.updated_at
      RETURNING ${METADATA_COLUMNS}`,
   )
-    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at, newId())
+    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at, newId(), MAX_SECRETS_PER_ORGANIZATION)
     .first<SecretRow>();
-  return toMetadata(row!);
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_SECRETS_PER_ORGANIZATION} secrets; delete one first.`);
+  return toMetadata(row);
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { open, seal, UnknownSealingKeyError, type SealedColumn } from "../crypto/seal";
 import type { InputTransformer } from "../definition/transformer";
-import { NotFoundError, SecretUnreadableError } from "../errors";
+import { ConflictError, NotFoundError, SecretUnreadableError } from "../errors";
 import { isoTime, isUuid } from "../ids";
-import { WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
+import { MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION, WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
 import type { VersionSelector } from "../registry/versions";
 import type { Scheme } from "./signatures";
 
@@ -76,10 +76,12 @@ export const SEALED_TRIGGER_SECRETS: SealedColumn = {
 /** Stores a trigger with its secret sealed. */
 export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, t: NewTrigger, now: number): Promise<WebhookTrigger> {
   const sealed = await seal(env, t.secret, secretContext(t.organizationId, t.triggerId));
+  // At most MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION live ones (ListWebhookTriggers lists them all), counted in the same statement.
   const row = await env.DB.prepare(
     `INSERT INTO webhook_triggers (trigger_id, organization_id, name, workflow_id, workflow_version, scheme, sealed_secret,
        input_transformer, rate_limit_per_second, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+     WHERE (SELECT count(*) FROM webhook_triggers WHERE organization_id = ?2 AND deleted_at IS NULL) < ?11 RETURNING *`,
   )
     .bind(
       t.triggerId,
@@ -92,9 +94,11 @@ export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRE
       t.inputTransformer !== undefined ? JSON.stringify(t.inputTransformer) : null,
       t.rateLimitPerSecond ?? null,
       isoTime(now),
+      MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION,
     )
     .first<TriggerRow>();
-  return toTrigger(row!);
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION} webhook triggers; delete one first.`);
+  return toTrigger(row);
 }
 
 /** Lists an organization's live triggers, oldest first. */

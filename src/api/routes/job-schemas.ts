@@ -106,6 +106,10 @@ export const SubmitJobsBody = z
       .min(1)
       .max(MAX_BATCH_ITEMS)
       .openapi({ description: `Up to ${MAX_BATCH_ITEMS} items, each a SubmitJobRequest; an invalid item gets its own error.` }),
+    batchKey: z.string().min(1).max(200).optional().openapi({
+      description:
+        "Extension: names the batch, so that sending it again is safe. The same batch with the same key within 24 h answers the same job ids and starts nothing twice; another batch with the same key is a 409.",
+    }),
   })
   .openapi("SubmitJobsRequest");
 

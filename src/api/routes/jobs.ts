@@ -97,12 +97,13 @@ export function registerJobRoutes(app: App): void {
         "Extension: submits many jobs in one request. The answer has one result per item, in order: its jobId, or the error a SubmitJob of it would have answered. Accepted jobs are listed at once and start within moments (PENDING until then).",
       security,
       request: { params: OrgParams, ...jsonBody(SubmitJobsBody) },
-      responses: { 200: json(z.object({ results: z.array(BatchResultSchema) })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge") },
+      responses: { 200: json(z.object({ results: z.array(BatchResultSchema) })), ...errorResponses("ValidationError", ...jobErrors, "ConflictError", "PayloadTooLarge") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const items: (BatchItem | { error: ErrorInfo })[] = c.req.valid("json").jobs.map((raw, i) => {
+      const { jobs, batchKey } = c.req.valid("json");
+      const items: (BatchItem | { error: ErrorInfo })[] = jobs.map((raw, i) => {
         const parsed = SubmitJobBody.safeParse(raw);
         if (!parsed.success) {
           const { errors, fields } = zodProblems(parsed.error.issues);
@@ -116,7 +117,7 @@ export function registerJobRoutes(app: App): void {
         }
       });
       const valid = items.filter((item): item is BatchItem => !("error" in item));
-      const submitted = await submitBatch(c.env, organizationId, submitterOf(caller), valid);
+      const submitted = await submitBatch(c.env, organizationId, submitterOf(caller), valid, batchKey);
       let next = 0;
       const results = items.map((item) => ("error" in item ? { error: item.error } : submitted[next++]!));
       return c.json({ results }, 200);

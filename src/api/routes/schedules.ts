@@ -282,7 +282,7 @@ export function registerScheduleRoutes(app: App): void {
       path: "/organizations/{organizationId}/schedules/{scheduleId}/backfill",
       operationId: "BackfillSchedule",
       description:
-        "Starts one job per fire time of the cron in [startAt, endAt] (past times only, at most 1,000), whatever the overlap policy. A fire time whose job exists (it already ran) starts nothing new.",
+        "Starts one job per fire time of the cron in [startAt, endAt] (past times only, at most 1,000), whatever the overlap policy. A fire time whose job exists (it already ran) starts nothing new. At most 1,000 backfilled fire times wait to start at once: a backfill past that is a 409, to send again once they have started.",
       security,
       request: {
         params: ScheduleParams,
@@ -290,7 +290,7 @@ export function registerScheduleRoutes(app: App): void {
       },
       responses: {
         200: json(ScheduleIdSchema.extend({ fireTimes: z.array(z.string()).openapi({ description: "The nominal fire times queued, oldest first." }) }).openapi("BackfillScheduleResponse")),
-        ...errorResponses("ValidationError", ...scheduleErrors),
+        ...errorResponses("ValidationError", "ConflictError", ...scheduleErrors),
       },
     }),
     async (c) => {

@@ -135,7 +135,7 @@ export function registerSecretRoutes(app: App): void {
         "allowedHosts given here may widen or unbind a binding: the value that binding guarded is replaced in the same write.",
       security,
       request: { params: OrgParams, ...jsonBody(PutSecretBody) },
-      responses: { 200: json(SecretMetadataSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
+      responses: { 200: json(SecretMetadataSchema), ...errorResponses("ValidationError", "ConflictError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");

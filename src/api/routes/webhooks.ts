@@ -3,7 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { checkTransformerSyntax, type InputTransformer } from "../../definition/transformer";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../errors";
 import { newId } from "../../ids";
-import { MAX_BODY_BYTES, WEBHOOK_DEFAULT_RATE_PER_SECOND, WEBHOOK_MAX_RATE_PER_SECOND } from "../../limits";
+import { refuseOversizedJson } from "../../json-size";
+import { MAX_BODY_BYTES, MAX_TRIGGER_TRANSFORMER_BYTES, WEBHOOK_DEFAULT_RATE_PER_SECOND, WEBHOOK_MAX_RATE_PER_SECOND } from "../../limits";
 import { getOrganization } from "../../registry/organizations";
 import { resolveVersion } from "../../registry/versions";
 import { findWorkflow } from "../../registry/workflows";
@@ -87,7 +88,7 @@ export function registerWebhookRoutes(app: App): void {
       request: { params: OrgParams, ...jsonBody(CreateTriggerBody) },
       responses: {
         200: json(TriggerSchema.extend({ secret: z.string().openapi({ description: "The signing secret, shown only here." }) })),
-        ...errorResponses("ValidationError", ...orgErrors),
+        ...errorResponses("ValidationError", "ConflictError", "PayloadTooLarge", ...orgErrors),
       },
     }),
     async (c) => {
@@ -96,6 +97,8 @@ export function registerWebhookRoutes(app: App): void {
       await getOrganization(c.env.DB, organizationId);
       const body = c.req.valid("json");
       if (body.inputTransformer !== undefined) {
+        // Stored in the trigger's row, read on every delivery, listed with every trigger.
+        refuseOversizedJson(body.inputTransformer, "The inputTransformer", MAX_TRIGGER_TRANSFORMER_BYTES);
         const problems = checkTransformerSyntax(body.inputTransformer);
         if (problems.length > 0) throw new ValidationError("The inputTransformer is invalid.", problems);
       }
