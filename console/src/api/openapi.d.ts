@@ -2414,6 +2414,8 @@ export interface operations {
                 pageToken?: string;
                 /** @description Extension: only the direct children of this job (how the console pages a job's tree), in the order the parent's step listed them (not newest first). */
                 parentJobId?: string;
+                /** @description Extension: only the reruns of this job (RerunJob, RerunJobs), newest first: the jobs whose rerunOf names it. */
+                rerunOf?: string;
                 /** @description Extension: only the jobs of this root job's tree, the root itself included. */
                 rootJobId?: string;
                 /** @description Extension: only jobs started by this schedule. */
