@@ -1,10 +1,14 @@
 /**
- * The audit log's shapes (ListAuditLog, src/api/routes/audit-log.ts) and the hook the job page reads
- * who acted on a job with. Kept apart from the other pages' types: one file per concern.
+ * The audit log's actions (ListAuditLog, src/api/routes/audit-log.ts; their types are generated, in
+ * types.ts) and the hook the job page reads who acted on a job with.
  */
 import { useEffect, useState } from "react";
 import { api, ApiError, orgPath, query } from "./client";
+import type { AuditAction, AuditEntry, AuditLogPage } from "./types";
 
+export type { AuditAction, AuditEntry, AuditLogPage } from "./types";
+
+/** Every audit action, in the order the audit log's filter lists them (the compiler checks none is missing). */
 export const AUDIT_ACTIONS = [
   "apitoken.create",
   "apitoken.update",
@@ -29,25 +33,13 @@ export const AUDIT_ACTIONS = [
   "job.delete",
   "job.pause",
   "job.unpause",
-] as const;
+] as const satisfies readonly AuditAction[];
+type MissingAction = Exclude<AuditAction, (typeof AUDIT_ACTIONS)[number]>;
+const everyActionListed: MissingAction extends never ? true : never = true;
+void everyActionListed;
 
 /** The second read after a change: an entry owed by the job's commit has been delivered by then. */
 const REREAD_MS = 2000;
-
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-
-export interface AuditEntry {
-  at: string;
-  actor: { type: "admin" | "token"; apiAuthTokenId?: string };
-  action: AuditAction;
-  target: { type: string; id: string };
-  detail?: Record<string, unknown>;
-}
-
-export interface AuditLogPage {
-  entries: AuditEntry[];
-  nextPageToken?: string;
-}
 
 /** The ListAuditLog path for a page. */
 export function auditLogPath(org: string, params: { action?: string; targetId?: string; pageToken?: string; pageSize?: number }): string {

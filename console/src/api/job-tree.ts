@@ -6,7 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, orgPath, query } from "./client";
-import type { JobStatus, JobSummary, ListJobsResponse } from "./types";
+import type { JobStatus, JobSummary, ListJobsResponse, WorkflowVersion } from "./types";
 
 const PAGE_SIZE = 100;
 /** A live tree re-reads at most this many of a job's children per poll: 5 requests, not 100 at 10,000. */
@@ -212,7 +212,7 @@ export function useExpandable(org: string, jobs: JobSummary[]): (job: JobSummary
     for (const [versionId, workflowId] of missing) {
       let pending = startsChildren.get(versionId);
       if (!pending) {
-        pending = api<{ definition: string }>(`${orgPath(org)}/workflows/${workflowId}/versions/${versionId}`)
+        pending = api<WorkflowVersion>(`${orgPath(org)}/workflows/${workflowId}/versions/${versionId}`)
           .then((v) => /\/runChildJob"/.test(v.definition))
           // Unknown: offer the toggle, which then says "no children" if there are none.
           .catch(() => true);

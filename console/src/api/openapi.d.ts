@@ -2444,11 +2444,11 @@ export interface operations {
                         nextPageToken?: string;
                         /** @description Extension: how many of the totalCount jobs are in each status (the console's per-subtree counts). */
                         statusCounts: {
-                            CANCELLED?: number;
-                            FAILED?: number;
-                            PENDING?: number;
-                            RUNNING?: number;
-                            SUCCEEDED?: number;
+                            CANCELLED: number;
+                            FAILED: number;
+                            PENDING: number;
+                            RUNNING: number;
+                            SUCCEEDED: number;
                         };
                         totalCount: number;
                     };

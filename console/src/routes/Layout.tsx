@@ -8,7 +8,7 @@ import { Link, NavLink, Outlet, useNavigate, useParams } from "react-router";
 import { api, ApiError, orgPath, session, SESSION_ENDED } from "../api/client";
 import { CallerContext, useCan, useCaller } from "../api/caller";
 import { useApi } from "../api/hooks";
-import type { CallerInfo } from "../api/types";
+import type { Answer, CallerInfo } from "../api/types";
 import { ErrorBox, Loading } from "../components/States";
 
 /** Signs in in place: the address (a deep link) stays, and loads once the token is accepted. */
@@ -142,7 +142,7 @@ export function Layout() {
 export function OrgLayout() {
   const { org = "" } = useParams();
   const me = useCaller();
-  const mine = useApi<{ permissions: string[] }>(`${orgPath(org)}/users/me/permissions`);
+  const mine = useApi<Answer<"GetMyPermissions">>(`${orgPath(org)}/users/me/permissions`);
   const caller = me && mine.data ? { ...me, permissions: mine.data.permissions } : me;
   return (
     <CallerContext.Provider value={caller}>

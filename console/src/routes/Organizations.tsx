@@ -2,11 +2,11 @@
 import { Link, Navigate } from "react-router";
 import { useCaller } from "../api/caller";
 import { useApi, useTitle } from "../api/hooks";
-import type { Organization } from "../api/types";
+import type { Answer, Organization } from "../api/types";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
 function AdminOrganizations() {
-  const { data, error, loading } = useApi<{ organizations: Organization[] }>("/organizations");
+  const { data, error, loading } = useApi<Answer<"ListOrganizations">>("/organizations");
   if (loading) return <Loading what="organizations" />;
   if (error) return <ErrorBox error={error} title="Could not list organizations" />;
   const orgs = data?.organizations ?? [];

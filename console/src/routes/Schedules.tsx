@@ -7,7 +7,7 @@ import { Link, useParams } from "react-router";
 import { api, orgPath } from "../api/client";
 import { useCan } from "../api/caller";
 import { useApi, useHashTarget, useNow, useTitle } from "../api/hooks";
-import type { Schedule, ScheduleSummary } from "../api/types";
+import type { Answer, Schedule, ScheduleSummary } from "../api/types";
 import { shortId, utc } from "../components/format";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
@@ -38,7 +38,7 @@ function ScheduleCard({ org, summary, canAct, now, targeted }: { org: string; su
     setError(undefined);
     setMessage(undefined);
     try {
-      const answer = await api<{ jobId?: string; result?: string; fireTimes?: string[] }>(`${base}/${verb}`, { method: "POST", body: body ?? {} });
+      const answer = await api<Partial<Answer<"TriggerScheduleNow"> & Answer<"BackfillSchedule">>>(`${base}/${verb}`, { method: "POST", body: body ?? {} });
       setMessage(
         verb === "trigger"
           ? answer.jobId
@@ -190,7 +190,7 @@ export function Schedules() {
   const { org = "" } = useParams();
   const can = useCan();
   useTitle("Schedules");
-  const list = useApi<{ schedules: ScheduleSummary[]; nextPageToken?: string }>(`${orgPath(org)}/schedules?pageSize=100`);
+  const list = useApi<Answer<"ListSchedules">>(`${orgPath(org)}/schedules?pageSize=100`);
   const now = useNow(true, 5000);
   const target = useHashTarget(!!list.data);
   return (

@@ -4,7 +4,7 @@ import { useParams } from "react-router";
 import { api, orgPath } from "../api/client";
 import { useApi, useHashTarget, useTitle } from "../api/hooks";
 import { useCan } from "../api/caller";
-import type { WebhookTrigger, Workflow } from "../api/types";
+import type { Answer, WebhookTrigger, Workflow } from "../api/types";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { time } from "../components/format";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -18,8 +18,8 @@ function versionText(v: WebhookTrigger["workflowVersion"]): string {
 export function Triggers() {
   const { org = "" } = useParams();
   const base = `${orgPath(org)}/webhook-triggers`;
-  const list = useApi<{ webhookTriggers: WebhookTrigger[] }>(base);
-  const workflows = useApi<{ workflows: Workflow[] }>(`${orgPath(org)}/workflows`);
+  const list = useApi<Answer<"ListWebhookTriggers">>(base);
+  const workflows = useApi<Answer<"ListWorkflows">>(`${orgPath(org)}/workflows`);
   const [created, setCreated] = useState<WebhookTrigger & { secret: string }>();
   const [error, setError] = useState<Error>();
   const [deleting, setDeleting] = useState<WebhookTrigger>();
@@ -35,7 +35,7 @@ export function Triggers() {
     const f = new FormData(form);
     setError(undefined);
     try {
-      const trigger = await api<WebhookTrigger & { secret: string }>(base, {
+      const trigger = await api<Answer<"CreateWebhookTrigger">>(base, {
         method: "POST",
         body: { name: f.get("name"), workflowId: f.get("workflowId"), workflowVersion: { tag: f.get("tag") }, scheme: f.get("scheme") },
       });

@@ -8,7 +8,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, orgPath, query } from "../api/client";
 import { useCan } from "../api/caller";
 import { useApi, useNow, useTitle } from "../api/hooks";
-import type { ListJobsResponse, Workflow as WorkflowT, WorkflowVersion } from "../api/types";
+import type { Answer, ListedVersion, ListJobsResponse, Workflow as WorkflowT, WorkflowVersionsPage } from "../api/types";
 import { json, jobDuration, shortId } from "../components/format";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
@@ -27,7 +27,7 @@ function pretty(text: string): string {
 }
 
 /** The "Start job" dialog: the input, checked as it is typed, and a Start that opens the new job. */
-function StartJob({ org, workflow, version, open, onClose }: { org: string; workflow: WorkflowT; version: WorkflowVersion; open: boolean; onClose: () => void }) {
+function StartJob({ org, workflow, version, open, onClose }: { org: string; workflow: WorkflowT; version: ListedVersion; open: boolean; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const navigate = useNavigate();
   const definitions = useMemo(() => definitionsOf(version.definition), [version.definition]);
@@ -57,7 +57,7 @@ function StartJob({ org, workflow, version, open, onClose }: { org: string; work
     setBusy(true);
     setError(undefined);
     try {
-      const { jobId } = await api<{ jobId: string }>(`${orgPath(org)}/jobs`, {
+      const { jobId } = await api<Answer<"SubmitJob">>(`${orgPath(org)}/jobs`, {
         method: "POST",
         body: { workflowId: workflow.workflowId, workflowVersion: { versionId: version.versionId }, inputJson: JSON.parse(text) as unknown },
       });
@@ -171,7 +171,7 @@ export function Workflow() {
   const can = useCan();
   const [starting, setStarting] = useState(false);
   const wf = useApi<WorkflowT>(`${orgPath(org)}/workflows/${workflowId}`);
-  const list = useApi<{ versions: WorkflowVersion[] }>(`${orgPath(org)}/workflows/${workflowId}/versions`);
+  const list = useApi<WorkflowVersionsPage>(`${orgPath(org)}/workflows/${workflowId}/versions`);
   useTitle(wf.data ? `Workflow ${wf.data.name}` : "Workflow");
   const versions = [...(list.data?.versions ?? [])].sort((a, b) => b.versionNumber - a.versionNumber);
   const chosen = versions.find((v) => v.versionId === search.get("version")) ?? versions.find((v) => v.tags.includes("$LIVE")) ?? versions[0];

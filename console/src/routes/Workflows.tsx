@@ -2,12 +2,12 @@
 import { Link, useParams } from "react-router";
 import { orgPath } from "../api/client";
 import { useApi, useTitle } from "../api/hooks";
-import type { Workflow, WorkflowVersion } from "../api/types";
+import type { Answer, Workflow, WorkflowVersion, WorkflowVersionsPage } from "../api/types";
 import { time } from "../components/format";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
 function Versions({ org, workflowId }: { org: string; workflowId: string }) {
-  const { data, error, loading } = useApi<{ versions: WorkflowVersion[] }>(`${orgPath(org)}/workflows/${workflowId}/versions`);
+  const { data, error, loading } = useApi<WorkflowVersionsPage>(`${orgPath(org)}/workflows/${workflowId}/versions`);
   if (loading) return <span className="muted">loading…</span>;
   if (error) return <span className="state error">{error.message}</span>;
   const versions = data?.versions ?? [];
@@ -30,7 +30,7 @@ function Versions({ org, workflowId }: { org: string; workflowId: string }) {
 
 export function Workflows() {
   const { org = "" } = useParams();
-  const { data, error, loading } = useApi<{ workflows: Workflow[] }>(`${orgPath(org)}/workflows`);
+  const { data, error, loading } = useApi<Answer<"ListWorkflows">>(`${orgPath(org)}/workflows`);
   useTitle("Workflows");
   return (
     <section>
