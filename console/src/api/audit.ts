@@ -3,8 +3,9 @@
  * types.ts) and the hook the job page reads who acted on a job with.
  */
 import { useEffect, useState } from "react";
-import { api, ApiError, orgPath, query } from "./client";
-import type { AuditAction, AuditEntry, AuditLogPage } from "./types";
+import { ApiError } from "./client";
+import { get } from "./hooks";
+import type { AuditAction, AuditEntry } from "./types";
 
 export type { AuditAction, AuditEntry, AuditLogPage } from "./types";
 
@@ -41,11 +42,6 @@ void everyActionListed;
 /** The second read after a change: an entry owed by the job's commit has been delivered by then. */
 const REREAD_MS = 2000;
 
-/** The ListAuditLog path for a page. */
-export function auditLogPath(org: string, params: { action?: string; targetId?: string; pageToken?: string; pageSize?: number }): string {
-  return `${orgPath(org)}/audit-log${query(params)}`;
-}
-
 /**
  * Who acted on a job (its cancels, resumes, reruns, pauses), newest first, read when `version`
  * changes (the job's updatedAt) and once more a moment later: the job's object delivers an entry
@@ -58,7 +54,7 @@ export function useJobAudit(org: string, jobId: string, version: string | undefi
   useEffect(() => {
     const ctl = new AbortController();
     const read = () =>
-      api<AuditLogPage>(auditLogPath(org, { targetId: jobId, pageSize: 20 }), { signal: ctl.signal })
+      get("/organizations/{organizationId}/audit-log", { params: { path: { organizationId: org }, query: { targetId: jobId, pageSize: 20 } } }, ctl.signal)
         .then((page) => setEntries(page.entries.filter((e) => e.action.startsWith("job."))))
         .catch((e: Error) => {
           if (e.name === "AbortError") return;

@@ -30,6 +30,10 @@ export const JOB_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCE
 type MissingStatus = Exclude<JobStatus, (typeof JOB_STATUSES)[number]>;
 const everyStatusListed: MissingStatus extends never ? true : never = true;
 void everyStatusListed;
+/** `value` when it is one of `members` (a union's members listed at run time), else undefined: for values read from a URL. */
+export function oneOf<T extends string>(members: readonly T[], value: string | null): T | undefined {
+  return (members as readonly string[]).includes(value ?? "") ? (value as T) : undefined;
+}
 export const isTerminal = (s: JobStatus) => s === "SUCCEEDED" || s === "FAILED" || s === "CANCELLED";
 
 export type Organization = Schemas["Organization"];

@@ -7,11 +7,11 @@
  */
 import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { ApiError, orgPath } from "../api/client";
+import { ApiError } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useNow, useTitle } from "../api/hooks";
+import { useGet, useNow, useTitle } from "../api/hooks";
 import { useExpandable, useJobTree } from "../api/job-tree";
-import { isTerminal, JOB_STATUSES, type GetJobResponse, type JobStatus, type WorkflowState, type WorkflowVersion } from "../api/types";
+import { isTerminal, JOB_STATUSES, type JobStatus } from "../api/types";
 import { CopyButton, JsonBlock } from "../components/Copy";
 import { shortId } from "../components/format";
 import { HistoryTable } from "../components/HistoryTable";
@@ -64,12 +64,12 @@ export function Job() {
   const { org = "", jobId = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const can = useCan();
-  const base = `${orgPath(org)}/jobs/${jobId}`;
+  const jobParams = { params: { path: { organizationId: org, jobId } } };
   const [live, setLive] = useState(true);
   const [pollMs, setPollMs] = useState(POLL_MS);
   const [notice, setNotice] = useState<string>();
-  const job = useApi<GetJobResponse>(base, live ? pollMs : 0);
-  const state = useApi<WorkflowState>(`${base}/state`);
+  const job = useGet("/organizations/{organizationId}/jobs/{jobId}", jobParams, live ? pollMs : 0);
+  const state = useGet("/organizations/{organizationId}/jobs/{jobId}/state", jobParams);
   const status = job.data?.job.status;
   const updatedAt = job.data?.job.updatedAt;
   const childFilter = (JOB_STATUSES as readonly string[]).includes(search.get("children") ?? "") ? (search.get("children") as JobStatus) : undefined;
@@ -94,7 +94,10 @@ export function Job() {
     org,
     tree.rows.flatMap((r) => (r.kind === "job" && r.depth > 0 ? [r.job] : [])),
   );
-  const version = useApi<WorkflowVersion>(summary ? `${orgPath(org)}/workflows/${summary.workflowId}/versions/${summary.workflowVersion.versionId}` : null);
+  const version = useGet(
+    "/organizations/{organizationId}/workflows/{workflowId}/versions/{versionId}",
+    summary ? { params: { path: { organizationId: org, workflowId: summary.workflowId, versionId: summary.workflowVersion.versionId } } } : null,
+  );
   const now = useNow(!!summary && !isTerminal(summary.status));
   const audit = useJobAudit(org, jobId, updatedAt);
 

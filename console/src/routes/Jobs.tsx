@@ -6,10 +6,9 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { orgPath, query } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useNow, useTitle } from "../api/hooks";
-import { isTerminal, JOB_STATUSES, type ListJobsResponse } from "../api/types";
+import { useGet, useNow, useTitle } from "../api/hooks";
+import { isTerminal, JOB_STATUSES, oneOf } from "../api/types";
 import { jobDuration, shortId } from "../components/format";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
@@ -40,24 +39,32 @@ export function Jobs() {
   const q = (search.get("q") ?? "").trim();
   const get = (k: string) => search.get(k) ?? "";
   // Top-level jobs by default; a parent's or a root's jobs are mostly children.
-  const hierarchy = get("hierarchy") || (get("parentJobId") || get("rootJobId") ? "ALL" : "TOP_LEVEL_ONLY");
-  const path = `${orgPath(org)}/jobs${query({
-    status: get("status"),
-    workflowName: get("workflowName"),
+  const hierarchy = oneOf(
+    HIERARCHIES.map(([v]) => v),
+    get("hierarchy") || (get("parentJobId") || get("rootJobId") ? "ALL" : "TOP_LEVEL_ONLY"),
+  ) ?? "TOP_LEVEL_ONLY";
+  const listQuery = {
+    status: oneOf(JOB_STATUSES, get("status")),
+    workflowName: get("workflowName") || undefined,
     // A search looks at every job, children too: an id found in a log may be anyone's.
-    jobHierarchy: q ? "ALL" : hierarchy,
+    jobHierarchy: q ? ("ALL" as const) : hierarchy,
     createdAfter: iso(get("createdAfter")),
     createdBefore: iso(get("createdBefore")),
-    parentJobId: get("parentJobId"),
-    rootJobId: get("rootJobId"),
-    scheduleId: get("scheduleId"),
-    jobIdPrefix: q.toLowerCase(),
+    parentJobId: get("parentJobId") || undefined,
+    rootJobId: get("rootJobId") || undefined,
+    scheduleId: get("scheduleId") || undefined,
+    jobIdPrefix: q.toLowerCase() || undefined,
     pageSize: PAGE_SIZE,
     pageToken: pages[pages.length - 1],
-  })}`;
+  };
   const validSearch = q === "" || /^[0-9a-f-]{1,36}$/i.test(q);
   const [pollMs, setPollMs] = useState(0);
-  const { data: list, error, loading, reload } = useApi<ListJobsResponse>(validSearch ? path : null, pollMs);
+  const {
+    data: list,
+    error,
+    loading,
+    reload,
+  } = useGet("/organizations/{organizationId}/jobs", validSearch ? { params: { path: { organizationId: org }, query: listQuery } } : null, pollMs);
   const live = !!list?.jobs.some((j) => !isTerminal(j.status));
   useEffect(() => setPollMs(live ? LIVE_MS : 0), [live]);
   const now = useNow(true, 5000);
