@@ -65,9 +65,17 @@ async function allTreeRows(): Promise<{ id: string; short: string; status: strin
       })),
     );
     for (const r of seen) rows.set(r.id, r);
-    const done = await tree.evaluate((el) => {
+    const done = await tree.evaluate(async (el) => {
       const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 2;
       el.scrollTop += el.clientHeight * 0.8;
+      // The virtualizer renders the rows now in view after the scroll event: read them only once it
+      // has (on a busy machine it may take several frames), or a window of rows is never seen.
+      const frame = () => new Promise((r) => (globalThis as any).requestAnimationFrame(r));
+      for (let i = 0; i < 120; i++) {
+        await frame();
+        const tops = [...el.querySelectorAll(".tree-row")].map((r) => Number(/translateY\((\d+)px\)/.exec((r as unknown as { style: { transform: string } }).style.transform)?.[1] ?? 0));
+        if (tops.length > 0 && Math.min(...tops) <= el.scrollTop && Math.max(...tops) + 40 >= el.scrollTop + el.clientHeight) break;
+      }
       return atEnd;
     });
     if (done) {
