@@ -19,11 +19,13 @@ import { useJobAudit } from "../api/audit";
 import { JobAuditTrail } from "../components/JobAuditTrail";
 import { awaitedEventIds, jobPath, stepBars } from "../components/job-path";
 import { JobTree } from "../components/JobTree";
-import { ErrorBox, Loading, StatusBadge } from "../components/States";
+import { ErrorBox, Loading, PausedBadge, StatusBadge } from "../components/States";
 import { Timeline } from "../components/Timeline";
 import { childItems } from "../components/timeline-items";
 import { WaitingLine } from "../components/WaitingFor";
 import { JobActions } from "./job-actions";
+import { JobLineage } from "./job-lineage";
+import { offeredTimeTravel, TimeTravelActions } from "./job-time-travel";
 import { JobFacts, JobOutcome } from "./job-summary";
 
 const WorkflowGraph = lazy(() => import("../components/WorkflowGraph"));
@@ -139,6 +141,7 @@ export function Job() {
     <article className="job-page">
       <h1>
         {summary.workflowName} <code>{shortId(summary.jobId)}</code> <StatusBadge status={summary.status} />
+        {summary.paused && <PausedBadge />}
       </h1>
       <p className="muted job-id-line">
         Job <code>{summary.jobId}</code> <CopyButton text={summary.jobId} label="Copy job id" />{" "}
@@ -148,12 +151,24 @@ export function Job() {
       <p role="status" className={notice ? "ok notice" : "visually-hidden"}>
         {notice}
       </p>
+      <JobLineage org={org} job={summary} canList={can("job:list")} />
       {summary.waitingFor && !isTerminal(summary.status) && <WaitingLine waiting={summary.waitingFor} now={now} />}
       <JobOutcome job={summary} history={history} />
 
       <div className="split">
         <JobFacts org={org} data={job.data} now={now} />
-        <JobActions org={org} job={summary} can={can} {...(eventIds ? { definitionEventIds: eventIds } : {})} onDone={reload} />
+        <JobActions
+          org={org}
+          job={summary}
+          can={can}
+          {...(eventIds ? { definitionEventIds: eventIds } : {})}
+          onDone={reload}
+          more={
+            Object.values(offeredTimeTravel(summary, can)).some(Boolean) && (
+              <TimeTravelActions org={org} job={summary} can={can} definition={version.data?.definition} history={history} input={input} onDone={reload} />
+            )
+          }
+        />
       </div>
 
       {!audit.hidden && <JobAuditTrail entries={audit.entries} />}
