@@ -567,7 +567,7 @@ describe("the console: time travel", () => {
     await dialog.waitFor();
     // The step picker lists the graph's steps, the failed one preselected.
     const steps = dialog.getByLabel("Begin at step");
-    expect(await steps.inputValue()).toBe("ship");
+    await expect.poll(() => steps.inputValue()).toBe("ship");
     expect(await steps.locator("option").allTextContents()).toEqual(["reserve", "ship (where it failed)"]);
     // The version picker lists the workflow's versions, the job's own preselected.
     const versions = dialog.getByLabel("Version");
@@ -583,6 +583,7 @@ describe("the console: time travel", () => {
 
     // The fix, with a new input: checked against the version's workflowInput schema as it is typed.
     await versions.selectOption({ label: `v${data.shipOrder.v2}` });
+    expect(await dialog.getByRole("alert").count()).toBe(0);
     await dialog.getByLabel("Replace the job's input (workflowInput)").check();
     const input = dialog.getByLabel("New input");
     expect(JSON.parse(await input.inputValue())).toEqual({ sku: "A-1" });

@@ -117,7 +117,12 @@ export function RerunDialog({ org, job, definition, history, input, open, onClos
         </p>
         <label>
           Begin at step
-          <select name="fromStep" value={fromStep} onChange={(e) => setPicked(e.target.value)} required={steps.length > 0}>
+          <select name="fromStep" value={fromStep} onChange={(e) => (setPicked(e.target.value), setError(undefined))} required>
+            {steps.length === 0 && (
+              <option value="" disabled>
+                {definition === undefined ? "Loading the steps…" : "The definition lists no step"}
+              </option>
+            )}
             {steps.map((s) => (
               <option key={s} value={s}>
                 {s}
@@ -128,7 +133,7 @@ export function RerunDialog({ org, job, definition, history, input, open, onClos
         </label>
         <label>
           Version
-          <select name="version" value={versionId} onChange={(e) => setVersionId(e.target.value)}>
+          <select name="version" value={versionId} onChange={(e) => (setVersionId(e.target.value), setError(undefined))}>
             {!chosen && versionId === own.versionId && <option value={own.versionId}>v{own.versionNumber} (this job's)</option>}
             {versions.versions.map((v) => (
               <option key={v.versionId} value={v.versionId}>
@@ -154,7 +159,7 @@ export function RerunDialog({ org, job, definition, history, input, open, onClos
           <button type="button" onClick={onClose}>
             Close
           </button>
-          <button type="submit" disabled={busy || (replaceInput && check.problems.length > 0)}>
+          <button type="submit" disabled={busy || fromStep === "" || (replaceInput && check.problems.length > 0)}>
             {busy ? "Rerunning…" : "Rerun"}
           </button>
         </div>

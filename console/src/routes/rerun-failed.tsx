@@ -89,7 +89,7 @@ export function RerunFailedDialog({ org, workflowName, workflowId, createdAfter,
         <h2 id="rerun-failed-title">Rerun failed jobs of {workflowName}</h2>
         <p className="muted">
           Every FAILED top-level job of the workflow named exactly <code>{workflowName}</code>
-          {window ? `, ${window},` : ""} newest first, each as a new job that begins at the step it failed at (or the one you choose). A job already
+          {window ? `, ${window},` : ","} newest first, each as a new job that begins at the step it failed at (or the one you choose). A job already
           rerun the same way is not rerun twice.
         </p>
         <label>
