@@ -65,8 +65,15 @@ async function allTreeRows(): Promise<{ id: string; short: string; status: strin
       })),
     );
     for (const r of seen) rows.set(r.id, r);
-    const done = await tree.evaluate(async (el) => {
-      const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 2;
+    // At the bottom, finished unless a page of children is still coming in: both read at once, so a
+    // page that arrives in between (the list grows, its next placeholder out of view) is not missed.
+    const end = await tree.evaluate((el) => ({ atEnd: el.scrollTop + el.clientHeight >= el.scrollHeight - 2, more: el.querySelectorAll(".more").length }));
+    if (end.atEnd) {
+      if (end.more === 0) break;
+      await tree.locator(".more").first().waitFor({ state: "detached", timeout: 30_000 }).catch(() => undefined);
+      continue;
+    }
+    await tree.evaluate(async (el) => {
       el.scrollTop += el.clientHeight * 0.8;
       // The virtualizer renders the rows now in view after the scroll event: read them only once it
       // has (on a busy machine it may take several frames), or a window of rows is never seen.
@@ -76,13 +83,7 @@ async function allTreeRows(): Promise<{ id: string; short: string; status: strin
         const tops = [...el.querySelectorAll(".tree-row")].map((r) => Number(/translateY\((\d+)px\)/.exec((r as unknown as { style: { transform: string } }).style.transform)?.[1] ?? 0));
         if (tops.length > 0 && Math.min(...tops) <= el.scrollTop && Math.max(...tops) + 40 >= el.scrollTop + el.clientHeight) break;
       }
-      return atEnd;
     });
-    if (done) {
-      // At the bottom: finished unless a page of children is still coming in.
-      if ((await tree.locator(".more").count()) === 0) break;
-      await tree.locator(".more").first().waitFor({ state: "detached", timeout: 30_000 }).catch(() => undefined);
-    }
   }
   await tree.evaluate((el) => (el.scrollTop = 0));
   return [...rows.values()].sort((a, b) => a.top - b.top).map(({ top: _, ...r }) => r);
