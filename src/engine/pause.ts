@@ -38,7 +38,9 @@ function changePause(d: Decider, at: number, update: (p: PauseState) => void, wa
   // An ended job keeps the word (a resume honours a paused parent) and has no child to tell.
   if (was === now || isTerminal(s.status)) return;
   next.seq += 1;
-  s.updatedAt = at;
+  // The job index shows whether a job is paused (the console's job list and tree): a top-level job
+  // writes its row again, a child tells its parent, which indexes it with its other children.
+  d.statusChanged(at);
   const cur = s.current;
   const jobIds = cur?.wait?.type === "children" ? d.view.activeChildJobIds(cur.name, cur.attempt) : [];
   d.commands.push({ type: "pauseChildren", paused: now, seq: next.seq, jobIds });

@@ -32,6 +32,9 @@ interface JobRow {
   child_key: string | null;
   child_index: number | null;
   current_step_name: string | null;
+  rerun_of_job_id: string | null;
+  rerun_from_step: string | null;
+  paused: number | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -58,6 +61,8 @@ function toSummary(r: JobRow): JobSummary {
     ...(r.current_step_name ? { currentStepName: r.current_step_name } : {}),
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
+    ...(r.rerun_of_job_id ? { rerunOf: { jobId: r.rerun_of_job_id, fromStep: r.rerun_from_step ?? "" } } : {}),
+    ...(r.paused ? { paused: true as const } : {}),
   };
 }
 
@@ -159,15 +164,16 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
          started_at, finished_at, billable_units, error, index_seq, schedule_id, scheduled_at,
-         trigger_id, api_auth_token_id, child_key, child_index, current_step_name)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
+         trigger_id, api_auth_token_id, child_key, child_index, current_step_name, rerun_of_job_id, rerun_from_step, paused)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
          updated_at = excluded.updated_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
          billable_units = excluded.billable_units, error = excluded.error, index_seq = excluded.index_seq,
          trigger_id = excluded.trigger_id, api_auth_token_id = excluded.api_auth_token_id,
-         child_key = excluded.child_key, child_index = excluded.child_index, current_step_name = excluded.current_step_name
+         child_key = excluded.child_key, child_index = excluded.child_index, current_step_name = excluded.current_step_name,
+         rerun_of_job_id = excluded.rerun_of_job_id, rerun_from_step = excluded.rerun_from_step, paused = excluded.paused
        WHERE excluded.index_seq > jobs.index_seq`,
     )
     .bind(
@@ -197,6 +203,9 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       job.childKey ?? null,
       job.childIndex ?? null,
       job.currentStepName ?? null,
+      job.rerunOf?.jobId ?? null,
+      job.rerunOf?.fromStep ?? null,
+      job.paused ? 1 : null,
     );
 }
 
@@ -213,6 +222,8 @@ export interface ListJobsQuery {
   parentJobId?: string;
   rootJobId?: string;
   jobIdPrefix?: string;
+  /** Only the reruns of this job (RerunJob, RerunJobs), newest first. */
+  rerunOf?: string;
   pageToken?: string;
   pageSize: number;
 }
@@ -271,6 +282,7 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
     const prefix = q.jobIdPrefix.toLowerCase();
     (where.push("job_id >= ? AND job_id < ?"), args.push(prefix, `${prefix}~`));
   }
+  if (q.rerunOf) (where.push("rerun_of_job_id = ?"), args.push(q.rerunOf.toLowerCase()));
   const filter = where.join(" AND ");
 
   const byChildIndex = q.parentJobId !== undefined;

@@ -41,7 +41,11 @@ export interface ConsoleData {
     retrying: string;
     fanWait: string;
     fromHook: string;
+    /** A fan-out of two sleeping children, for Pause and Unpause. */
+    pauseMe: string;
   };
+  /** ship-order: two jobs of v1 FAILED at step ship; v2 fixes ship, v3 has no step ship. */
+  shipOrder: { failed: [string, string]; v2: number; v3: number };
   scheduleId: string;
   triggerId: string;
   /** A token that may read jobs and workflows, and nothing else (not even its organization). */
@@ -96,7 +100,10 @@ export async function setUpConsoleData(server: EngineServer, far: FarEnd): Promi
     retrying: await start("retrying", { orderId: 9 }),
     fanWait: await start("fan-wait", { items: [{ n: 1 }, { n: 2 }, { n: 3 }] }),
     fromHook: "",
+    pauseMe: await start("fan-wait", { items: [{ n: 1 }, { n: 2 }] }),
   };
+  // Set up while the jobs above run.
+  const shipOrderReady = setUpShipOrder(client, orgId, far);
   const trigger = await createTrigger(client, orgId, { name: "countdown-hook", workflowId: ids.countdown, workflowVersion: { tag: "$LIVE" }, scheme: "standard-webhooks" });
   const body = JSON.stringify({ n: 1 });
   const delivered = await postHook((url, init) => fetch(url, init), trigger.url.replace(/^https?:\/\/[^/]+/, server.baseUrl), body, standardHeaders(trigger.secret, body));
@@ -121,6 +128,25 @@ export async function setUpConsoleData(server: EngineServer, far: FarEnd): Promi
     wait(jobs.fanWait, (j) => j.waitingFor?.kind === "children" && j.waitingFor.running === 3),
     wait(jobs.sleeper, (j) => j.currentStepName === "nap"),
     wait(jobs.fromHook),
+    wait(jobs.pauseMe, (j) => j.waitingFor?.kind === "children" && j.waitingFor.running === 2),
   ]);
-  return { client, token, orgId, ids, jobs, scheduleId, triggerId: trigger.triggerId, readerToken: reader.token };
+  const shipOrder = await shipOrderReady;
+  return { client, token, orgId, ids, jobs, shipOrder, scheduleId, triggerId: trigger.triggerId, readerToken: reader.token };
+}
+
+/**
+ * Time travel's data: ship-order v1 reserves, then ships through a far end that is down, so its two
+ * jobs FAIL at ship; v2 ships by a transform (the fix); v3 renamed ship to dispatch.
+ */
+async function setUpShipOrder(client: TestClient, orgId: string, far: FarEnd): Promise<ConsoleData["shipOrder"]> {
+  const schemas = { workflowInput: { type: "object", required: ["sku"], properties: { sku: { type: "string" } } } };
+  const reserve = (next: string) => step("reserve", "/canopy/transform", { config: { output: { reserved: { var: "workflowInput.sku" } } } }, next);
+  const shipped = { config: { output: { shipped: { var: "workflowInput.sku" } } } };
+  const v1 = await deployWorkflow(client, orgId, workflow("ship-order", [reserve("ship"), step("ship", http, { config: { url: `${far.origin}/down` } })], schemas));
+  const submitV1 = (sku: string) => submit(client, orgId, { workflowId: v1.workflowId, workflowVersion: { versionId: v1.versionId }, inputJson: { sku } });
+  const failed: [string, string] = [await submitV1("A-1"), await submitV1("B-1")];
+  for (const jobId of failed) await waitForJob(client, orgId, jobId, undefined, 180_000);
+  const v2 = await deployWorkflow(client, orgId, workflow("ship-order", [reserve("ship"), step("ship", "/canopy/transform", shipped)], schemas));
+  const v3 = await deployWorkflow(client, orgId, workflow("ship-order", [reserve("dispatch"), step("dispatch", "/canopy/transform", shipped)], schemas));
+  return { failed, v2: v2.versionNumber, v3: v3.versionNumber };
 }

@@ -65,19 +65,35 @@ async function allTreeRows(): Promise<{ id: string; short: string; status: strin
       })),
     );
     for (const r of seen) rows.set(r.id, r);
-    const done = await tree.evaluate((el) => {
-      const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 2;
-      el.scrollTop += el.clientHeight * 0.8;
-      return atEnd;
-    });
-    if (done) {
-      // At the bottom: finished unless a page of children is still coming in.
-      if ((await tree.locator(".more").count()) === 0) break;
+    // At the bottom, finished unless a page of children is still coming in: both read at once, so a
+    // page that arrives in between (the list grows, its next placeholder out of view) is not missed.
+    const end = await tree.evaluate((el) => ({ atEnd: el.scrollTop + el.clientHeight >= el.scrollHeight - 2, more: el.querySelectorAll(".more").length }));
+    if (end.atEnd) {
+      if (end.more === 0) break;
       await tree.locator(".more").first().waitFor({ state: "detached", timeout: 30_000 }).catch(() => undefined);
+      continue;
     }
+    await tree.evaluate(async (el) => {
+      el.scrollTop += el.clientHeight * 0.8;
+      // The virtualizer renders the rows now in view after the scroll event: read them only once it
+      // has (on a busy machine it may take several frames), or a window of rows is never seen.
+      const frame = () => new Promise((r) => (globalThis as any).requestAnimationFrame(r));
+      for (let i = 0; i < 120; i++) {
+        await frame();
+        const tops = [...el.querySelectorAll(".tree-row")].map((r) => Number(/translateY\((\d+)px\)/.exec((r as unknown as { style: { transform: string } }).style.transform)?.[1] ?? 0));
+        if (tops.length > 0 && Math.min(...tops) <= el.scrollTop && Math.max(...tops) + 40 >= el.scrollTop + el.clientHeight) break;
+      }
+    });
   }
   await tree.evaluate((el) => (el.scrollTop = 0));
   return [...rows.values()].sort((a, b) => a.top - b.top).map(({ top: _, ...r }) => r);
+}
+
+/** An ended job's page offers the signed-in token (which may do everything) Rerun and no other action. */
+async function expectOnlyRerunOffered() {
+  const actions = page.locator(".actions-panel > .actions > button");
+  await expect.poll(() => actions.allTextContents()).toEqual(["Rerun…"]);
+  expect(await page.getByRole("form", { name: "Send an event" }).count()).toBe(0);
 }
 
 async function signIn(withToken: string) {
@@ -205,12 +221,12 @@ describe("the console: signing in and a fan-out", () => {
     const done = await waitForJob(client, orgId, data.jobs.batch50, undefined, 60_000);
     expect(done.job.status).toBe("SUCCEEDED");
     expect(done.job.output).toEqual({ approved: true });
-    // The page saw the end by itself, and stopped updating; a succeeded job offers no action.
+    // The page saw the end by itself, and stopped updating; a succeeded job offers only Rerun.
     await page.locator("h1 .status", { hasText: "SUCCEEDED" }).waitFor({ timeout: 30_000 });
     await page.getByText("ended, not updating").waitFor();
     await expect.poll(() => page.locator(`[data-job-id="${data.jobs.batch50}"]`).textContent()).toContain("SUCCEEDED");
     await page.locator("table.history tr.external").getByText("external event: manager-approved").waitFor();
-    expect(await page.getByRole("heading", { name: "Actions" }).count()).toBe(0);
+    await expectOnlyRerunOffered();
     expect(await page.getByTestId("waiting-for").count()).toBe(0);
     await screenshot(page, "05-event-sent");
   });
@@ -407,9 +423,9 @@ describe("the console: workflows, starting jobs, the job list and schedules", ()
     // The loop was taken, and its passes are told apart from retries.
     await expect.poll(() => page.getByTestId("workflow-graph").locator('[aria-label="Edge from tick to tick"]').getAttribute("class")).toContain("taken");
     expect(await page.locator('table.history td[data-label="Attempt"]').allTextContents()).toEqual(["attempt 1 of 1", "iteration 1 · attempt 1 of 1", "iteration 2 · attempt 1 of 1"]);
-    // A succeeded job without children: no empty tree box, no empty actions panel; input and output near the top.
+    // A succeeded job without children: no empty tree box, only Rerun to offer; input and output near the top.
     expect(await page.getByRole("heading", { name: "Job tree" }).count()).toBe(0);
-    expect(await page.getByRole("heading", { name: "Actions" }).count()).toBe(0);
+    await expectOnlyRerunOffered();
     expect(JSON.parse((await page.getByLabel("Job output", { exact: true }).textContent())!)).toEqual({ n: 0 });
     await page.getByRole("button", { name: "Copy job id" }).click();
     await expect.poll(() => page.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(jobId);
@@ -539,6 +555,113 @@ describe("the console: workflows, starting jobs, the job list and schedules", ()
   });
 });
 
+describe("the console: time travel", () => {
+  /** ship-order's first failed job's rerun, made in the first test (the bulk rerun answers it again). */
+  let rerunOfFirst = "";
+
+  it("reruns a failed job from the step it failed at, on a fixed version, with a new input checked as it is typed; a version without that step is refused in words; the lineage links both ways", async () => {
+    const [first] = data.shipOrder.failed;
+    await page.goto(orgUrl(`/jobs/${first}`));
+    await page.getByRole("heading", { level: 1, name: `ship-order ${short(first)}` }).waitFor();
+    await page.getByRole("button", { name: "Rerun…" }).click();
+    const dialog = page.getByRole("dialog", { name: `Rerun ship-order ${short(first)}` });
+    await dialog.waitFor();
+    // The step picker lists the graph's steps, the failed one preselected.
+    const steps = dialog.getByLabel("Begin at step");
+    await expect.poll(() => steps.inputValue()).toBe("ship");
+    expect(await steps.locator("option").allTextContents()).toEqual(["reserve", "ship (where it failed)"]);
+    // The version picker lists the workflow's versions, the job's own preselected.
+    const versions = dialog.getByLabel("Version");
+    await expect.poll(() => versions.locator("option").allTextContents()).toEqual([`v${data.shipOrder.v3} [$LIVE]`, `v${data.shipOrder.v2}`, "v1 (this job's)"]);
+    expect(await versions.locator("option:checked").textContent()).toBe("v1 (this job's)");
+    await expectAccessible("the rerun dialog");
+
+    // v3 has no step ship: the API's 400, in words, in the dialog; nothing opens.
+    await versions.selectOption({ label: `v${data.shipOrder.v3} [$LIVE]` });
+    await dialog.getByRole("button", { name: "Rerun", exact: true }).click();
+    await expect.poll(() => dialog.getByRole("alert").textContent()).toContain(`The job was not rerun: ValidationError Step "ship" is not a step of`);
+    expect(page.url()).toBe(orgUrl(`/jobs/${first}`));
+
+    // The fix, with a new input: checked against the version's workflowInput schema as it is typed.
+    await versions.selectOption({ label: `v${data.shipOrder.v2}` });
+    expect(await dialog.getByRole("alert").count()).toBe(0);
+    await dialog.getByLabel("Replace the job's input (workflowInput)").check();
+    const input = dialog.getByLabel("New input");
+    expect(JSON.parse(await input.inputValue())).toEqual({ sku: "A-1" });
+    await input.fill('{"sku": 5}');
+    await expect.poll(() => dialog.locator("#rerun-input-problems").textContent()).toMatch(/sku/);
+    expect(await dialog.getByRole("button", { name: "Rerun", exact: true }).isDisabled()).toBe(true);
+    await input.fill('{"sku": "A-2"}');
+    await expect.poll(() => dialog.locator("#rerun-input-problems").textContent()).toBe("The input matches the workflow's workflowInput schema.");
+    await expectAccessible("the rerun dialog with a new input");
+    await screenshot(page, "23-rerun-dialog");
+    await dialog.getByRole("button", { name: "Rerun", exact: true }).click();
+
+    // The new job opens, runs only ship (on v2) and succeeds with the new input; it links to its source.
+    await page.waitForURL((u) => /\/jobs\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(first));
+    rerunOfFirst = page.url().split("/").pop()!;
+    await page.getByRole("heading", { level: 1, name: `ship-order ${short(rerunOfFirst)}` }).waitFor();
+    await expect.poll(() => page.locator("h1 .status").first().textContent(), { timeout: 30_000 }).toBe("SUCCEEDED");
+    expect(await page.getByTestId("job-lineage").textContent()).toBe(`Rerun of ${short(first)} from step ship, on v${data.shipOrder.v2}.`);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${rerunOfFirst}`))).job.output).toEqual({ shipped: "A-2" });
+    await page.getByRole("link", { name: `job ${short(first)}, the job this one reruns` }).click();
+    await page.getByRole("heading", { level: 1, name: `ship-order ${short(first)}` }).waitFor();
+    const reruns = page.getByTestId("job-lineage");
+    await reruns.locator(`li[data-job-id="${rerunOfFirst}"]`).waitFor();
+    // The source's reruns come from the job index (ListJobs rerunOf), which learns the rerun's end a moment later.
+    await expect.poll(() => reruns.textContent(), { timeout: 30_000 }).toBe(`Rerun 1 time:${short(rerunOfFirst)} from step ship on v${data.shipOrder.v2} SUCCEEDED`);
+  });
+
+  it("reruns every failed job of the listed workflow from the Jobs page on a chosen version, and shows each one's rerun", async () => {
+    const [first, second] = data.shipOrder.failed;
+    await page.goto(orgUrl("/jobs?workflowName=ship-order&status=FAILED"));
+    await expect.poll(() => page.getByTestId("total-count").textContent()).toMatch(/^2 jobs/);
+    await page.getByRole("button", { name: "Rerun failed jobs…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Rerun failed jobs of ship-order" });
+    await dialog.waitFor();
+    const versions = dialog.getByLabel("Version");
+    await expect.poll(() => versions.locator("option").count()).toBe(4);
+    await versions.selectOption({ label: `v${data.shipOrder.v2}` });
+    expect(await dialog.getByLabel("Begin at step").locator("option").allTextContents()).toEqual(["The step each job failed at", "reserve", "ship"]);
+    await expectAccessible("the rerun failed jobs dialog");
+    await dialog.getByRole("button", { name: "Rerun failed jobs" }).click();
+    await expect.poll(() => dialog.getByRole("status").textContent()).toBe("2 of 2 jobs rerun.");
+    await expectAccessible("the rerun failed jobs dialog's results");
+    await screenshot(page, "24-rerun-failed-jobs");
+    // The first was rerun onto v2 from ship already: that rerun is its answer. The second gets a new one.
+    const line = (jobId: string) => dialog.locator(`li[data-source-job-id="${jobId}"]`);
+    expect(await line(first).getByRole("link", { name: /^its rerun/ }).getAttribute("href")).toBe(`/console/organizations/${orgId}/jobs/${rerunOfFirst}`);
+    await line(second).getByRole("link", { name: /^its rerun/ }).click();
+    await page.getByTestId("job-lineage").waitFor();
+    expect(await page.getByTestId("job-lineage").textContent()).toBe(`Rerun of ${short(second)} from step ship, on v${data.shipOrder.v2}.`);
+    await expect.poll(() => page.locator("h1 .status").first().textContent(), { timeout: 30_000 }).toBe("SUCCEEDED");
+  });
+
+  it("pauses a running fan-out and unpauses it: the badge on its page, on its row in the job list and on its children's rows in the tree", async () => {
+    const jobId = data.jobs.pauseMe;
+    await page.goto(orgUrl(`/jobs/${jobId}`));
+    await page.getByRole("button", { name: "Pause job", exact: true }).click();
+    await page.locator("h1 .status-paused").waitFor();
+    expect(await page.locator("p.notice").textContent()).toBe("Paused: the job starts no new step until it is unpaused.");
+    expect(await page.getByRole("button", { name: "Pause job", exact: true }).count()).toBe(0);
+    // Its children hear of it from its alarm, and the job index shows them paused.
+    const pausedChildren = page.getByTestId("job-tree").locator('[data-depth="1"] .status-paused');
+    await expect.poll(() => pausedChildren.count(), { timeout: 30_000 }).toBe(2);
+    await expectAccessible("a paused job");
+    await screenshot(page, "25-paused-job");
+    await page.goto(orgUrl("/jobs?workflowName=fan-wait"));
+    await page.locator(`tr[data-job-id="${jobId}"] .status-paused`).waitFor();
+    expect(await page.locator(`tr[data-job-id="${data.jobs.fanWait}"] .status-paused`).count()).toBe(0);
+
+    await page.goto(orgUrl(`/jobs/${jobId}`));
+    await page.getByRole("button", { name: "Unpause job" }).click();
+    await expect.poll(() => page.locator("h1 .status-paused").count()).toBe(0);
+    expect(await page.locator("p.notice").textContent()).toBe("Unpaused.");
+    await expect.poll(() => page.getByTestId("job-tree").locator(".status-paused").count(), { timeout: 30_000 }).toBe(0);
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).job).toMatchObject({ status: "RUNNING" });
+  });
+});
+
 describe("the console: tokens, errors and small screens", () => {
   it("shows the audit log with a filter by action; the job page hides it from a token that may not read it", async () => {
     await page.goto(orgUrl("/jobs"));
@@ -593,15 +716,19 @@ describe("the console: tokens, errors and small screens", () => {
     expect(page.url()).toBe(orgUrl("/jobs"));
     await page.goto(orgUrl(`/jobs/${data.jobs.retrying}`));
     await page.getByTestId("waiting-for").waitFor();
-    for (const name of ["Cancel job", "Resume job", "Send event"]) expect(await page.getByRole("button", { name }).count(), name).toBe(0);
+    for (const name of ["Cancel job", "Resume job", "Send event", "Pause job", "Unpause job"]) expect(await page.getByRole("button", { name }).count(), name).toBe(0);
     expect(await page.getByRole("heading", { name: "Actions" }).count()).toBe(0);
     await page.goto(orgUrl(`/jobs/${data.jobs.sleeper}`));
     await page.locator("h1 .status", { hasText: "CANCELLED" }).waitFor();
     expect(await page.getByRole("button", { name: "Resume job" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Rerun…" }).count()).toBe(0);
     // Without organization:read the page leaves out who cancelled it (the audit log), and shows no error.
     await page.getByRole("heading", { name: "History" }).waitFor();
     expect(await page.locator(".job-audit").count()).toBe(0);
     expect(await page.getByRole("alert").count()).toBe(0);
+    await page.goto(orgUrl("/jobs?workflowName=ship-order"));
+    await page.locator(`tr[data-job-id="${data.shipOrder.failed[0]}"]`).waitFor();
+    expect(await page.getByRole("button", { name: "Rerun failed jobs…" }).count()).toBe(0);
     await page.goto(orgUrl(`/workflows/${data.ids.countdown}`));
     await page.getByRole("heading", { level: 1, name: "countdown" }).waitFor();
     await page.getByTestId("workflow-graph").waitFor();

@@ -1,10 +1,15 @@
 /**
- * The audit log's shapes (ListAuditLog, src/api/routes/audit-log.ts) and the hook the job page reads
- * who acted on a job with. Kept apart from the other pages' types: one file per concern.
+ * The audit log's actions (ListAuditLog, src/api/routes/audit-log.ts; their types are generated, in
+ * types.ts) and the hook the job page reads who acted on a job with.
  */
 import { useEffect, useState } from "react";
-import { api, ApiError, orgPath, query } from "./client";
+import { ApiError } from "./client";
+import { get } from "./hooks";
+import type { AuditAction, AuditEntry } from "./types";
 
+export type { AuditAction, AuditEntry, AuditLogPage } from "./types";
+
+/** Every audit action, in the order the audit log's filter lists them (the compiler checks none is missing). */
 export const AUDIT_ACTIONS = [
   "apitoken.create",
   "apitoken.update",
@@ -29,30 +34,13 @@ export const AUDIT_ACTIONS = [
   "job.delete",
   "job.pause",
   "job.unpause",
-] as const;
+] as const satisfies readonly AuditAction[];
+type MissingAction = Exclude<AuditAction, (typeof AUDIT_ACTIONS)[number]>;
+const everyActionListed: MissingAction extends never ? true : never = true;
+void everyActionListed;
 
 /** The second read after a change: an entry owed by the job's commit has been delivered by then. */
 const REREAD_MS = 2000;
-
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-
-export interface AuditEntry {
-  at: string;
-  actor: { type: "admin" | "token"; apiAuthTokenId?: string };
-  action: AuditAction;
-  target: { type: string; id: string };
-  detail?: Record<string, unknown>;
-}
-
-export interface AuditLogPage {
-  entries: AuditEntry[];
-  nextPageToken?: string;
-}
-
-/** The ListAuditLog path for a page. */
-export function auditLogPath(org: string, params: { action?: string; targetId?: string; pageToken?: string; pageSize?: number }): string {
-  return `${orgPath(org)}/audit-log${query(params)}`;
-}
 
 /**
  * Who acted on a job (its cancels, resumes, reruns, pauses), newest first, read when `version`
@@ -66,7 +54,7 @@ export function useJobAudit(org: string, jobId: string, version: string | undefi
   useEffect(() => {
     const ctl = new AbortController();
     const read = () =>
-      api<AuditLogPage>(auditLogPath(org, { targetId: jobId, pageSize: 20 }), { signal: ctl.signal })
+      get("/organizations/{organizationId}/audit-log", { params: { path: { organizationId: org }, query: { targetId: jobId, pageSize: 20 } } }, ctl.signal)
         .then((page) => setEntries(page.entries.filter((e) => e.action.startsWith("job."))))
         .catch((e: Error) => {
           if (e.name === "AbortError") return;

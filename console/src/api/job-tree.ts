@@ -5,7 +5,7 @@
  * tree component gets the flat rows.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, orgPath, query } from "./client";
+import { get } from "./hooks";
 import type { JobStatus, JobSummary, ListJobsResponse } from "./types";
 
 const PAGE_SIZE = 100;
@@ -62,15 +62,13 @@ export function useJobTree(org: string, root: JobSummary | undefined, live: bool
   /** A page of a job's children (in the filter's status), with every child's count per status. */
   const fetchPage = useCallback(
     async (parentId: string, pageToken?: string): Promise<ListJobsResponse & { allCounts: Record<JobStatus, number> }> => {
-      const path = (extra: Record<string, string | number | undefined>) => `${orgPath(org)}/jobs${query({ parentJobId: parentId, ...extra })}`;
+      const list = (query: { pageSize: number; pageToken?: string; status?: JobStatus }) =>
+        get("/organizations/{organizationId}/jobs", { params: { path: { organizationId: org }, query: { parentJobId: parentId, ...query } } });
       if (!status) {
-        const page = await api<ListJobsResponse>(path({ pageSize: PAGE_SIZE, pageToken }));
+        const page = await list({ pageSize: PAGE_SIZE, pageToken });
         return { ...page, allCounts: page.statusCounts };
       }
-      const [page, all] = await Promise.all([
-        api<ListJobsResponse>(path({ pageSize: PAGE_SIZE, pageToken, status })),
-        api<ListJobsResponse>(path({ pageSize: 1 })),
-      ]);
+      const [page, all] = await Promise.all([list({ pageSize: PAGE_SIZE, pageToken, status }), list({ pageSize: 1 })]);
       return { ...page, allCounts: all.statusCounts };
     },
     [org, status],
@@ -212,7 +210,9 @@ export function useExpandable(org: string, jobs: JobSummary[]): (job: JobSummary
     for (const [versionId, workflowId] of missing) {
       let pending = startsChildren.get(versionId);
       if (!pending) {
-        pending = api<{ definition: string }>(`${orgPath(org)}/workflows/${workflowId}/versions/${versionId}`)
+        pending = get("/organizations/{organizationId}/workflows/{workflowId}/versions/{versionId}", {
+          params: { path: { organizationId: org, workflowId, versionId } },
+        })
           .then((v) => /\/runChildJob"/.test(v.definition))
           // Unknown: offer the toggle, which then says "no children" if there are none.
           .catch(() => true);

@@ -10,7 +10,7 @@ import { Link } from "react-router";
 import type { TreeRow } from "../api/job-tree";
 import { JOB_STATUSES, type JobSummary } from "../api/types";
 import { jobDuration, shortId } from "./format";
-import { StatusBadge } from "./States";
+import { PausedBadge, StatusBadge } from "./States";
 
 const ROW_HEIGHT = 34;
 /** The tree's box shows at most this many rows before it scrolls. */
@@ -42,7 +42,7 @@ function countsText(row: JobRow, filtered?: string): string | undefined {
 /** What a screen reader says for a row: workflow, short id, key, status. */
 function rowName(job: JobSummary): string {
   const key = job.childKey !== undefined ? `, key ${job.childKey}` : "";
-  return `${job.workflowName} ${shortId(job.jobId)}${key}, ${job.status}`;
+  return `${job.workflowName} ${shortId(job.jobId)}${key}, ${job.status}${job.paused ? ", paused" : ""}`;
 }
 
 export function JobTree({ org, rows, onToggle, onLoadMore, now, expandable, filtered }: JobTreeProps) {
@@ -141,6 +141,7 @@ export function JobTree({ org, rows, onToggle, onLoadMore, now, expandable, filt
                 )}
                 <code className="short-id">{shortId(job.jobId)}</code>
                 <StatusBadge status={job.status} />
+                {job.paused && <PausedBadge />}
                 <span className="units" title="billable units, rolled up from the subtree">
                   {job.billableTransactionUnits} u
                 </span>

@@ -1,18 +1,20 @@
 /** The organization's audit log: who did what, newest first, filtered by action, paged. */
 import { useState } from "react";
 import { useParams, useSearchParams } from "react-router";
-import { actorText, AUDIT_ACTIONS, auditLogPath, type AuditLogPage } from "../api/audit";
-import { useApi } from "../api/hooks";
+import { actorText, AUDIT_ACTIONS, type AuditAction } from "../api/audit";
+import { useGet } from "../api/hooks";
 import { time } from "../components/format";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
 export function AuditLog() {
   const { org = "" } = useParams();
   const [search, setSearch] = useSearchParams();
-  const action = search.get("action") ?? "";
+  const action = (AUDIT_ACTIONS as readonly string[]).includes(search.get("action") ?? "") ? (search.get("action") as AuditAction) : undefined;
   const [tokens, setTokens] = useState<string[]>([]);
   const pageToken = tokens[tokens.length - 1];
-  const { data, error, loading } = useApi<AuditLogPage>(auditLogPath(org, { action, pageToken, pageSize: 50 }));
+  const { data, error, loading } = useGet("/organizations/{organizationId}/audit-log", {
+    params: { path: { organizationId: org }, query: { action, pageToken, pageSize: 50 } },
+  });
 
   return (
     <section>
@@ -22,7 +24,7 @@ export function AuditLog() {
           Action
           <select
             name="action"
-            value={action}
+            value={action ?? ""}
             onChange={(e) => {
               setTokens([]);
               setSearch(e.target.value ? { action: e.target.value } : {});

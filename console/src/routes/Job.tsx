@@ -7,11 +7,11 @@
  */
 import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { ApiError, orgPath } from "../api/client";
+import { ApiError } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useNow, useTitle } from "../api/hooks";
+import { useGet, useNow, useTitle } from "../api/hooks";
 import { useExpandable, useJobTree } from "../api/job-tree";
-import { isTerminal, JOB_STATUSES, type GetJobResponse, type JobStatus, type WorkflowState, type WorkflowVersion } from "../api/types";
+import { isTerminal, JOB_STATUSES, type JobStatus } from "../api/types";
 import { CopyButton, JsonBlock } from "../components/Copy";
 import { shortId } from "../components/format";
 import { HistoryTable } from "../components/HistoryTable";
@@ -19,11 +19,13 @@ import { useJobAudit } from "../api/audit";
 import { JobAuditTrail } from "../components/JobAuditTrail";
 import { awaitedEventIds, jobPath, stepBars } from "../components/job-path";
 import { JobTree } from "../components/JobTree";
-import { ErrorBox, Loading, StatusBadge } from "../components/States";
+import { ErrorBox, Loading, PausedBadge, StatusBadge } from "../components/States";
 import { Timeline } from "../components/Timeline";
 import { childItems } from "../components/timeline-items";
 import { WaitingLine } from "../components/WaitingFor";
 import { JobActions } from "./job-actions";
+import { JobLineage } from "./job-lineage";
+import { offeredTimeTravel, TimeTravelActions } from "./job-time-travel";
 import { JobFacts, JobOutcome } from "./job-summary";
 
 const WorkflowGraph = lazy(() => import("../components/WorkflowGraph"));
@@ -64,12 +66,12 @@ export function Job() {
   const { org = "", jobId = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const can = useCan();
-  const base = `${orgPath(org)}/jobs/${jobId}`;
+  const jobParams = { params: { path: { organizationId: org, jobId } } };
   const [live, setLive] = useState(true);
   const [pollMs, setPollMs] = useState(POLL_MS);
   const [notice, setNotice] = useState<string>();
-  const job = useApi<GetJobResponse>(base, live ? pollMs : 0);
-  const state = useApi<WorkflowState>(`${base}/state`);
+  const job = useGet("/organizations/{organizationId}/jobs/{jobId}", jobParams, live ? pollMs : 0);
+  const state = useGet("/organizations/{organizationId}/jobs/{jobId}/state", jobParams);
   const status = job.data?.job.status;
   const updatedAt = job.data?.job.updatedAt;
   const childFilter = (JOB_STATUSES as readonly string[]).includes(search.get("children") ?? "") ? (search.get("children") as JobStatus) : undefined;
@@ -94,7 +96,10 @@ export function Job() {
     org,
     tree.rows.flatMap((r) => (r.kind === "job" && r.depth > 0 ? [r.job] : [])),
   );
-  const version = useApi<WorkflowVersion>(summary ? `${orgPath(org)}/workflows/${summary.workflowId}/versions/${summary.workflowVersion.versionId}` : null);
+  const version = useGet(
+    "/organizations/{organizationId}/workflows/{workflowId}/versions/{versionId}",
+    summary ? { params: { path: { organizationId: org, workflowId: summary.workflowId, versionId: summary.workflowVersion.versionId } } } : null,
+  );
   const now = useNow(!!summary && !isTerminal(summary.status));
   const audit = useJobAudit(org, jobId, updatedAt);
 
@@ -136,6 +141,7 @@ export function Job() {
     <article className="job-page">
       <h1>
         {summary.workflowName} <code>{shortId(summary.jobId)}</code> <StatusBadge status={summary.status} />
+        {summary.paused && <PausedBadge />}
       </h1>
       <p className="muted job-id-line">
         Job <code>{summary.jobId}</code> <CopyButton text={summary.jobId} label="Copy job id" />{" "}
@@ -145,12 +151,24 @@ export function Job() {
       <p role="status" className={notice ? "ok notice" : "visually-hidden"}>
         {notice}
       </p>
+      <JobLineage org={org} job={summary} canList={can("job:list")} />
       {summary.waitingFor && !isTerminal(summary.status) && <WaitingLine waiting={summary.waitingFor} now={now} />}
       <JobOutcome job={summary} history={history} />
 
       <div className="split">
         <JobFacts org={org} data={job.data} now={now} />
-        <JobActions org={org} job={summary} can={can} {...(eventIds ? { definitionEventIds: eventIds } : {})} onDone={reload} />
+        <JobActions
+          org={org}
+          job={summary}
+          can={can}
+          {...(eventIds ? { definitionEventIds: eventIds } : {})}
+          onDone={reload}
+          more={
+            Object.values(offeredTimeTravel(summary, can)).some(Boolean) && (
+              <TimeTravelActions org={org} job={summary} can={can} definition={version.data?.definition} history={history} input={input} onDone={reload} />
+            )
+          }
+        />
       </div>
 
       {!audit.hidden && <JobAuditTrail entries={audit.entries} />}

@@ -6,14 +6,14 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { orgPath, query } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useNow, useTitle } from "../api/hooks";
-import { isTerminal, JOB_STATUSES, type ListJobsResponse } from "../api/types";
+import { useGet, useNow, useTitle } from "../api/hooks";
+import { isTerminal, JOB_STATUSES, oneOf } from "../api/types";
 import { jobDuration, shortId } from "../components/format";
-import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
+import { Empty, ErrorBox, Loading, PausedBadge, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
 import { JobOrigin } from "./job-summary";
+import { RerunFailedDialog } from "./rerun-failed";
 
 const HIERARCHIES = [
   ["TOP_LEVEL_ONLY", "Top level"],
@@ -40,27 +40,39 @@ export function Jobs() {
   const q = (search.get("q") ?? "").trim();
   const get = (k: string) => search.get(k) ?? "";
   // Top-level jobs by default; a parent's or a root's jobs are mostly children.
-  const hierarchy = get("hierarchy") || (get("parentJobId") || get("rootJobId") ? "ALL" : "TOP_LEVEL_ONLY");
-  const path = `${orgPath(org)}/jobs${query({
-    status: get("status"),
-    workflowName: get("workflowName"),
+  const hierarchy = oneOf(
+    HIERARCHIES.map(([v]) => v),
+    get("hierarchy") || (get("parentJobId") || get("rootJobId") ? "ALL" : "TOP_LEVEL_ONLY"),
+  ) ?? "TOP_LEVEL_ONLY";
+  const listQuery = {
+    status: oneOf(JOB_STATUSES, get("status")),
+    workflowName: get("workflowName") || undefined,
     // A search looks at every job, children too: an id found in a log may be anyone's.
-    jobHierarchy: q ? "ALL" : hierarchy,
+    jobHierarchy: q ? ("ALL" as const) : hierarchy,
     createdAfter: iso(get("createdAfter")),
     createdBefore: iso(get("createdBefore")),
-    parentJobId: get("parentJobId"),
-    rootJobId: get("rootJobId"),
-    scheduleId: get("scheduleId"),
-    jobIdPrefix: q.toLowerCase(),
+    parentJobId: get("parentJobId") || undefined,
+    rootJobId: get("rootJobId") || undefined,
+    scheduleId: get("scheduleId") || undefined,
+    jobIdPrefix: q.toLowerCase() || undefined,
     pageSize: PAGE_SIZE,
     pageToken: pages[pages.length - 1],
-  })}`;
+  };
   const validSearch = q === "" || /^[0-9a-f-]{1,36}$/i.test(q);
   const [pollMs, setPollMs] = useState(0);
-  const { data: list, error, loading, reload } = useApi<ListJobsResponse>(validSearch ? path : null, pollMs);
+  const {
+    data: list,
+    error,
+    loading,
+    reload,
+  } = useGet("/organizations/{organizationId}/jobs", validSearch ? { params: { path: { organizationId: org }, query: listQuery } } : null, pollMs);
   const live = !!list?.jobs.some((j) => !isTerminal(j.status));
   useEffect(() => setPollMs(live ? LIVE_MS : 0), [live]);
   const now = useNow(true, 5000);
+  const [rerunning, setRerunning] = useState(false);
+  // RerunJobs takes one workflow by its exact name; a listed job of that name tells its id.
+  const workflowName = get("workflowName");
+  const workflowId = list?.jobs.find((j) => j.workflowName === workflowName)?.workflowId;
   const filtered = FILTERS.some((k) => search.get(k)) || q !== "";
 
   // A whole job id that names one job opens it, in place of the search (Back does not search again).
@@ -90,7 +102,28 @@ export function Jobs() {
 
   return (
     <section>
-      <h1>Jobs</h1>
+      <div className="page-head">
+        <h1>Jobs</h1>
+        {workflowName && can("job:submit") && (
+          <button type="button" onClick={() => setRerunning(true)}>
+            Rerun failed jobs…
+          </button>
+        )}
+      </div>
+      {workflowName && can("job:submit") && (
+        <RerunFailedDialog
+          org={org}
+          workflowName={workflowName}
+          workflowId={workflowId}
+          {...(listQuery.createdAfter ? { createdAfter: listQuery.createdAfter } : {})}
+          {...(listQuery.createdBefore ? { createdBefore: listQuery.createdBefore } : {})}
+          open={rerunning}
+          onClose={() => {
+            setRerunning(false);
+            reload();
+          }}
+        />
+      )}
       <form className="filters" onSubmit={apply} aria-label="Find jobs" key={search.toString()}>
         <label className="search">
           Search jobs
@@ -199,7 +232,7 @@ export function Jobs() {
                   {list.jobs.map((j) => (
                     <tr key={j.jobId} data-job-id={j.jobId}>
                       <td data-label="Job">
-                        <Link to={`/organizations/${org}/jobs/${j.jobId}`} aria-label={`${j.workflowName} ${shortId(j.jobId)}, ${j.status}`}>
+                        <Link to={`/organizations/${org}/jobs/${j.jobId}`} aria-label={`${j.workflowName} ${shortId(j.jobId)}, ${j.status}${j.paused ? ", paused" : ""}`}>
                           <code>{shortId(j.jobId)}</code>
                         </Link>
                       </td>
@@ -208,6 +241,7 @@ export function Jobs() {
                       </td>
                       <td data-label="Status">
                         <StatusBadge status={j.status} />
+                        {j.paused && <PausedBadge />}
                       </td>
                       <td data-label="Current step">{j.currentStepName ?? "–"}</td>
                       <td data-label="Error">{j.error ? <code title={j.error.message}>{j.error.code}</code> : "–"}</td>

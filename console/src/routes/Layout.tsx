@@ -5,10 +5,9 @@
  */
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, NavLink, Outlet, useNavigate, useParams } from "react-router";
-import { api, ApiError, orgPath, session, SESSION_ENDED } from "../api/client";
+import { ApiError, bearer, client, ok, session, SESSION_ENDED } from "../api/client";
 import { CallerContext, useCan, useCaller } from "../api/caller";
-import { useApi } from "../api/hooks";
-import type { CallerInfo } from "../api/types";
+import { useGet } from "../api/hooks";
 import { ErrorBox, Loading } from "../components/States";
 
 /** Signs in in place: the address (a deep link) stays, and loads once the token is accepted. */
@@ -25,7 +24,7 @@ function SignIn({ onSignedIn, ended }: { onSignedIn: () => void; ended?: string 
     setError(undefined);
     try {
       // Any token may ask who it is, also one that may not read its organization.
-      await api<CallerInfo>("/users/me", { token: token.trim() });
+      await ok(client.GET("/users/me", { headers: bearer(token.trim()) }));
       session.signIn(token.trim());
       onSignedIn();
     } catch (err) {
@@ -69,7 +68,7 @@ function SignIn({ onSignedIn, ended }: { onSignedIn: () => void; ended?: string 
 
 /** Who the signed-in token is, for the pages under it. */
 function Session({ onSignOut }: { onSignOut: () => void }) {
-  const me = useApi<CallerInfo>("/users/me");
+  const me = useGet("/users/me", {});
   if (me.loading && !me.data) return <Loading what="your session" />;
   if (me.error && !me.data) return <ErrorBox error={me.error} title="Could not read who you are" />;
   const who = me.data?.caller;
@@ -142,7 +141,7 @@ export function Layout() {
 export function OrgLayout() {
   const { org = "" } = useParams();
   const me = useCaller();
-  const mine = useApi<{ permissions: string[] }>(`${orgPath(org)}/users/me/permissions`);
+  const mine = useGet("/organizations/{organizationId}/users/me/permissions", { params: { path: { organizationId: org } } });
   const caller = me && mine.data ? { ...me, permissions: mine.data.permissions } : me;
   return (
     <CallerContext.Provider value={caller}>

@@ -1,12 +1,11 @@
 /** The organization picker: the admin token picks one; an organization's token goes straight to its own. */
 import { Link, Navigate } from "react-router";
 import { useCaller } from "../api/caller";
-import { useApi, useTitle } from "../api/hooks";
-import type { Organization } from "../api/types";
+import { useGet, useTitle } from "../api/hooks";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
 function AdminOrganizations() {
-  const { data, error, loading } = useApi<{ organizations: Organization[] }>("/organizations");
+  const { data, error, loading } = useGet("/organizations", {});
   if (loading) return <Loading what="organizations" />;
   if (error) return <ErrorBox error={error} title="Could not list organizations" />;
   const orgs = data?.organizations ?? [];

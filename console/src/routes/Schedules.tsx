@@ -4,10 +4,10 @@
  */
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
-import { api, orgPath } from "../api/client";
+import { client, ok } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useHashTarget, useNow, useTitle } from "../api/hooks";
-import type { Schedule, ScheduleSummary } from "../api/types";
+import { useGet, useHashTarget, useNow, useTitle } from "../api/hooks";
+import type { ScheduleSummary } from "../api/types";
 import { shortId, utc } from "../components/format";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
@@ -25,31 +25,21 @@ function ActionResult({ result }: { result: string }) {
 }
 
 function ScheduleCard({ org, summary, canAct, now, targeted }: { org: string; summary: ScheduleSummary; canAct: boolean; now: number; targeted: boolean }) {
-  const base = `${orgPath(org)}/schedules/${summary.scheduleId}`;
-  const detail = useApi<Schedule>(base, 5000);
+  const params = { path: { organizationId: org, scheduleId: summary.scheduleId } };
+  const detail = useGet("/organizations/{organizationId}/schedules/{scheduleId}", { params }, 5000);
   const [message, setMessage] = useState<string>();
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
   const s = detail.data ?? summary;
   const name = s.spec.workflowName;
 
-  async function act(verb: "pause" | "unpause" | "trigger" | "backfill", body?: unknown) {
+  /** Runs an action and says what it did. */
+  async function act(run: () => Promise<string>) {
     setBusy(true);
     setError(undefined);
     setMessage(undefined);
     try {
-      const answer = await api<{ jobId?: string; result?: string; fireTimes?: string[] }>(`${base}/${verb}`, { method: "POST", body: body ?? {} });
-      setMessage(
-        verb === "trigger"
-          ? answer.jobId
-            ? `Triggered: job ${shortId(answer.jobId)} (${answer.result?.toLowerCase()}).`
-            : `Triggered: ${answer.result?.toLowerCase() ?? "done"}.`
-          : verb === "backfill"
-            ? `Backfill queued ${answer.fireTimes?.length ?? 0} ${answer.fireTimes?.length === 1 ? "firing" : "firings"}.`
-            : verb === "pause"
-              ? "Paused."
-              : "Unpaused.",
-      );
+      setMessage(await run());
       detail.reload();
     } catch (e) {
       setError(e as Error);
@@ -57,6 +47,16 @@ function ScheduleCard({ org, summary, canAct, now, targeted }: { org: string; su
       setBusy(false);
     }
   }
+  const pause = (paused: boolean) =>
+    act(async () => {
+      await ok(client.POST(paused ? "/organizations/{organizationId}/schedules/{scheduleId}/pause" : "/organizations/{organizationId}/schedules/{scheduleId}/unpause", { params, body: {} }));
+      return paused ? "Paused." : "Unpaused.";
+    });
+  const trigger = () =>
+    act(async () => {
+      const answer = await ok(client.POST("/organizations/{organizationId}/schedules/{scheduleId}/trigger", { params }));
+      return answer.jobId ? `Triggered: job ${shortId(answer.jobId)} (${answer.result.toLowerCase()}).` : `Triggered: ${answer.result.toLowerCase()}.`;
+    });
 
   function backfill(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -64,7 +64,11 @@ function ScheduleCard({ org, summary, canAct, now, targeted }: { org: string; su
     const from = String(f.get("from") ?? "");
     const to = String(f.get("to") ?? "");
     if (!from || !to) return;
-    void act("backfill", { startAt: new Date(from).toISOString(), endAt: new Date(to).toISOString() });
+    void act(async () => {
+      const body = { startAt: new Date(from).toISOString(), endAt: new Date(to).toISOString() };
+      const { fireTimes } = await ok(client.POST("/organizations/{organizationId}/schedules/{scheduleId}/backfill", { params, body }));
+      return `Backfill queued ${fireTimes.length} ${fireTimes.length === 1 ? "firing" : "firings"}.`;
+    });
   }
 
   const headingId = `schedule-h-${s.scheduleId}`;
@@ -149,15 +153,15 @@ function ScheduleCard({ org, summary, canAct, now, targeted }: { org: string; su
         <div className="schedule-actions">
           <div className="actions">
             {s.paused ? (
-              <button type="button" disabled={busy} onClick={() => void act("unpause")}>
+              <button type="button" disabled={busy} onClick={() => void pause(false)}>
                 Unpause
               </button>
             ) : (
-              <button type="button" disabled={busy} onClick={() => void act("pause")}>
+              <button type="button" disabled={busy} onClick={() => void pause(true)}>
                 Pause
               </button>
             )}
-            <button type="button" disabled={busy} onClick={() => void act("trigger")}>
+            <button type="button" disabled={busy} onClick={() => void trigger()}>
               Trigger now
             </button>
           </div>
@@ -190,7 +194,7 @@ export function Schedules() {
   const { org = "" } = useParams();
   const can = useCan();
   useTitle("Schedules");
-  const list = useApi<{ schedules: ScheduleSummary[]; nextPageToken?: string }>(`${orgPath(org)}/schedules?pageSize=100`);
+  const list = useGet("/organizations/{organizationId}/schedules", { params: { path: { organizationId: org }, query: { pageSize: 100 } } });
   const now = useNow(true, 5000);
   const target = useHashTarget(!!list.data);
   return (

@@ -3,16 +3,18 @@
  * workflowInput schema as you type), its recent jobs, its metrics as small charts, and the chosen
  * version's definition drawn as a graph beside its JSON.
  */
-import { lazy, Suspense, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, orgPath, query } from "../api/client";
+import { client, ok } from "../api/client";
 import { useCan } from "../api/caller";
-import { useApi, useNow, useTitle } from "../api/hooks";
-import type { ListJobsResponse, Workflow as WorkflowT, WorkflowVersion } from "../api/types";
+import { useGet, useNow, useTitle } from "../api/hooks";
+import { useWorkflowVersions } from "../api/versions";
+import type { ListedVersion, Workflow as WorkflowT } from "../api/types";
 import { json, jobDuration, shortId } from "../components/format";
 import { Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Time } from "../components/Time";
-import { definitionsOf, exampleInput, inputProblems } from "../schema";
+import { InputEditor, useInputCheck } from "../components/InputEditor";
+import { exampleInput } from "../schema";
 import { WorkflowMetrics } from "./workflow-metrics";
 
 const WorkflowGraph = lazy(() => import("../components/WorkflowGraph"));
@@ -27,10 +29,9 @@ function pretty(text: string): string {
 }
 
 /** The "Start job" dialog: the input, checked as it is typed, and a Start that opens the new job. */
-function StartJob({ org, workflow, version, open, onClose }: { org: string; workflow: WorkflowT; version: WorkflowVersion; open: boolean; onClose: () => void }) {
+function StartJob({ org, workflow, version, open, onClose }: { org: string; workflow: WorkflowT; version: ListedVersion; open: boolean; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const navigate = useNavigate();
-  const definitions = useMemo(() => definitionsOf(version.definition), [version.definition]);
   const [text, setText] = useState(() => json(exampleInput(version.definition)));
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
@@ -41,15 +42,8 @@ function StartJob({ org, workflow, version, open, onClose }: { org: string; work
     if (open && !d.open) d.showModal();
     if (!open && d.open) d.close();
   }, [open]);
-  const problems = useMemo(() => {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      return [`Not valid JSON: ${(e as Error).message}`];
-    }
-    return inputProblems(definitions, value);
-  }, [text, definitions]);
+  const check = useInputCheck(version.definition, text);
+  const problems = check.problems;
 
   async function start(e: FormEvent) {
     e.preventDefault();
@@ -57,10 +51,12 @@ function StartJob({ org, workflow, version, open, onClose }: { org: string; work
     setBusy(true);
     setError(undefined);
     try {
-      const { jobId } = await api<{ jobId: string }>(`${orgPath(org)}/jobs`, {
-        method: "POST",
-        body: { workflowId: workflow.workflowId, workflowVersion: { versionId: version.versionId }, inputJson: JSON.parse(text) as unknown },
-      });
+      const { jobId } = await ok(
+        client.POST("/organizations/{organizationId}/jobs", {
+          params: { path: { organizationId: org } },
+          body: { workflowId: workflow.workflowId, workflowVersion: { versionId: version.versionId }, inputJson: JSON.parse(text) as Record<string, unknown> | unknown[] },
+        }),
+      );
       onClose();
       navigate(`/organizations/${org}/jobs/${jobId}`);
     } catch (err) {
@@ -76,27 +72,7 @@ function StartJob({ org, workflow, version, open, onClose }: { org: string; work
         <h2 id="start-title">
           Start a job of {workflow.name} <span className="muted">v{version.versionNumber}</span>
         </h2>
-        <label htmlFor="job-input">Input</label>
-        <textarea
-          id="job-input"
-          rows={12}
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          spellCheck={false}
-          aria-invalid={problems.length > 0}
-          aria-describedby="input-problems"
-        />
-        <div id="input-problems" aria-live="polite">
-          {problems.length === 0 ? (
-            <p className="ok">{Object.hasOwn(definitions, "workflowInput") ? "The input matches the workflow's workflowInput schema." : "Valid JSON (the workflow declares no workflowInput schema)."}</p>
-          ) : (
-            <ul className="field-error">
-              {problems.map((p) => (
-                <li key={p}>{p}</li>
-              ))}
-            </ul>
-          )}
-        </div>
+        <InputEditor id="job-input" label="Input" text={text} onChange={setText} check={check} />
         {error && <ErrorBox error={error} title="The job was not started" />}
         <div className="actions">
           <button type="button" onClick={onClose}>
@@ -113,7 +89,11 @@ function StartJob({ org, workflow, version, open, onClose }: { org: string; work
 
 /** The workflow's latest jobs (ListJobs by name, kept to this workflow's id). */
 function RecentJobs({ org, workflow }: { org: string; workflow: WorkflowT }) {
-  const list = useApi<ListJobsResponse>(`${orgPath(org)}/jobs${query({ workflowName: workflow.name, jobHierarchy: "ALL", pageSize: 50 })}`, 5000);
+  const list = useGet(
+    "/organizations/{organizationId}/jobs",
+    { params: { path: { organizationId: org }, query: { workflowName: workflow.name, jobHierarchy: "ALL", pageSize: 50 } } },
+    5000,
+  );
   const now = useNow(true, 5000);
   const jobs = (list.data?.jobs ?? []).filter((j) => j.workflowId === workflow.workflowId).slice(0, RECENT_JOBS);
   return (
@@ -170,10 +150,11 @@ export function Workflow() {
   const [search, setSearch] = useSearchParams();
   const can = useCan();
   const [starting, setStarting] = useState(false);
-  const wf = useApi<WorkflowT>(`${orgPath(org)}/workflows/${workflowId}`);
-  const list = useApi<{ versions: WorkflowVersion[] }>(`${orgPath(org)}/workflows/${workflowId}/versions`);
+  const params = { path: { organizationId: org, workflowId } };
+  const wf = useGet("/organizations/{organizationId}/workflows/{workflowId}", { params });
+  const list = useWorkflowVersions(org, workflowId);
   useTitle(wf.data ? `Workflow ${wf.data.name}` : "Workflow");
-  const versions = [...(list.data?.versions ?? [])].sort((a, b) => b.versionNumber - a.versionNumber);
+  const versions = list.versions;
   const chosen = versions.find((v) => v.versionId === search.get("version")) ?? versions.find((v) => v.tags.includes("$LIVE")) ?? versions[0];
 
   return (
@@ -187,9 +168,9 @@ export function Workflow() {
         )}
       </div>
       {wf.error && <ErrorBox error={wf.error} title="Could not load the workflow" />}
-      {list.loading && <Loading what="versions" />}
+      {list.loading && versions.length === 0 && <Loading what="versions" />}
       {list.error && <ErrorBox error={list.error} title="Could not list versions" />}
-      {list.data && versions.length === 0 && <Empty>This workflow has no versions yet: register one with POST …/workflows/{workflowId}/versions.</Empty>}
+      {!list.loading && !list.error && versions.length === 0 && <Empty>This workflow has no versions yet: register one with POST …/workflows/{workflowId}/versions.</Empty>}
       {chosen && (
         <label className="inline-field">
           Version{" "}
@@ -202,6 +183,11 @@ export function Workflow() {
             ))}
           </select>
         </label>
+      )}
+      {chosen && list.more && (
+        <button type="button" className="link-button" onClick={list.loadMore} disabled={list.loading}>
+          {list.loading ? "Loading versions…" : "Load more versions"}
+        </button>
       )}
       {wf.data && chosen && <StartJob org={org} workflow={wf.data} version={chosen} open={starting} onClose={() => setStarting(false)} />}
       {wf.data && can("job:list") && <RecentJobs org={org} workflow={wf.data} />}

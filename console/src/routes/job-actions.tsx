@@ -4,7 +4,7 @@
  * and asks again before sending one it does not. More actions (rerun, pause) go in `ActionList`.
  */
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { api, orgPath } from "../api/client";
+import { client, ok } from "../api/client";
 import type { Can } from "../api/caller";
 import { isTerminal, type JobSummary } from "../api/types";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -41,7 +41,7 @@ export function JobActions({ org, job, can, definitionEventIds, onDone, more }: 
   const [error, setError] = useState<Error>();
   const [eventId, setEventId] = useState("");
   const [payload, setPayload] = useState("{}");
-  const base = `${orgPath(org)}/jobs/${job.jobId}`;
+  const params = { path: { organizationId: org, jobId: job.jobId } };
   const awaitedNow = job.waitingFor?.kind === "events" ? job.waitingFor.eventIds : [];
   const suggestions = useMemo(() => [...new Set([...awaitedNow, ...(definitionEventIds ?? [])])], [awaitedNow, definitionEventIds]);
   const payloadProblem = useMemo(() => {
@@ -62,7 +62,8 @@ export function JobActions({ org, job, can, definitionEventIds, onDone, more }: 
     setConfirm(undefined);
     setError(undefined);
     try {
-      await api(`${base}/${action}`, { method: "POST" });
+      if (action === "cancel") await ok(client.POST("/organizations/{organizationId}/jobs/{jobId}/cancel", { params }));
+      else await ok(client.POST("/organizations/{organizationId}/jobs/{jobId}/resume", { params }));
       onDone(action === "cancel" ? "Cancel requested." : "Resumed.");
     } catch (e) {
       setError(e as Error);
@@ -74,7 +75,7 @@ export function JobActions({ org, job, can, definitionEventIds, onDone, more }: 
     setError(undefined);
     try {
       const body = payload.trim() === "" ? { eventId: typed } : { eventId: typed, payload: JSON.parse(payload) as unknown };
-      await api(`${base}/events`, { method: "POST", body });
+      await ok(client.POST("/organizations/{organizationId}/jobs/{jobId}/events", { params, body }));
       onDone(`Event ${typed} sent.`);
     } catch (err) {
       setError(err as Error);

@@ -3,8 +3,7 @@
  * durations per hour over the last day, or per day over the last week or month.
  */
 import { useMemo, useState } from "react";
-import { orgPath, query } from "../api/client";
-import { useApi } from "../api/hooks";
+import { useGet, type GetInit } from "../api/hooks";
 import type { MetricSeries } from "../api/types";
 import { BarChart, type ChartPoint } from "../components/Chart";
 import { duration } from "../components/format";
@@ -19,12 +18,13 @@ const RANGES = {
 } as const;
 type Range = keyof typeof RANGES;
 
-function useSeries(org: string, workflowId: string, metric: string, aggregation: string, range: Range, until: number) {
+type SeriesQuery = GetInit<"/organizations/{organizationId}/workflow-metrics/timeseries">["params"]["query"];
+
+function useSeries(org: string, workflowId: string, metric: SeriesQuery["metric"], aggregation: SeriesQuery["aggregation"], range: Range, until: number) {
   const r = RANGES[range];
   const since = Math.floor(until / r.width) * r.width - (r.count - 1) * r.width;
-  return useApi<MetricSeries>(
-    `${orgPath(org)}/workflow-metrics/timeseries${query({ metric, aggregation, bucket: r.bucket, since: new Date(since).toISOString(), until: new Date(until).toISOString(), workflowId })}`,
-  );
+  const query = { metric, aggregation, bucket: r.bucket, since: new Date(since).toISOString(), until: new Date(until).toISOString(), workflowId };
+  return useGet("/organizations/{organizationId}/workflow-metrics/timeseries", { params: { path: { organizationId: org }, query } });
 }
 
 /** Every bucket of the range, with the series' value where it has one. */

@@ -161,6 +161,12 @@ export const ListJobsQuery = z.object({
     .regex(/^[0-9A-Fa-f-]+$/, "the first characters of a job id: hexadecimal digits and dashes")
     .optional()
     .openapi({ description: "Extension: only jobs whose id starts with these 1 to 36 characters (case-insensitive): find a job by the start of its id." }),
+  rerunOf: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .openapi({ description: "Extension: only the reruns of this job (RerunJob, RerunJobs), newest first: the jobs whose rerunOf names it." }),
   pageToken: z.string().max(500).optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });

@@ -139,6 +139,8 @@ export function registerJobRoutes(app: App): void {
             totalCount: z.number().int(),
             statusCounts: z.record(JobStatusSchema, z.number().int()).openapi({
               description: "Extension: how many of the totalCount jobs are in each status (the console's per-subtree counts).",
+              // Every status is present (0 when none): the generator lists a record's keys but not that they are required.
+              required: JobStatusSchema.options,
             }),
           }),
         ),

@@ -58,8 +58,12 @@ async function expectNoAlarmSoon(jobId: string): Promise<void> {
 
 const job = async (client: TestClient, orgId: string, jobId: string) => (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).job;
 
+/** ListJobs' rows (at most 100) for a query string. */
+const listed = async (client: TestClient, orgId: string, q: string): Promise<{ jobId: string; paused?: true }[]> =>
+  (await client.expect(200, client.get(`/organizations/${orgId}/jobs?pageSize=100&${q}`))).jobs;
+
 describe("PauseJob and UnpauseJob", () => {
-  it("pauses a parent's children, starts none of the rest when one ends, and everything finishes after unpause", async () => {
+  it("pauses a parent's children (ListJobs shows them paused), starts none of the rest when one ends, and everything finishes after unpause", async () => {
     const { client, orgId, ids } = await tenantWith(admin, leaf, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.parent, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{ i: 1 }, { i: 2 }, { i: 3 }] } });
     const [a, b] = await childIds(client, orgId, jobId, 2);
@@ -71,6 +75,9 @@ describe("PauseJob and UnpauseJob", () => {
     // The word reaches the children from the parent's alarm.
     await waitForJob(client, orgId, a!, (j) => j.paused === true);
     await waitForJob(client, orgId, b!, (j) => j.paused === true);
+    // The job index shows it too: the parent's row, and its children's.
+    await until(async () => (await listed(client, orgId, "")).find((j) => j.jobId === jobId)?.paused === true);
+    await until(async () => (await listed(client, orgId, `parentJobId=${jobId}`)).every((j) => j.paused === true));
 
     // An event reaches a paused child: kept, and its wait does not complete.
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${b}/events`, { eventId: "go" }));
@@ -92,6 +99,7 @@ describe("PauseJob and UnpauseJob", () => {
     const bEnded = await waitForJob(client, orgId, b!);
     expect(bEnded.job.status).toBe("SUCCEEDED");
     expect(bEnded.job.paused).toBeUndefined();
+    await until(async () => (await listed(client, orgId, "")).find((j) => j.jobId === jobId)?.paused === undefined);
     const [, , c] = await childIds(client, orgId, jobId, 3);
     await waitForJob(client, orgId, c!, (j) => j.currentStepName === "hold");
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${c}/events`, { eventId: "go" }));

@@ -147,7 +147,7 @@ describe("RerunJob", () => {
     expect((await jobs(client, orgId)).length).toBe(1);
   });
 
-  it("reruns a rerun, and says which job to rerun for a step only its source ran", async () => {
+  it("reruns a rerun, says which job to rerun for a step only its source ran, and ListJobs lists each job's reruns", async () => {
     const o = await orders("again");
     const { client, orgId, ids } = await tenantWith(admin, o.v1);
     const source = await submit(client, orgId, { workflowId: ids.order, workflowVersion: { tag: "$LIVE" }, inputJson: { sku: "A-1" } });
@@ -165,6 +165,15 @@ describe("RerunJob", () => {
     expect(job).toMatchObject({ status: "SUCCEEDED", output: { shipped: "r-1", item: "A-1" }, rerunOf: { jobId: first, fromStep: "ship" } });
     expect((await seen(o.ids.charge)).length).toBe(1);
     expect((await seen(o.ids.ship)).length).toBe(2);
+
+    // The lineage both ways in the job index: a job's reruns (extension `rerunOf`), each saying what it reruns.
+    const reruns = async (of: string) => (await client.expect(200, client.get(`/organizations/${orgId}/jobs?rerunOf=${of.toUpperCase()}`))).jobs;
+    expect(await reruns(source)).toEqual([expect.objectContaining({ jobId: first, rerunOf: { jobId: source, fromStep: "ship" } })]);
+    expect(await reruns(first)).toEqual([expect.objectContaining({ jobId: second, rerunOf: { jobId: first, fromStep: "ship" } })]);
+    expect(await reruns(second)).toEqual([]);
+    const listed = await jobs(client, orgId);
+    expect(listed.find((j) => j.jobId === source).rerunOf).toBeUndefined();
+    expect(listed.find((j) => j.jobId === second).rerunOf).toEqual({ jobId: first, fromStep: "ship" });
   });
 
   it("reruns a job that continued as new from its latest run's data", async () => {

@@ -8,6 +8,7 @@ import type { HistoryItem, JobSummary } from "../../../console/src/api/types";
 import { attemptText, loopedSteps } from "../../../console/src/components/attempts";
 import { relative, span, utc } from "../../../console/src/components/format";
 import { awaitedEventIds, jobPath, stepBars } from "../../../console/src/components/job-path";
+import { defaultRerunStep } from "../../../console/src/components/rerun-step";
 import { END } from "../../../console/src/definition";
 import { exampleInput, inputProblems } from "../../../console/src/schema";
 import { validateWorkflowInput } from "../../../src/definition/json-schema";
@@ -92,6 +93,24 @@ describe("the Start job editor", () => {
     expect(exampleInput(JSON.stringify(orderBatch))).toEqual({ items: [] });
     expect(exampleInput(JSON.stringify({ workflowName: "x", steps: [], definitions: {} }))).toEqual({});
     expect(inputProblems({}, "anything")).toEqual([]);
+  });
+});
+
+describe("the Rerun dialog's step", () => {
+  const steps = ["reserve", "charge", "ship"];
+  const ended = (status: JobSummary["status"], stepName?: string) => ({ ...job(status), ...(stepName ? { error: { code: "X", message: "x", stepName } } : {}) }) as JobSummary;
+
+  it("is the step a job failed or was cancelled at, as RerunJob's default; else its first step", () => {
+    expect(defaultRerunStep(ended("FAILED", "charge"), [], steps)).toBe("charge");
+    expect(defaultRerunStep(ended("CANCELLED", "ship"), [], steps)).toBe("ship");
+    // A cancel's error may not name the step: the attempt it cancelled does.
+    expect(defaultRerunStep(ended("CANCELLED"), [item("reserve"), item("charge", { cancelled: true, output: { status: "failure" } })], steps)).toBe("charge");
+    // Cancelled before any step ran, or a SUCCEEDED job (RerunJob needs a step): the first.
+    expect(defaultRerunStep(ended("CANCELLED"), [], steps)).toBe("reserve");
+    expect(defaultRerunStep(ended("SUCCEEDED"), [item("reserve"), item("charge"), item("ship")], steps)).toBe("reserve");
+    // A step the version does not have is never preselected.
+    expect(defaultRerunStep(ended("FAILED", "gone"), [], steps)).toBe("reserve");
+    expect(defaultRerunStep(ended("FAILED", "charge"), [], [])).toBeUndefined();
   });
 });
 
