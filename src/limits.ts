@@ -366,3 +366,10 @@ export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
 export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
 /** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
 export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * A job's error message (a step's, a child's, a job's) is at most this many characters, cut where it
+ * is made: a schema check lists its problems up to here and says how many more there were. An
+ * error travels in the control row, the history, the parent's child row and the child's report.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;

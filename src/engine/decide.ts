@@ -15,6 +15,7 @@ import { getOwn, setOwn } from "./own-keys";
 import { materialize } from "./overlay";
 import { Decider } from "./decider";
 import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
+import { boundedError, boundedText, problemsMessage } from "./error-message";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
@@ -203,7 +204,7 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const inputValue = d.view.value(inputKey);
   const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, inputValue);
   if (inputErrors.length > 0) {
-    return failAttempt(d, { code: "InputValidationError", message: `Step input violates its schema: ${inputErrors.join("; ")}` }, false, at);
+    return failAttempt(d, { code: "InputValidationError", message: problemsMessage("Step input violates its schema: ", inputErrors) }, false, at);
   }
   if (!executor) {
     return failAttempt(d, { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, false, at);
@@ -321,7 +322,7 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
     const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
     if (outputErrors.length > 0) {
-      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+      return failAttempt(d, { code: "OutputValidationError", message: problemsMessage("Step output violates its schema: ", outputErrors) }, false, at);
     }
   }
   const outputKey = `${cur.name}Output`;
@@ -365,7 +366,7 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   }
   if (result === null || result === undefined) return { ok: true, step: null };
   if (typeof result === "string" && d.step(result)) return { ok: true, step: result };
-  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${JSON.stringify(result)}, not a step name or null.` } };
+  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${boundedText(String(JSON.stringify(result)), 200)}, not a step name or null.` } };
 }
 
 /**
@@ -404,7 +405,8 @@ function pollLater(d: Decider, output: unknown, at: number): void {
 }
 
 /** The current attempt failed: retry after a durable backoff, or fail the job. */
-export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
+export function failAttempt(d: Decider, unbounded: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
+  const error = boundedError(unbounded);
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
@@ -438,7 +440,7 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
     s.error = undefined;
     s.resumeStepName = undefined;
   } else {
-    s.error = result.error;
+    s.error = result.error && boundedError(result.error);
   }
   releaseLeases(d);
   d.statusChanged(at);

@@ -183,7 +183,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
       if (reports.length > 0) {
         this.apply({ type: "childReports", reports, at: now }, (d) => {
           this.store.queue.settleReports(reports);
-          // The children's metric events become this run's own, written with them.
+          // Reports are kept without their metric events (adopted on receipt); one kept by an
+          // older version of the inbox may still carry some.
           this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, d.state);
         });
       }
@@ -419,9 +420,20 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
    */
   async receiveChildReport(report: ChildReportFact): Promise<{ ok: true }> {
     if (!this.current) return { ok: true };
-    this.store.queue.receiveReport(report);
-    this.armAlarm(Date.now());
+    const now = Date.now();
+    this.store.transaction(() => this.takeReports([report], now));
+    this.armAlarm(now);
     return { ok: true };
+  }
+
+  /**
+   * Inside a transaction: keeps children's reports in the inbox for the alarm, and adopts the metric
+   * events they carry into this run's own outbox at once, so the child may forget them as soon as
+   * this returns (a later report that replaces an unapplied one cannot take them along).
+   */
+  takeReports(reports: ChildReportFact[], now: number): void {
+    this.store.queue.receiveReports(reports);
+    this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, this.current!.state);
   }
 
   /** The parent was cancelled: cancel this job (and, through it, its own children). */

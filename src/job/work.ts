@@ -32,6 +32,8 @@ export interface WorkHost {
   readonly inflight: Set<string>;
   readonly definition: WorkflowDefinition | null;
   apply(event: EngineEvent, extra?: () => void): Decision;
+  /** Inside a transaction: keeps children's reports and adopts their metric events. */
+  takeReports(reports: ChildReportFact[], now: number): void;
   armAlarm(at?: number): void;
   rollOver(): Promise<number>;
   purgeRun(): Promise<void>;
@@ -57,7 +59,8 @@ class Pass {
   readonly started: { event: string; fields: Record<string, unknown> }[] = [];
 
   settle(host: WorkHost): void {
-    host.store.queue.settleWork(this.done, this.reports);
+    const reports = this.reports;
+    host.store.queue.settleWork(this.done, reports.length > 0 ? () => host.takeReports(reports, Date.now()) : undefined);
     if (this.reports.length > 0) host.armAlarm(Date.now());
     logEvents(this.started);
   }
@@ -192,10 +195,16 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
   return true;
 }
 
-/** What a child tells its parent now: its units, and its outcome once it has ended. */
+/**
+ * What a child tells its parent now: its units, and its outcome once it has ended. Each thing once:
+ * the index summary leaves out the error the report carries (the parent puts it back), and the
+ * output is at most MAX_PAYLOAD_BYTES (a child's output over it failed the child), so a report is
+ * one payload and a few KiB of envelope and metric events.
+ */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
   const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  const { error: _carriedOnce, ...summary } = jobSummary(state);
   return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
@@ -203,12 +212,16 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     units: totalUnits(state),
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
-    index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
+    index: { organizationId: id.organizationId, job: summary, seq: state.indexSeq },
     ...metricsForReport(store),
   };
 }
 
-/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
+/**
+ * The child's pending metric events, for its parent to write. The child forgets them once the
+ * parent has taken a report that carried them (notifyParent); a report returned through the
+ * parent's `start` cannot know that, so there they stay in the child (at most METRICS_REPORT_MAX).
+ */
 function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
   const metrics = store.metrics.pending(METRICS_REPORT_MAX);
   return metrics.length > 0 ? { metrics } : {};
@@ -217,7 +230,10 @@ function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
-  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(childReport(host.store, state));
+  const report = childReport(host.store, state);
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+  // The parent keeps the events in its own outbox now (taken in the same commit as the report).
+  host.store.metrics.written(report.metrics ?? []);
   return true;
 }
 
