@@ -135,9 +135,19 @@ export class JobStore implements JobView {
     this.insertChildren(changes.newChildren);
     for (const c of changes.cancelWaiting) {
       if (!this.tables.has("child")) break;
+      // Children that will never start need no input.
+      if (this.tables.has("child_input")) {
+        this.tables.sql.exec(
+          `DELETE FROM child_input WHERE job_id IN (SELECT job_id FROM child WHERE step = ? AND step_attempt = ? AND status = 'WAITING')`,
+          c.stepName,
+          c.attempt,
+        );
+      }
       this.tables.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
     }
-    this.updateChildren([...changes.children.values()]);
+    const changed = [...changes.children.values()];
+    this.updateChildren(changed);
+    this.forgetChildInputs(changed.filter((r) => r.superseded).map((r) => r.jobId));
     for (const [id, e] of changes.events) this.putEvent(id, e);
     this.insertHistory(decision.history);
     for (const c of decision.commands) this.queue.enqueueCommand(c, now);
@@ -276,6 +286,17 @@ export class JobStore implements JobView {
       .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE step = ? AND step_attempt = ? AND status = 'STARTING' AND superseded = 0`, stepName, attempt)
       .toArray()
       .map((r) => r.job_id);
+  }
+
+  /**
+   * Deletes the inputs of these children: each holds its own once its start succeeded (it is its
+   * `workflowInput`), and one cancelled or superseded before it started never needs it. A looping
+   * fan-out of listed children, each given the whole step input, would otherwise keep a copy of
+   * every input it ever gave.
+   */
+  forgetChildInputs(jobIds: string[]): void {
+    if (jobIds.length === 0 || !this.tables.has("child_input")) return;
+    this.tables.bulk(`DELETE FROM child_input WHERE job_id IN (SELECT value ->> 0 FROM json_each(?))`, jobIds.map((id) => [id]));
   }
 
   /** Children's rows and the inputs they start with (for the work that creates them), by job id. */

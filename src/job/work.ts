@@ -60,7 +60,18 @@ class Pass {
 
   settle(host: WorkHost): void {
     const reports = this.reports;
-    host.store.queue.settleWork(this.done, reports.length > 0 ? () => host.takeReports(reports, Date.now()) : undefined);
+    // A child start that is done needs its input no more: the child holds it, or never will.
+    const started = this.done.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : []));
+    const also = reports.length > 0 || started.length > 0;
+    host.store.queue.settleWork(
+      this.done,
+      also
+        ? () => {
+            if (reports.length > 0) host.takeReports(reports, Date.now());
+            host.store.forgetChildInputs(started);
+          }
+        : undefined,
+    );
     if (this.reports.length > 0) host.armAlarm(Date.now());
     logEvents(this.started);
   }
