@@ -373,3 +373,37 @@ export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
  * error travels in the control row, the history, the parent's child row and the child's report.
  */
 export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;
+
+/**
+ * Every answer of the API and every message between objects stays within about one value: the
+ * 1 MiB a SQLite value may hold here, plus a small envelope. A runChildJob step's results are not
+ * one value (1,000 children of 100 KB are 100 MB), so they are read a page of this many bytes at a
+ * time (GetExecutionDataValue), and an answer that would hold more leaves them out and says so.
+ * Protects the 128 MB of an isolate, which holds a value once as text and again as objects
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), and the 32 MiB a Workers
+ * RPC message may carry (https://developers.cloudflare.com/workers/runtime-apis/rpc/).
+ */
+export const MAX_ANSWER_BYTES = MAX_STORED_VALUE_BYTES;
+/**
+ * In GetWorkflowState, an execution-data value or a history payload over this many bytes is shown as
+ * a marker `{"canopyOmitted": {bytes, read}}` (read it whole, or page by page, at `read`), and so
+ * is every value once the execution data shown holds ANSWER_DATA_BYTES: a page of the state then
+ * stays near MAX_ANSWER_BYTES however many values the job holds.
+ */
+export const ANSWER_VALUE_SHARE_BYTES = 64 * 1024;
+export const ANSWER_DATA_BYTES = 512 * 1024;
+
+/**
+ * Children's reports a parent applies in one decision, at most this many and at most this many
+ * bytes of reports (at least one): a report holds a child's output (up to MAX_PAYLOAD_BYTES), so a
+ * batch of 1,000 reports of 100 KB would be 100 MB of text before it is even parsed, in one isolate
+ * of 128 MB.
+ */
+export const INBOX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Inputs of the children one pass of a parent's work starts, at most this many bytes (at least one
+ * child): each start carries its child's input (up to MAX_PAYLOAD_BYTES) over RPC, and 200 of them
+ * at 1 MiB would be 200 MiB held at once. The rest start in the next pass.
+ */
+export const CHILD_START_INPUT_BYTES = 4 * 1024 * 1024;

@@ -132,6 +132,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "POST /organizations/{organizationId}/jobs/{jobId}/events": "job:event:send",
   "GET /organizations/{organizationId}/jobs/{jobId}/state": "job:read",
   "GET /organizations/{organizationId}/jobs/{jobId}/state/metadata": "job:read",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/data/{key}": "job:read",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}": "job:read",
 
   // Organization secrets. `{secretId}` is the secret's id or its key.
   "POST /organizations/{organizationId}/secrets": "secret:create",

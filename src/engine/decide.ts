@@ -12,14 +12,13 @@ import { isTerminal, totalUnits } from "./status";
 import { backoffMs, pollIntervalMs } from "./backoff";
 import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
-import { materialize } from "./overlay";
 import { Decider } from "./decider";
-import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
+import { measurePayload, TooLargeToRead } from "./payload";
 import { boundedError, boundedText, problemsMessage } from "./error-message";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
-import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
+import { MAX_ERROR_MESSAGE_CHARS, MAX_POLLS_PER_STEP } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
 export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
@@ -178,7 +177,6 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  const executor = executorFor(stepDef.integrationDetails.type);
   s.inlineSteps += 1;
   s.ownUnits += 1;
   cur.attemptStartedAt = at;
@@ -189,6 +187,20 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
   }
 
+  try {
+    startAttempt(d, stepDef, at);
+  } catch (e) {
+    // A value the attempt had to read (a fan-out's results) is over the payload limit: fail, having read no more of it.
+    if (!(e instanceof TooLargeToRead) || d.state.current !== cur) throw e;
+    failAttempt(d, e.error, false, at);
+  }
+}
+
+/** Computes, checks and stores the current attempt's input, then starts the step's executor. */
+function startAttempt(d: Decider, stepDef: StepDefinition, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const executor = executorFor(stepDef.integrationDetails.type);
   const input = computeStepInput(d.view, s, stepDef, at);
   if (!input.ok) return failAttempt(d, input.error, false, at);
   const inputKey = `${cur.name}Input`;
@@ -201,7 +213,8 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     storeValue(d, inputKey, input.value, measured.json);
   }
   cur.hasInput = true;
-  const inputValue = d.view.value(inputKey);
+  // Read only if something needs it: a permissive schema and a pass-through executor never assemble a reference.
+  const inputValue = () => d.view.value(inputKey);
   const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, inputValue);
   if (inputErrors.length > 0) {
     return failAttempt(d, { code: "InputValidationError", message: problemsMessage("Step input violates its schema: ", inputErrors) }, false, at);
@@ -212,7 +225,9 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const started = executor.start({
     stepName: cur.name,
     config: stepDef.integrationDetails.config ?? {},
-    input: inputValue,
+    get input() {
+      return inputValue();
+    },
     state: s,
     data: d.view.executionData(),
     attempt: cur.attempt,
@@ -220,8 +235,10 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   });
   switch (started.kind) {
     case "complete":
-      // An output that is the input itself (noop) is stored once, shared with the input.
-      return completeAttempt(d, started.output, at, started.output === inputValue && inputValue !== undefined ? { copyOf: inputKey } : undefined);
+      return completeAttempt(d, started.output, at);
+    case "passThrough":
+      // The output is the input, stored once (a reference stays a reference).
+      return completeAttempt(d, undefined, at, { copyOf: inputKey });
     case "fail":
       return failAttempt(d, started.error, started.retryable, at);
     case "call":
@@ -319,8 +336,15 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     produced = { value: output, ...(measured.json !== undefined ? { json: measured.json } : {}) };
   }
   if (stepDef.integrationDetails.outputDefinition) {
-    const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
-    const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    const value = () => (!shared ? output : "ref" in shared ? d.view.assembled(shared.ref, `The output of step "${cur.name}" (its children's results)`) : d.view.value(shared.copyOf));
+    let outputErrors: string[];
+    try {
+      outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    } catch (e) {
+      // A schema that must read results over the payload limit to check them cannot pass them.
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failAttempt(d, e.error, false, at);
+    }
     if (outputErrors.length > 0) {
       return failAttempt(d, { code: "OutputValidationError", message: problemsMessage("Step output violates its schema: ", outputErrors) }, false, at);
     }
@@ -345,9 +369,11 @@ function succeedJob(d: Decider, outputKey: string, at: number): void {
   const s = d.state;
   const stored = d.view.data(outputKey);
   if (s.identity.parentJobId && stored && "ref" in stored) {
-    const json = JSON.stringify(d.view.value(outputKey));
-    if (exceedsBytes(json, MAX_PAYLOAD_BYTES)) {
-      return failJob(d, payloadTooLarge("The job's output (its last step's child results)", json), at, s.previousStepName);
+    try {
+      d.view.assembled(stored.ref, "The job's output (its last step's child results)");
+    } catch (e) {
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failJob(d, e.error, at, s.previousStepName);
     }
   }
   s.outputKey = outputKey;
@@ -362,11 +388,12 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   try {
     result = evaluateLogic(t, d.view.executionData(), { previousStepName: d.state.previousStepName });
   } catch (e) {
+    if (e instanceof TooLargeToRead) return { ok: false, error: e.error };
     return { ok: false, error: { code: "TransitionError", message: `The transition failed: ${(e as Error).message}` } };
   }
   if (result === null || result === undefined) return { ok: true, step: null };
   if (typeof result === "string" && d.step(result)) return { ok: true, step: result };
-  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${boundedText(String(JSON.stringify(result)), 200)}, not a step name or null.` } };
+  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${boundedText(String(JSON.stringify(result)), MAX_ERROR_MESSAGE_CHARS - 64)}, not a step name or null.` } };
 }
 
 /**

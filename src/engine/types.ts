@@ -254,6 +254,11 @@ export interface JobSummary {
   currentStepName?: string;
   error?: JobError;
   output?: unknown;
+  /**
+   * The output, left out because it is over MAX_PAYLOAD_BYTES (a runChildJob step's results): its
+   * size, the execution-data key holding it, and the path that reads it page by page.
+   */
+  outputTooLarge?: { bytes: number; executionDataKey: string; read: string };
   runNumber: number;
   /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
   waitingForResourcePool?: { poolId: string; queuedAt?: string };
@@ -336,10 +341,19 @@ export interface Changes {
 export interface JobView {
   dataKeys(): string[];
   data(key: string): StoredValue | undefined;
-  /** The step attempt's current children (superseded ones left out), in order. */
-  children(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The step attempt's current children (superseded ones left out), in order, without their output
+   * and error: a decision never needs a child's payloads, only a step's assembled results do.
+   */
+  childStubs(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The stored outputs and errors of these children; or `{over}` as soon as they pass `maxBytes`
+   * (the rest are never read). `over` is a lower bound of their size.
+   */
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number };
+  /** One child's row, without output and error (see `childStubs`). */
   child(jobId: string): ChildRow | undefined;
-  /** Many children by job id, in one read (a batch of reports); unknown ids are left out. */
+  /** Many children by job id, in one read (a batch of reports), without payloads; unknown ids are left out. */
   childrenById(jobIds: string[]): ChildRow[];
   /** The first `limit` WAITING children of a step attempt, in order. */
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[];

@@ -33,7 +33,9 @@ export function toleratedFailures(config: RunChildJobConfig, total: number): num
 
 export const runChildJobExecutor: Executor<RunChildJobConfig> = {
   type: "/justworkflowit/runChildJob",
-  start: ({ stepName, config, input, state, data, attempt }) => {
+  start: (ctx) => {
+    // `ctx.input` is read only for a listed child: a forEach never assembles the step's input.
+    const { stepName, config, state, data, attempt } = ctx;
     if (state.identity.depth >= MAX_NESTING_DEPTH) {
       return {
         kind: "fail",
@@ -77,7 +79,7 @@ export const runChildJobExecutor: Executor<RunChildJobConfig> = {
         const prefix = child.id ?? (several ? String(entryIndex) : undefined);
         items.forEach((item, i) => add(child, prefix !== undefined ? `${prefix}[${i}]` : String(i), item));
       } else {
-        add(child, child.id ?? String(entryIndex), input);
+        add(child, child.id ?? String(entryIndex), ctx.input);
       }
     }
     return {

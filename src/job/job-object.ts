@@ -10,16 +10,17 @@ import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
-import type { JobRpc, StartJob, StateMetadata } from "./messages";
-import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import type { JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError, type ApiError, type RpcResult } from "../errors";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
-import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
+import { jobSummary, type JobSummary, type OutputView } from "./views";
+import { parsePageToken, StateReader } from "./state-reader";
 import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
@@ -179,7 +180,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const now = Date.now();
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
-      const reports = this.store.queue.inbox(INBOX_BATCH);
+      const reports = this.store.queue.inbox(INBOX_BATCH, INBOX_BATCH_BYTES);
       if (reports.length > 0) {
         this.apply({ type: "childReports", reports, at: now }, (d) => {
           this.store.queue.settleReports(reports);
@@ -301,13 +302,27 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return fail(new NotFoundError("The job was not found."));
   }
 
-  /** The job's summary, if it belongs to this organization. */
-  async describe(organizationId: string): Promise<RpcResult<JobSummary>> {
+  /** The job's summary, if it belongs to this organization; without its output when `withOutput` is false. */
+  async describe(organizationId: string, withOutput = true): Promise<RpcResult<JobSummary>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
-    return { ok: true, value: jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined) };
+    if (live) return (await live.describe(organizationId, withOutput)) as RpcResult<JobSummary>;
+    return { ok: true, value: jobSummary(s, withOutput ? this.outputView(s) : undefined) };
+  }
+
+  /**
+   * A SUCCEEDED run's output as GetJob shows it: the value when it is at most MAX_PAYLOAD_BYTES (a
+   * plain output always is), else where to read it page by page (a runChildJob step's results).
+   */
+  private outputView(s: JobState): OutputView | undefined {
+    if (s.status !== "SUCCEEDED" || !s.outputKey) return undefined;
+    const read = new StateReader(this.store).valueWithin(s.outputKey, MAX_PAYLOAD_BYTES);
+    if (!read) return undefined;
+    if ("value" in read) return { output: read.value };
+    const { organizationId, jobId, runNumber } = s.identity;
+    const path = `/organizations/${organizationId}/jobs/${jobId}/state/data/${encodeURIComponent(s.outputKey)}?runNumber=${runNumber}`;
+    return { outputTooLarge: { bytes: read.tooLarge, executionDataKey: s.outputKey, read: path } };
   }
 
   /**
@@ -368,28 +383,36 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
 
-  /** The workflow state of the live run, or of run `runNumber` while it is kept. */
-  async getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>> {
-    return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber), (s) => ({
-      state: this.stateView(s),
-    }));
+  /** GetWorkflowState: a page of the live run's state, or of run `runNumber` while it is kept. */
+  async getState(organizationId: string, runNumber?: number, pageToken?: string): Promise<RpcResult<WorkflowStatePage>> {
+    const after = parsePageToken(pageToken);
+    if (after === null) return fail(new ValidationError("pageToken is not one this API gave.", ["pageToken: not a page token"]));
+    return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber, pageToken), (s) =>
+      new StateReader(this.store).statePage(s, after, { organizationId, jobId: s.identity.jobId, runNumber: s.identity.runNumber }),
+    );
+  }
+
+  /** GetExecutionDataValue: one value of the live run (or of run `runNumber`), whole or a page of it. */
+  async readValue(organizationId: string, runNumber: number | undefined, what: ValueAddress, pageToken?: string): Promise<RpcResult<ValuePage>> {
+    const from = parsePageToken(pageToken);
+    if (from === null) return fail(new ValidationError("pageToken is not one this API gave.", ["pageToken: not a page token"]));
+    const result = await this.onRun(organizationId, runNumber, (stub) => stub.readValue(organizationId, runNumber, what, pageToken), () => {
+      const reader = new StateReader(this.store);
+      return "key" in what ? reader.dataValue(what.key, from) : reader.historyValue(what.historyItemId, what.part, from);
+    });
+    if (result.ok && result.value === undefined) return this.notFound();
+    return result as RpcResult<ValuePage>;
   }
 
   /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
   async getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>> {
-    return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => {
-      const body = JSON.stringify({ state: this.stateView(s) });
-      return {
-        contentLengthBytes: new TextEncoder().encode(body).byteLength,
-        runNumber: s.identity.runNumber,
-        historyItems: s.historyCount,
-        storageBytes: this.store.databaseSize(),
-      };
-    });
-  }
-
-  private stateView(s: JobState): WorkflowStateView {
-    return workflowStateView(s, this.store.executionData(), this.store.history());
+    return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => ({
+      // Summed from stored sizes: the whole state is never assembled to be measured.
+      contentLengthBytes: new StateReader(this.store).stateBytes(s),
+      runNumber: s.identity.runNumber,
+      historyItems: s.historyCount,
+      storageBytes: this.store.databaseSize(),
+    }));
   }
 
   /**
@@ -467,8 +490,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return { keep: true };
   }
 
-  /** The run's history (used by GetWorkflowState). */
+  /**
+   * The first page of the run's history, as GetWorkflowState shows it. Public only for tests, which
+   * read it inside the object; it is not part of JobRpc.
+   */
   history(): HistoryItem[] {
-    return this.store.history();
+    const s = this.state;
+    if (!s) return [];
+    return new StateReader(this.store).statePage(s, 0, { organizationId: s.identity.organizationId, jobId: s.identity.jobId, runNumber: s.identity.runNumber }).state.executionHistory;
   }
 }

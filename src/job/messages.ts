@@ -6,7 +6,6 @@
  */
 import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary, ReceivedEvent } from "../engine/types";
 import type { RpcResult } from "../errors";
-import type { WorkflowStateView } from "./views";
 
 /** What creates a job run. */
 export interface StartJob {
@@ -24,6 +23,29 @@ export interface StartJob {
   reportToCaller?: boolean;
 }
 
+/** What stands in an answer for a value left out of it. */
+export interface OmittedMarker {
+  canopyOmitted: { bytes: number; read: string };
+}
+
+/** GetWorkflowState's `state`, and (extensions) what it left out and where its history goes on. */
+export interface WorkflowStatePage {
+  state: { nextStepName?: string; executionData: Record<string, unknown>; executionHistory: HistoryItem[] };
+  /** Where each marker stands: `executionData.<key>` or `executionHistory.<index>.input` / `.output.payload`. */
+  omittedValues?: string[];
+  /** More history: pass it as `pageToken`. */
+  nextPageToken?: string;
+}
+
+/** One value as GetExecutionDataValue answers it: whole, or a page of a step's children's results. */
+export interface ValuePage {
+  value: unknown;
+  nextPageToken?: string;
+}
+
+/** A value GetExecutionDataValue reads: an execution-data key, or a history item's input or output payload. */
+export type ValueAddress = { key: string } | { historyItemId: string; part: "input" | "output" };
+
 /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
 export interface StateMetadata {
   contentLengthBytes: number;
@@ -35,12 +57,16 @@ export interface StateMetadata {
 /** The methods of a job run's Durable Object that other code may call (src/job/job-object.ts). */
 export interface JobRpc extends Rpc.DurableObjectBranded {
   start(init: StartJob): Promise<RpcResult<{ jobId: string; created: boolean; report?: ChildReportFact }>>;
-  describe(organizationId: string): Promise<RpcResult<JobSummary>>;
+  /** The job's summary; `withOutput: false` leaves its output out (a child's GetJob naming its parent). */
+  describe(organizationId: string, withOutput?: boolean): Promise<RpcResult<JobSummary>>;
   waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>>;
   cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
   resume(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
   sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>>;
-  getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>>;
+  /** GetWorkflowState: a page of the run's state, within MAX_ANSWER_BYTES (`pageToken` goes on through the history). */
+  getState(organizationId: string, runNumber?: number, pageToken?: string): Promise<RpcResult<WorkflowStatePage>>;
+  /** GetExecutionDataValue: one execution-data value, or one history payload, whole or a page of it. */
+  readValue(organizationId: string, runNumber: number | undefined, what: ValueAddress, pageToken?: string): Promise<RpcResult<ValuePage>>;
   getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>>;
   receiveChildReport(report: ChildReportFact): Promise<{ ok: true }>;
   cancelFromParent(reason: JobError): Promise<{ ok: true }>;
@@ -51,5 +77,4 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   followRun(runNumber: number): Promise<void>;
   /** On an old run, after its retention: drop what it kept for reading. */
   purgeRun(): Promise<void>;
-  history(): HistoryItem[];
 }

@@ -6,6 +6,7 @@
  * run is idempotent (its object is named by job id and run number, and `start` on an existing run
  * returns it), so a crash anywhere in between redoes the work and never starts two runs.
  */
+import { childResults } from "../engine/overlay";
 import type { Continuation, JobState, ReceivedEvent } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion } from "../registry/versions";
@@ -21,7 +22,15 @@ export interface Inheritance {
 
 /** Reads what a run that has handed over passes on (its rows no longer change). */
 export function inheritance(store: JobStore, c: Continuation): Inheritance {
-  const executionData = c.carry === "all" ? store.executionData() : { workflowInput: store.value(c.carry.workflowInputFrom) };
+  const whole = (key: string): unknown => {
+    const stored = store.data(key);
+    if (!stored) return undefined;
+    return "value" in stored ? stored.value : childResults(store.children(stored.ref.children.stepName, stored.ref.children.attempt));
+  };
+  const executionData: Record<string, unknown> = {};
+  const keys = c.carry === "all" ? store.dataKeys() : [];
+  for (const key of keys) Object.defineProperty(executionData, key, { value: whole(key), enumerable: true, writable: true, configurable: true });
+  if (c.carry !== "all") executionData.workflowInput = whole(c.carry.workflowInputFrom);
   return { executionData, events: store.unconsumedEvents() };
 }
 

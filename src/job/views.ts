@@ -1,15 +1,18 @@
 /** The API's views of a job run, built from its state. */
 import { totalUnits } from "../engine/status";
-import type { HistoryItem, JobState, JobSummary } from "../engine/types";
+import type { JobState, JobSummary } from "../engine/types";
 import { isoTime } from "../ids";
 
 export type { JobSummary } from "../engine/types";
 
+/** A SUCCEEDED job's output as GetJob shows it: the value, or where to read one too large for an answer. */
+export type OutputView = { output: unknown } | { outputTooLarge: NonNullable<JobSummary["outputTooLarge"]> };
+
 /**
  * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
- * (GetJob, a report to the parent); the D1 index never holds it.
+ * (GetJob); the D1 index and a child's report never hold it here.
  */
-export function jobSummary(state: JobState, output?: unknown): JobSummary {
+export function jobSummary(state: JobState, output?: OutputView): JobSummary {
   const id = state.identity;
   return {
     jobId: id.jobId,
@@ -29,7 +32,7 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),
-    ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
+    ...(state.status === "SUCCEEDED" && output !== undefined && ("outputTooLarge" in output || output.output !== undefined) ? output : {}),
     runNumber: id.runNumber,
     ...waitingFor(state),
   };
@@ -41,20 +44,4 @@ function waitingFor(state: JobState): { waitingForResourcePool?: { poolId: strin
   const poolId = a && state.status === "PENDING" ? state.identity.resourcePoolIds?.[a.held] : undefined;
   if (poolId === undefined) return {};
   return { waitingForResourcePool: { poolId, ...(a?.queued?.poolId === poolId ? { queuedAt: isoTime(a.queued.since) } : {}) } };
-}
-
-export interface WorkflowStateView {
-  nextStepName?: string;
-  executionData: Record<string, unknown>;
-  executionHistory: HistoryItem[];
-}
-
-/** GetWorkflowState's `state`. */
-export function workflowStateView(state: JobState, executionData: Record<string, unknown>, history: HistoryItem[]): WorkflowStateView {
-  const next = state.current?.name ?? (state.status === "FAILED" || state.status === "CANCELLED" ? state.resumeStepName : undefined);
-  return {
-    ...(next ? { nextStepName: next } : {}),
-    executionData,
-    executionHistory: history,
-  };
 }

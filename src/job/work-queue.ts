@@ -175,13 +175,21 @@ export class WorkQueue {
     );
   }
 
-  /** Reports waiting to be applied. */
-  inbox(limit: number): ChildReportFact[] {
+  /**
+   * Reports waiting to be applied: at most `limit`, and at most `maxBytes` of them (at least one),
+   * read one at a time so the report past the budget is never read whole.
+   */
+  inbox(limit: number, maxBytes: number): ChildReportFact[] {
     if (!this.t.has("inbox")) return [];
-    return this.t.sql
-      .exec<{ report: string }>(`SELECT report FROM inbox LIMIT ?`, limit)
-      .toArray()
-      .map((r) => JSON.parse(r.report) as ChildReportFact);
+    const texts: string[] = [];
+    let bytes = 0;
+    const sizes = this.t.sql.exec<{ child_job_id: string; n: number }>(`SELECT child_job_id, LENGTH(CAST(report AS BLOB)) AS n FROM inbox LIMIT ?`, limit).toArray();
+    for (const { child_job_id, n } of sizes) {
+      if (texts.length > 0 && bytes + n > maxBytes) break;
+      bytes += n;
+      texts.push(this.t.sql.exec<{ report: string }>(`SELECT report FROM inbox WHERE child_job_id = ?`, child_job_id).one().report);
+    }
+    return texts.map((t) => JSON.parse(t) as ChildReportFact);
   }
 
   /** Whether reports wait to be applied. */

@@ -8,7 +8,7 @@ import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
@@ -19,6 +19,7 @@ import { jobRunStub } from "./naming";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
+import { StateReader } from "./state-reader";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
@@ -68,7 +69,7 @@ class Pass {
       also
         ? () => {
             if (reports.length > 0) host.takeReports(reports, Date.now());
-            host.store.forgetChildInputs(started);
+            host.store.childRows.forgetInputs(started);
           }
         : undefined,
     );
@@ -86,7 +87,13 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
   const pass = new Pass();
-  pass.toStart = host.store.childrenToStart(items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])));
+  // The children's inputs are read up to a byte budget; the starts left out wait for the next pass.
+  const toStart = host.store.childRows.toStart(
+    items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])),
+    CHILD_START_INPUT_BYTES,
+  );
+  pass.toStart = toStart.rows;
+  if (toStart.deferred.size > 0) items = items.filter((i) => i.kind !== "startChild" || !toStart.deferred.has((i.payload as { jobId: string }).jobId));
   // The index is written before anything else goes out: once a parent hears that a child ended,
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
@@ -214,7 +221,9 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
  */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
-  const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  // At most MAX_PAYLOAD_BYTES: a child whose output (its children's results) is larger failed instead.
+  const read = state.status === "SUCCEEDED" && state.outputKey ? new StateReader(store).valueWithin(state.outputKey, MAX_PAYLOAD_BYTES) : undefined;
+  const output = read && "value" in read ? read.value : undefined;
   const { error: _carriedOnce, ...summary } = jobSummary(state);
   return {
     childJobId: id.jobId,
@@ -275,7 +284,14 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
   const { stepName, attempt } = item.payload as { stepName: string; attempt: number };
   const cur = state.current;
   if (state.status !== "RUNNING" || cur?.name !== stepName || cur.attempt !== attempt || cur.wait?.type !== "call") return true;
-  const input = host.store.value(`${stepName}Input`);
+  // The input may be a fan-out's results passed on by reference: read only up to the payload limit.
+  const read = new StateReader(host.store).valueWithin(`${stepName}Input`, MAX_PAYLOAD_BYTES);
+  if (read && "tooLarge" in read) {
+    const error = { code: "PAYLOAD_TOO_LARGE", message: `The input of step "${stepName}" is ${read.tooLarge} bytes of JSON; a call takes at most ${MAX_PAYLOAD_BYTES} bytes.` };
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: false, at: Date.now() }, () => host.store.queue.done(item));
+    return false;
+  }
+  const input = read?.value;
   const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };

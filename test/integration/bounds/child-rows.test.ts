@@ -43,8 +43,8 @@ describe("a parent's rows for its children", () => {
     await runDurableObjectAlarm(stub(jobId));
     // The started child holds its input now; the two still waiting keep theirs in the parent.
     expect(await inputRows(jobId)).toBe(2);
-    const started = await runInDurableObject(stub(first!), (o: JobObject) => o.store.value("workflowInput"));
-    expect(started).toEqual({ pad: "p".repeat(100_000) });
+    const started = await runInDurableObject(stub(first!), (o: JobObject) => o.store.data("workflowInput"));
+    expect(started).toMatchObject({ value: { pad: "p".repeat(100_000) } });
     // Cancelled, the two that never started need no input any more.
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/cancel`));
     await waitForJob(client, orgId, jobId);
