@@ -407,3 +407,13 @@ export const INBOX_BATCH_BYTES = 4 * 1024 * 1024;
  * at 1 MiB would be 200 MiB held at once. The rest start in the next pass.
  */
 export const CHILD_START_INPUT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A run that continues another receives what it inherits (execution data as stored, references and
+ * all; the child rows those references read; unused events) in batches of at most this many bytes
+ * (at least one row, itself at most MAX_STORED_VALUE_BYTES), before it takes its first step: a
+ * rollover never assembles a fan-out's results, and no message comes near the 32 MiB of an RPC.
+ */
+export const INHERIT_BATCH_BYTES = MAX_ANSWER_BYTES;
+/** Batches a continued run receives per pass of its work; more follow in the next alarm (bounds one invocation's wall time). */
+export const INHERIT_BATCHES_PER_PASS = 16;

@@ -291,6 +291,7 @@ function continueAsNew(
     reason: next.reason,
     version: next.version,
     ...(s.admission ? { admission: s.admission } : {}),
+    attemptCounters: { ...s.attemptCounters },
   };
   s.current = undefined;
   s.continuedAs = continuation;

@@ -321,6 +321,11 @@ export interface Continuation {
   version: "same" | { tag: string };
   /** The leases the job holds: the next run holds them on. */
   admission?: Admission;
+  /**
+   * This run's attempt counters: the next run goes on counting, so an attempt number never repeats
+   * within a job (the child rows a reference reads come along, keyed by step and attempt).
+   */
+  attemptCounters?: Record<string, number>;
 }
 
 /** Rows a decision changes besides the control row, history and work. */

@@ -9,10 +9,11 @@ import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
-import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
-import type { JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
+import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "../engine/types";
+import type { InheritanceBatch, InheritanceCursor, JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
+import { INHERITANCE_START, type FirstEvent } from "./inheritance";
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
@@ -26,6 +27,9 @@ import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
 import type { WorkflowDefinition } from "../definition/schema";
+
+/** What a run answers to a call it cannot take while it receives its inheritance (a matter of moments). */
+const MOVING = "The job is moving to its next run (continueAsNew); try again in a moment.";
 
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
@@ -138,8 +142,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
-  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
-    this.store.create(state, init.definition, executionData, events);
+  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>): void {
+    this.store.create(state, init.definition, executionData);
     // A submission is flushed from the first alarm, whatever the job waits for next.
     if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
   }
@@ -213,28 +217,29 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
     const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
-    const first: EngineEvent = tombstone
+    const first: FirstEvent = tombstone
       ? { type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError }
       : init.rejectWith
         ? { type: "reject", error: init.rejectWith, at: now }
         : { type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) };
+    if (init.continuation) return this.startContinued(init, run, first);
     this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
       if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
     };
     try {
-      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData, init.events ?? []));
+      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData));
     } catch (e) {
       // The slow path, for a run that could not be created and started in one commit: create it
-      // (FAILED, saying why, if what it inherits is too large to store), then start it.
+      // (FAILED, saying why, if its input is too large to store), then start it.
       this.current = null;
       let rejectWith = init.rejectWith;
       try {
-        this.store.transaction(() => this.createRun(state, init, init.executionData, init.events ?? []));
+        this.store.transaction(() => this.createRun(state, init, init.executionData));
       } catch (tooLarge) {
         if (!(tooLarge instanceof StoredValueTooLargeError)) throw tooLarge;
-        this.store.transaction(() => this.createRun(state, init, {}, []));
+        this.store.transaction(() => this.createRun(state, init, {}));
         rejectWith = { code: tooLarge.code, message: tooLarge.message };
       }
       this.current = run;
@@ -244,6 +249,37 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     // The index rows are written from the alarm: a submitter writes a top-level job's first row
     // itself (src/job/submit.ts), and a parent's children are indexed in batches.
     return { ok: true, value: { jobId, created: true, ...this.reportForCaller(init) } };
+  }
+
+  /**
+   * Creates a run that continues an earlier one, holding nothing yet: it receives what it inherits
+   * in batches from its alarm (the `inherit` work, src/job/work.ts), then applies `first`.
+   */
+  private startContinued(init: StartJob, run: NonNullable<typeof this.current>, first: FirstEvent): RpcResult<{ jobId: string; created: boolean }> {
+    const now = Date.now();
+    this.current = run;
+    this.store.transaction(() => {
+      this.createRun(run.state, init, {});
+      this.store.inheritance.setPending({ fromRun: init.identity.runNumber - 1, cursor: INHERITANCE_START, first });
+      this.store.queue.enqueue({ id: "inherit", kind: "inherit", payload: null, dueAt: now });
+    });
+    this.armAlarm();
+    return { ok: true, value: { jobId: init.identity.jobId, created: true } };
+  }
+
+  /** Whether this run is still receiving what it inherits: it takes no step, event or resume until it has it. */
+  private inheriting(): boolean {
+    return this.store.inheritance.pending() !== null;
+  }
+
+  /**
+   * On a run that has handed over: the next batch of what it passes on (the next run asks, from
+   * its alarm). Its rows no longer change, so any batch read again is the same.
+   */
+  async inheritanceBatch(cursor: InheritanceCursor): Promise<RpcResult<InheritanceBatch>> {
+    const s = this.state;
+    if (!s?.continuedAs) return this.notFound();
+    return { ok: true, value: this.store.bequest.batch(s.continuedAs.carry, cursor, INHERIT_BATCH_BYTES) };
   }
 
   /** A child's end, for the parent that asked to start it (the parent records it before anything else). */
@@ -270,7 +306,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Creates the next run of a run that has handed over, and points the head at it. */
   async rollOver(): Promise<number> {
-    return ensureNextRun(this.env, this.state!, this.current!.definitionText, this.store, (run) => this.followRun(run));
+    return ensureNextRun(this.env, this.state!, this.current!.definitionText, (run) => this.followRun(run));
   }
 
   /** On the head: remember the job's latest run (runs only ever grow). */
@@ -308,7 +344,9 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId, withOutput)) as RpcResult<JobSummary>;
-    return { ok: true, value: jobSummary(s, withOutput ? this.outputView(s) : undefined) };
+    // A run receiving its inheritance has not taken its first step, but the job it continues runs on.
+    const shown = s.status === "PENDING" && this.inheriting() ? { ...s, status: "RUNNING" as const } : s;
+    return { ok: true, value: jobSummary(shown, withOutput ? this.outputView(s) : undefined) };
   }
 
   /**
@@ -364,6 +402,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (s.status !== "FAILED" && s.status !== "CANCELLED") {
       return fail(new ConflictError(`Only a FAILED or CANCELLED job can be resumed; this one is ${s.status}.`));
     }
+    if (this.inheriting()) return fail(new ConflictError(MOVING));
     this.apply({ type: "resume", at: Date.now() });
     return { ok: true, value: { jobId: s.identity.jobId } };
   }
@@ -374,6 +413,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
+    // Its unused events are on their way from the run before: a duplicate could not be told yet.
+    if (this.inheriting()) return fail(new ConflictError(MOVING));
     const duplicate = this.store.event(eventId) !== undefined;
     if (!duplicate) {
       const measured = measurePayload(payload, "The event payload");

@@ -4,7 +4,7 @@
  * Type-only, with no runtime imports, so any module may name these without importing the object
  * itself (that import would tie the object and its callers into one cycle).
  */
-import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary, ReceivedEvent } from "../engine/types";
+import type { ChildReportFact, Continuation, HistoryItem, JobError, JobIdentity, JobSummary } from "../engine/types";
 import type { RpcResult } from "../errors";
 
 /** What creates a job run. */
@@ -12,9 +12,8 @@ export interface StartJob {
   identity: JobIdentity;
   /** The definition text of the pinned version. */
   definition: string;
+  /** The first execution data (`workflowInput`); a continued run receives its own in batches instead. */
   executionData: Record<string, unknown>;
-  /** Events a continued run inherits, not yet used. */
-  events?: [string, ReceivedEvent][];
   /** Create the job already FAILED with this error (a child whose input is invalid). */
   rejectWith?: JobError;
   /** This run continues an earlier run of the same job. */
@@ -41,6 +40,24 @@ export interface WorkflowStatePage {
 export interface ValuePage {
   value: unknown;
   nextPageToken?: string;
+}
+
+/**
+ * Where a run that continues another has got to in receiving what it inherits: the execution data
+ * (by key), then the child rows its references need (by job id), then the unused events (by id).
+ */
+export type InheritanceCursor = { phase: "data" | "child" | "event"; after: string };
+
+/** One inherited row, as stored (text as the store keeps it, so nothing is parsed on the way). */
+export type InheritedEntry =
+  | { kind: "data"; key: string; text: string }
+  | { kind: "child"; row: Record<string, string | number | null> }
+  | { kind: "event"; eventId: string; payload: string; receivedAt: number };
+
+/** A batch of what a run passes on, within INHERIT_BATCH_BYTES (at least one entry); `next` is null at the end. */
+export interface InheritanceBatch {
+  entries: InheritedEntry[];
+  next: InheritanceCursor | null;
 }
 
 /** A value GetExecutionDataValue reads: an execution-data key, or a history item's input or output payload. */
@@ -75,6 +92,8 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   rollOver(): Promise<number>;
   /** On the head (run 1): remember the job's latest run. */
   followRun(runNumber: number): Promise<void>;
+  /** On a run that handed over: the next batch of what it passes on to its successor. */
+  inheritanceBatch(cursor: InheritanceCursor): Promise<RpcResult<InheritanceBatch>>;
   /** On an old run, after its retention: drop what it kept for reading. */
   purgeRun(): Promise<void>;
 }

@@ -17,7 +17,8 @@ import { utf8Length } from "../json-size";
 import { ANSWER_DATA_BYTES, ANSWER_VALUE_SHARE_BYTES, MAX_ANSWER_BYTES } from "../limits";
 import type { ChildTable } from "./child-rows";
 import type { OmittedMarker, ValuePage, WorkflowStatePage } from "./messages";
-import { BLOB_TAG, REF_TAG, type JobStore } from "./store";
+import type { JobStore } from "./store";
+import { BLOB_TAG, REF_TAG } from "./stored-tags";
 
 /** Where an answer's `read` paths point: the job and run the answer is about. */
 export interface ReadLinks {

@@ -23,14 +23,11 @@ import { ChildTable } from "./child-rows";
 import { SqlTables } from "./sql-tables";
 import { WorkQueue } from "./work-queue";
 import { MetricsOutbox } from "./metrics-outbox";
+import { InheritanceSink, InheritanceSource } from "./inheritance";
+import { BLOB_TAG, JSON_TAG, REF_TAG } from "./stored-tags";
 
 export { StoredValueTooLargeError } from "./sql-tables";
 export type { PendingIndexRow, WorkItem, WorkKind } from "./work-queue";
-
-// Stored values are tagged by their first character, so a user's JSON can never pass for a reference.
-export const JSON_TAG = "j";
-export const REF_TAG = "r";
-export const BLOB_TAG = "b";
 
 export class JobStore implements JobView {
   readonly tables: SqlTables;
@@ -40,10 +37,16 @@ export class JobStore implements JobView {
   readonly metrics: MetricsOutbox;
   /** The run's children and their inputs. */
   readonly childRows: ChildTable;
+  /** What this run passes on to the run that continues it (once it has handed over). */
+  readonly bequest: InheritanceSource;
+  /** What this run receives from the run it continues (until it has it all). */
+  readonly inheritance: InheritanceSink;
 
   constructor(storage: DurableObjectStorage) {
     this.tables = new SqlTables(storage);
     this.childRows = new ChildTable(this.tables);
+    this.bequest = new InheritanceSource(this.tables);
+    this.inheritance = new InheritanceSink(this.tables);
     this.queue = new WorkQueue(this.tables);
     this.metrics = new MetricsOutbox(this.tables, this.queue);
   }
@@ -85,15 +88,14 @@ export class JobStore implements JobView {
   }
 
   /**
-   * Creates the run with its first execution data and the events it inherits (a continued run),
-   * inside the caller's transaction. Throws StoredValueTooLargeError when one of them is too large.
+   * Creates the run with its first execution data, inside the caller's transaction. Throws
+   * StoredValueTooLargeError when a value is too large. (A continued run receives its own later: inheritance.ts.)
    */
-  create(state: JobState, definition: string, data: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+  create(state: JobState, definition: string, data: Record<string, unknown>): void {
     for (const table of ["meta", "control", "definition"] as const) this.tables.ensure(table);
     this.tables.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.tables.checked(JSON.stringify(state), "The job's control row"));
     this.tables.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.tables.checked(definition, "The workflow definition"));
     this.putData(Object.entries(data).map(([key, value]): [string, StoredValue] => [key, { value }]));
-    for (const [id, e] of events) this.putEvent(id, e);
   }
 
   /** Writes a decision (the control row, the rows it changed, its history, its owed work) inside the caller's transaction. */

@@ -34,7 +34,9 @@ export type WorkKind =
   | "acquireLease"
   | "releaseLeases"
   | "metrics"
-  | "alert";
+  | "alert"
+  /** A continued run receiving what it inherits from the run before (inheritance.ts). */
+  | "inherit";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
