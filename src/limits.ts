@@ -417,3 +417,40 @@ export const CHILD_START_INPUT_BYTES = 4 * 1024 * 1024;
 export const INHERIT_BATCH_BYTES = MAX_ANSWER_BYTES;
 /** Batches a continued run receives per pass of its work; more follow in the next alarm (bounds one invocation's wall time). */
 export const INHERIT_BATCHES_PER_PASS = 16;
+
+/**
+ * Children one runChildJob step may start. Each is a row in the parent, a work item, a Durable
+ * Object, an index row and a report; a forEach over a 1 MiB array of zeros would otherwise ask for
+ * half a million of them in one decision. Over it the step fails with CHILD_LIMIT, starting none.
+ */
+export const MAX_CHILDREN_PER_STEP = 10_000;
+/**
+ * Bytes of input one runChildJob step gives its children in all: each listed child gets the whole
+ * step input (up to MAX_PAYLOAD_BYTES), kept in the parent until the child holds it, and 13,000
+ * listed children fit a 1 MiB definition: 13 GB, over the 10 GB a Durable Object may hold
+ * (https://developers.cloudflare.com/durable-objects/platform/limits/). Over it: CHILD_LIMIT.
+ */
+export const MAX_CHILD_INPUT_BYTES_PER_STEP = 100 * 1024 * 1024;
+
+/**
+ * A step's `retries`: each try is a history item, and a run rolls over only between steps, so a
+ * step may not outgrow the history bound (10,000) by itself, as with MAX_POLLS_PER_STEP. A version
+ * asking for more is refused (400); one registered before is held to it when it runs.
+ */
+export const MAX_STEP_RETRIES = 1_000;
+
+/**
+ * A run whose history holds this many bytes rolls over at its next step, as at the history item
+ * bound: 10,000 items of a 1 MiB input and a 1 MiB output would be 20 GB, over the 10 GB a Durable
+ * Object may hold (https://developers.cloudflare.com/durable-objects/platform/limits/). One step's
+ * own items (1,000 retries and 1,000 polls of 2 MiB) stay well within the rest.
+ */
+export const MAX_RUN_HISTORY_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Events a job keeps unused (sent before a wait asks for them, or never asked for): each is a row of
+ * up to MAX_PAYLOAD_BYTES and a history item, and a run that waits in one step never rolls over.
+ * Past either bound SendJobEvent answers 409 and stores nothing, until waits use some.
+ */
+export const MAX_UNUSED_EVENTS = 10_000;
+export const MAX_UNUSED_EVENT_BYTES = 100 * 1024 * 1024;

@@ -18,7 +18,7 @@ import { boundedError, boundedText, problemsMessage } from "./error-message";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
-import { MAX_ERROR_MESSAGE_CHARS, MAX_POLLS_PER_STEP } from "../limits";
+import { MAX_ERROR_MESSAGE_CHARS, MAX_POLLS_PER_STEP, MAX_RUN_HISTORY_BYTES, MAX_STEP_RETRIES } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
 export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
@@ -125,7 +125,7 @@ export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): 
   s.current = { name, attempt, triesUsed, attemptStartedAt: at };
   // A long chain of pure steps yields to commit, and so does a run whose history (with the child
   // rows it no longer needs) is full.
-  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
+  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold || (s.historyBytes ?? 0) >= MAX_RUN_HISTORY_BYTES) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
   if (s.inlineSteps >= d.ctx.maxInlineSteps) {
@@ -440,7 +440,8 @@ export function failAttempt(d: Decider, unbounded: JobError, retryable: boolean,
   const stepDef = d.step(cur.name)!;
   recordAttempt(d, "failure", undefined, at, [`${error.code}: ${error.message}`]);
   d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
-  const retries = stepDef.retries ?? 0;
+  // A version registered before retries were bounded is held to the bound when it runs.
+  const retries = Math.min(stepDef.retries ?? 0, MAX_STEP_RETRIES);
   if (cur.wait?.type === "children") cancelStepChildren(d, cur.name, cur.attempt);
   if (retryable && cur.triesUsed <= retries) {
     const wait = Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0);

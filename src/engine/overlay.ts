@@ -236,11 +236,6 @@ export class Overlay implements JobView {
     this.changes.events.set(eventId, event);
   }
 
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    const events = new Map(this.base.unconsumedEvents());
-    for (const [id, e] of this.changes.events) events.set(id, e);
-    return [...events].filter(([, e]) => !e.consumed);
-  }
 }
 
 function defineLazy(target: Record<string, unknown>, key: string, get: () => unknown): void {

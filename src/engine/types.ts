@@ -178,6 +178,11 @@ export interface JobState {
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
+  /**
+   * Characters of JSON this run's history rows and their payloads hold (the store counts them as it
+   * writes them; at most their bytes). A run rolls over past MAX_RUN_HISTORY_BYTES, as past its count.
+   */
+  historyBytes?: number;
   /** Child rows no longer referenced by the execution data; they count toward the rollover like history. */
   retiredChildRows: number;
   /** Set once this run has handed the job to its next run; the run then ignores every event. */
@@ -365,8 +370,6 @@ export interface JobView {
   /** Job ids of the step attempt's children that were asked to start and have not ended. */
   activeChildJobIds(stepName: string, attempt: number): string[];
   event(eventId: string): ReceivedEvent | undefined;
-  /** Events received and not yet used. */
-  unconsumedEvents(): [string, ReceivedEvent][];
 }
 
 export interface Decision {

@@ -95,9 +95,19 @@ export class ChildTable {
     const inputs = children.filter((c) => c.input !== undefined);
     if (inputs.length === 0) return;
     this.t.ensure("child_input");
+    // Listed children share the step's input object: its JSON is made once, not once per child.
+    const texts = new Map<unknown, string>();
+    const text = (input: unknown, key: string): string => {
+      let json = texts.get(input);
+      if (json === undefined) {
+        json = this.t.checked(JSON.stringify(input), `The input of child ${key}`);
+        if (input !== null && typeof input === "object") texts.set(input, json);
+      }
+      return json;
+    };
     this.t.bulk(
       `INSERT OR REPLACE INTO child_input (job_id, json) SELECT value ->> 0, value ->> 1 FROM json_each(?)`,
-      inputs.map(({ row, input }) => [row.jobId, this.t.checked(JSON.stringify(input), `The input of child ${row.key}`)]),
+      inputs.map(({ row, input }) => [row.jobId, text(input, row.key)]),
     );
   }
 

@@ -100,14 +100,16 @@ export class JobStore implements JobView {
 
   /** Writes a decision (the control row, the rows it changed, its history, its owed work) inside the caller's transaction. */
   write(decision: Decision, now: number): void {
-    this.tables.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.tables.checked(JSON.stringify(decision.state), "The job's control row"));
     const { changes } = decision;
+    // The history first: the control row records how much it now holds.
+    const written = this.insertHistory(decision.history);
+    if (written > 0) decision.state.historyBytes = (decision.state.historyBytes ?? 0) + written;
+    this.tables.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.tables.checked(JSON.stringify(decision.state), "The job's control row"));
     this.putData(changes.data);
     this.childRows.insert(changes.newChildren);
     for (const c of changes.cancelWaiting) this.childRows.cancelWaiting(c.stepName, c.attempt);
     this.childRows.update([...changes.children.values()]);
     for (const [id, e] of changes.events) this.putEvent(id, e);
-    this.insertHistory(decision.history);
     for (const c of decision.commands) this.queue.enqueueCommand(c, now);
   }
 
@@ -195,12 +197,11 @@ export class JobStore implements JobView {
     return row && { payload: JSON.parse(row.payload), receivedAt: row.received_at, consumed: row.consumed === 1 };
   }
 
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    if (!this.tables.has("event")) return [];
-    return this.tables.sql
-      .exec<{ event_id: string; payload: string; received_at: number }>(`SELECT event_id, payload, received_at FROM event WHERE consumed = 0`)
-      .toArray()
-      .map((r) => [r.event_id, { payload: JSON.parse(r.payload), receivedAt: r.received_at, consumed: false }]);
+  /** How many received events are unused, and the bytes of their payloads. */
+  unusedEvents(): { count: number; bytes: number } {
+    if (!this.tables.has("event")) return { count: 0, bytes: 0 };
+    const row = this.tables.sql.exec<{ n: number; b: number | null }>(`SELECT COUNT(*) AS n, SUM(LENGTH(CAST(payload AS BLOB))) AS b FROM event WHERE consumed = 0`).one();
+    return { count: row.n, bytes: row.b ?? 0 };
   }
 
   // ---- history ---------------------------------------------------------------------------------
@@ -211,30 +212,34 @@ export class JobStore implements JobView {
     return this.tables.sql.exec<{ id: number }>(`SELECT last_insert_rowid() AS id`).one().id;
   }
 
-  /** A history payload as stored: a reference, inline JSON, or a blob for anything over a few KiB. */
-  private payloadColumn(value: unknown, ref: ChildrenRef | undefined, what: string): string | null {
+  /**
+   * A history payload as stored: a reference, inline JSON, or a blob for anything over a few KiB;
+   * `count` is told the characters stored.
+   */
+  private payloadColumn(value: unknown, ref: ChildrenRef | undefined, what: string, count: (chars: number) => void): string | null {
     if (ref) return REF_TAG + JSON.stringify(ref);
     if (value === undefined) return null;
     const json = JSON.stringify(value);
+    count(json.length);
     if (!exceedsBytes(json, HISTORY_INLINE_PAYLOAD_BYTES)) return JSON_TAG + json;
     return BLOB_TAG + this.insertBlob(json, what);
   }
 
-  /** Appends history items, in order, in bulk. */
-  private insertHistory(items: HistoryDraft[]): void {
-    if (items.length === 0) return;
+  /** Appends history items, in order, in bulk; returns the characters of JSON they hold. */
+  private insertHistory(items: HistoryDraft[]): number {
+    if (items.length === 0) return 0;
     this.tables.ensure("history");
+    let chars = 0;
+    const count = (n: number) => (chars += n);
     const rows = items.map((h) => {
       const { input, inputRef, output, ...rest } = h;
-      const item = { ...rest, output: { status: output.status } };
+      const item = this.tables.checked(JSON.stringify({ ...rest, output: { status: output.status } }), `The history of step "${h.stepName}"`);
+      count(item.length);
       const what = `The history of step "${h.stepName}"`;
-      return [
-        this.tables.checked(JSON.stringify(item), what),
-        this.payloadColumn(input ?? null, inputRef, what),
-        this.payloadColumn(output.payload, output.payloadRef, what),
-      ];
+      return [item, this.payloadColumn(input ?? null, inputRef, what, count), this.payloadColumn(output.payload, output.payloadRef, what, count)];
     });
     this.tables.bulk(`INSERT INTO history (item, input, output) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key`, rows);
+    return chars;
   }
 
   /** Drops the history (an old run past its retention). */

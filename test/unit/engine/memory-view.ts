@@ -95,7 +95,4 @@ export class MemoryView implements JobView {
   event(eventId: string): ReceivedEvent | undefined {
     return this.eventMap.get(eventId);
   }
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    return [...this.eventMap].filter(([, e]) => !e.consumed);
-  }
 }
