@@ -105,8 +105,9 @@ export class ChildTable {
       }
       return json;
     };
-    this.t.bulk(
+    this.t.bulkLarge(
       `INSERT OR REPLACE INTO child_input (job_id, json) SELECT value ->> 0, value ->> 1 FROM json_each(?)`,
+      `INSERT OR REPLACE INTO child_input (job_id, json) VALUES (?1, ?2)`,
       inputs.map(({ row, input }) => [row.jobId, text(input, row.key)]),
     );
   }
@@ -117,12 +118,14 @@ export class ChildTable {
    */
   update(rows: ChildRow[]): void {
     if (rows.length === 0) return;
-    this.t.bulk(
+    this.t.bulkLarge(
       `UPDATE child SET step_attempt = u.step_attempt, status = u.status, superseded = u.superseded, workflow_name = u.workflow_name,
          output = COALESCE(u.output, child.output), error = COALESCE(u.error, child.error), units = u.units
        FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS step_attempt, value ->> 2 AS status, value ->> 3 AS superseded,
                value ->> 4 AS workflow_name, value ->> 5 AS output, value ->> 6 AS error, value ->> 7 AS units FROM json_each(?)) AS u
        WHERE child.job_id = u.job_id`,
+      `UPDATE child SET step_attempt = ?2, status = ?3, superseded = ?4, workflow_name = ?5, output = COALESCE(?6, output), error = COALESCE(?7, error), units = ?8
+       WHERE job_id = ?1`,
       rows.map((row) => [
         row.jobId,
         row.stepAttempt,

@@ -129,7 +129,11 @@ export class JobStore implements JobView {
       const text = "ref" in stored ? REF_TAG + JSON.stringify(stored.ref) : JSON_TAG + (stored.json ?? JSON.stringify(stored.value));
       rows.push([key, this.tables.checked(text, `Execution data "${key}"`)]);
     }
-    this.tables.bulk(`INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key`, rows);
+    this.tables.bulkLarge(
+      `INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key`,
+      `INSERT OR REPLACE INTO data (key, value) VALUES (?1, ?2)`,
+      rows,
+    );
   }
 
   dataKeys(): string[] {

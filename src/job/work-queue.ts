@@ -167,8 +167,10 @@ export class WorkQueue {
   receiveReports(reports: ChildReportFact[]): void {
     if (reports.length === 0) return;
     this.t.ensure("inbox");
-    this.t.bulk(
+    this.t.bulkLarge(
       `INSERT INTO inbox (child_job_id, report, ended) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+       ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
+      `INSERT INTO inbox (child_job_id, report, ended) VALUES (?1, ?2, ?3)
        ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
       reports.map((r) => {
         const kept = fitReport(r);
@@ -206,8 +208,9 @@ export class WorkQueue {
   settleReports(reports: ChildReportFact[]): void {
     if (this.t.has("inbox")) {
       // A report that a newer one replaced meanwhile stays, for the next batch.
-      this.t.bulk(
+      this.t.bulkLarge(
         `DELETE FROM inbox WHERE (child_job_id, report) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+        `DELETE FROM inbox WHERE child_job_id = ?1 AND report = ?2`,
         reports.map((r) => [r.childJobId, JSON.stringify(r)]),
       );
     }

@@ -131,4 +131,30 @@ describe("bounds found by the audit", () => {
       { event_id: "d", consumed: 0 },
     ]);
   }, 60_000);
+
+  it("binds no string over 2 MB to a statement, even a 1 MiB value that doubles when escaped", async () => {
+    const slashes = "\\".repeat(500_000);
+    const def = workflow("slashes", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
+    const { client, orgId, ids } = await tenantWith(admin, def);
+    const jobId = await submit(client, orgId, { workflowId: ids.slashes, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, jobId, (j) => j.currentStepName === "hold");
+    // Every string bound from now on is measured (Cloudflare refuses one over 2 MB; local workerd does not).
+    await runInDurableObject(stub(jobId), (_o: JobObject, ctx) => {
+      const sql = ctx.storage.sql as unknown as { exec: (...args: unknown[]) => unknown; largest?: number };
+      const real = sql.exec.bind(sql);
+      sql.largest = 0;
+      sql.exec = (...args: unknown[]) => {
+        for (const a of args.slice(1)) if (typeof a === "string") sql.largest = Math.max(sql.largest!, new TextEncoder().encode(a).byteLength);
+        return real(...args);
+      };
+    });
+    // Its 500,000 backslashes are 1,000,000 characters of JSON, and twice that escaped again.
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go", payload: { s: slashes } }));
+    const { job } = await waitForJob(client, orgId, jobId);
+    expect(job.status).toBe("SUCCEEDED");
+    expect(job.output.s).toHaveLength(500_000);
+    const largest = await runInDurableObject(stub(jobId), (_o: JobObject, ctx) => (ctx.storage.sql as unknown as { largest: number }).largest);
+    expect(largest).toBeGreaterThan(1_000_000);
+    expect(largest).toBeLessThan(2_000_000);
+  });
 });
