@@ -12,11 +12,13 @@
  * only once it has them. So creating it never fails for size, and neither does any call that
  * reaches this run and is passed on to it (`liveRun`).
  */
-import type { Continuation, JobState } from "../engine/types";
-import { ApiError } from "../errors";
+import type { Continuation, EngineEvent, JobState } from "../engine/types";
+import { ApiError, type RpcResult } from "../errors";
+import { INHERIT_BATCHES_PER_PASS } from "../limits";
 import { resolveVersion } from "../registry/versions";
-import type { StartJob } from "./messages";
+import type { InheritanceBatch, StartJob } from "./messages";
 import { jobRunStub } from "./naming";
+import type { JobStore } from "./store";
 
 /** The StartJob message of the run that continues `state`. */
 export async function nextRunStart(db: D1Database, state: JobState, definition: string, c: Continuation): Promise<StartJob> {
@@ -68,4 +70,39 @@ export function continuedState(fresh: JobState, c: Continuation): JobState {
     // Where a run cancelled before its first step resumes.
     resumeStepName: c.nextStep,
   };
+}
+
+/**
+ * A continued run's `inherit` work: it receives what it inherits from the run before, a batch at a
+ * time, each batch and the cursor after it in one commit (a crash goes on from the last); with all
+ * of it, it applies its first event (its start) through `apply`, clearing the pending inheritance
+ * in the same commit. A run whose predecessor no longer holds its rows fails, saying so, rather
+ * than asking for ever.
+ */
+export async function receiveInheritance(env: Env, store: JobStore, jobId: string, apply: (event: EngineEvent, done: () => void) => void): Promise<void> {
+  const pending = store.inheritance.pending();
+  if (!pending) return;
+  const from = jobRunStub(env, jobId, pending.fromRun);
+  let { cursor, first } = pending;
+  for (let i = 0; cursor && i < INHERIT_BATCHES_PER_PASS; i++) {
+    const batch = (await from.inheritanceBatch(cursor)) as RpcResult<InheritanceBatch>;
+    if (!batch.ok) {
+      const message = `Run ${pending.fromRun} no longer holds what this run inherits (${batch.error.code}: ${batch.error.message}).`;
+      first = { type: "reject", error: { code: "INHERITANCE_LOST", message }, at: 0 };
+      cursor = null;
+      break;
+    }
+    cursor = batch.value.next;
+    const next = { ...pending, cursor, first };
+    store.transaction(() => {
+      store.inheritance.write(batch.value.entries);
+      store.inheritance.setPending(next);
+    });
+  }
+  if (cursor) {
+    // More to come: the work item is queued again (its version grows, so this pass does not remove it).
+    store.queue.enqueue({ id: "inherit", kind: "inherit", payload: null, dueAt: Date.now(), coalesce: true });
+    return;
+  }
+  apply({ ...first, at: Date.now() }, () => store.inheritance.setPending(null));
 }

@@ -8,7 +8,7 @@ import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, INHERIT_BATCHES_PER_PASS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
@@ -16,7 +16,7 @@ import type { NotificationInput } from "../notifications/types";
 import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
-import type { InheritanceBatch } from "./messages";
+import { receiveInheritance } from "./rollover";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
@@ -170,43 +170,9 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
       await raiseNotification(host.bindings, item.payload as NotificationInput);
       return true;
     case "inherit":
-      return inherit(host, state);
+      await receiveInheritance(host.bindings, host.store, state.identity.jobId, (event, done) => host.apply(event, done));
+      return true;
   }
-}
-
-/**
- * A continued run receives what it inherits from the run before, a batch at a time, each batch and
- * the cursor after it in one commit (a crash goes on from the last); with all of it, it applies its
- * first event (its start), clearing the pending inheritance in the same commit. A run whose
- * predecessor no longer holds its rows fails, saying so, rather than asking for ever.
- */
-async function inherit(host: WorkHost, state: JobState): Promise<boolean> {
-  const pending = host.store.inheritance.pending();
-  if (!pending) return true;
-  const from = jobRunStub(host.bindings, state.identity.jobId, pending.fromRun);
-  let { cursor, first } = pending;
-  for (let i = 0; cursor && i < INHERIT_BATCHES_PER_PASS; i++) {
-    const batch = (await from.inheritanceBatch(cursor)) as RpcResult<InheritanceBatch>;
-    if (!batch.ok) {
-      const message = `Run ${pending.fromRun} no longer holds what this run inherits (${batch.error.code}: ${batch.error.message}).`;
-      first = { type: "reject", error: { code: "INHERITANCE_LOST", message }, at: 0 };
-      cursor = null;
-      break;
-    }
-    cursor = batch.value.next;
-    const next = { ...pending, cursor, first };
-    host.store.transaction(() => {
-      host.store.inheritance.write(batch.value.entries);
-      host.store.inheritance.setPending(next);
-    });
-  }
-  if (cursor) {
-    // More to come: the item is queued again (its version grows, so this pass does not remove it).
-    host.store.queue.enqueue({ id: "inherit", kind: "inherit", payload: null, dueAt: Date.now(), coalesce: true });
-    return true;
-  }
-  host.apply({ ...first, at: Date.now() }, () => host.store.inheritance.setPending(null));
-  return true;
 }
 
 /** Asks a resource pool for the lease the job waits for; its answer and the item's removal commit together. */
