@@ -13,7 +13,7 @@ import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem
 import type { InheritanceBatch, InheritanceCursor, JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
 import { INHERITANCE_START, type FirstEvent } from "./inheritance";
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_UNUSED_EVENT_BYTES, MAX_UNUSED_EVENTS, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
@@ -23,6 +23,7 @@ import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
 import { jobSummary, type JobSummary, type OutputView } from "./views";
 import { parsePageToken, StateReader } from "./state-reader";
+import { unusedEventsRefusal } from "./event-room";
 import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
@@ -427,17 +428,11 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
 
-  /**
-   * Why an event `eventId` of `bytes` bytes cannot be kept now: the job already keeps
-   * MAX_UNUSED_EVENTS unused events, or MAX_UNUSED_EVENT_BYTES of them. An event the current step
-   * waits for is always taken (it is used at once).
-   */
+  /** Why an event `eventId` of `bytes` bytes cannot be kept now (see event-room.ts). */
   private tooManyUnusedEvents(s: JobState, eventId: string, bytes: number): string | undefined {
     const wait = s.current?.wait;
-    if (s.status === "RUNNING" && wait?.type === "events" && wait.eventIds.includes(eventId)) return undefined;
-    const held = this.store.unusedEvents();
-    if (held.count < MAX_UNUSED_EVENTS && held.bytes + bytes <= MAX_UNUSED_EVENT_BYTES) return undefined;
-    return `The job keeps ${held.count} events it has not used (${held.bytes} bytes of payload); it keeps at most ${MAX_UNUSED_EVENTS} events and ${MAX_UNUSED_EVENT_BYTES} bytes of them. Send it again once a wait has used some.`;
+    const waitedFor = s.status === "RUNNING" && wait?.type === "events" && wait.eventIds.includes(eventId);
+    return unusedEventsRefusal(this.store.unusedEvents(), bytes, waitedFor);
   }
 
   /** GetWorkflowState: a page of the live run's state, or of run `runNumber` while it is kept. */

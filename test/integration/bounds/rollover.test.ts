@@ -124,4 +124,23 @@ describe("a rollover with a fan-out's results over 1 MiB", () => {
     const second = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state?runNumber=2`));
     expect(second.state.executionData.workflowInput.canopyOmitted.bytes).toBe(job.outputTooLarge.bytes);
   }, 120_000);
+
+  it("fails a continued run whose predecessor no longer holds its rows (INHERITANCE_LOST), instead of asking for ever", async () => {
+    const jobId = crypto.randomUUID();
+    const definition = JSON.stringify(workflow("orphan", [step("only", noop)]));
+    const identity = { jobId, organizationId: "org", workflowId: "w", workflowName: "orphan", versionId: "v", versionNumber: 1, submittedByUser: "tests", runNumber: 5, rootJobId: jobId, depth: 0, createdAt: Date.now() };
+    const continuation = { toRun: 5, nextStep: "only", carry: "all" as const, priorRunUnits: 0, indexSeq: 1, reason: "historyLimit" as const, version: "same" as const };
+    // Run 4 never existed here (as if purged): run 5 is created and asks it for its inheritance.
+    const started = await runStub(jobId, 5).start({ identity, definition, executionData: {}, continuation });
+    expect(started).toMatchObject({ ok: true, value: { created: true } });
+    let state: any;
+    for (let i = 0; i < 100; i++) {
+      await runDurableObjectAlarm(runStub(jobId, 5));
+      state = await runInDurableObject(runStub(jobId, 5), (o: JobObject) => ({ status: o.state!.status, error: o.state!.error, pending: o.store.inheritance.pending() }));
+      if (state.status !== "PENDING") break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(state).toMatchObject({ status: "FAILED", error: { code: "INHERITANCE_LOST" }, pending: null });
+    expect(state.error.message).toContain("Run 4 no longer holds");
+  });
 });
