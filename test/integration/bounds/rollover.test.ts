@@ -143,4 +143,45 @@ describe("a rollover with a fan-out's results over 1 MiB", () => {
     expect(state).toMatchObject({ status: "FAILED", error: { code: "INHERITANCE_LOST" }, pending: null });
     expect(state.error.message).toContain("Run 4 no longer holds");
   });
+
+  it("cancels a run still receiving its inheritance, refuses to resume it until it has it all, then resumes it at its next step", async () => {
+    const def = workflow("movingCancel", [
+      step("hold", waitEvents, { config: { eventIds: ["go"] } }, "roll"),
+      step("roll", again, { config: { nextStep: "wait2" } }),
+      step("wait2", waitEvents, { config: { eventIds: ["w2"] } }),
+    ]);
+    const { client, orgId, ids } = await tenantWith(admin, def);
+    const jobId = await submit(client, orgId, { workflowId: ids.movingCancel, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, jobId, (j) => j.currentStepName === "hold");
+    // Run 1 gives run 2 nothing until released: run 2 stays in the middle of receiving.
+    await runInDurableObject(runStub(jobId), (instance: object) => {
+      const proto = Object.getPrototypeOf(instance) as { inheritanceBatch: (this: unknown, cursor: unknown) => Promise<unknown> };
+      const real = proto.inheritanceBatch;
+      proto.inheritanceBatch = async function (this: unknown, cursor: unknown) {
+        if (this === instance) throw new Error("run 1 is busy");
+        return real.call(this, cursor);
+      };
+      (instance as { release?: () => void }).release = () => {
+        proto.inheritanceBatch = real;
+      };
+    });
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go" }));
+    const moving = await waitForJob(client, orgId, jobId, (j) => j.runNumber === 2);
+    expect(moving.job.status).toBe("RUNNING");
+    expect((await client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "w2" })).status).toBe(409);
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/cancel`));
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).job.status).toBe("CANCELLED");
+    const early = await client.post(`/organizations/${orgId}/jobs/${jobId}/resume`);
+    expect(early.status).toBe(409);
+    expect(early.body.message).toContain("moving to its next run");
+    await runInDurableObject(runStub(jobId), (o: object) => (o as { release: () => void }).release());
+    for (let i = 0; i < 200 && (await runInDurableObject(runStub(jobId, 2), (o: JobObject) => o.store.inheritance.pending())) !== null; i++) {
+      await runDurableObjectAlarm(runStub(jobId, 2));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/resume`));
+    await waitForJob(client, orgId, jobId, (j) => j.currentStepName === "wait2");
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "w2" }));
+    expect((await waitForJob(client, orgId, jobId)).job).toMatchObject({ status: "SUCCEEDED", runNumber: 2 });
+  });
 });
