@@ -4,7 +4,6 @@ import { deployWorkflow, tenantWith, type TestClient } from "../../helpers/clien
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
-import { TimeTravelRows } from "../../../src/job/time-travel-rows";
 import { MAX_RERUN_JOBS, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
 
@@ -243,8 +242,8 @@ describe("RerunJob", () => {
     expect(rows.map((r) => [r.jobId, r.status, r.units])).toEqual(sourceResults.results.map((r: any) => [r.jobId, "SUCCEEDED", 0]));
     // Copied in ranges bounded by count and by bytes (shown at small bounds; the real ones are in limits.ts).
     const ranges = await runInDurableObject(stub(source), (o: JobObject) => {
-      const copy = new TimeTravelRows(o.store.tables);
-      return [copy.childRanges("spawn", 1, 1_000_000, 2), copy.childRanges("spawn", 1, 1, 100)];
+      const copy = o.store.childRows;
+      return [copy.copyRanges("spawn", 1, 1_000_000, 2), copy.copyRanges("spawn", 1, 1, 100)];
     });
     expect(ranges).toEqual([
       [{ fromIndex: 0, toIndex: 1 }, { fromIndex: 2, toIndex: 2 }],
@@ -290,12 +289,12 @@ describe("the copy's child ranges", () => {
         error: null,
       }));
     const ranges = await runInDurableObject(stub(crypto.randomUUID()), (o: JobObject) => {
-      const copy = new TimeTravelRows(o.store.tables);
+      const copy = o.store.timeTravel;
       copy.writeChildRows(rowsOf(RERUN_COPY_PAGE_ROWS + 1, "{}"));
-      const byCount = copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS);
+      const byCount = o.store.childRows.copyRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS);
       copy.clearCopy();
       copy.writeChildRows(rowsOf(5, JSON.stringify("x".repeat(900 * 1024))));
-      return { byCount, byBytes: copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS) };
+      return { byCount, byBytes: o.store.childRows.copyRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS) };
     });
     expect(ranges.byCount).toEqual([
       { fromIndex: 0, toIndex: RERUN_COPY_PAGE_ROWS - 1 },
@@ -312,7 +311,7 @@ describe("RerunJobs", () => {
   /** Polls until every source has heard of its rerun (the rerun tells it from its alarm). */
   async function sourcesKnowTheirReruns(sources: string[]): Promise<void> {
     for (let i = 0; i < 400; i++) {
-      const known = await Promise.all(sources.map((id) => runInDurableObject(stub(id), (o: JobObject) => new TimeTravelRows(o.store.tables).rerunMade() !== undefined)));
+      const known = await Promise.all(sources.map((id) => runInDurableObject(stub(id), (o: JobObject) => o.store.timeTravel.rerunMade() !== undefined)));
       if (known.every(Boolean)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
