@@ -4,6 +4,7 @@ import { deployWorkflow, tenantWith, type TestClient } from "../../helpers/clien
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
+import { runObjectName } from "../../../src/job/naming";
 import { MAX_RERUN_JOBS, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
 
@@ -212,6 +213,46 @@ describe("RerunJob", () => {
       ["tick", { n: 1 }],
       ["land", { n: 0 }],
     ]);
+  });
+
+  it("rebuilds a fan-out's results a rolled-over run started with (received as a reference) after the run ran that step again", async () => {
+    const land = await scenario("roll-kids-land", [refused]);
+    const child = workflow("item", [step("echo", noop)]);
+    const tick = { n: { if: [{ var: "tickOutput" }, { "-": [{ var: "tickOutput.n" }, 1] }, { "-": [{ var: "workflowInput.n" }, 1] }] } };
+    // spawn, then 98 ticks: run 1 fills its history (the pool's bound is 100) with spawn and all but the
+    // last; run 2 begins at the last tick, spawns again (replacing spawnOutput) and fails at land.
+    const roller = (afterTicks: string, last: unknown) =>
+      workflow("roller", [
+        step("spawn", run, { config: { children: [{ workflowName: "item", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }, { if: [{ "==": [{ var: "tickOutput.n" }, 0] }, "land", "tick"] }),
+        step("tick", transform, { config: { output: tick } }, { if: [{ ">": [{ var: "tickOutput.n" }, 0] }, "tick", afterTicks] }),
+        last,
+      ]);
+    const { client, orgId, ids } = await tenantWith(admin, child, roller("spawn", call("land", land)));
+    const source = await submit(client, orgId, { workflowId: ids.roller, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 98, items: [{ i: 1 }, { i: 2 }] } });
+    const { job: failed } = await waitForJob(client, orgId, source, undefined, 30_000);
+    expect(failed).toMatchObject({ status: "FAILED", runNumber: 2, error: { stepName: "land" } });
+    expect((await state(client, orgId, source)).executionHistory.map((h: any) => h.stepName)).toEqual(["tick", "spawn", "land"]);
+    const firstIds = (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${source}/state?runNumber=1`))).state.executionData.spawnOutput.results.map((r: any) => r.jobId);
+    const secondIds = (await state(client, orgId, source)).executionData.spawnOutput.results.map((r: any) => r.jobId);
+    expect(firstIds).toHaveLength(2);
+    expect(secondIds).toHaveLength(2);
+    expect(secondIds.some((id: string) => firstIds.includes(id))).toBe(false);
+    // Run 2 kept what it started with once it had received it: run 1's results as a reference to the
+    // child rows it received with them, which its own second spawn (the next attempt number) left alone.
+    const run2 = env.JOBS.get(env.JOBS.idFromName(runObjectName(source, 2))) as DurableObjectStub<JobObject>;
+    const kept = await runInDurableObject(run2, (o: JobObject) => ({
+      start: o.store.timeTravel.dataCells("start_data").get("spawnOutput")?.cell,
+      first: o.store.children("spawn", 1).map((r) => r.jobId),
+      second: o.store.children("spawn", 2).map((r) => r.jobId),
+    }));
+    expect(kept).toEqual({ start: { kind: "ref", ref: { children: { stepName: "spawn", attempt: 1, count: 2 } } }, first: firstIds, second: secondIds });
+
+    // From run 2's tick (the data it started with): v2 lands after the ticks, reading the results run 2 began with.
+    const v2 = await deployWorkflow(client, orgId, roller("land", step("land", transform, { config: { output: { ids: [{ var: "spawnOutput.results.0.jobId" }, { var: "spawnOutput.results.1.jobId" }], first: { var: "spawnOutput.results.0.output" } } } })));
+    const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { fromStep: "tick", workflowVersion: { versionId: v2.versionId } }));
+    const { job, childJobs } = await waitForJob(client, orgId, jobId);
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { ids: firstIds, first: { i: 1 } }, billableTransactionUnits: 2 });
+    expect(childJobs).toBeUndefined();
   });
 
   it("copies a runChildJob result with the child rows it is built from, and runs no child again", async () => {
