@@ -60,6 +60,12 @@ describe("a step's retries", () => {
     }
     expect(run.state.status).toBe("FAILED");
     expect(tries).toBe(MAX_STEP_RETRIES + 1);
+    // The history says the tries it was held to: the last is "attempt 1001 of 1001, retries used up",
+    // not "of 5001, not retried"; the one before it says when the last try ran.
+    const [beforeLast, last] = run.history.slice(-2);
+    expect(last).toMatchObject({ executionAttempt: MAX_STEP_RETRIES + 1, attemptsAllowed: MAX_STEP_RETRIES + 1 });
+    expect(last!.retryAt).toBeUndefined();
+    expect(beforeLast).toMatchObject({ executionAttempt: MAX_STEP_RETRIES, attemptsAllowed: MAX_STEP_RETRIES + 1, retryAt: expect.any(String) });
   });
 });
 
