@@ -231,7 +231,11 @@ describe("RerunJob", () => {
     const source = await submit(client, orgId, { workflowId: ids.roller, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 98, items: [{ i: 1 }, { i: 2 }] } });
     const { job: failed } = await waitForJob(client, orgId, source, undefined, 30_000);
     expect(failed).toMatchObject({ status: "FAILED", runNumber: 2, error: { stepName: "land" } });
-    expect((await state(client, orgId, source)).executionHistory.map((h: any) => h.stepName)).toEqual(["tick", "spawn", "land"]);
+    const run2History = (await state(client, orgId, source)).executionHistory;
+    expect(run2History.map((h: any) => h.stepName)).toEqual(["tick", "spawn", "land"]);
+    // Attempt numbers go on across runs (spawn's second attempt of the job), while the console's words
+    // place it in this run: its first iteration here, its first try of one allowed.
+    expect(run2History[1]).toMatchObject({ stepName: "spawn", attempt: 2, iteration: 1, executionAttempt: 1, attemptsAllowed: 1 });
     const firstIds = (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${source}/state?runNumber=1`))).state.executionData.spawnOutput.results.map((r: any) => r.jobId);
     const secondIds = (await state(client, orgId, source)).executionData.spawnOutput.results.map((r: any) => r.jobId);
     expect(firstIds).toHaveLength(2);
