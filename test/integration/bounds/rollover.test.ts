@@ -144,7 +144,7 @@ describe("a rollover with a fan-out's results over 1 MiB", () => {
     expect(state.error.message).toContain("Run 4 no longer holds");
   });
 
-  it("cancels a run still receiving its inheritance, refuses to resume it until it has it all, then resumes it at its next step", async () => {
+  it("cancels a run still receiving its inheritance, refuses to resume or rerun it until it has it all, then resumes it at its next step", async () => {
     const def = workflow("movingCancel", [
       step("hold", waitEvents, { config: { eventIds: ["go"] } }, "roll"),
       step("roll", again, { config: { nextStep: "wait2" } }),
@@ -174,6 +174,10 @@ describe("a rollover with a fan-out's results over 1 MiB", () => {
     const early = await client.post(`/organizations/${orgId}/jobs/${jobId}/resume`);
     expect(early.status).toBe(409);
     expect(early.body.message).toContain("moving to its next run");
+    // Ended, but without its data yet: a rerun would copy what has not arrived, so it waits too.
+    const rerun = await client.post(`/organizations/${orgId}/jobs/${jobId}/rerun`, {});
+    expect(rerun.status).toBe(409);
+    expect(rerun.body.message).toContain("moving to its next run");
     await runInDurableObject(runStub(jobId), (o: object) => (o as { release: () => void }).release());
     for (let i = 0; i < 200 && (await runInDurableObject(runStub(jobId, 2), (o: JobObject) => o.store.inheritance.pending())) !== null; i++) {
       await runDurableObjectAlarm(runStub(jobId, 2));
