@@ -296,6 +296,24 @@ describe("RerunJob", () => {
     ]);
   });
 
+  it("checks a copied fan-out's results over the payload limit only where a schema must read them, and refuses that with 400", async () => {
+    // Four children echo 300 KB each: 1.2 MB of results, over MAX_PAYLOAD_BYTES, kept by reference.
+    const chunk = workflow("chunk", [step("echo", transform, { config: { output: { pad: { var: "workflowInput.pad" } } } })]);
+    const four = { children: ["a", "b", "c", "d"].map((id) => ({ id, workflowName: "chunk", workflowVersion: { tag: "$LIVE" } })) };
+    const land = await scenario("wide-land", [refused]);
+    const wide = (output: string) => workflow("wide", [step("fan", run, { config: four, output }, "land"), call("land", land)], { strict: { type: "object", required: ["results"] } });
+    const { client, orgId, ids } = await tenantWith(admin, chunk, wide("any"));
+    const source = await submit(client, orgId, { workflowId: ids.wide, workflowVersion: { tag: "$LIVE" }, inputJson: { pad: "q".repeat(300_000) } });
+    const { job: failed } = await waitForJob(client, orgId, source, undefined, 60_000);
+    expect(failed).toMatchObject({ status: "FAILED", error: { stepName: "land" } });
+    const strict = await deployWorkflow(client, orgId, wide("strict"));
+    const refusedRerun = await client.expect(400, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { workflowVersion: { versionId: strict.versionId } }));
+    expect(refusedRerun.errors).toEqual([expect.stringMatching(/^step "fan", its output \(fanOutput\): PAYLOAD_TOO_LARGE: .* is more than \d+ bytes of JSON/)]);
+    // The version it ran (a schema that accepts any value) reads none of them: copied by reference.
+    const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { workflowVersion: { versionId: failed.workflowVersion.versionId } }));
+    expect((await waitForJob(client, orgId, jobId, undefined, 60_000)).job).toMatchObject({ status: "FAILED", error: { stepName: "land" }, billableTransactionUnits: 1 });
+  });
+
   it("copies values in several bounded pages", async () => {
     // Five outputs of 900 KB (and each next step's input): about 10 MB of data, three pages of 4 MiB.
     const big = "x".repeat(900 * 1024);
