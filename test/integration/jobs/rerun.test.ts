@@ -339,7 +339,31 @@ describe("RerunJob", () => {
   });
 });
 
-describe("the copy's child ranges", () => {
+describe("the copy's requests and writes", () => {
+  it("writes a copied 1 MiB value and child row without binding a string over 2 MB (Cloudflare refuses one; local workerd does not)", async () => {
+    // 500,000 backslashes are 1,000,000 characters of JSON, and twice that escaped into a bulk array.
+    const json = JSON.stringify({ s: "\\".repeat(500_000) });
+    const largest = await runInDurableObject(stub(crypto.randomUUID()), (o: JobObject, ctx) => {
+      const sql = ctx.storage.sql as unknown as { exec: (...args: unknown[]) => unknown };
+      const real = sql.exec.bind(sql);
+      let most = 0;
+      sql.exec = (...args: unknown[]) => {
+        for (const a of args.slice(1)) if (typeof a === "string") most = Math.max(most, new TextEncoder().encode(a).byteLength);
+        return real(...args);
+      };
+      o.store.timeTravel.writeData([{ key: "big", json }], []);
+      o.store.timeTravel.writeChildRows([
+        { job_id: crypto.randomUUID(), step: "fan", step_attempt: 1, idx: 0, key: "0", spec: "{}", status: "SUCCEEDED", workflow_name: "item", output: json, error: null },
+      ]);
+      sql.exec = real;
+      return { most, value: o.store.data("big"), child: o.store.children("fan", 1)[0]?.output };
+    });
+    expect(largest.most).toBeGreaterThan(1_000_000);
+    expect(largest.most).toBeLessThan(2_000_000);
+    expect(largest.value).toEqual({ value: JSON.parse(json), json });
+    expect(largest.child).toEqual(JSON.parse(json));
+  });
+
   it(`holds at most ${RERUN_COPY_PAGE_ROWS} child rows and about ${RERUN_COPY_PAGE_BYTES} bytes per request`, async () => {
     const rowsOf = (n: number, output: string) =>
       Array.from({ length: n }, (_, i) => ({
