@@ -545,3 +545,91 @@ export const MAX_SECRETS_PER_ORGANIZATION = 500;
  * delivery and listed with the trigger. A mapping of a body's fields needs far less; past it, 413.
  */
 export const MAX_TRIGGER_TRANSFORMER_BYTES = 16 * 1024;
+
+/**
+ * A job's error message (a step's, a child's, a job's) is at most this many characters, cut where it
+ * is made: a schema check lists its problems up to here and says how many more there were. An
+ * error travels in the control row, the history, the parent's child row and the child's report.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;
+
+/**
+ * Every answer of the API and every message between objects stays within about one value: the
+ * 1 MiB a SQLite value may hold here, plus a small envelope. A runChildJob step's results are not
+ * one value (1,000 children of 100 KB are 100 MB), so they are read a page of this many bytes at a
+ * time (GetExecutionDataValue), and an answer that would hold more leaves them out and says so.
+ * Protects the 128 MB of an isolate, which holds a value once as text and again as objects
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), and the 32 MiB a Workers
+ * RPC message may carry (https://developers.cloudflare.com/workers/runtime-apis/rpc/).
+ */
+export const MAX_ANSWER_BYTES = MAX_STORED_VALUE_BYTES;
+/**
+ * In GetWorkflowState, an execution-data value or a history payload over this many bytes is shown as
+ * a marker `{"canopyOmitted": {bytes, read}}` (read it whole, or page by page, at `read`), and so
+ * is every value once the execution data shown holds ANSWER_DATA_BYTES: a page of the state then
+ * stays near MAX_ANSWER_BYTES however many values the job holds.
+ */
+export const ANSWER_VALUE_SHARE_BYTES = 64 * 1024;
+export const ANSWER_DATA_BYTES = 512 * 1024;
+
+/**
+ * Children's reports a parent applies in one decision, at most this many and at most this many
+ * bytes of reports (at least one): a report holds a child's output (up to MAX_PAYLOAD_BYTES), so a
+ * batch of 1,000 reports of 100 KB would be 100 MB of text before it is even parsed, in one isolate
+ * of 128 MB.
+ */
+export const INBOX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Inputs of the children one pass of a parent's work starts, at most this many bytes (at least one
+ * child): each start carries its child's input (up to MAX_PAYLOAD_BYTES) over RPC, and 200 of them
+ * at 1 MiB would be 200 MiB held at once. The rest start in the next pass.
+ */
+export const CHILD_START_INPUT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A run that continues another receives what it inherits (execution data as stored, references and
+ * all; the child rows those references read; unused events) in batches of at most this many bytes
+ * (at least one row, itself at most MAX_STORED_VALUE_BYTES), before it takes its first step: a
+ * rollover never assembles a fan-out's results, and no message comes near the 32 MiB of an RPC.
+ */
+export const INHERIT_BATCH_BYTES = MAX_ANSWER_BYTES;
+/** Batches a continued run receives per pass of its work; more follow in the next alarm (bounds one invocation's wall time). */
+export const INHERIT_BATCHES_PER_PASS = 16;
+
+/**
+ * Children one runChildJob step may start. Each is a row in the parent, a work item, a Durable
+ * Object, an index row and a report; a forEach over a 1 MiB array of zeros would otherwise ask for
+ * half a million of them in one decision. Over it the step fails with CHILD_LIMIT, starting none.
+ */
+export const MAX_CHILDREN_PER_STEP = 10_000;
+/**
+ * Bytes of input one runChildJob step gives its children in all: each listed child gets the whole
+ * step input (up to MAX_PAYLOAD_BYTES), kept in the parent until the child holds it, and 13,000
+ * listed children fit a 1 MiB definition: 13 GB, over the 10 GB a Durable Object may hold
+ * (https://developers.cloudflare.com/durable-objects/platform/limits/). Over it: CHILD_LIMIT.
+ */
+export const MAX_CHILD_INPUT_BYTES_PER_STEP = 100 * 1024 * 1024;
+
+/**
+ * A step's `retries`: each try is a history item, and a run rolls over only between steps, so a
+ * step may not outgrow the history bound (10,000) by itself, as with MAX_POLLS_PER_STEP. A version
+ * asking for more is refused (400); one registered before is held to it when it runs.
+ */
+export const MAX_STEP_RETRIES = 1_000;
+
+/**
+ * A run whose history holds this many bytes rolls over at its next step, as at the history item
+ * bound: 10,000 items of a 1 MiB input and a 1 MiB output would be 20 GB, over the 10 GB a Durable
+ * Object may hold (https://developers.cloudflare.com/durable-objects/platform/limits/). One step's
+ * own items (1,000 retries and 1,000 polls of 2 MiB) stay well within the rest.
+ */
+export const MAX_RUN_HISTORY_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Events a job keeps unused (sent before a wait asks for them, or never asked for): each is a row of
+ * up to MAX_PAYLOAD_BYTES and a history item, and a run that waits in one step never rolls over.
+ * Past either bound SendJobEvent answers 409 and stores nothing, until waits use some.
+ */
+export const MAX_UNUSED_EVENTS = 10_000;
+export const MAX_UNUSED_EVENT_BYTES = 100 * 1024 * 1024;

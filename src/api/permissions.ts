@@ -145,6 +145,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "POST /organizations/{organizationId}/jobs/rerun": "job:submit",
   "POST /organizations/{organizationId}/jobs/{jobId}/pause": "job:update",
   "POST /organizations/{organizationId}/jobs/{jobId}/unpause": "job:update",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/data/{key}": "job:read",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}": "job:read",
 
   // Organization secrets. `{secretId}` is the secret's id or its key.
   "POST /organizations/{organizationId}/secrets": "secret:create",

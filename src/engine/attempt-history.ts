@@ -3,6 +3,7 @@
  * where it stands: its try within the step's execution, the tries allowed, its iteration, when a
  * retry follows, the far end's status code. Also the item of the step a job was cancelled at.
  */
+import { retriesAllowed } from "./backoff";
 import type { Decider } from "./decider";
 import type { BoundedPayload } from "./payload";
 import type { ChildrenRef, CurrentStep, HistoryDraft, JobError } from "./types";
@@ -54,7 +55,7 @@ export function recordAttempt(d: Decider, status: HistoryDraft["output"]["status
 
 /** Where an attempt stands: its try in this execution of the step, out of how many, in which iteration. */
 function attemptPlace(d: Decider, cur: CurrentStep): Pick<HistoryDraft, "executionAttempt" | "attemptsAllowed" | "iteration"> {
-  return { executionAttempt: Math.max(cur.triesUsed, 1), attemptsAllowed: (d.step(cur.name)?.retries ?? 0) + 1, iteration: cur.iteration ?? 1 };
+  return { executionAttempt: Math.max(cur.triesUsed, 1), attemptsAllowed: retriesAllowed(d.step(cur.name)) + 1, iteration: cur.iteration ?? 1 };
 }
 
 

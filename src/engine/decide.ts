@@ -9,18 +9,18 @@ import { evaluateLogic } from "../definition/json-logic";
 import type { StepDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
-import { backoffMs, pollIntervalMs } from "./backoff";
+import { backoffMs, pollIntervalMs, retriesAllowed } from "./backoff";
 import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
-import { materialize } from "./overlay";
 import { Decider } from "./decider";
 import { recordAttempt, recordCancelled, type Produced, type Shared } from "./attempt-history";
-import { boundedPayload, exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
+import { boundedPayload, measurePayload, TooLargeToRead } from "./payload";
+import { boundedError, boundedText, problemsMessage } from "./error-message";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
 import { endPause, isPaused, parentPauseChanged, pauseJob, unpauseJob } from "./pause";
 import type { CallFacts, Continuation, Decision, EngineContext, EngineEvent, JobError, JobState, JobView } from "./types";
-import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
+import { MAX_ERROR_MESSAGE_CHARS, MAX_POLLS_PER_STEP, MAX_RUN_HISTORY_BYTES } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
 export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
@@ -168,8 +168,8 @@ export function beginStep(d: Decider, name: string, at: number, resumed = false)
   if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
   const attempt = nextAttemptNumber(s, name);
   s.current = { name, attempt, triesUsed: 0, attemptStartedAt: at, iteration: nextIteration(s, name, resumed) };
-  // A run whose history (with the child rows it no longer needs) is full continues as new here.
-  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
+  // A run whose history (with the child rows it no longer needs) is full, by items or by bytes, continues as new here.
+  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold || (s.historyBytes ?? 0) >= MAX_RUN_HISTORY_BYTES) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
   // A paused job begins the step at unpause.
@@ -232,7 +232,6 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  const executor = executorFor(stepDef.integrationDetails.type);
   s.inlineSteps += 1;
   s.ownUnits += 1;
   cur.attemptStartedAt = at;
@@ -243,6 +242,20 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
   }
 
+  try {
+    startAttempt(d, stepDef, at);
+  } catch (e) {
+    // A value the attempt had to read (a fan-out's results) is over the payload limit: fail, having read no more of it.
+    if (!(e instanceof TooLargeToRead) || d.state.current !== cur) throw e;
+    failAttempt(d, e.error, false, at);
+  }
+}
+
+/** Computes, checks and stores the current attempt's input, then starts the step's executor. */
+function startAttempt(d: Decider, stepDef: StepDefinition, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const executor = executorFor(stepDef.integrationDetails.type);
   const input = computeStepInput(d.view, s, stepDef, at);
   if (!input.ok) return failAttempt(d, input.error, false, at);
   const inputKey = `${cur.name}Input`;
@@ -255,10 +268,11 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     storeValue(d, inputKey, input.value, measured.json);
   }
   cur.hasInput = true;
-  const inputValue = d.view.value(inputKey);
+  // Read only if something needs it: a permissive schema and a pass-through executor never assemble a reference.
+  const inputValue = () => d.view.value(inputKey);
   const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, inputValue);
   if (inputErrors.length > 0) {
-    return failAttempt(d, { code: "InputValidationError", message: `Step input violates its schema: ${inputErrors.join("; ")}` }, false, at);
+    return failAttempt(d, { code: "InputValidationError", message: problemsMessage("Step input violates its schema: ", inputErrors) }, false, at);
   }
   if (!executor) {
     return failAttempt(d, { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, false, at);
@@ -266,7 +280,9 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const started = executor.start({
     stepName: cur.name,
     config: stepDef.integrationDetails.config ?? {},
-    input: inputValue,
+    get input() {
+      return inputValue();
+    },
     state: s,
     data: d.view.executionData(),
     attempt: cur.attempt,
@@ -274,8 +290,10 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   });
   switch (started.kind) {
     case "complete":
-      // An output that is the input itself (noop) is stored once, shared with the input.
-      return completeAttempt(d, started.output, at, started.output === inputValue && inputValue !== undefined ? { copyOf: inputKey } : undefined);
+      return completeAttempt(d, started.output, at);
+    case "passThrough":
+      // The output is the input, stored once (a reference stays a reference).
+      return completeAttempt(d, undefined, at, { copyOf: inputKey });
     case "fail":
       return failAttempt(d, started.error, started.retryable, at);
     case "call":
@@ -329,6 +347,7 @@ function continueAsNew(
     version: next.version,
     ...(s.admission ? { admission: s.admission } : {}),
     ...(s.pause ? { pause: s.pause } : {}),
+    attemptCounters: { ...s.attemptCounters },
   };
   s.current = undefined;
   s.continuedAs = continuation;
@@ -355,14 +374,27 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     produced = { value: output, ...(measured.json !== undefined ? { json: measured.json } : {}) };
   }
   if (stepDef.integrationDetails.outputDefinition) {
-    const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
-    const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    // Read only if the schema needs it, and once (a failed check shows it in the history too).
+    let read: { value: unknown } | undefined;
+    const value = () =>
+      (read ??= {
+        value: !shared ? output : "ref" in shared ? d.view.assembled(shared.ref, `The output of step "${cur.name}" (its children's results)`) : d.view.value(shared.copyOf),
+      }).value;
+    let outputErrors: string[];
+    try {
+      outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    } catch (e) {
+      // A schema that must read results over the payload limit to check them cannot pass them.
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failAttempt(d, e.error, false, at);
+    }
     if (outputErrors.length > 0) {
       // The history keeps the value that broke the schema (a call's with its secrets replaced), bounded:
-      // it is what a user needs to see. A pass-through step's is its input; a fan-out's, its children's results.
-      const shown = boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : value);
+      // it is what a user needs to see. A pass-through step's is its input; a fan-out's, its children's
+      // results (read within the payload limit by the check above).
+      const shown = boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : value());
       const facts: CallFacts = { ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}), response: shown };
-      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at, undefined, facts);
+      return failAttempt(d, { code: "OutputValidationError", message: problemsMessage("Step output violates its schema: ", outputErrors) }, false, at, undefined, facts);
     }
   }
   const outputKey = `${cur.name}Output`;
@@ -385,9 +417,11 @@ function succeedJob(d: Decider, outputKey: string, at: number): void {
   const s = d.state;
   const stored = d.view.data(outputKey);
   if (s.identity.parentJobId && stored && "ref" in stored) {
-    const json = JSON.stringify(d.view.value(outputKey));
-    if (exceedsBytes(json, MAX_PAYLOAD_BYTES)) {
-      return failJob(d, payloadTooLarge("The job's output (its last step's child results)", json), at, s.previousStepName);
+    try {
+      d.view.assembled(stored.ref, "The job's output (its last step's child results)");
+    } catch (e) {
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failJob(d, e.error, at, s.previousStepName);
     }
   }
   s.outputKey = outputKey;
@@ -402,11 +436,12 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   try {
     result = evaluateLogic(t, d.view.executionData(), { previousStepName: d.state.previousStepName });
   } catch (e) {
+    if (e instanceof TooLargeToRead) return { ok: false, error: e.error };
     return { ok: false, error: { code: "TransitionError", message: `The transition failed: ${(e as Error).message}` } };
   }
   if (result === null || result === undefined) return { ok: true, step: null };
   if (typeof result === "string" && d.step(result)) return { ok: true, step: result };
-  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${JSON.stringify(result)}, not a step name or null.` } };
+  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${boundedText(String(JSON.stringify(result)), MAX_ERROR_MESSAGE_CHARS - 64)}, not a step name or null.` } };
 }
 
 /**
@@ -446,11 +481,13 @@ function pollLater(d: Decider, output: unknown, at: number, call?: CallFacts): v
 }
 
 /** The current attempt failed: retry after a durable backoff, or fail the job. */
-export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number, call?: CallFacts): void {
+export function failAttempt(d: Decider, unbounded: JobError, retryable: boolean, at: number, retryAfterMs?: number, call?: CallFacts): void {
+  // Cut here, after the caller replaced any secret in it (work.ts): the bound never splits a secret's mask.
+  const error = boundedError(unbounded);
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  const retries = stepDef.retries ?? 0;
+  const retries = retriesAllowed(stepDef);
   const retryAt = retryable && cur.triesUsed <= retries ? at + Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0) : undefined;
   recordAttempt(d, "failure", undefined, at, {
     errors: [`${error.code}: ${error.message}`],
@@ -492,7 +529,7 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
     s.error = undefined;
     s.resumeStepName = undefined;
   } else {
-    s.error = result.error;
+    s.error = result.error && boundedError(result.error);
   }
   releaseLeases(d);
   endPause(d);

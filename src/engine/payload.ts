@@ -63,3 +63,21 @@ export function boundedBody(text: string, limit = MAX_FAILED_ATTEMPT_PAYLOAD_BYT
     return { value: text };
   }
 }
+
+/**
+ * Thrown when a decision would read a value over the payload limit (a runChildJob step's assembled
+ * results): the assembly stops at the limit, and the step that needed the value fails with `error`.
+ */
+export class TooLargeToRead extends Error {
+  constructor(readonly error: PayloadError) {
+    super(error.message);
+  }
+}
+
+/** The PAYLOAD_TOO_LARGE error for `what`, found to be over the limit after `atLeast` bytes were counted. */
+export function payloadTooLargeToRead(what: string, atLeast: number): PayloadError {
+  return {
+    code: "PAYLOAD_TOO_LARGE",
+    message: `${what} is more than ${MAX_PAYLOAD_BYTES} bytes of JSON (at least ${atLeast} counted before reading stopped); a step reads at most ${MAX_PAYLOAD_BYTES} bytes of it. Read it page by page through the API, or give the step that reads it a schema that accepts any value ({}) so it is passed on by reference.`,
+  };
+}

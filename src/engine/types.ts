@@ -211,6 +211,11 @@ export interface JobState {
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
+  /**
+   * Characters of JSON this run's history rows and their payloads hold (the store counts them as it
+   * writes them; at most their bytes). A run rolls over past MAX_RUN_HISTORY_BYTES, as past its count.
+   */
+  historyBytes?: number;
   /** Child rows no longer referenced by the execution data; they count toward the rollover like history. */
   retiredChildRows: number;
   /** Set once this run has handed the job to its next run; the run then ignores every event. */
@@ -322,6 +327,11 @@ export interface JobSummary {
   currentStepName?: string;
   error?: JobError;
   output?: unknown;
+  /**
+   * The output, left out because it is over MAX_PAYLOAD_BYTES (a runChildJob step's results): its
+   * size, the execution-data key holding it, and the path that reads it page by page.
+   */
+  outputTooLarge?: { bytes: number; executionDataKey: string; read: string };
   runNumber: number;
   /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
   waitingForResourcePool?: { poolId: string; queuedAt?: string };
@@ -432,6 +442,11 @@ export interface Continuation {
   admission?: Admission;
   /** A paused job's next run is paused too. */
   pause?: PauseState;
+  /**
+   * This run's attempt counters: the next run goes on counting, so an attempt number never repeats
+   * within a job (the child rows a reference reads come along, keyed by step and attempt).
+   */
+  attemptCounters?: Record<string, number>;
 }
 
 /** Rows a decision changes besides the control row, history and work. */
@@ -452,18 +467,25 @@ export interface Changes {
 export interface JobView {
   dataKeys(): string[];
   data(key: string): StoredValue | undefined;
-  /** The step attempt's current children (superseded ones left out), in order. */
-  children(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The step attempt's current children (superseded ones left out), in order, without their output
+   * and error: a decision never needs a child's payloads, only a step's assembled results do.
+   */
+  childStubs(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The stored outputs and errors of these children; or `{over}` as soon as they pass `maxBytes`
+   * (the rest are never read). `over` is a lower bound of their size.
+   */
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number };
+  /** One child's row, without output and error (see `childStubs`). */
   child(jobId: string): ChildRow | undefined;
-  /** Many children by job id, in one read (a batch of reports); unknown ids are left out. */
+  /** Many children by job id, in one read (a batch of reports), without payloads; unknown ids are left out. */
   childrenById(jobIds: string[]): ChildRow[];
   /** The first `limit` WAITING children of a step attempt, in order. */
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[];
   /** Job ids of the step attempt's children that were asked to start and have not ended. */
   activeChildJobIds(stepName: string, attempt: number): string[];
   event(eventId: string): ReceivedEvent | undefined;
-  /** Events received and not yet used. */
-  unconsumedEvents(): [string, ReceivedEvent][];
 }
 
 export interface Decision {

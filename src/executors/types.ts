@@ -11,7 +11,8 @@ import type { Egress } from "../egress/organization-egress";
 export interface StepStartContext<Config> {
   stepName: string;
   config: Config;
-  input: unknown;
+  /** The step's input, read (a reference assembled) when this is first read: do not destructure it unless it is needed. */
+  readonly input: unknown;
   /** The control row; read execution data through `data`. */
   state: JobState;
   /** The execution data: each key is read from the store when asked for. */
@@ -23,6 +24,8 @@ export interface StepStartContext<Config> {
 
 export type StepStart =
   | { kind: "complete"; output: unknown }
+  /** The output is the input, unchanged: stored once, never read (a fan-out's results stay a reference). */
+  | { kind: "passThrough" }
   | { kind: "fail"; error: JobError; retryable: boolean }
   | { kind: "suspend"; wait: Exclude<StepWait, ChildrenWait>; deadline?: number }
   /** Start these children (in order) and wait for them. */

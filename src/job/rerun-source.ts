@@ -7,15 +7,16 @@
  */
 import { validateWorkflowInput } from "../definition/json-schema";
 import type { WorkflowDefinition } from "../definition/schema";
-import { childResults } from "../engine/overlay";
+import { payloadTooLargeToRead, TooLargeToRead } from "../engine/payload";
 import { dataAt, rerunPoint, type DataCell } from "../engine/rerun-point";
 import { isTerminal } from "../engine/status";
 import { validateStepValue } from "../engine/step-data";
 import type { JobState } from "../engine/types";
 import { ConflictError, PayloadTooLargeError, ValidationError } from "../errors";
-import { RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_MAX_COPY_PAGES } from "../limits";
+import { MAX_PAYLOAD_BYTES, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_MAX_COPY_PAGES } from "../limits";
 import { parsedDefinition } from "./definition-cache";
 import type { CopyPage, RerunAnswer, RerunPlan, RerunRequest } from "./rerun-types";
+import { StateReader } from "./state-reader";
 import type { JobStore } from "./store";
 import type { TimeTravelRows } from "./time-travel-rows";
 
@@ -70,7 +71,7 @@ export function planRerun(src: RerunSource, req: RerunRequest): RerunAnswer {
     ...(previousStepName !== undefined ? { previousStepName } : {}),
     attemptCounters: { ...s.attemptCounters },
     refs: [...data].flatMap(([key, d]) => (d.cell.kind === "ref" ? [{ key, ref: d.cell.ref }] : [])),
-    pages: copyPages(data, (stepName, attempt) => src.rows.childRanges(stepName, attempt, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS)),
+    pages: copyPages(data, (stepName, attempt) => src.store.childRows.copyRanges(stepName, attempt, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS)),
   };
   return { plan };
 }
@@ -105,22 +106,39 @@ function startData(src: RerunSource, facts: ReturnType<TimeTravelRows["historyFa
  */
 function checkAgainst(src: RerunSource, target: WorkflowDefinition, fromStep: string, data: Map<string, DataCell>, message: string): void {
   const problems: string[] = [];
-  const value = (d: DataCell): unknown => {
-    if (d.cell.kind === "ref") return childResults(src.store.children(d.cell.ref.children.stepName, d.cell.ref.children.attempt));
+  const reader = new StateReader(src.store);
+  // Read only when a schema needs the value, and a step's results only within the payload limit, as the engine reads them.
+  const value = (d: DataCell, what: string): unknown => {
+    if (d.cell.kind === "ref") {
+      const read = reader.resultsWithin(d.cell.ref, MAX_PAYLOAD_BYTES);
+      if ("tooLarge" in read) throw new TooLargeToRead(payloadTooLargeToRead(what, read.tooLarge));
+      return read.value;
+    }
     const json = src.rows.readValue(d.from);
     return json === undefined ? undefined : JSON.parse(json);
   };
+  /** The schema problems of one copied value; one over the payload limit is one (the engine could not read it either). */
+  const check = (label: string, validate: () => string[]): void => {
+    try {
+      for (const e of validate()) problems.push(`${label}: ${e}`);
+    } catch (e) {
+      if (!(e instanceof TooLargeToRead)) throw e;
+      problems.push(`${label}: ${e.error.code}: ${e.error.message}`);
+    }
+  };
   const input = data.get("workflowInput");
-  if (input) for (const e of validateWorkflowInput(target.definitions, value(input))) problems.push(`workflowInput: ${e}`);
+  if (input) check("workflowInput", () => validateWorkflowInput(target.definitions, value(input, "workflowInput")));
   for (const step of target.steps) {
     const details = step.integrationDetails;
     const stepInput = data.get(`${step.name}Input`);
     if (stepInput && step.name !== fromStep) {
-      for (const e of validateStepValue(target, details.inputDefinition, value(stepInput))) problems.push(`step "${step.name}", its input (${step.name}Input): ${e}`);
+      const key = `${step.name}Input`;
+      check(`step "${step.name}", its input (${key})`, () => validateStepValue(target, details.inputDefinition, () => value(stepInput, key)));
     }
     const stepOutput = data.get(`${step.name}Output`);
     if (stepOutput && !stepOutput.incomplete) {
-      for (const e of validateStepValue(target, details.outputDefinition, value(stepOutput))) problems.push(`step "${step.name}", its output (${step.name}Output): ${e}`);
+      const key = `${step.name}Output`;
+      check(`step "${step.name}", its output (${key})`, () => validateStepValue(target, details.outputDefinition, () => value(stepOutput, key)));
     }
   }
   if (problems.length > 0) throw new ValidationError(message, problems);

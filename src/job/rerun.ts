@@ -69,7 +69,8 @@ export async function rerunJob(
 
 /** The source's summary: 404 for an unknown job, 409 for one accepted and not started (it has not ended). */
 async function sourceSummary(env: Env, organizationId: string, jobId: string): Promise<JobSummary> {
-  const described = (await jobStubFor(env, jobId).describe(organizationId)) as RpcResult<JobSummary>;
+  // Its output is not needed here: a fan-out's results are not read for a summary.
+  const described = (await jobStubFor(env, jobId).describe(organizationId, false)) as RpcResult<JobSummary>;
   if (described.ok || described.error.code !== "NotFoundError") return unwrap(described);
   const indexed = await findIndexedJob(env.DB, organizationId, jobId.toLowerCase());
   if (indexed && !indexed.started) throw new ConflictError(`Job ${jobId} has not started yet; only a job that has ended can be rerun.`);

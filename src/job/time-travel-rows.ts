@@ -12,8 +12,9 @@ import type { PauseWord } from "../engine/pause";
 import type { Cell, DataCell, HistoryFact, ValueSource } from "../engine/rerun-point";
 import type { ChildrenRef } from "../engine/types";
 import type { ChildRowCopy, RerunMade } from "./rerun-types";
+import type { ChildTable } from "./child-rows";
 import type { SqlTables } from "./sql-tables";
-import { BLOB_TAG, JSON_TAG, REF_TAG } from "./store";
+import { BLOB_TAG, JSON_TAG, REF_TAG } from "./stored-tags";
 
 /** History rows read per query while a rerun's point is found: no cursor stays open long. */
 const FACTS_PAGE = 500;
@@ -44,8 +45,15 @@ function storedCell(value: string): Exclude<Cell, { kind: "none" }> {
 }
 
 
+/**
+ * Beside the store's own rows (see the header). The child table's SQL stays in child-rows.ts: a
+ * rerun's copy of child rows goes through it.
+ */
 export class TimeTravelRows {
-  constructor(private readonly t: SqlTables) {}
+  constructor(
+    private readonly t: SqlTables,
+    private readonly children: ChildTable,
+  ) {}
 
   // ---- a parent's pause that overtook the child's start ------------------------------------------
 
@@ -69,9 +77,11 @@ export class TimeTravelRows {
   // ---- what a run started with ---------------------------------------------------------------------
 
   /**
-   * Inside the transaction that creates a run: copies the execution data it starts with, and the
-   * step that ran before, so a rerun of this run can rebuild its data at any step (SQL to SQL: no
-   * value passes through the isolate).
+   * Inside the transaction of a run's first decision, before it: copies the execution data the run
+   * starts with, and the step that ran before, so a rerun of this run can rebuild its data at any
+   * step (SQL to SQL: no value passes through the isolate). A rerun calls it over the rows it copied;
+   * a continued run once it has received all it inherits (inheritance.ts), its references reading
+   * the child rows it received with them.
    */
   keepStartData(previousStepName: string | undefined): void {
     this.t.ensure("start_data");
@@ -171,62 +181,20 @@ export class TimeTravelRows {
     return undefined;
   }
 
-  /**
-   * A step attempt's current children split into index ranges of at most `maxBytes` of stored row
-   * and `maxRows` rows each (a row alone may be larger: it was stored, so it fits a message).
-   */
-  childRanges(stepName: string, attempt: number, maxBytes: number, maxRows: number): { fromIndex: number; toIndex: number }[] {
-    if (!this.t.has("child")) return [];
-    const rows = this.t.sql
-      .exec<{ idx: number; bytes: number }>(
-        `SELECT idx, length(CAST(spec AS BLOB)) + coalesce(length(CAST(output AS BLOB)), 0) + coalesce(length(CAST(error AS BLOB)), 0)
-           + length(CAST(key AS BLOB)) + 200 AS bytes
-         FROM child WHERE step = ? AND step_attempt = ? AND superseded = 0 ORDER BY idx`,
-        stepName,
-        attempt,
-      )
-      .toArray();
-    const ranges: { fromIndex: number; toIndex: number }[] = [];
-    let current: { fromIndex: number; toIndex: number; bytes: number; rows: number } | undefined;
-    for (const r of rows) {
-      if (current && (current.bytes + r.bytes > maxBytes || current.rows >= maxRows)) {
-        ranges.push({ fromIndex: current.fromIndex, toIndex: current.toIndex });
-        current = undefined;
-      }
-      current ??= { fromIndex: r.idx, toIndex: r.idx, bytes: 0, rows: 0 };
-      current.toIndex = r.idx;
-      current.bytes += r.bytes;
-      current.rows += 1;
-    }
-    if (current) ranges.push({ fromIndex: current.fromIndex, toIndex: current.toIndex });
-    return ranges;
-  }
-
-  /** A range of a step attempt's current children, as stored. */
-  childRows(stepName: string, attempt: number, fromIndex: number, toIndex: number): ChildRowCopy[] {
-    if (!this.t.has("child")) return [];
-    return this.t.sql
-      .exec<ChildRowCopy>(
-        `SELECT job_id, step, step_attempt, idx, key, spec, status, workflow_name, output, error FROM child
-         WHERE step = ? AND step_attempt = ? AND superseded = 0 AND idx BETWEEN ? AND ? ORDER BY idx`,
-        stepName,
-        attempt,
-        fromIndex,
-        toIndex,
-      )
-      .toArray();
-  }
-
   // ---- writing a rerun's rows before it starts ------------------------------------------------------
 
   /** Forgets what an interrupted copy left (the run has no control row yet, so nothing else is here). */
   clearCopy(): void {
     this.t.transaction(() => {
-      for (const table of ["data", "child", "start_data"] as const) if (this.t.has(table)) this.t.sql.exec(`DELETE FROM ${table}`);
+      for (const table of ["data", "start_data"] as const) if (this.t.has(table)) this.t.sql.exec(`DELETE FROM ${table}`);
+      this.children.clear();
     });
   }
 
-  /** Writes copied values (JSON text) and references as execution data, in one commit. */
+  /**
+   * Writes copied values (JSON text) and references as execution data, in one commit. A value whose
+   * row would pass the 2 MB a bound string may have is bound as it is, not escaped into the bulk array.
+   */
   writeData(values: { key: string; json: string }[], refs: { key: string; ref: ChildrenRef }[]): void {
     if (values.length === 0 && refs.length === 0) return;
     this.t.transaction(() => {
@@ -235,24 +203,13 @@ export class TimeTravelRows {
         ...values.map((v) => [v.key, this.t.checked(JSON_TAG + v.json, `Execution data "${v.key}"`)]),
         ...refs.map((r) => [r.key, REF_TAG + JSON.stringify(r.ref)]),
       ];
-      this.t.bulk(`INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, rows);
+      this.t.bulkLarge(`INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?)`, `INSERT OR REPLACE INTO data (key, value) VALUES (?1, ?2)`, rows);
     });
   }
 
-  /**
-   * Writes copied child rows, in one commit: the children's results as the source assembled them.
-   * They are ended rows of other jobs' children, so they carry no units: the rerun ran none of them.
-   */
+  /** Writes a page of copied child rows, in one commit (child-rows.ts `writeCopies`). */
   writeChildRows(rows: ChildRowCopy[]): void {
     if (rows.length === 0) return;
-    this.t.transaction(() => {
-      this.t.ensure("child");
-      this.t.bulk(
-        `INSERT OR REPLACE INTO child (job_id, step, step_attempt, idx, key, spec, status, superseded, workflow_name, output, error, units)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, 0, value ->> 7, value ->> 8, value ->> 9, 0
-         FROM json_each(?)`,
-        rows.map((r) => [r.job_id, r.step, r.step_attempt, r.idx, r.key, r.spec, r.status, r.workflow_name, r.output, r.error]),
-      );
-    });
+    this.t.transaction(() => this.children.writeCopies(rows));
   }
 }

@@ -1,17 +1,21 @@
 /** The API's views of a job run, built from its state. */
+import { retriesAllowed } from "../engine/backoff";
 import { isTerminal, totalUnits } from "../engine/status";
 import { isPaused } from "../engine/pause";
-import type { HistoryItem, JobState, JobSummary, WaitingFor } from "../engine/types";
+import type { JobState, JobSummary, WaitingFor } from "../engine/types";
 import type { WorkflowDefinition } from "../definition/schema";
 import { isoTime } from "../ids";
 
 export type { JobSummary } from "../engine/types";
 
+/** A SUCCEEDED job's output as GetJob shows it: the value, or where to read one too large for an answer. */
+export type OutputView = { output: unknown } | { outputTooLarge: NonNullable<JobSummary["outputTooLarge"]> };
+
 /**
  * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
- * (GetJob, a report to the parent); the D1 index never holds it.
+ * (GetJob); the D1 index and a child's report never hold it here.
  */
-export function jobSummary(state: JobState, output?: unknown): JobSummary {
+export function jobSummary(state: JobState, output?: OutputView): JobSummary {
   const id = state.identity;
   return {
     jobId: id.jobId,
@@ -35,7 +39,7 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     billableTransactionUnits: totalUnits(state),
     ...(state.current ? { currentStepName: state.current.name } : {}),
     ...(state.error ? { error: state.error } : {}),
-    ...(state.status === "SUCCEEDED" && output !== undefined ? { output } : {}),
+    ...(state.status === "SUCCEEDED" && output !== undefined && ("outputTooLarge" in output || output.output !== undefined) ? output : {}),
     runNumber: id.runNumber,
     ...waitingForPool(state),
     ...(id.rerunOf ? { rerunOf: id.rerunOf } : {}),
@@ -65,7 +69,7 @@ export function waitingFor(state: JobState, definition: WorkflowDefinition, unus
   if (state.status !== "RUNNING" || !cur || state.continuedAs) return undefined;
   const base = { stepName: cur.name, since: isoTime(cur.attemptStartedAt) };
   const timeoutAt = cur.deadline !== undefined ? { timeoutAt: isoTime(cur.deadline) } : {};
-  const attemptsAllowed = (definition.steps.find((st) => st.name === cur.name)?.retries ?? 0) + 1;
+  const attemptsAllowed = retriesAllowed(definition.steps.find((st) => st.name === cur.name)) + 1;
   const wait = cur.wait;
   switch (wait?.type) {
     case undefined:
@@ -99,20 +103,4 @@ export function waitingFor(state: JobState, definition: WorkflowDefinition, unus
     default:
       return wait satisfies never;
   }
-}
-
-export interface WorkflowStateView {
-  nextStepName?: string;
-  executionData: Record<string, unknown>;
-  executionHistory: HistoryItem[];
-}
-
-/** GetWorkflowState's `state`. */
-export function workflowStateView(state: JobState, executionData: Record<string, unknown>, history: HistoryItem[]): WorkflowStateView {
-  const next = state.current?.name ?? (state.status === "FAILED" || state.status === "CANCELLED" ? state.resumeStepName : undefined);
-  return {
-    ...(next ? { nextStepName: next } : {}),
-    executionData,
-    executionHistory: history,
-  };
 }

@@ -9,7 +9,7 @@ import { isPaused, pauseForChild } from "../engine/pause";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CALL_LEASE_MARGIN_MS, CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_SENDS, MAX_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CALL_LEASE_MARGIN_MS, CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_SENDS, MAX_CALL_TIMEOUT_MS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
@@ -17,9 +17,11 @@ import type { NotificationInput } from "../notifications/types";
 import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
+import { receiveInheritance } from "./rollover";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
+import { StateReader } from "./state-reader";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { callFacts, recordingSecrets, redactedError } from "../executors/call-facts";
@@ -36,7 +38,10 @@ export interface WorkHost {
   readonly state: JobState | null;
   readonly inflight: Set<string>;
   readonly definition: WorkflowDefinition | null;
-  apply(event: EngineEvent, extra?: () => void): Decision;
+  /** Decides and commits `event`; `extra` runs in the same transaction after the decision is written, `before` before it is made. */
+  apply(event: EngineEvent, extra?: () => void, before?: () => void): Decision;
+  /** Inside a transaction: keeps children's reports and adopts their metric events. */
+  takeReports(reports: ChildReportFact[], now: number): void;
   armAlarm(at?: number): void;
   rollOver(): Promise<number>;
   purgeRun(): Promise<void>;
@@ -62,7 +67,19 @@ class Pass {
   readonly started: { event: string; fields: Record<string, unknown> }[] = [];
 
   settle(host: WorkHost): void {
-    host.store.queue.settleWork(this.done, this.reports);
+    const reports = this.reports;
+    // A child start that is done needs its input no more: the child holds it, or never will.
+    const started = this.done.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : []));
+    const also = reports.length > 0 || started.length > 0;
+    host.store.queue.settleWork(
+      this.done,
+      also
+        ? () => {
+            if (reports.length > 0) host.takeReports(reports, Date.now());
+            host.store.childRows.forgetInputs(started);
+          }
+        : undefined,
+    );
     if (this.reports.length > 0) host.armAlarm(Date.now());
     logEvents(this.started);
   }
@@ -77,7 +94,13 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
   const pass = new Pass();
-  pass.toStart = host.store.childrenToStart(items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])));
+  // The children's inputs are read up to a byte budget; the starts left out wait for the next pass.
+  const toStart = host.store.childRows.toStart(
+    items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])),
+    CHILD_START_INPUT_BYTES,
+  );
+  pass.toStart = toStart.rows;
+  if (toStart.deferred.size > 0) items = items.filter((i) => i.kind !== "startChild" || !toStart.deferred.has((i.payload as { jobId: string }).jobId));
   // The index is written before anything else goes out: once a parent hears that a child ended,
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
@@ -165,6 +188,9 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
       await jobRunStub(host.bindings, jobId).pauseFromParent(paused, seq);
       return true;
     }
+    case "inherit":
+      await receiveInheritance(host.bindings, host.store, state.identity.jobId, (event, before) => host.apply(event, undefined, before));
+      return true;
   }
 }
 
@@ -210,10 +236,18 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
   return true;
 }
 
-/** What a child tells its parent now: its units, and its outcome once it has ended. */
+/**
+ * What a child tells its parent now: its units, and its outcome once it has ended. Each thing once:
+ * the index summary leaves out the error the report carries (the parent puts it back), and the
+ * output is at most MAX_PAYLOAD_BYTES (a child's output over it failed the child), so a report is
+ * one payload and a few KiB of envelope and metric events.
+ */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
-  const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  // At most MAX_PAYLOAD_BYTES: a child whose output (its children's results) is larger failed instead.
+  const read = state.status === "SUCCEEDED" && state.outputKey ? new StateReader(store).valueWithin(state.outputKey, MAX_PAYLOAD_BYTES) : undefined;
+  const output = read && "value" in read ? read.value : undefined;
+  const { error: _carriedOnce, ...summary } = jobSummary(state);
   return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
@@ -221,12 +255,16 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     units: totalUnits(state),
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
-    index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
+    index: { organizationId: id.organizationId, job: summary, seq: state.indexSeq },
     ...metricsForReport(store),
   };
 }
 
-/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
+/**
+ * The child's pending metric events, for its parent to write. The child forgets them once the
+ * parent has taken a report that carried them (notifyParent); a report returned through the
+ * parent's `start` cannot know that, so there they stay in the child (at most METRICS_REPORT_MAX).
+ */
 function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
   const metrics = store.metrics.pending(METRICS_REPORT_MAX);
   return metrics.length > 0 ? { metrics } : {};
@@ -235,7 +273,10 @@ function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
-  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(childReport(host.store, state));
+  const report = childReport(host.store, state);
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+  // The parent keeps the events in its own outbox now (taken in the same commit as the report).
+  host.store.metrics.written(report.metrics ?? []);
   return true;
 }
 
@@ -290,7 +331,14 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
     host.apply({ type: "stepFailed", stepName, attempt, error, retryable: true, at: Date.now() }, done);
     return false;
   }
-  const input = host.store.value(`${stepName}Input`);
+  // The input may be a fan-out's results passed on by reference: read only up to the payload limit.
+  const read = new StateReader(host.store).valueWithin(`${stepName}Input`, MAX_PAYLOAD_BYTES);
+  if (read && "tooLarge" in read) {
+    const error = { code: "PAYLOAD_TOO_LARGE", message: `The input of step "${stepName}" is ${read.tooLarge} bytes of JSON; a call takes at most ${MAX_PAYLOAD_BYTES} bytes.` };
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: false, at: Date.now() }, done);
+    return false;
+  }
+  const input = read?.value;
   const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };

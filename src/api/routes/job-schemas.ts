@@ -38,7 +38,7 @@ export const WaitingForSchema = z
   ])
   .openapi("WaitingFor", {
     description:
-      "Extension (GetJob only, read from the job itself): what a job that has not ended waits for now. resourcePool: a lease (PENDING). call: an executor's answer (attempt of attemptsAllowed). retry: the next attempt, due at until. poll: the next poll. events: the eventIds not yet received (received: those that have arrived). timer: a delay, until. unpause: the job is paused and begins the step at UnpauseJob. children: its children; running + notStarted have not ended.",
+      "Extension (GetJob only, read from the job itself): what a job that has not ended waits for now. resourcePool: a lease (PENDING). call: an executor's answer (attempt of attemptsAllowed: the try in the step's current execution, as a history item's executionAttempt). retry: the next attempt, due at until. poll: the next poll. events: the eventIds not yet received (received: those that have arrived). timer: a delay, until. unpause: the job is paused and begins the step at UnpauseJob. children: its children; running + notStarted have not ended.",
   });
 
 export const JobSummarySchema = z
@@ -62,6 +62,13 @@ export const JobSummarySchema = z
     currentStepName: z.string().optional(),
     error: JobErrorSchema.optional(),
     output: z.unknown().optional(),
+    outputTooLarge: z
+      .object({ bytes: z.number().int(), executionDataKey: z.string(), read: z.string() })
+      .optional()
+      .openapi({
+        description:
+          "Extension: the output of a SUCCEEDED job is left out when it is over MAX_PAYLOAD_BYTES (a runChildJob step's results): its size in bytes of JSON, the execution-data key holding it, and the path that reads it page by page (GetExecutionDataValue).",
+      }),
     runNumber: z.number().int(),
     waitingForResourcePool: z
       .object({ poolId: z.string(), queuedAt: z.string().optional() })
@@ -124,6 +131,32 @@ export const JobParams = OrgParams.extend({
 export const RunQuery = z.object({
   runNumber: z.coerce.number().int().min(1).optional().openapi({ description: "Extension: read an earlier run of a job that continued as new (kept 7 days)." }),
 });
+
+export const PagedRunQuery = RunQuery.extend({
+  pageToken: z.string().max(100).optional().openapi({ description: "Extension: the nextPageToken of the previous page." }),
+});
+
+/** `read` paths and the markers that stand for values an answer left out. */
+const OmittedValues = z
+  .array(z.string())
+  .optional()
+  .openapi({
+    description:
+      'Extension: where the answer holds a marker {"canopyOmitted": {bytes, read}} instead of a value over 64 KiB (or past 512 KiB of execution data): "executionData.<key>", "executionHistory.<i>.input" or "executionHistory.<i>.output.payload". Read the value at `read`.',
+  });
+
+export const WorkflowStateAnswer = z.object({
+  state: z.object({ nextStepName: z.string().optional(), executionData: z.record(z.string(), z.unknown()), executionHistory: z.array(z.unknown()) }),
+  omittedValues: OmittedValues,
+  nextPageToken: z.string().optional().openapi({ description: "Extension: the history goes on; pass this as pageToken for the next page." }),
+});
+
+export const ValueAnswer = z
+  .object({
+    value: z.unknown().openapi({ description: "The value; for a runChildJob step's results, a page of them: {results, succeeded, failed}." }),
+    nextPageToken: z.string().optional().openapi({ description: "More results: pass this as pageToken." }),
+  })
+  .openapi("ExecutionDataValue");
 
 export const GetJobQuery = z.object({
   waitForTerminalSeconds: z.coerce
@@ -194,7 +227,11 @@ export const HistoryItemSchema = z
     errors: z.array(z.string()),
     warnings: z.array(z.string()),
     eventId: z.string().optional(),
-    attempt: z.number().int().optional().openapi({ description: "Extension: the attempt's number among every attempt of this step in the run." }),
+    attempt: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Extension: the attempt's number among every attempt of this step in the job: it goes on counting across runs (continueAsNew), so it never repeats." }),
     executionAttempt: z
       .number()
       .int()

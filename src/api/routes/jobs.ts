@@ -21,8 +21,11 @@ import {
   JobStatusSchema,
   JobSummarySchema,
   ListJobsQuery,
+  PagedRunQuery,
   RunQuery,
   SubmitJobBody,
+  ValueAnswer,
+  WorkflowStateAnswer,
   SubmitJobsBody,
   submissionOf,
 } from "./job-schemas";
@@ -188,7 +191,8 @@ export function registerJobRoutes(app: App): void {
       requireOrganization(c, organizationId);
       const job = unwrap(await describeJob(c.env, organizationId, jobId, c.req.valid("query").waitForTerminalSeconds));
       const [parent, childJobs] = await Promise.all([
-        job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId) as Promise<RpcResult<JobSummary>>) : undefined,
+        // The parent's status and name, not its output (which may be a fan-out's results).
+        job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId, false) as Promise<RpcResult<JobSummary>>) : undefined,
         // The job's own id, not the path's: the path may spell it in upper case.
         listChildJobs(c.env.DB, job.jobId),
       ]);
@@ -290,22 +294,63 @@ export function registerJobRoutes(app: App): void {
       method: "get",
       path: "/organizations/{organizationId}/jobs/{jobId}/state",
       operationId: "GetWorkflowState",
+      description:
+        "The run's execution data and history. An answer stays within about 1 MiB whatever the job holds: a value over 64 KiB is a marker {\"canopyOmitted\": {bytes, read}} (listed in omittedValues), and a long history goes on at nextPageToken.",
       security,
-      request: { params: JobParams, query: RunQuery },
+      request: { params: JobParams, query: PagedRunQuery },
       responses: {
-        200: json(
-          z.object({
-            state: z.object({ nextStepName: z.string().optional(), executionData: z.record(z.string(), z.unknown()), executionHistory: z.array(HistoryItemSchema) }),
-          }),
-        ),
-        ...errorResponses(...jobErrors),
+        200: json(WorkflowStateAnswer.extend({ state: WorkflowStateAnswer.shape.state.extend({ executionHistory: z.array(HistoryItemSchema) }) })),
+        ...errorResponses("ValidationError", ...jobErrors),
       },
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      const { runNumber } = c.req.valid("query");
-      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber)), 200);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber, pageToken)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state/data/{key}",
+      operationId: "GetExecutionDataValue",
+      description:
+        "Extension: one execution-data value. A runChildJob step's results come a page at a time (about 1 MiB each): concatenate `results` over the pages.",
+      security,
+      request: { params: JobParams.extend({ key: z.string().min(1).max(300).openapi({ param: { name: "key", in: "path" } }) }), query: PagedRunQuery },
+      responses: { 200: json(ValueAnswer), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId, key } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).readValue(organizationId, runNumber, { key }, pageToken)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}",
+      operationId: "GetExecutionHistoryPayload",
+      description: "Extension: a history item's input, or its output's payload, whole or (a runChildJob step's results) a page at a time.",
+      security,
+      request: {
+        params: JobParams.extend({
+          itemId: z.string().min(1).max(50).openapi({ param: { name: "itemId", in: "path" } }),
+          part: z.enum(["input", "output"]).openapi({ param: { name: "part", in: "path" } }),
+        }),
+        query: PagedRunQuery,
+      },
+      responses: { 200: json(ValueAnswer), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId, itemId, part } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).readValue(organizationId, runNumber, { historyItemId: itemId, part }, pageToken)), 200);
     },
   );
 

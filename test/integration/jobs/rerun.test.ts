@@ -4,7 +4,7 @@ import { deployWorkflow, tenantWith, type TestClient } from "../../helpers/clien
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
-import { TimeTravelRows } from "../../../src/job/time-travel-rows";
+import { runObjectName } from "../../../src/job/naming";
 import { MAX_RERUN_JOBS, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS, RERUN_SOURCES_PER_OBJECT } from "../../../src/limits";
 import { fakeOrigin, scenario, seen } from "../integrations/fake";
 
@@ -224,6 +224,50 @@ describe("RerunJob", () => {
     ]);
   });
 
+  it("rebuilds a fan-out's results a rolled-over run started with (received as a reference) after the run ran that step again", async () => {
+    const land = await scenario("roll-kids-land", [refused]);
+    const child = workflow("item", [step("echo", noop)]);
+    const tick = { n: { if: [{ var: "tickOutput" }, { "-": [{ var: "tickOutput.n" }, 1] }, { "-": [{ var: "workflowInput.n" }, 1] }] } };
+    // spawn, then 98 ticks: run 1 fills its history (the pool's bound is 100) with spawn and all but the
+    // last; run 2 begins at the last tick, spawns again (replacing spawnOutput) and fails at land.
+    const roller = (afterTicks: string, last: unknown) =>
+      workflow("roller", [
+        step("spawn", run, { config: { children: [{ workflowName: "item", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }, { if: [{ "==": [{ var: "tickOutput.n" }, 0] }, "land", "tick"] }),
+        step("tick", transform, { config: { output: tick } }, { if: [{ ">": [{ var: "tickOutput.n" }, 0] }, "tick", afterTicks] }),
+        last,
+      ]);
+    const { client, orgId, ids } = await tenantWith(admin, child, roller("spawn", call("land", land)));
+    const source = await submit(client, orgId, { workflowId: ids.roller, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 98, items: [{ i: 1 }, { i: 2 }] } });
+    const { job: failed } = await waitForJob(client, orgId, source, undefined, 30_000);
+    expect(failed).toMatchObject({ status: "FAILED", runNumber: 2, error: { stepName: "land" } });
+    const run2History = (await state(client, orgId, source)).executionHistory;
+    expect(run2History.map((h: any) => h.stepName)).toEqual(["tick", "spawn", "land"]);
+    // Attempt numbers go on across runs (spawn's second attempt of the job), while the console's words
+    // place it in this run: its first iteration here, its first try of one allowed.
+    expect(run2History[1]).toMatchObject({ stepName: "spawn", attempt: 2, iteration: 1, executionAttempt: 1, attemptsAllowed: 1 });
+    const firstIds = (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${source}/state?runNumber=1`))).state.executionData.spawnOutput.results.map((r: any) => r.jobId);
+    const secondIds = (await state(client, orgId, source)).executionData.spawnOutput.results.map((r: any) => r.jobId);
+    expect(firstIds).toHaveLength(2);
+    expect(secondIds).toHaveLength(2);
+    expect(secondIds.some((id: string) => firstIds.includes(id))).toBe(false);
+    // Run 2 kept what it started with once it had received it: run 1's results as a reference to the
+    // child rows it received with them, which its own second spawn (the next attempt number) left alone.
+    const run2 = env.JOBS.get(env.JOBS.idFromName(runObjectName(source, 2))) as DurableObjectStub<JobObject>;
+    const kept = await runInDurableObject(run2, (o: JobObject) => ({
+      start: o.store.timeTravel.dataCells("start_data").get("spawnOutput")?.cell,
+      first: o.store.children("spawn", 1).map((r) => r.jobId),
+      second: o.store.children("spawn", 2).map((r) => r.jobId),
+    }));
+    expect(kept).toEqual({ start: { kind: "ref", ref: { children: { stepName: "spawn", attempt: 1, count: 2 } } }, first: firstIds, second: secondIds });
+
+    // From run 2's tick (the data it started with): v2 lands after the ticks, reading the results run 2 began with.
+    const v2 = await deployWorkflow(client, orgId, roller("land", step("land", transform, { config: { output: { ids: [{ var: "spawnOutput.results.0.jobId" }, { var: "spawnOutput.results.1.jobId" }], first: { var: "spawnOutput.results.0.output" } } } })));
+    const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { fromStep: "tick", workflowVersion: { versionId: v2.versionId } }));
+    const { job, childJobs } = await waitForJob(client, orgId, jobId);
+    expect(job).toMatchObject({ status: "SUCCEEDED", output: { ids: firstIds, first: { i: 1 } }, billableTransactionUnits: 2 });
+    expect(childJobs).toBeUndefined();
+  });
+
   it("copies a runChildJob result with the child rows it is built from, and runs no child again", async () => {
     const item = await scenario("kids-item");
     const after = await scenario("kids-after", [refused]);
@@ -252,13 +296,31 @@ describe("RerunJob", () => {
     expect(rows.map((r) => [r.jobId, r.status, r.units])).toEqual(sourceResults.results.map((r: any) => [r.jobId, "SUCCEEDED", 0]));
     // Copied in ranges bounded by count and by bytes (shown at small bounds; the real ones are in limits.ts).
     const ranges = await runInDurableObject(stub(source), (o: JobObject) => {
-      const copy = new TimeTravelRows(o.store.tables);
-      return [copy.childRanges("spawn", 1, 1_000_000, 2), copy.childRanges("spawn", 1, 1, 100)];
+      const copy = o.store.childRows;
+      return [copy.copyRanges("spawn", 1, 1_000_000, 2), copy.copyRanges("spawn", 1, 1, 100)];
     });
     expect(ranges).toEqual([
       [{ fromIndex: 0, toIndex: 1 }, { fromIndex: 2, toIndex: 2 }],
       [{ fromIndex: 0, toIndex: 0 }, { fromIndex: 1, toIndex: 1 }, { fromIndex: 2, toIndex: 2 }],
     ]);
+  });
+
+  it("checks a copied fan-out's results over the payload limit only where a schema must read them, and refuses that with 400", async () => {
+    // Four children echo 300 KB each: 1.2 MB of results, over MAX_PAYLOAD_BYTES, kept by reference.
+    const chunk = workflow("chunk", [step("echo", transform, { config: { output: { pad: { var: "workflowInput.pad" } } } })]);
+    const four = { children: ["a", "b", "c", "d"].map((id) => ({ id, workflowName: "chunk", workflowVersion: { tag: "$LIVE" } })) };
+    const land = await scenario("wide-land", [refused]);
+    const wide = (output: string) => workflow("wide", [step("fan", run, { config: four, output }, "land"), call("land", land)], { strict: { type: "object", required: ["results"] } });
+    const { client, orgId, ids } = await tenantWith(admin, chunk, wide("any"));
+    const source = await submit(client, orgId, { workflowId: ids.wide, workflowVersion: { tag: "$LIVE" }, inputJson: { pad: "q".repeat(300_000) } });
+    const { job: failed } = await waitForJob(client, orgId, source, undefined, 60_000);
+    expect(failed).toMatchObject({ status: "FAILED", error: { stepName: "land" } });
+    const strict = await deployWorkflow(client, orgId, wide("strict"));
+    const refusedRerun = await client.expect(400, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { workflowVersion: { versionId: strict.versionId } }));
+    expect(refusedRerun.errors).toEqual([expect.stringMatching(/^step "fan", its output \(fanOutput\): PAYLOAD_TOO_LARGE: .* is more than \d+ bytes of JSON/)]);
+    // The version it ran (a schema that accepts any value) reads none of them: copied by reference.
+    const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, { workflowVersion: { versionId: failed.workflowVersion.versionId } }));
+    expect((await waitForJob(client, orgId, jobId, undefined, 60_000)).job).toMatchObject({ status: "FAILED", error: { stepName: "land" }, billableTransactionUnits: 1 });
   });
 
   it("copies values in several bounded pages", async () => {
@@ -278,12 +340,39 @@ describe("RerunJob", () => {
     const { jobId } = await client.expect(201, client.post(`/organizations/${orgId}/jobs/${source}/rerun`, {}));
     const { job } = await waitForJob(client, orgId, jobId);
     expect(job).toMatchObject({ status: "SUCCEEDED", output: { ok: true } });
-    const data = (await state(client, orgId, jobId)).executionData;
-    for (const name of ["a", "b", "c", "d", "e"]) expect(data[`${name}Output`][name]).toHaveLength(big.length);
+    // Each value is over GetWorkflowState's share (a marker there): read it whole where the marker points.
+    for (const name of ["a", "b", "c", "d", "e"]) {
+      const { value } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state/data/${name}Output`));
+      expect(value[name]).toHaveLength(big.length);
+    }
   });
 });
 
-describe("the copy's child ranges", () => {
+describe("the copy's requests and writes", () => {
+  it("writes a copied 1 MiB value and child row without binding a string over 2 MB (Cloudflare refuses one; local workerd does not)", async () => {
+    // 500,000 backslashes are 1,000,000 characters of JSON, and twice that escaped into a bulk array.
+    const json = JSON.stringify({ s: "\\".repeat(500_000) });
+    const largest = await runInDurableObject(stub(crypto.randomUUID()), (o: JobObject, ctx) => {
+      const sql = ctx.storage.sql as unknown as { exec: (...args: unknown[]) => unknown };
+      const real = sql.exec.bind(sql);
+      let most = 0;
+      sql.exec = (...args: unknown[]) => {
+        for (const a of args.slice(1)) if (typeof a === "string") most = Math.max(most, new TextEncoder().encode(a).byteLength);
+        return real(...args);
+      };
+      o.store.timeTravel.writeData([{ key: "big", json }], []);
+      o.store.timeTravel.writeChildRows([
+        { job_id: crypto.randomUUID(), step: "fan", step_attempt: 1, idx: 0, key: "0", spec: "{}", status: "SUCCEEDED", workflow_name: "item", output: json, error: null },
+      ]);
+      sql.exec = real;
+      return { most, value: o.store.data("big"), child: o.store.children("fan", 1)[0]?.output };
+    });
+    expect(largest.most).toBeGreaterThan(1_000_000);
+    expect(largest.most).toBeLessThan(2_000_000);
+    expect(largest.value).toEqual({ value: JSON.parse(json), json });
+    expect(largest.child).toEqual(JSON.parse(json));
+  });
+
   it(`holds at most ${RERUN_COPY_PAGE_ROWS} child rows and about ${RERUN_COPY_PAGE_BYTES} bytes per request`, async () => {
     const rowsOf = (n: number, output: string) =>
       Array.from({ length: n }, (_, i) => ({
@@ -299,12 +388,12 @@ describe("the copy's child ranges", () => {
         error: null,
       }));
     const ranges = await runInDurableObject(stub(crypto.randomUUID()), (o: JobObject) => {
-      const copy = new TimeTravelRows(o.store.tables);
+      const copy = o.store.timeTravel;
       copy.writeChildRows(rowsOf(RERUN_COPY_PAGE_ROWS + 1, "{}"));
-      const byCount = copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS);
+      const byCount = o.store.childRows.copyRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS);
       copy.clearCopy();
       copy.writeChildRows(rowsOf(5, JSON.stringify("x".repeat(900 * 1024))));
-      return { byCount, byBytes: copy.childRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS) };
+      return { byCount, byBytes: o.store.childRows.copyRanges("fan", 1, RERUN_COPY_PAGE_BYTES, RERUN_COPY_PAGE_ROWS) };
     });
     expect(ranges.byCount).toEqual([
       { fromIndex: 0, toIndex: RERUN_COPY_PAGE_ROWS - 1 },
@@ -321,7 +410,7 @@ describe("RerunJobs", () => {
   /** Polls until every source has heard of its rerun (the rerun tells it from its alarm). */
   async function sourcesKnowTheirReruns(sources: string[]): Promise<void> {
     for (let i = 0; i < 400; i++) {
-      const known = await Promise.all(sources.map((id) => runInDurableObject(stub(id), (o: JobObject) => new TimeTravelRows(o.store.tables).rerunMade() !== undefined)));
+      const known = await Promise.all(sources.map((id) => runInDurableObject(stub(id), (o: JobObject) => o.store.timeTravel.rerunMade() !== undefined)));
       if (known.every(Boolean)) return;
       await new Promise((r) => setTimeout(r, 50));
     }

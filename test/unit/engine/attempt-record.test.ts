@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { boundedBody, boundedPayload, cutToBytes } from "../../../src/engine/payload";
 import { callFacts, redactValue } from "../../../src/executors/call-facts";
 import { waitingFor } from "../../../src/job/views";
-import { MAX_FAILED_ATTEMPT_PAYLOAD_BYTES } from "../../../src/limits";
+import { MAX_FAILED_ATTEMPT_PAYLOAD_BYTES, MAX_STEP_RETRIES } from "../../../src/limits";
 import countdown from "../../fixtures/countdown.json";
 import type { WorkflowDefinition } from "../../../src/definition/schema";
 import { definition, EngineRun, step, T0 } from "./harness";
@@ -132,6 +132,9 @@ describe("waitingFor", () => {
     });
     const retry = { ...run.state, current: { ...run.state.current!, triesUsed: 1, wait: { type: "retry" as const, at: T0 + 5000 } } };
     expect(waitingFor(retry, def, () => false)).toMatchObject({ kind: "retry", until: new Date(T0 + 5000).toISOString(), attempt: 2, attemptsAllowed: 2 });
+    // A version registered before retries were bounded runs held to MAX_STEP_RETRIES, and says so.
+    const unbounded = { ...def, steps: def.steps.map((st) => ({ ...st, retries: MAX_STEP_RETRIES + 4000 })) };
+    expect(waitingFor(retry, unbounded, () => false)).toMatchObject({ kind: "retry", attempt: 2, attemptsAllowed: MAX_STEP_RETRIES + 1 });
     const children = {
       ...run.state,
       current: { ...run.state.current!, wait: { type: "children" as const, total: 10, active: 3, ended: 5, succeeded: 4, maxConcurrency: 3, toleratedFailures: 1 } },
