@@ -280,7 +280,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description The run's execution data and history. An answer stays within about 1 MiB whatever the job holds: a value over 64 KiB is a marker {"canopyOmitted": {bytes, read}} (listed in omittedValues), and a long history goes on at nextPageToken. */
         get: operations["GetWorkflowState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{organizationId}/jobs/{jobId}/state/data/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Extension: one execution-data value. A runChildJob step's results come a page at a time (about 1 MiB each): concatenate `results` over the pages. */
+        get: operations["GetExecutionDataValue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Extension: a history item's input, or its output's payload, whole or (a runChildJob step's results) a page at a time. */
+        get: operations["GetExecutionHistoryPayload"];
         put?: never;
         post?: never;
         delete?: never;
@@ -940,8 +975,14 @@ export interface components {
             };
             message: string;
         };
+        ExecutionDataValue: {
+            /** @description More results: pass this as pageToken. */
+            nextPageToken?: string;
+            /** @description The value; for a runChildJob step's results, a page of them: {results, succeeded, failed}. */
+            value?: unknown;
+        };
         ExecutionHistoryItem: {
-            /** @description Extension: the attempt's number among every attempt of this step in the run. */
+            /** @description Extension: the attempt's number among every attempt of this step in the job: it goes on counting across runs (continueAsNew), so it never repeats. */
             attempt?: number;
             /** @description Extension: the tries this execution of the step may take (1 + retries). */
             attemptsAllowed?: number;
@@ -1006,6 +1047,12 @@ export interface components {
             finishedAt?: string;
             jobId: string;
             output?: unknown;
+            /** @description Extension: the output of a SUCCEEDED job is left out when it is over MAX_PAYLOAD_BYTES (a runChildJob step's results): its size in bytes of JSON, the execution-data key holding it, and the path that reads it page by page (GetExecutionDataValue). */
+            outputTooLarge?: {
+                bytes: number;
+                executionDataKey: string;
+                read: string;
+            };
             parentJobId?: string;
             parentStepName?: string;
             /**
@@ -1383,7 +1430,7 @@ export interface components {
             allowedHosts?: string[] | null;
             description?: string | null;
         };
-        /** @description Extension (GetJob only, read from the job itself): what a job that has not ended waits for now. resourcePool: a lease (PENDING). call: an executor's answer (attempt of attemptsAllowed). retry: the next attempt, due at until. poll: the next poll. events: the eventIds not yet received (received: those that have arrived). timer: a delay, until. unpause: the job is paused and begins the step at UnpauseJob. children: its children; running + notStarted have not ended. */
+        /** @description Extension (GetJob only, read from the job itself): what a job that has not ended waits for now. resourcePool: a lease (PENDING). call: an executor's answer (attempt of attemptsAllowed: the try in the step's current execution, as a history item's executionAttempt). retry: the next attempt, due at until. poll: the next poll. events: the eventIds not yet received (received: those that have arrived). timer: a delay, until. unpause: the job is paused and begins the step at UnpauseJob. children: its children; running + notStarted have not ended. */
         WaitingFor: {
             /** @enum {string} */
             kind: "resourcePool";
@@ -2996,6 +3043,8 @@ export interface operations {
     GetWorkflowState: {
         parameters: {
             query?: {
+                /** @description Extension: the nextPageToken of the previous page. */
+                pageToken?: string;
                 /** @description Extension: read an earlier run of a job that continued as new (kept 7 days). */
                 runNumber?: number;
             };
@@ -3015,6 +3064,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description Extension: the history goes on; pass this as pageToken for the next page. */
+                        nextPageToken?: string;
+                        /** @description Extension: where the answer holds a marker {"canopyOmitted": {bytes, read}} instead of a value over 64 KiB (or past 512 KiB of execution data): "executionData.<key>", "executionHistory.<i>.input" or "executionHistory.<i>.output.payload". Read the value at `read`. */
+                        omittedValues?: string[];
                         state: {
                             executionData: {
                                 [key: string]: unknown;
@@ -3023,6 +3076,146 @@ export interface operations {
                             nextStepName?: string;
                         };
                     };
+                };
+            };
+            /** @description ValidationError */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NotFoundError */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetExecutionDataValue: {
+        parameters: {
+            query?: {
+                /** @description Extension: the nextPageToken of the previous page. */
+                pageToken?: string;
+                /** @description Extension: read an earlier run of a job that continued as new (kept 7 days). */
+                runNumber?: number;
+            };
+            header?: never;
+            path: {
+                jobId: string;
+                key: string;
+                organizationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionDataValue"];
+                };
+            };
+            /** @description ValidationError */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NotFoundError */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetExecutionHistoryPayload: {
+        parameters: {
+            query?: {
+                /** @description Extension: the nextPageToken of the previous page. */
+                pageToken?: string;
+                /** @description Extension: read an earlier run of a job that continued as new (kept 7 days). */
+                runNumber?: number;
+            };
+            header?: never;
+            path: {
+                itemId: string;
+                jobId: string;
+                organizationId: string;
+                part: "input" | "output";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionDataValue"];
+                };
+            };
+            /** @description ValidationError */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description AuthenticationError */
