@@ -12,6 +12,10 @@
 //      replaced: every stored secret is sealed with it);
 //   6. `wrangler deploy` with that config.
 //
+// `--rotate-secrets-key --url <the Worker's URL>` replaces SECRETS_KEY on a deployed Worker instead of
+// deploying (steps 1 to 3, then scripts/rotate-secrets-key.mjs): it takes the key in use now from
+// SECRETS_KEY_PREVIOUS, the new one from SECRETS_KEY (or makes one), and ADMIN_TOKEN; see that file.
+//
 // `--dry-run` runs no wrangler command at all: it prints each step's commands in order and writes the
 // deploy config with the committed placeholder id (or `--database-id <uuid>`) so it can be read.
 //
@@ -47,6 +51,8 @@ const argv = process.argv.slice(2);
 const dryRun = argv.includes("--dry-run");
 const databaseIdArg = valueOf("--database-id");
 const envArg = valueOf("--env");
+const rotateKey = argv.includes("--rotate-secrets-key");
+const urlArg = valueOf("--url");
 if (argv.includes("--help") || argv.includes("-h")) {
   console.log(`Usage: npm run deploy [-- [--env staging] [--dry-run [--database-id <uuid>]]]
 
@@ -54,13 +60,18 @@ Deploys Canopy to the Cloudflare account wrangler is logged in to (npx wrangler 
 CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID). ADMIN_TOKEN and SECRETS_KEY in the environment are
 put as the Worker's secrets. --dry-run prints every step's commands and runs none of them.
 --env staging (or CANOPY_ENV=staging) deploys wrangler.toml's [env.staging]: its own Worker, D1
-database and secrets; without it, the top level (production) is deployed.`);
+database and secrets; without it, the top level (production) is deployed.
+--rotate-secrets-key --url <the Worker's URL> replaces SECRETS_KEY on the deployed Worker and reseals
+every stored secret under it, deploying nothing: SECRETS_KEY_PREVIOUS=<the key in use now>,
+SECRETS_KEY=<the new key> (optional: made and printed once) and ADMIN_TOKEN in the environment.
+See docs/security.md#rotating-secrets_key.`);
   process.exit(0);
 }
-const known = new Set(["--dry-run", "--database-id", "--env", "--help", "-h", databaseIdArg, envArg]);
+const known = new Set(["--dry-run", "--database-id", "--env", "--help", "-h", "--rotate-secrets-key", "--url", databaseIdArg, envArg, urlArg]);
 const unknown = argv.filter((a) => !known.has(a));
 if (unknown.length > 0) die(`Unknown argument ${unknown.join(" ")} (see --help).`);
 if (databaseIdArg !== undefined && !dryRun) die("--database-id is for --dry-run only; a deploy finds the id itself.");
+if (urlArg !== undefined && !rotateKey) die("--url is for --rotate-secrets-key only.");
 
 // The wrangler environment deployed: undefined for the top level (production), else an [env.NAME].
 const fromEnvVar = process.env.CANOPY_ENV || undefined;
@@ -257,10 +268,13 @@ if (targetEnv !== undefined && (workerName === raw.name || databaseName === raw.
 const varNames = Object.keys(section.vars ?? {});
 
 const what = `the Worker "${workerName}"${targetEnv ? ` ([env.${targetEnv}])` : ""}`;
+const command = rotateKey ? "npm run deploy -- --rotate-secrets-key" : "npm run deploy";
 console.log(
   dryRun
-    ? `Dry run: the steps of \`npm run deploy\` for ${what}. No wrangler command runs; nothing remote changes.`
-    : `Deploying ${what} to Cloudflare.`,
+    ? `Dry run: the steps of \`${command}\` for ${what}. No wrangler command runs; nothing remote changes.`
+    : rotateKey
+      ? `Rotating the SECRETS_KEY of ${what}.`
+      : `Deploying ${what} to Cloudflare.`,
 );
 
 // 1. Login. Everything after this needs an account, so without one stop before touching anything.
@@ -291,7 +305,7 @@ step("Check the Cloudflare login");
 }
 
 // 2. The D1 database: found by name, created when missing.
-step(`Find the D1 database "${databaseName}", and create it if it is missing`);
+step(rotateKey ? `Find the D1 database "${databaseName}"` : `Find the D1 database "${databaseName}", and create it if it is missing`);
 let databaseId;
 {
   const list = () => {
@@ -305,11 +319,13 @@ let databaseId;
   };
   let db = list();
   if (dryRun) {
-    run(["d1", "create", databaseName], "only when the list has none by that name");
+    if (!rotateKey) run(["d1", "create", databaseName], "only when the list has none by that name");
     databaseId = databaseIdArg ?? committedId;
   } else {
     if (db) {
       note(`Found ${databaseName} (${db.uuid}).`);
+    } else if (rotateKey) {
+      die(`There is no D1 database "${databaseName}": a key rotation needs a deployed Worker (run \`npm run deploy\` first).`);
     } else {
       run(["d1", "create", databaseName]);
       db = list();
@@ -323,6 +339,12 @@ let databaseId;
 step(`Write the deploy config ${shown(deployConfig)} (${where} with the database id; ALLOW_PRIVATE_EGRESS = "${DEPLOYED_EGRESS}")`);
 writeDeployConfig(deployConfigFrom(raw, databaseId), databaseId);
 note(`database_id = ${databaseId}${dryRun && databaseId === committedId ? " (the placeholder: a deploy writes the real id)" : ""}`);
+
+if (rotateKey) {
+  const { rotateSecretsKey } = await import("./rotate-secrets-key.mjs");
+  await rotateSecretsKey({ step, note, capture, die, dryRun, configArgs, workerName, url: urlArg, env: process.env });
+  process.exit(0);
+}
 
 // 4. Migrations, before the code that needs them.
 step("Apply the D1 migrations to the remote database");

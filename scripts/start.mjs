@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: build the console when its sources changed, apply the local D1 migrations, then serve
 // the engine (and the console at /console) with `wrangler dev`.
-// Honours PORT, ADMIN_TOKEN, SECRETS_KEY, ALLOW_PRIVATE_EGRESS (default true) and STATE_DIR (wrangler's --persist-to).
+// Honours PORT, ADMIN_TOKEN, SECRETS_KEY, SECRETS_KEY_PREVIOUS (keys that only open, during a rotation:
+// docs/security.md#rotating-secrets_key), ALLOW_PRIVATE_EGRESS (default true) and STATE_DIR (wrangler's --persist-to).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -45,7 +46,7 @@ if (generated.length > 0) {
   }
 }
 const overrides = [];
-for (const name of ["ADMIN_TOKEN", "SECRETS_KEY", "HISTORY_ROLLOVER_THRESHOLD"]) {
+for (const name of ["ADMIN_TOKEN", "SECRETS_KEY", "SECRETS_KEY_PREVIOUS", "HISTORY_ROLLOVER_THRESHOLD"]) {
   if (process.env[name]) overrides.push("--var", `${name}:${process.env[name]}`);
 }
 // Locally the far ends usually live on loopback or a private network (a mock, LocalStack), so the

@@ -12,6 +12,7 @@ export type ErrorCode =
   | "NotFoundError"
   | "UnknownOperation"
   | "ConflictError"
+  | "SecretUnreadable"
   | "PayloadTooLarge"
   | "ThrottlingError"
   | "UnhandledError";
@@ -23,6 +24,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413
   NotFoundError: 404,
   UnknownOperation: 404,
   ConflictError: 409,
+  SecretUnreadable: 409,
   PayloadTooLarge: 413,
   ThrottlingError: 429,
   UnhandledError: 500,
@@ -91,6 +93,18 @@ export class UnknownOperationError extends ApiError {
 export class ConflictError extends ApiError {
   constructor(message: string) {
     super("ConflictError", message);
+  }
+}
+/**
+ * A stored secret sealed under an encryption key this deployment no longer has (src/crypto/seal.ts):
+ * it cannot be read until it is set again, or the operator puts the key back in SECRETS_KEY_PREVIOUS.
+ */
+export class SecretUnreadableError extends ApiError {
+  constructor(what: string, cause: string) {
+    super(
+      "SecretUnreadable",
+      `${what} cannot be read: ${cause} Set it again, or ask the operator to add the key it was sealed with to SECRETS_KEY_PREVIOUS.`,
+    );
   }
 }
 export class PayloadTooLargeError extends ApiError {

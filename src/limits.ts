@@ -160,8 +160,51 @@ export const MAX_STORED_VALUE_BYTES = 1024 * 1024;
  */
 export const MAX_PAYLOAD_BYTES = MAX_STORED_VALUE_BYTES - 16 * 1024;
 
+/**
+ * Reruns (src/job/rerun.ts). A rerun copies its source's execution data, and the child rows its
+ * runChildJob results are assembled from, from the source's object to the new job's, in RPCs of at
+ * most this many bytes of stored values (and RERUN_COPY_PAGE_ROWS child rows): far under the 32 MiB
+ * an RPC message may carry, and one page at a time in the isolate's 128 MB. A value is at most
+ * MAX_STORED_VALUE_BYTES, so a page always has room for one.
+ */
+export const RERUN_COPY_PAGE_BYTES = 4 * 1024 * 1024;
+export const RERUN_COPY_PAGE_ROWS = 2_000;
+/**
+ * Copy RPCs one rerun makes, all from the new job's object within one invocation: under the 50
+ * subrequests a Free plan invocation may make (1,000 on Paid). That is up to 160 MiB of values and
+ * child rows; a rerun that needs more is refused with 413 before anything is created.
+ */
+export const RERUN_MAX_COPY_PAGES = 40;
+
+/** RerunJobs reruns at most this many jobs per call (API.md), and DEFAULT_RERUN_JOBS unless `maxJobs` says. */
+export const MAX_RERUN_JOBS = 1_000;
+export const DEFAULT_RERUN_JOBS = 100;
+/**
+ * RerunJobs spreads its sources over RerunBatch objects (src/job/rerun-batch.ts). One object reruns
+ * at most this many itself, each rerun costing it two Durable Object calls (the source's plan, the
+ * new job's start) beside its few D1 queries (cached version lookups, one index batch): 20 stay under
+ * the 50 subrequests of a Free plan invocation. More sources are split among at most RERUN_FANOUT
+ * objects per level, so 1,000 take two levels (10 objects of 100, each 5 of 20) and no invocation,
+ * the Worker's included (10 listing queries, 10 calls), makes more than about 40 subrequests.
+ */
+export const RERUN_SOURCES_PER_OBJECT = 20;
+export const RERUN_FANOUT = 10;
+/** Calls one RerunJobs invocation has in flight at once: the 6 simultaneous connections an invocation may hold. */
+export const RERUN_CONCURRENCY = 6;
+
 /** History payloads above this go to a row of their own, so a history row stays small. */
 export const HISTORY_INLINE_PAYLOAD_BYTES = 16 * 1024;
+
+/**
+ * What a failed attempt's history item keeps of the answer that failed it (an HTTP error's body, the
+ * output that failed its schema, a function's error): its JSON, or its text, up to this many UTF-8
+ * bytes; beyond, the text is cut here and the item says so (`payloadTruncated`). It stays inline in
+ * the history row (under HISTORY_INLINE_PAYLOAD_BYTES), and a step that fails thousands of times keeps
+ * 4 KiB a try, not a copy of each 1 MiB answer (MAX_RESPONSE_BYTES): a run's history of 10,000 items
+ * (DEFAULT_HISTORY_ROLLOVER_THRESHOLD) then holds at most 40 MiB of them, far under the 10 GB a
+ * Durable Object may store.
+ */
+export const MAX_FAILED_ATTEMPT_PAYLOAD_BYTES = 4 * 1024;
 
 /**
  * An executor call that sets no `timeoutMs` and whose step sets no `timeoutSeconds` is aborted
@@ -220,7 +263,11 @@ export const SCHEDULE_FIRINGS_PER_ALARM = 100;
 export const SCHEDULE_TIMES_PER_ALARM = 10_000;
 /** Jobs one alarm starts for a backfill; the rest follow in the next alarm (6 outbound connections). */
 export const BACKFILL_STARTS_PER_ALARM = 50;
-/** A backfill covers at most this many fire times: the rest of a bigger range is refused (400). */
+/**
+ * A backfill covers at most this many fire times (a bigger range is refused, 400), and at most this
+ * many backfilled fire times wait to start in one schedule (another backfill is refused, 409, until
+ * they have): each waits as a row of the schedule's object, and backfills can be sent without end.
+ */
 export const MAX_BACKFILL_FIRINGS = 1000;
 /**
  * How often a schedule looks again at a job it waits on (BUFFER_ONE, CANCEL_OTHER): every second at
@@ -374,3 +421,223 @@ export const NOTIFICATION_DELIVERIES_PER_ALARM = 20;
 export const NOTIFICATION_DELIVERY_CONCURRENCY = 4;
 /** Delivered or abandoned deliveries are kept this long in the outbox (for inspection), then deleted. */
 export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+// ---- security posture: key rotation and the audit log ----------------------------------------
+
+/**
+ * ResealSecrets (POST /admin/reseal-secrets) re-seals at most this many stored values per call, and
+ * at most RESEAL_MAX_BYTES of them (old and new ciphertext together): each call is 3 reads, at most
+ * 3 writes (one statement per table, the batch as one JSON parameter, under D1's 2 MB per string)
+ * and 1 count, far below D1's 50 queries per invocation on Workers Free (1,000 on Paid;
+ * developers.cloudflare.com/d1/platform/limits), and its decryptions stay well within the CPU limit.
+ * The operator calls it until it answers `remainingUnderOldKeys: 0` (`npm run deploy --
+ * --rotate-secrets-key` does).
+ */
+export const RESEAL_BATCH = 100;
+export const RESEAL_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The audit log (src/audit/): entries are kept AUDIT_RETENTION_MS (90 days), then deleted by the
+ * organization's AuditLog alarm, AUDIT_PRUNE_BATCH at a time (one bounded DELETE per alarm, which
+ * re-arms at once while a full batch went): the log's size follows the organization's activity of
+ * the last 90 days and stays far below a Durable Object's 10 GB.
+ */
+export const AUDIT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+export const AUDIT_PRUNE_BATCH = 1000;
+/** ListAuditLog page sizes, as ListJobs': a page is one indexed read of at most 101 rows. */
+export const AUDIT_DEFAULT_PAGE_SIZE = 25;
+export const AUDIT_MAX_PAGE_SIZE = 100;
+/**
+ * An entry's `detail` is at most this many bytes of JSON (an egress allowlist of 50 long patterns
+ * fits); a larger one is stored as `{omitted: …}`, so no entry grows a row toward SQLite's 2 MB.
+ */
+export const AUDIT_MAX_DETAIL_BYTES = 16 * 1024;
+/** Entries one write hands the log at once (an alarm's owed entries): one RPC, one small transaction. */
+export const AUDIT_MAX_ENTRIES_PER_WRITE = 100;
+/**
+ * A write-ahead entry (src/audit/record.ts `audited`) whose action has not reported its outcome
+ * after this long is shown with `outcome: "unknown"`: longer than an action's D1 write or Durable
+ * Object call can take (D1 gives up on a query after 30 s), so an action still under way is not shown.
+ */
+export const AUDIT_PENDING_GRACE_MS = 60_000;
+
+/**
+ * Parsed workflow definitions one isolate keeps (src/job/definition-cache.ts), in estimated bytes:
+ * the isolate has 128 MB for every tenant's requests and objects (Workers limits, "Memory":
+ * https://developers.cloudflare.com/workers/platform/limits/#memory). A definition costs about
+ * DEFINITION_CACHE_BYTES_PER_CHAR bytes per character of its JSON: about 2 for the parsed object
+ * (measured with V8 on a 0.8 MB definition: 1.9) and up to 2 more for the schemas compiled from it.
+ * So four definitions of the largest size (MAX_DEFINITION_BYTES) fit, and many small ones; the least
+ * recently used go first. One that is not kept is parsed again when next needed.
+ */
+export const DEFINITION_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
+
+/**
+ * A schedule arms its alarm this far ahead before a firing's start goes out: an instance that dies
+ * between deciding a firing and recording its start (a deploy, an eviction) leaves the firing
+ * PENDING, and this alarm starts it (under the job id the decision fixed, so once). While the start
+ * is in flight in a live instance, the alarm skips it and arms again.
+ */
+export const SCHEDULE_START_BACKSTOP_MS = 30_000;
+
+/**
+ * The longest one executor call may take. Calls go out from the job object's alarm, and
+ * Cloudflare stops an alarm invocation after 15 minutes of wall time (Workers limits, "Duration":
+ * 15 min for a Durable Object Alarm, https://developers.cloudflare.com/workers/platform/limits/#duration).
+ * A call cut off there would leave its work item unsettled, be sent again by each of the alarm's
+ * retries, and then leave the job waiting with nothing armed; so a call is aborted (TIMEOUT)
+ * well before it, leaving 5 minutes for the rest of the pass. A larger `timeoutMs`, or a
+ * `timeoutSeconds` on a step that calls out without polling, is refused at registration; a longer
+ * operation answers `successful_but_incomplete` and is polled (each poll is one call), and the
+ * step's `timeoutSeconds` then bounds the whole polling. Versions stored before this bound still
+ * run, each call capped here.
+ */
+export const MAX_CALL_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Before a call goes out, its work item is leased until the call's own deadline plus this margin,
+ * and the job's alarm is armed for then: if the invocation dies mid-call (a deploy gives it 30 s,
+ * an eviction none), the alarm sends the call again after its deadline instead of never, and the
+ * invocation's own retries do not send it again while the first may still be answered.
+ */
+export const CALL_LEASE_MARGIN_MS = 30_000;
+/**
+ * Times one call (one attempt or poll of a step) is sent before the attempt fails with
+ * CALL_ABANDONED: a call is sent again only when the invocation that sent it died before recording
+ * its answer, and one whose answer kills the invocation every time (a response that exhausts the
+ * isolate's memory) must not be sent forever. The step's retries then apply as to any failure.
+ */
+export const MAX_CALL_SENDS = 3;
+
+/**
+ * A batch's identity (that its object accepted it, and a fingerprint of what) is kept this long
+ * after its accept: SubmitJobs sent again with the same `batchKey` within it finds the first accept
+ * and starts nothing twice (like an idempotency key, API.md), and the API can settle an accept whose
+ * answer it lost. One small row per batch object, deleted with the object after it.
+ */
+export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
+/**
+ * Rows one statement of a deleted organization's reaper deletes (its notifications, and any other
+ * kind swept from D1), one statement per alarm step: a tenant with millions of rows never makes one
+ * long write on D1's single writer, which cancels a query after 30 seconds ("Maximum SQL query
+ * duration", https://developers.cloudflare.com/d1/platform/limits/) and serves every tenant.
+ */
+export const ORG_REAPER_DELETE_BATCH = 1000;
+
+/**
+ * ListWorkflowVersions answers at most this many versions per page (and a client reads them all,
+ * so the default is the most), and past a page's first version no more than LIST_VERSIONS_MAX_CHARS
+ * characters of definitions: each definition is up to MAX_DEFINITION_BYTES, and a workflow with
+ * hundreds of versions would otherwise build an answer of hundreds of MiB in an isolate of 128 MB
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), past D1's 50 MB result
+ * limit (https://developers.cloudflare.com/d1/platform/limits/). `nextPageToken` says more are left.
+ */
+export const MAX_LISTED_VERSIONS = 100;
+export const LIST_VERSIONS_MAX_CHARS = 8 * 1024 * 1024;
+
+/**
+ * What one organization may hold of things its List operations answer whole (API.md gives them no
+ * paging): past the bound, creating one more is a 409 and changes nothing. Each bound keeps its
+ * list well under D1's 50 MB result (https://developers.cloudflare.com/d1/platform/limits/) and an
+ * answer far below the isolate's 128 MB: workflows (about 150 bytes a row: 1.5 MB), unrevoked API
+ * tokens (at most about 1.3 KB with every permission: 1.3 MB), webhook triggers (each with an input
+ * transformer of at most MAX_TRIGGER_TRANSFORMER_BYTES: 8 MB), secrets (metadata of at most about
+ * 16 KB with 50 allowed hosts: 8 MB).
+ */
+export const MAX_WORKFLOWS_PER_ORGANIZATION = 10_000;
+export const MAX_API_TOKENS_PER_ORGANIZATION = 1_000;
+export const MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION = 500;
+export const MAX_SECRETS_PER_ORGANIZATION = 500;
+/**
+ * A webhook trigger's input transformer, as JSON: stored in the trigger's D1 row, read on every
+ * delivery and listed with the trigger. A mapping of a body's fields needs far less; past it, 413.
+ */
+export const MAX_TRIGGER_TRANSFORMER_BYTES = 16 * 1024;
+
+/**
+ * A job's error message (a step's, a child's, a job's) is at most this many characters, cut where it
+ * is made: a schema check lists its problems up to here and says how many more there were. An
+ * error travels in the control row, the history, the parent's child row and the child's report.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;
+
+/**
+ * Every answer of the API and every message between objects stays within about one value: the
+ * 1 MiB a SQLite value may hold here, plus a small envelope. A runChildJob step's results are not
+ * one value (1,000 children of 100 KB are 100 MB), so they are read a page of this many bytes at a
+ * time (GetExecutionDataValue), and an answer that would hold more leaves them out and says so.
+ * Protects the 128 MB of an isolate, which holds a value once as text and again as objects
+ * (https://developers.cloudflare.com/workers/platform/limits/#memory), and the 32 MiB a Workers
+ * RPC message may carry (https://developers.cloudflare.com/workers/runtime-apis/rpc/).
+ */
+export const MAX_ANSWER_BYTES = MAX_STORED_VALUE_BYTES;
+/**
+ * In GetWorkflowState, an execution-data value or a history payload over this many bytes is shown as
+ * a marker `{"canopyOmitted": {bytes, read}}` (read it whole, or page by page, at `read`), and so
+ * is every value once the execution data shown holds ANSWER_DATA_BYTES: a page of the state then
+ * stays near MAX_ANSWER_BYTES however many values the job holds.
+ */
+export const ANSWER_VALUE_SHARE_BYTES = 64 * 1024;
+export const ANSWER_DATA_BYTES = 512 * 1024;
+
+/**
+ * Children's reports a parent applies in one decision, at most this many and at most this many
+ * bytes of reports (at least one): a report holds a child's output (up to MAX_PAYLOAD_BYTES), so a
+ * batch of 1,000 reports of 100 KB would be 100 MB of text before it is even parsed, in one isolate
+ * of 128 MB.
+ */
+export const INBOX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Inputs of the children one pass of a parent's work starts, at most this many bytes (at least one
+ * child): each start carries its child's input (up to MAX_PAYLOAD_BYTES) over RPC, and 200 of them
+ * at 1 MiB would be 200 MiB held at once. The rest start in the next pass.
+ */
+export const CHILD_START_INPUT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A run that continues another receives what it inherits (execution data as stored, references and
+ * all; the child rows those references read; unused events) in batches of at most this many bytes
+ * (at least one row, itself at most MAX_STORED_VALUE_BYTES), before it takes its first step: a
+ * rollover never assembles a fan-out's results, and no message comes near the 32 MiB of an RPC.
+ */
+export const INHERIT_BATCH_BYTES = MAX_ANSWER_BYTES;
+/** Batches a continued run receives per pass of its work; more follow in the next alarm (bounds one invocation's wall time). */
+export const INHERIT_BATCHES_PER_PASS = 16;
+
+/**
+ * Children one runChildJob step may start. Each is a row in the parent, a work item, a Durable
+ * Object, an index row and a report; a forEach over a 1 MiB array of zeros would otherwise ask for
+ * half a million of them in one decision. Over it the step fails with CHILD_LIMIT, starting none.
+ */
+export const MAX_CHILDREN_PER_STEP = 10_000;
+/**
+ * Bytes of input one runChildJob step gives its children in all: each listed child gets the whole
+ * step input (up to MAX_PAYLOAD_BYTES), kept in the parent until the child holds it, and 13,000
+ * listed children fit a 1 MiB definition: 13 GB, over the 10 GB a Durable Object may hold
+ * (https://developers.cloudflare.com/durable-objects/platform/limits/). Over it: CHILD_LIMIT.
+ */
+export const MAX_CHILD_INPUT_BYTES_PER_STEP = 100 * 1024 * 1024;
+
+/**
+ * A step's `retries`: each try is a history item, and a run rolls over only between steps, so a
+ * step may not outgrow the history bound (10,000) by itself, as with MAX_POLLS_PER_STEP. A version
+ * asking for more is refused (400); one registered before is held to it when it runs.
+ */
+export const MAX_STEP_RETRIES = 1_000;
+
+/**
+ * A run whose history holds this many bytes rolls over at its next step, as at the history item
+ * bound: 10,000 items of a 1 MiB input and a 1 MiB output would be 20 GB, over the 10 GB a Durable
+ * Object may hold (https://developers.cloudflare.com/durable-objects/platform/limits/). One step's
+ * own items (1,000 retries and 1,000 polls of 2 MiB) stay well within the rest.
+ */
+export const MAX_RUN_HISTORY_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Events a job keeps unused (sent before a wait asks for them, or never asked for): each is a row of
+ * up to MAX_PAYLOAD_BYTES and a history item, and a run that waits in one step never rolls over.
+ * Past either bound SendJobEvent answers 409 and stores nothing, until waits use some.
+ */
+export const MAX_UNUSED_EVENTS = 10_000;
+export const MAX_UNUSED_EVENT_BYTES = 100 * 1024 * 1024;

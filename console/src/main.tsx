@@ -1,7 +1,7 @@
 /** The Canopy console: a single-page app under /console, every page a deep link. */
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { BrowserRouter, Navigate, Route, Routes } from "react-router";
+import { BrowserRouter, Link, Navigate, Route, Routes } from "react-router";
 import { Layout, OrgLayout } from "./routes/Layout";
 import { Organizations } from "./routes/Organizations";
 import { Jobs } from "./routes/Jobs";
@@ -9,6 +9,9 @@ import { Job } from "./routes/Job";
 import { Workflows } from "./routes/Workflows";
 import { Workflow } from "./routes/Workflow";
 import { Triggers } from "./routes/Triggers";
+import { AuditLog } from "./routes/AuditLog";
+import { Schedules } from "./routes/Schedules";
+import { useTitle } from "./api/hooks";
 import "./styles.css";
 
 function App() {
@@ -25,6 +28,8 @@ function App() {
             <Route path="workflows" element={<Workflows />} />
             <Route path="workflows/:workflowId" element={<Workflow />} />
             <Route path="triggers" element={<Triggers />} />
+            <Route path="audit-log" element={<AuditLog />} />
+            <Route path="schedules" element={<Schedules />} />
           </Route>
           <Route path="*" element={<NotFound />} />
         </Route>
@@ -34,10 +39,14 @@ function App() {
 }
 
 function NotFound() {
+  useTitle("Not found");
   return (
     <section>
       <h1>Not found</h1>
       <p className="state empty">The console has no page at this address.</p>
+      <p>
+        <Link to="/">Back to the start</Link>
+      </p>
     </section>
   );
 }

@@ -3,7 +3,6 @@
  * OpenAPI document generated from the same zod schemas that validate requests.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -12,11 +11,16 @@ import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../limits";
 import { authenticate, authorize } from "./auth";
 import { registerConsoleRoutes } from "./console";
+import { registerDocsPage } from "./docs-page";
+import { noSniff } from "./security-headers";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
+import { registerAdminRoutes } from "./routes/admin";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
+import { registerAuditLogRoutes } from "./routes/audit-log";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
+import { registerTimeTravelRoutes } from "./routes/time-travel";
 import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
@@ -81,6 +85,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     errorResponse(c, new UnknownOperationError(`No operation answers ${c.req.method} ${c.req.path}.`).toInfo()),
   );
 
+  app.use("*", noSniff);
   // The size check comes before anything reads the body: 413 without parsing.
   app.use(
     "*",
@@ -94,18 +99,23 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
+  app.use("/admin/*", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations", authenticate, authorize, jsonBodyGuard);
   app.use("/organizations/*", authenticate, authorize, jsonBodyGuard);
+  registerAdminRoutes(app);
+  app.use("/users/*", authenticate, authorize);
   registerOrganizationRoutes(app);
   registerApiTokenRoutes(app);
   registerWorkflowRoutes(app);
   registerJobRoutes(app);
+  registerTimeTravelRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
   registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
   registerMetricRoutes(app);
   registerNotificationRoutes(app);
+  registerAuditLogRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 
@@ -118,7 +128,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       description: "A durable workflow engine on Cloudflare Workers, wire-compatible with JustWorkflowIt's REST API.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerDocsPage(app);
   registerConsoleRoutes(app);
   return app;
 }

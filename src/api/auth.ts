@@ -133,3 +133,30 @@ export function requireWithinBounds(caller: Caller, wanted: { permissions?: read
     throw new AuthorizationError(`A token cannot give a token a later expiry than its own (${caller.expiresAt}).`);
   }
 }
+
+/**
+ * Throws 403 unless the token a change would leave (`result`: its whole permissions and expiry
+ * after the change, not only the fields the request names) stays within the caller's bounds: every
+ * permission it would hold is one the caller has, and it expires no later than the caller does. A
+ * request that names only some fields is judged by what the token keeps of the rest: an hour-long
+ * token may not hand its permissions to an everlasting one, nor extend the life of a token that
+ * holds permissions it lacks.
+ */
+export function requireTokenWithinBounds(caller: Caller, result: { permissions: readonly string[] | null; expiresAt: string | null }): void {
+  if (caller.kind === "admin") return;
+  const held = permissionsOf(caller);
+  const lacking = [...grantedBy(result.permissions)].filter((p) => !held.has(p) && !(FOREIGN_PERMISSIONS as readonly string[]).includes(p));
+  if (lacking.length > 0) {
+    throw new AuthorizationError(
+      `The token would hold permissions this token lacks: ${lacking.map((p) => `"${p}"`).join(", ")}. A token can change only a token it could have created.`,
+      lacking.map((p) => `missing permission: ${p}`),
+    );
+  }
+  if (caller.expiresAt === null) return;
+  if (result.expiresAt === null) {
+    throw new AuthorizationError(`The token would never expire, and this token expires at ${caller.expiresAt}: give it an expiresAt no later than that.`);
+  }
+  if (Date.parse(result.expiresAt) > Date.parse(caller.expiresAt)) {
+    throw new AuthorizationError(`A token cannot give a token a later expiry than its own (${caller.expiresAt}).`);
+  }
+}

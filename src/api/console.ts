@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import { NotFoundError } from "../errors";
 import type { App, AppEnv } from "./context";
+import { withSecurityHeaders } from "./security-headers";
 
 /** The app's entry page, from the assets (`/console/` is its index.html). */
 async function indexPage(c: Context<AppEnv>): Promise<Response> {
@@ -17,7 +18,8 @@ async function indexPage(c: Context<AppEnv>): Promise<Response> {
   // The page names its hashed scripts, so it must never be cached across a rebuild.
   const headers = new Headers(res.headers);
   headers.set("cache-control", "no-cache");
-  return new Response(res.body, { status: 200, headers });
+  // The same headers as the console's static files (dist/_headers): a deep link is the same page.
+  return withSecurityHeaders(new Response(res.body, { status: 200, headers }));
 }
 
 /** Registers /console and every page path under it. */

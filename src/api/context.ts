@@ -24,3 +24,8 @@ export type App = OpenAPIHono<AppEnv>;
 export function callerName(caller: Caller): string {
   return caller.kind === "admin" ? "admin" : `token:${caller.name}`;
 }
+
+/** Who submits a job, as its identity keeps it: the caller's name, and its token's id. */
+export function submitterOf(caller: Caller): { submittedByUser: string; apiAuthTokenId?: string } {
+  return { submittedByUser: callerName(caller), ...(caller.kind === "token" ? { apiAuthTokenId: caller.apiAuthTokenId } : {}) };
+}

@@ -93,6 +93,10 @@ export type RouteRequirement = Permission | "admin" | "authenticated";
  * moment they exist.
  */
 export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
+  // The operator's: a SECRETS_KEY rotation (src/api/routes/admin.ts).
+  "GET /admin/secrets-key": "admin",
+  "POST /admin/reseal-secrets": "admin",
+
   // Organizations
   "POST /organizations": "admin",
   "GET /organizations": "organization:read",
@@ -100,7 +104,11 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "PATCH /organizations/{organizationId}": "organization:update",
   "DELETE /organizations/{organizationId}": "organization:delete",
   "GET /organizations/{organizationId}/users/me/permissions": "authenticated",
+  // Extension: who the token is (the console's sign-in finds a token's organization with it).
+  "GET /users/me": "authenticated",
   "GET /organizations/{organizationId}/egress-policy": "organization:read",
+  // Who did what in the organization (src/audit/): reading the organization.
+  "GET /organizations/{organizationId}/audit-log": "organization:read",
   "PUT /organizations/{organizationId}/egress-policy": "organization:update",
 
   // API tokens
@@ -132,6 +140,13 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "POST /organizations/{organizationId}/jobs/{jobId}/events": "job:event:send",
   "GET /organizations/{organizationId}/jobs/{jobId}/state": "job:read",
   "GET /organizations/{organizationId}/jobs/{jobId}/state/metadata": "job:read",
+  // Time travel. A rerun starts a new job: submitting. Pausing changes a job, as resuming does.
+  "POST /organizations/{organizationId}/jobs/{jobId}/rerun": "job:submit",
+  "POST /organizations/{organizationId}/jobs/rerun": "job:submit",
+  "POST /organizations/{organizationId}/jobs/{jobId}/pause": "job:update",
+  "POST /organizations/{organizationId}/jobs/{jobId}/unpause": "job:update",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/data/{key}": "job:read",
+  "GET /organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}": "job:read",
 
   // Organization secrets. `{secretId}` is the secret's id or its key.
   "POST /organizations/{organizationId}/secrets": "secret:create",

@@ -5,9 +5,9 @@
  */
 import type { z } from "zod";
 import { jsonNestsDeeperThan } from "../json-depth";
-import { MAX_JSON_DEPTH } from "../limits";
+import { MAX_CALL_TIMEOUT_MS, MAX_JSON_DEPTH } from "../limits";
 import { checkDataFlow } from "./check-data-flow";
-import { EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, isExecutorType } from "./executor-configs";
+import { CALL_EXECUTOR_TYPES, EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, POLLING_ADVICE, isExecutorType } from "./executor-configs";
 import { analyzeTransition, collectVars, unknownOperations } from "./json-logic";
 import { compileDefinitions, schemaForRef } from "./json-schema";
 import { StepDefinitionSchema, WorkflowDefinitionSchema, type StepDefinition, type WorkflowDefinition } from "./schema";
@@ -92,6 +92,7 @@ function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: 
     return errors;
   }
   errors.push(...checkSecretBindings(step));
+  errors.push(...checkCallTimeout(step));
   if (details.type === "/canopy/continueAsNew") {
     const next = details.config?.nextStep;
     if (typeof next === "string" && !names.has(next)) errors.push(`${at}: config.nextStep names unknown step "${next}"`);
@@ -103,6 +104,21 @@ function checkStep(step: StepDefinition, definition: WorkflowDefinition, names: 
     }
   }
   return errors;
+}
+
+/**
+ * A step that calls out without polling makes one call per attempt, and its `timeoutSeconds` is
+ * that call's time limit, so it is bounded like `timeoutMs`. A step that polls (it names a
+ * `pollIntervalSeconds`) keeps its meaning: the whole polling, of calls each bounded on their own.
+ */
+function checkCallTimeout(step: StepDefinition): string[] {
+  if (!CALL_EXECUTOR_TYPES.includes(step.integrationDetails.type) || step.timeoutSeconds === undefined) return [];
+  const polls = step.pollIntervalSeconds !== undefined || step.integrationDetails.config?.pollIntervalSeconds !== undefined;
+  const max = MAX_CALL_TIMEOUT_MS / 1000;
+  if (polls || step.timeoutSeconds <= max) return [];
+  return [
+    `step "${step.name}": timeoutSeconds: is at most ${max} for a step that calls out without polling: its one call must end within the alarm invocation that sends it. ${POLLING_ADVICE}`,
+  ];
 }
 
 function duplicateNames(definition: WorkflowDefinition): string[] {

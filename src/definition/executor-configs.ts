@@ -4,7 +4,11 @@
  * fields (their hosted service may add some); Canopy's types are strict, to catch typos.
  */
 import { z } from "zod";
+import { MAX_CALL_TIMEOUT_MS } from "../limits";
 import { PollIntervalSchema } from "./schema";
+
+/** Executor types whose steps call out over the network, one call per attempt or poll. */
+export const CALL_EXECUTOR_TYPES: readonly string[] = ["/justworkflowit/aws/lambda", "/justworkflowit/gcp/cloudfunction", "/canopy/http"];
 
 /** Every executor type Canopy runs. */
 export const EXECUTOR_TYPES = [
@@ -29,7 +33,17 @@ export function isExecutorType(type: string): type is ExecutorType {
 /** Version tags, as SetWorkflowVersionTag accepts them (API.md). */
 const Tag = z.string().regex(/^\$[A-Z_]+$/, { error: 'a tag looks like "$LIVE"' });
 const NonEmpty = z.string().min(1);
-const Milliseconds = z.number().int().positive();
+/** What to do instead of a call longer than an alarm invocation allows: poll. */
+export const POLLING_ADVICE =
+  'For longer work, have the call start it and answer {"status": "successful_but_incomplete"}: the step then polls (pollIntervalSeconds), and its timeoutSeconds bounds the whole polling.';
+/** One call's time limit: at most MAX_CALL_TIMEOUT_MS, since a call must end within its alarm invocation. */
+const CallTimeoutMs = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_CALL_TIMEOUT_MS, {
+    error: `is at most ${MAX_CALL_TIMEOUT_MS} (${MAX_CALL_TIMEOUT_MS / 60_000} minutes): one call must end within the alarm invocation that sends it. ${POLLING_ADVICE}`,
+  });
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
 export const NoopConfigSchema = z.strictObject({}).optional();
@@ -79,7 +93,7 @@ export const AwsLambdaConfigSchema = z.looseObject({
   accountId: z.string().regex(/^\d{12}$/, { error: "an AWS account id is 12 digits" }),
   functionName: NonEmpty,
   qualifier: NonEmpty.optional(),
-  timeoutMs: Milliseconds.optional(),
+  timeoutMs: CallTimeoutMs.optional(),
   endpoint: HttpUrl.optional(),
   pollIntervalSeconds: PollIntervalSchema.optional(),
 });
@@ -88,7 +102,7 @@ export const GcpCloudFunctionConfigSchema = z.looseObject({
   region: NonEmpty,
   projectId: NonEmpty,
   functionName: NonEmpty,
-  timeoutMs: Milliseconds.optional(),
+  timeoutMs: CallTimeoutMs.optional(),
   endpoint: HttpUrl.optional(),
   tokenEndpoint: HttpUrl.optional(),
   pollIntervalSeconds: PollIntervalSchema.optional(),
@@ -99,7 +113,7 @@ export const HttpConfigSchema = z.strictObject({
   method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).optional(),
   // A header value is literal, or names a secret so credentials never sit in the definition.
   headers: z.record(z.string(), z.union([z.string(), z.strictObject({ secret: NonEmpty })])).optional(),
-  timeoutMs: Milliseconds.optional(),
+  timeoutMs: CallTimeoutMs.optional(),
   pollIntervalSeconds: PollIntervalSchema.optional(),
 });
 

@@ -126,6 +126,28 @@ function formatErrors(errors: ReadonlyArray<{ keyword: string; instanceLocation:
   return [...new Set(chosen.map((e) => `${e.instanceLocation.replace(/^#/, "") || "/"}: ${e.error}`))];
 }
 
+/** Keywords that describe a schema without constraining the value. */
+const ANNOTATIONS = new Set(["title", "description", "$comment", "default", "examples", "deprecated", "readOnly", "writeOnly", "$schema", "$id", "$anchor", "definitions", "$defs"]);
+
+/**
+ * Whether the schema a `$ref` names accepts every value (`true`, `{}`, only annotations, or a `$ref`
+ * to such a schema): then a value need not be read to be checked, which is what lets a fan-out's
+ * results pass from step to step by reference, however large.
+ */
+export function acceptsEveryValue(definitions: Definitions, ref: string): boolean {
+  let schema = schemaForRef(definitions, ref);
+  for (let hops = 0; hops < 10; hops++) {
+    if (schema === true) return true;
+    if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return false;
+    const keys = Object.keys(schema).filter((k) => !ANNOTATIONS.has(k));
+    if (keys.length === 0) return true;
+    const next = (schema as { $ref?: unknown }).$ref;
+    if (keys.length !== 1 || typeof next !== "string") return false;
+    schema = schemaForRef(definitions, next);
+  }
+  return false;
+}
+
 /** Validates a value against the schema a `$ref` names; returns the errors, empty when valid. */
 export function validateValue(definitions: Definitions, ref: string, value: unknown): string[] {
   if (value === undefined) return ["/: no value (undefined)"];

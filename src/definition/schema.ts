@@ -4,6 +4,7 @@
  * JustWorkflowIt definitions may carry them. Cross-field rules live in check.ts.
  */
 import { z } from "zod";
+import { MAX_STEP_RETRIES } from "../limits";
 import { InputTransformerSchema } from "./transformer-syntax";
 
 /** `{"$ref": "#/definitions/<name>"}`. */
@@ -42,7 +43,8 @@ export const IntegrationDetailsSchema = z.looseObject({
 
 export const StepDefinitionSchema = z.looseObject({
   name: z.string().min(1),
-  retries: z.number().int().min(0).optional(),
+  // Each try is a history item, and a run rolls over only between steps (limits.ts).
+  retries: z.number().int().min(0).max(MAX_STEP_RETRIES).optional(),
   retryPolicy: RetryPolicySchema.optional(),
   timeoutSeconds: z.number().positive().optional(),
   /** Canopy's: seconds between polls when the executor answers `successful_but_incomplete` (else the config's, else 5). */

@@ -91,7 +91,7 @@ export function completeChildrenIfDone(d: Decider, at: number, complete: Complet
 export function createChildren(d: Decider, slots: NewChild[], wait: Omit<ChildrenWait, "type" | "active" | "ended" | "succeeded">): ChildrenWait {
   const s = d.state;
   const cur = s.current!;
-  const resumed = s.resumeChildren?.stepName === cur.name ? d.view.children(cur.name, s.resumeChildren.attempt) : [];
+  const resumed = s.resumeChildren?.stepName === cur.name ? d.view.childStubs(cur.name, s.resumeChildren.attempt) : [];
   s.resumeChildren = undefined;
   const reuse = resumed.length === slots.length ? resumed : [];
   for (const r of resumed) if (!reuse.includes(r)) d.view.updateChild({ ...r, superseded: true });

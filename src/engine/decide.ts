@@ -9,23 +9,38 @@ import { evaluateLogic } from "../definition/json-logic";
 import type { StepDefinition } from "../definition/schema";
 import { executorFor } from "../executors/registry";
 import { isTerminal, totalUnits } from "./status";
-import { backoffMs, pollIntervalMs } from "./backoff";
+import { backoffMs, pollIntervalMs, retriesAllowed } from "./backoff";
 import { cancelStepChildren, completeChildrenIfDone, createChildren, recordChildReport, startWaitingChildren } from "./children";
 import { getOwn, setOwn } from "./own-keys";
-import { materialize } from "./overlay";
 import { Decider } from "./decider";
-import { exceedsBytes, measurePayload, payloadTooLarge } from "./payload";
+import { recordAttempt, recordCancelled, type Produced, type Shared } from "./attempt-history";
+import { boundedPayload, measurePayload, TooLargeToRead } from "./payload";
+import { boundedError, boundedText, problemsMessage } from "./error-message";
 import { computeStepInput, validateStepValue } from "./step-data";
 import { leaseGranted, leaseQueued, needsLeases, openAdmission, releaseLeases } from "./admission";
-import type { ChildrenRef, Continuation, Decision, EngineContext, EngineEvent, HistoryDraft, JobError, JobState, JobView } from "./types";
-import { MAX_PAYLOAD_BYTES, MAX_POLLS_PER_STEP } from "../limits";
+import { endPause, isPaused, parentPauseChanged, pauseJob, unpauseJob } from "./pause";
+import type { CallFacts, Continuation, Decision, EngineContext, EngineEvent, JobError, JobState, JobView } from "./types";
+import { MAX_ERROR_MESSAGE_CHARS, MAX_POLLS_PER_STEP, MAX_RUN_HISTORY_BYTES } from "../limits";
 
 /** Applies one event to a job run. The control row is small, so copying it is cheap. */
 export function decide(ctx: EngineContext, state: JobState, view: JobView, event: EngineEvent): Decision {
   const d = new Decider(ctx, structuredClone(state), view);
   d.state.inlineSteps = 0;
   handle(d, event);
+  indexNewStep(d, state, event.at);
   return { state: d.state, changes: d.view.changes, commands: d.commands, history: d.history };
+}
+
+/**
+ * The job list shows the step a running top-level job is at: a decision that leaves it at another
+ * step than before has the index learn it (one coalesced write per alarm, not one per step). A
+ * child's row is its parent's to write, at its status changes only: a fan-out stays a few batches.
+ */
+function indexNewStep(d: Decider, before: JobState, at: number): void {
+  const s = d.state;
+  if (s.identity.parentJobId || s.status !== "RUNNING" || !s.current || s.continuedAs) return;
+  if (s.current.name === before.current?.name || d.commands.some((c) => c.type === "indexStatus")) return;
+  d.statusChanged(at);
 }
 
 function handle(d: Decider, event: EngineEvent): void {
@@ -58,9 +73,9 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status !== "RUNNING" || !cur || cur.name !== event.stepName || cur.attempt !== event.attempt || cur.wait?.type !== "call") {
         return; // a late or duplicate result of an attempt that is over
       }
-      if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at);
-      else if (event.type === "stepIncomplete") pollLater(d, event.output, event.at);
-      else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs);
+      if (event.type === "stepCompleted") completeAttempt(d, event.output, event.at, undefined, event.call);
+      else if (event.type === "stepIncomplete") pollLater(d, event.output, event.at, event.call);
+      else failAttempt(d, event.error, event.retryable, event.at, event.retryAfterMs, event.call);
       return;
     }
     case "timerFired":
@@ -80,14 +95,16 @@ function handle(d: Decider, event: EngineEvent): void {
         warnings: [],
         eventId: event.eventId,
       });
-      if (s.status === "RUNNING") tryCompleteEventWait(d, event.at);
+      // A paused job keeps the event; its wait completes at unpause.
+      if (s.status === "RUNNING" && !isPaused(s)) tryCompleteEventWait(d, event.at);
       return;
     }
     case "childReports": {
       d.view.prefetchChildren(event.reports.map((r) => r.childJobId));
       let ended = false;
       for (const report of event.reports) ended = recordChildReport(d, report) || ended;
-      if (ended && s.status === "RUNNING") {
+      // A paused job records its children's ends; it starts more, or completes the step, at unpause.
+      if (ended && s.status === "RUNNING" && !isPaused(s)) {
         startWaitingChildren(d);
         completeChildrenIfDone(d, event.at, completeAttempt, failAttempt);
       }
@@ -101,7 +118,34 @@ function handle(d: Decider, event: EngineEvent): void {
       if (s.status === "RUNNING" && s.current) return failAttempt(d, event.error, false, event.at);
       if (!isTerminal(s.status)) return failJob(d, event.error, event.at);
       return;
+    case "pause":
+      return pauseJob(d, event.at, wake);
+    case "unpause":
+      return unpauseJob(d, event.at, wake);
+    case "parentPause":
+      return parentPauseChanged(d, event, wake);
+    default:
+      event satisfies never;
   }
+}
+
+/**
+ * At unpause: acts on what fell due while the job was paused. An event wait whose events all
+ * arrived, or a fan-out whose children all ended, completes first (they came before any deadline
+ * that passed meanwhile); then the step's timers (a retry, a poll, a delay, a deadline).
+ */
+function wake(d: Decider, at: number): void {
+  const s = d.state;
+  const before = s.current;
+  if (s.status !== "RUNNING" || !before) return;
+  if (before.wait?.type === "unpause") return beginAttempt(d, at);
+  if (before.wait?.type === "events") tryCompleteEventWait(d, at);
+  else if (before.wait?.type === "children") {
+    startWaitingChildren(d);
+    completeChildrenIfDone(d, at, completeAttempt, failAttempt);
+  }
+  // Only the same step's timers: a step that began just now has none due.
+  if (s.current === before) timerFired(d, at);
 }
 
 /** A PENDING job starts running: at `stepName`, the step it resumes at, or the first. */
@@ -111,28 +155,43 @@ function run(d: Decider, at: number, stepName?: string): void {
   s.startedAt ??= at;
   d.statusChanged(at);
   d.log("job.started", { workflowName: s.identity.workflowName, runNumber: s.identity.runNumber });
+  const resuming = stepName === undefined && s.resumeStepName !== undefined;
   const first = stepName ?? s.resumeStepName ?? d.ctx.definition.steps[0]!.name;
   s.resumeStepName = undefined;
-  beginStep(d, first, at);
+  beginStep(d, first, at, resuming);
 }
 
-/** Starts a step: the first attempt, after a transition or a resume. */
-export function beginStep(d: Decider, name: string, at: number, triesUsed = 0): void {
+/** Starts a step: the first attempt, after a transition, or again after a resume (the same iteration). */
+export function beginStep(d: Decider, name: string, at: number, resumed = false): void {
   const s = d.state;
   const stepDef = d.step(name);
   if (!stepDef) return failJob(d, { code: "TransitionError", message: `No step named "${name}".` }, at, name);
   const attempt = nextAttemptNumber(s, name);
-  s.current = { name, attempt, triesUsed, attemptStartedAt: at };
-  // A long chain of pure steps yields to commit, and so does a run whose history (with the child
-  // rows it no longer needs) is full.
-  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold) {
+  s.current = { name, attempt, triesUsed: 0, attemptStartedAt: at, iteration: nextIteration(s, name, resumed) };
+  // A run whose history (with the child rows it no longer needs) is full, by items or by bytes, continues as new here.
+  if (s.historyCount + s.retiredChildRows >= d.ctx.rolloverThreshold || (s.historyBytes ?? 0) >= MAX_RUN_HISTORY_BYTES) {
     return continueAsNew(d, at, { nextStep: name, carry: "all", reason: "historyLimit", version: "same" });
   }
+  // A paused job begins the step at unpause.
+  if (isPaused(s)) {
+    s.current.wait = { type: "unpause" };
+    return;
+  }
+  // A long chain of pure steps yields to commit: it goes on from the alarm.
   if (s.inlineSteps >= d.ctx.maxInlineSteps) {
     s.current.wait = { type: "retry", at };
     return;
   }
   beginAttempt(d, at);
+}
+
+/** The iteration a step begins: the next one, or the one a resumed step stopped in. */
+function nextIteration(s: JobState, name: string, resumed: boolean): number {
+  s.iterations ??= {};
+  const last = getOwn(s.iterations, name) ?? 0;
+  const n = resumed ? Math.max(last, 1) : last + 1;
+  setOwn(s.iterations, name, n);
+  return n;
 }
 
 /** Each execution of a step name gets a fresh attempt number, so derived ids never repeat. */
@@ -157,10 +216,6 @@ function storeValue(d: Decider, key: string, value: unknown, json?: string): voi
   d.view.setValue(key, value, json);
 }
 
-/** Where a step's output comes from: a value, a copy of another key (a reference stays one), or its children. */
-type Shared = { copyOf: string } | { ref: ChildrenRef };
-type Produced = { value: unknown; json?: string } | Shared;
-
 function storeProduced(d: Decider, key: string, produced: Produced): void {
   retireReplaced(d, key);
   if ("ref" in produced) d.view.setRef(key, produced.ref);
@@ -177,7 +232,6 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  const executor = executorFor(stepDef.integrationDetails.type);
   s.inlineSteps += 1;
   s.ownUnits += 1;
   cur.attemptStartedAt = at;
@@ -188,6 +242,20 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     cur.deadline = stepDef.timeoutSeconds !== undefined ? at + stepDef.timeoutSeconds * 1000 : undefined;
   }
 
+  try {
+    startAttempt(d, stepDef, at);
+  } catch (e) {
+    // A value the attempt had to read (a fan-out's results) is over the payload limit: fail, having read no more of it.
+    if (!(e instanceof TooLargeToRead) || d.state.current !== cur) throw e;
+    failAttempt(d, e.error, false, at);
+  }
+}
+
+/** Computes, checks and stores the current attempt's input, then starts the step's executor. */
+function startAttempt(d: Decider, stepDef: StepDefinition, at: number): void {
+  const s = d.state;
+  const cur = s.current!;
+  const executor = executorFor(stepDef.integrationDetails.type);
   const input = computeStepInput(d.view, s, stepDef, at);
   if (!input.ok) return failAttempt(d, input.error, false, at);
   const inputKey = `${cur.name}Input`;
@@ -200,10 +268,11 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
     storeValue(d, inputKey, input.value, measured.json);
   }
   cur.hasInput = true;
-  const inputValue = d.view.value(inputKey);
+  // Read only if something needs it: a permissive schema and a pass-through executor never assemble a reference.
+  const inputValue = () => d.view.value(inputKey);
   const inputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.inputDefinition, inputValue);
   if (inputErrors.length > 0) {
-    return failAttempt(d, { code: "InputValidationError", message: `Step input violates its schema: ${inputErrors.join("; ")}` }, false, at);
+    return failAttempt(d, { code: "InputValidationError", message: problemsMessage("Step input violates its schema: ", inputErrors) }, false, at);
   }
   if (!executor) {
     return failAttempt(d, { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, false, at);
@@ -211,7 +280,9 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   const started = executor.start({
     stepName: cur.name,
     config: stepDef.integrationDetails.config ?? {},
-    input: inputValue,
+    get input() {
+      return inputValue();
+    },
     state: s,
     data: d.view.executionData(),
     attempt: cur.attempt,
@@ -219,8 +290,10 @@ function beginAttempt(d: Decider, at: number, poll = false): void {
   });
   switch (started.kind) {
     case "complete":
-      // An output that is the input itself (noop) is stored once, shared with the input.
-      return completeAttempt(d, started.output, at, started.output === inputValue && inputValue !== undefined ? { copyOf: inputKey } : undefined);
+      return completeAttempt(d, started.output, at);
+    case "passThrough":
+      // The output is the input, stored once (a reference stays a reference).
+      return completeAttempt(d, undefined, at, { copyOf: inputKey });
     case "fail":
       return failAttempt(d, started.error, started.retryable, at);
     case "call":
@@ -273,6 +346,8 @@ function continueAsNew(
     reason: next.reason,
     version: next.version,
     ...(s.admission ? { admission: s.admission } : {}),
+    ...(s.pause ? { pause: s.pause } : {}),
+    attemptCounters: { ...s.attemptCounters },
   };
   s.current = undefined;
   s.continuedAs = continuation;
@@ -281,31 +356,12 @@ function continueAsNew(
   d.log("job.continuedAsNew", { fromRun: s.identity.runNumber, toRun: continuation.toRun, nextStep: next.nextStep, reason: next.reason });
 }
 
-/** Appends the history item of the current attempt. */
-function recordAttempt(d: Decider, status: HistoryDraft["output"]["status"], produced: Produced | undefined, at: number, errors: string[] = []): void {
-  const cur = d.state.current!;
-  const input = cur.hasInput ? d.view.data(`${cur.name}Input`) : undefined;
-  const stored = produced && "copyOf" in produced ? d.view.data(produced.copyOf) : produced;
-  d.addHistory({
-    stepName: cur.name,
-    stepExecutorType: d.step(cur.name)!.integrationDetails.type,
-    historySource: "engine",
-    ...(input && "ref" in input ? { input: null, inputRef: input.ref } : { input: input?.value ?? null }),
-    output: !stored ? { status } : "ref" in stored ? { status, payloadRef: stored.ref } : stored.value === undefined ? { status } : { status, payload: stored.value },
-    startTimestamp: new Date(cur.attemptStartedAt).toISOString(),
-    endTimestamp: new Date(at).toISOString(),
-    errors,
-    warnings: [],
-    attempt: cur.attempt,
-  });
-}
-
 /**
  * The current attempt produced `output`: check it, record it, and take the transition. `shared`
  * says the output is an entry the store already holds: a runChildJob step's children (assembled
  * when read), or the step's input passed through unchanged (noop, delay). It is not copied.
  */
-export function completeAttempt(d: Decider, output: unknown, at: number, shared?: Shared): void {
+export function completeAttempt(d: Decider, output: unknown, at: number, shared?: Shared, call?: CallFacts): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
@@ -318,15 +374,32 @@ export function completeAttempt(d: Decider, output: unknown, at: number, shared?
     produced = { value: output, ...(measured.json !== undefined ? { json: measured.json } : {}) };
   }
   if (stepDef.integrationDetails.outputDefinition) {
-    const value = !shared ? output : "ref" in shared ? materialize(d.view, shared) : d.view.value(shared.copyOf);
-    const outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    // Read only if the schema needs it, and once (a failed check shows it in the history too).
+    let read: { value: unknown } | undefined;
+    const value = () =>
+      (read ??= {
+        value: !shared ? output : "ref" in shared ? d.view.assembled(shared.ref, `The output of step "${cur.name}" (its children's results)`) : d.view.value(shared.copyOf),
+      }).value;
+    let outputErrors: string[];
+    try {
+      outputErrors = validateStepValue(d.ctx.definition, stepDef.integrationDetails.outputDefinition, value);
+    } catch (e) {
+      // A schema that must read results over the payload limit to check them cannot pass them.
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failAttempt(d, e.error, false, at);
+    }
     if (outputErrors.length > 0) {
-      return failAttempt(d, { code: "OutputValidationError", message: `Step output violates its schema: ${outputErrors.join("; ")}` }, false, at);
+      // The history keeps the value that broke the schema (a call's with its secrets replaced), bounded:
+      // it is what a user needs to see. A pass-through step's is its input; a fan-out's, its children's
+      // results (read within the payload limit by the check above).
+      const shown = boundedPayload(call?.redactedOutput !== undefined ? call.redactedOutput : value());
+      const facts: CallFacts = { ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}), response: shown };
+      return failAttempt(d, { code: "OutputValidationError", message: problemsMessage("Step output violates its schema: ", outputErrors) }, false, at, undefined, facts);
     }
   }
   const outputKey = `${cur.name}Output`;
   storeProduced(d, outputKey, produced);
-  recordAttempt(d, "success", { copyOf: outputKey }, at);
+  recordAttempt(d, "success", { copyOf: outputKey }, at, call?.statusCode !== undefined ? { statusCode: call.statusCode } : {});
   s.previousStepName = cur.name;
   s.current = undefined;
 
@@ -344,9 +417,11 @@ function succeedJob(d: Decider, outputKey: string, at: number): void {
   const s = d.state;
   const stored = d.view.data(outputKey);
   if (s.identity.parentJobId && stored && "ref" in stored) {
-    const json = JSON.stringify(d.view.value(outputKey));
-    if (exceedsBytes(json, MAX_PAYLOAD_BYTES)) {
-      return failJob(d, payloadTooLarge("The job's output (its last step's child results)", json), at, s.previousStepName);
+    try {
+      d.view.assembled(stored.ref, "The job's output (its last step's child results)");
+    } catch (e) {
+      if (!(e instanceof TooLargeToRead)) throw e;
+      return failJob(d, e.error, at, s.previousStepName);
     }
   }
   s.outputKey = outputKey;
@@ -361,11 +436,12 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
   try {
     result = evaluateLogic(t, d.view.executionData(), { previousStepName: d.state.previousStepName });
   } catch (e) {
+    if (e instanceof TooLargeToRead) return { ok: false, error: e.error };
     return { ok: false, error: { code: "TransitionError", message: `The transition failed: ${(e as Error).message}` } };
   }
   if (result === null || result === undefined) return { ok: true, step: null };
   if (typeof result === "string" && d.step(result)) return { ok: true, step: result };
-  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${JSON.stringify(result)}, not a step name or null.` } };
+  return { ok: false, error: { code: "TransitionError", message: `The transition yielded ${boundedText(String(JSON.stringify(result)), MAX_ERROR_MESSAGE_CHARS - 64)}, not a step name or null.` } };
 }
 
 /**
@@ -376,7 +452,7 @@ function transition(d: Decider, stepDef: StepDefinition): { ok: true; step: stri
  * schema: only a final result is. Polls are bounded by the step's `timeoutSeconds` (a TIMEOUT, which
  * `retries` may retry from scratch) and by MAX_POLLS_PER_STEP.
  */
-function pollLater(d: Decider, output: unknown, at: number): void {
+function pollLater(d: Decider, output: unknown, at: number, call?: CallFacts): void {
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
@@ -384,7 +460,7 @@ function pollLater(d: Decider, output: unknown, at: number): void {
   if (!measured.ok) return failAttempt(d, measured.error, false, at);
   const outputKey = `${cur.name}Output`;
   storeValue(d, outputKey, output, measured.json);
-  recordAttempt(d, "successful_but_incomplete", { copyOf: outputKey }, at);
+  recordAttempt(d, "successful_but_incomplete", { copyOf: outputKey }, at, call?.statusCode !== undefined ? { statusCode: call.statusCode } : {});
   const polls = (cur.polls ?? 0) + 1;
   if (polls >= MAX_POLLS_PER_STEP) {
     d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: "POLL_LIMIT" });
@@ -397,6 +473,7 @@ function pollLater(d: Decider, output: unknown, at: number): void {
     triesUsed: cur.triesUsed,
     attemptStartedAt: at,
     polls,
+    ...(cur.iteration !== undefined ? { iteration: cur.iteration } : {}),
     ...(cur.deadline !== undefined ? { deadline: cur.deadline } : {}),
     wait: { type: "poll", at: next },
   };
@@ -404,17 +481,31 @@ function pollLater(d: Decider, output: unknown, at: number): void {
 }
 
 /** The current attempt failed: retry after a durable backoff, or fail the job. */
-export function failAttempt(d: Decider, error: JobError, retryable: boolean, at: number, retryAfterMs?: number): void {
+export function failAttempt(d: Decider, unbounded: JobError, retryable: boolean, at: number, retryAfterMs?: number, call?: CallFacts): void {
+  // Cut here, after the caller replaced any secret in it (work.ts): the bound never splits a secret's mask.
+  const error = boundedError(unbounded);
   const s = d.state;
   const cur = s.current!;
   const stepDef = d.step(cur.name)!;
-  recordAttempt(d, "failure", undefined, at, [`${error.code}: ${error.message}`]);
+  const retries = retriesAllowed(stepDef);
+  const retryAt = retryable && cur.triesUsed <= retries ? at + Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0) : undefined;
+  recordAttempt(d, "failure", undefined, at, {
+    errors: [`${error.code}: ${error.message}`],
+    ...(retryAt !== undefined ? { retryAt } : {}),
+    ...(call?.statusCode !== undefined ? { statusCode: call.statusCode } : {}),
+    ...(call?.response ? { response: call.response } : {}),
+  });
   d.log("step.failed", { stepName: cur.name, attempt: cur.attempt, code: error.code, message: error.message });
-  const retries = stepDef.retries ?? 0;
   if (cur.wait?.type === "children") cancelStepChildren(d, cur.name, cur.attempt);
-  if (retryable && cur.triesUsed <= retries) {
-    const wait = Math.max(backoffMs(stepDef, cur.triesUsed), retryAfterMs ?? 0);
-    s.current = { name: cur.name, attempt: nextAttemptNumber(s, cur.name), triesUsed: cur.triesUsed, attemptStartedAt: at, wait: { type: "retry", at: at + wait } };
+  if (retryAt !== undefined) {
+    s.current = {
+      name: cur.name,
+      attempt: nextAttemptNumber(s, cur.name),
+      triesUsed: cur.triesUsed,
+      attemptStartedAt: at,
+      ...(cur.iteration !== undefined ? { iteration: cur.iteration } : {}),
+      wait: { type: "retry", at: retryAt },
+    };
     return;
   }
   if (cur.wait?.type === "children") s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
@@ -438,9 +529,10 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
     s.error = undefined;
     s.resumeStepName = undefined;
   } else {
-    s.error = result.error;
+    s.error = result.error && boundedError(result.error);
   }
   releaseLeases(d);
+  endPause(d);
   d.statusChanged(at);
   d.log("job.finished", { status, workflowName: s.identity.workflowName, ...(result.error ? { error: result.error } : {}) });
 }
@@ -448,7 +540,8 @@ export function finishJob(d: Decider, status: "SUCCEEDED" | "FAILED" | "CANCELLE
 function timerFired(d: Decider, at: number): void {
   const s = d.state;
   const cur = s.current;
-  if (s.status !== "RUNNING" || !cur) return;
+  // A paused job's timers that fall due are acted on at unpause (`wake`).
+  if (s.status !== "RUNNING" || !cur || isPaused(s)) return;
   if (cur.wait?.type === "retry") {
     if (at >= cur.wait.at) beginAttempt(d, at);
     return;
@@ -489,15 +582,18 @@ function cancel(d: Decider, at: number, reason?: JobError): void {
   const s = d.state;
   if (isTerminal(s.status)) return;
   const cur = s.current;
+  const error = reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) };
   if (cur) {
     s.resumeStepName = cur.name;
+    recordCancelled(d, cur, error, at);
     if (cur.wait?.type === "children") {
       cancelStepChildren(d, cur.name, cur.attempt);
       s.resumeChildren = { stepName: cur.name, attempt: cur.attempt };
     }
   }
-  finishJob(d, "CANCELLED", at, { error: reason ?? { code: "CANCELLED", message: "The job was cancelled.", ...(cur ? { stepName: cur.name } : {}) } });
+  finishJob(d, "CANCELLED", at, { error: { ...error, ...(cur ? { stepName: cur.name } : {}) } });
 }
+
 
 function resume(d: Decider, at: number): void {
   const s = d.state;
@@ -515,5 +611,5 @@ function resume(d: Decider, at: number): void {
   s.status = "RUNNING";
   s.resumeStepName = undefined;
   d.statusChanged(at);
-  beginStep(d, step, at);
+  beginStep(d, step, at, true);
 }

@@ -47,7 +47,7 @@ export class Decider {
   }
 
   /**
-   * A status change: the D1 index must learn it. A child tells its parent, which indexes its
+   * A status change (or a pause's): the D1 index must learn it. A child tells its parent, which indexes its
    * children in batches (a fan-out of 1,000 is a few D1 round trips, not 1,000); a top-level job
    * writes its own row.
    */

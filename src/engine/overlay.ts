@@ -3,6 +3,8 @@
  * `Changes`, and reads see the decision's own writes. The engine stays pure: it never touches
  * storage, it only reads through a narrow interface and returns what changed.
  */
+import { MAX_PAYLOAD_BYTES } from "../limits";
+import { exceedsBytes, payloadTooLargeToRead, TooLargeToRead } from "./payload";
 import type { Changes, ChildRow, ChildrenRef, JobView, NewChild, ReceivedEvent, StoredValue } from "./types";
 
 const ENDED: ReadonlySet<string> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -24,13 +26,6 @@ export function childResults(children: ChildRow[]) {
   const results = children.map(childResult);
   const succeeded = children.filter((c) => c.status === "SUCCEEDED").length;
   return { results, succeeded, failed: children.length - succeeded };
-}
-
-/** The value a stored execution-data entry stands for. */
-export function materialize(view: Pick<JobView, "children">, stored: StoredValue): unknown {
-  if ("value" in stored) return stored.value;
-  const { stepName, attempt } = stored.ref.children;
-  return childResults(view.children(stepName, attempt));
 }
 
 export function emptyChanges(): Changes {
@@ -68,12 +63,33 @@ export class Overlay implements JobView {
     return this.baseKeys.has(key) ? this.base.data(key) : undefined;
   }
 
-  /** The value under `key`, assembled if need be. */
+  /**
+   * The value under `key`, assembled if need be. Throws TooLargeToRead, having read no more than
+   * the payload limit, when it is a fan-out's results over it.
+   */
   value(key: string): unknown {
     if (this.materialized.has(key)) return this.materialized.get(key);
     const stored = this.data(key);
-    const value = stored === undefined ? undefined : materialize(this, stored);
+    const value = stored === undefined ? undefined : "value" in stored ? stored.value : this.assembled(stored.ref, `Execution data "${key}"`);
     this.materialized.set(key, value);
+    return value;
+  }
+
+  /**
+   * A runChildJob step's results, assembled from its children's rows up to MAX_PAYLOAD_BYTES: over
+   * it, TooLargeToRead (naming the value as `what`), and the rows past the limit are never read.
+   */
+  assembled(ref: ChildrenRef, what: string): unknown {
+    const { stepName, attempt } = ref.children;
+    const stubs = this.childStubs(stepName, attempt);
+    // A payload is recorded once: one this decision recorded is not in the store yet, and one in
+    // the store is never replaced, so the store is asked only for the others.
+    const unread = stubs.filter((r) => r.output === undefined && r.error === undefined && childEnded(r.status)).map((r) => r.jobId);
+    const read = this.base.childPayloads(unread, MAX_PAYLOAD_BYTES);
+    if ("over" in read) throw new TooLargeToRead(payloadTooLargeToRead(what, read.over));
+    const value = childResults(stubs.map((r) => ({ ...r, ...read.payloads.get(r.jobId) })));
+    const json = JSON.stringify(value);
+    if (exceedsBytes(json, MAX_PAYLOAD_BYTES)) throw new TooLargeToRead(payloadTooLargeToRead(what, json.length));
     return value;
   }
 
@@ -167,9 +183,18 @@ export class Overlay implements JobView {
     for (const row of this.base.childrenById(wanted)) this.prefetched.set(row.jobId, row);
   }
 
-  children(stepName: string, attempt: number): ChildRow[] {
+  childStubs(stepName: string, attempt: number): ChildRow[] {
+    return this.merged(this.base.childStubs(stepName, attempt), stepName, attempt);
+  }
+
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number } {
+    return this.base.childPayloads(jobIds, maxBytes);
+  }
+
+  /** The store's rows of a step attempt as this decision leaves them, in order. */
+  private merged(base: ChildRow[], stepName: string, attempt: number): ChildRow[] {
     const rows = new Map<string, ChildRow>();
-    for (const r of this.base.children(stepName, attempt)) rows.set(r.jobId, this.overlaid(r));
+    for (const r of base) rows.set(r.jobId, this.overlaid(r));
     // Rows this decision moved into the attempt, or created in it.
     for (const r of this.changes.children.values()) {
       if (r.stepName === stepName && r.stepAttempt === attempt) rows.set(r.jobId, r);
@@ -211,11 +236,6 @@ export class Overlay implements JobView {
     this.changes.events.set(eventId, event);
   }
 
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    const events = new Map(this.base.unconsumedEvents());
-    for (const [id, e] of this.changes.events) events.set(id, e);
-    return [...events].filter(([, e]) => !e.consumed);
-  }
 }
 
 function defineLazy(target: Record<string, unknown>, key: string, get: () => unknown): void {

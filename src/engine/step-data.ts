@@ -1,8 +1,9 @@
 /** A step's input and the schema checks of its input and output. */
-import { validateValue } from "../definition/json-schema";
+import { acceptsEveryValue, validateValue } from "../definition/json-schema";
 import type { StepDefinition, WorkflowDefinition } from "../definition/schema";
 import { applyTransformer } from "../definition/transformer";
 import type { Overlay } from "./overlay";
+import { TooLargeToRead } from "./payload";
 import type { JobError, JobState } from "./types";
 
 /**
@@ -22,6 +23,7 @@ export function computeStepInput(
     try {
       return { ok: true, value: applyTransformer(transformer, view.executionData(), ctx, at) };
     } catch (e) {
+      if (e instanceof TooLargeToRead) return { ok: false, error: e.error };
       return { ok: false, error: { code: "TransformerError", message: (e as Error).message } };
     }
   }
@@ -29,8 +31,12 @@ export function computeStepInput(
   return view.data(from) ? { ok: true, from } : { ok: true, value: undefined };
 }
 
-/** Schema errors of `value` against a step's input or output definition; empty when valid. */
-export function validateStepValue(definition: WorkflowDefinition, ref: { $ref: string } | undefined, value: unknown): string[] {
-  if (!ref) return [];
-  return validateValue(definition.definitions, ref.$ref, value);
+/**
+ * Schema errors of a step's input or output against its definition; empty when valid. The value is
+ * read only when the schema can refuse something: a schema that accepts every value (`{}`) passes a
+ * fan-out's results by reference, however large, without assembling them.
+ */
+export function validateStepValue(definition: WorkflowDefinition, ref: { $ref: string } | undefined, value: () => unknown): string[] {
+  if (!ref || acceptsEveryValue(definition.definitions, ref.$ref)) return [];
+  return validateValue(definition.definitions, ref.$ref, value());
 }

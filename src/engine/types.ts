@@ -3,6 +3,7 @@
  * history it emits. All plain JSON values, so state round-trips through SQLite unchanged.
  */
 import type { WorkflowDefinition } from "../definition/schema";
+import type { BoundedPayload } from "./payload";
 
 export type JobStatus = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
@@ -22,6 +23,8 @@ export type StepWait =
   | { type: "timer"; at: number }
   /** The executor answered `successful_but_incomplete`: the step runs again at `at`. */
   | { type: "poll"; at: number }
+  /** The job is paused: the step's attempt begins at unpause (src/engine/pause.ts). */
+  | { type: "unpause" }
   | ChildrenWait;
 
 /**
@@ -96,6 +99,11 @@ export interface CurrentStep {
   deadline?: number;
   /** `successful_but_incomplete` results so far in this execution of the step (retries start over). */
   polls?: number;
+  /**
+   * Which execution of the step this is in the run (1-based): a transition into the step starts the
+   * next one (a loop's `tick → tick` too); retries, polls and a resume stay in the same one.
+   */
+  iteration?: number;
   wait?: StepWait;
 }
 
@@ -125,6 +133,29 @@ export interface JobIdentity {
   scheduleId?: string;
   /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
   scheduledAt?: number;
+  /** The webhook trigger whose delivery started this job (a top-level job only). */
+  triggerId?: string;
+  /** The API token that submitted this job (a top-level job only). */
+  apiAuthTokenId?: string;
+  /** A child's key in its parent's step: its `id`, or its forEach index, as a string. */
+  childKey?: string;
+  /** A child's place in its parent's step's list of children (0-based). */
+  childIndex?: number;
+  /** The job this one reruns (RerunJob), and the step it began at (src/job/rerun.ts). */
+  rerunOf?: { jobId: string; fromStep: string };
+}
+
+/**
+ * Why a job is paused (src/engine/pause.ts): PauseJob on the job itself, or the latest word of its
+ * parent, which is paused while any ancestor is. The job is paused while either holds.
+ */
+export interface PauseState {
+  self: boolean;
+  parent: boolean;
+  /** The sequence number of the parent's latest word: an older one, arriving late, changes nothing. */
+  parentSeq: number;
+  /** Grows each time this job's own pause changes: the order its children apply its words in. */
+  seq: number;
 }
 
 /**
@@ -166,6 +197,8 @@ export interface JobState {
   resumeChildren?: { stepName: string; attempt: number };
   /** Executions per step name in this run: part of child ids, so a loop never reuses one. */
   attemptCounters: Record<string, number>;
+  /** Transitions into each step in this run (CurrentStep.iteration); absent in runs older than it. */
+  iterations?: Record<string, number>;
   /** Units: this run's own step attempts, plus those of its descendants, plus earlier runs'. */
   ownUnits: number;
   /** Sum of the latest units each child reported. */
@@ -178,6 +211,11 @@ export interface JobState {
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
+  /**
+   * Characters of JSON this run's history rows and their payloads hold (the store counts them as it
+   * writes them; at most their bytes). A run rolls over past MAX_RUN_HISTORY_BYTES, as past its count.
+   */
+  historyBytes?: number;
   /** Child rows no longer referenced by the execution data; they count toward the rollover like history. */
   retiredChildRows: number;
   /** Set once this run has handed the job to its next run; the run then ignores every event. */
@@ -186,6 +224,8 @@ export interface JobState {
   inlineSteps: number;
   /** Present once the job has resource pools to wait for (see `Admission`). */
   admission?: Admission;
+  /** Present once the job was paused, or started under a paused parent (see `PauseState`). */
+  pause?: PauseState;
 }
 
 /** An ExecutionHistoryItem of API.md. */
@@ -201,16 +241,43 @@ export interface HistoryItem {
   errors: string[];
   warnings: string[];
   eventId?: string;
+  /** Extension: the attempt's number among all attempts of this step in the run (part of derived ids). */
   attempt?: number;
+  /** Extension: the try within this execution of the step, 1-based (retries count; polls share their try). */
+  executionAttempt?: number;
+  /** Extension: the tries this execution of the step may take: 1 + its `retries`. */
+  attemptsAllowed?: number;
+  /** Extension: which execution of the step in this run (a loop's second pass is 2); see CurrentStep.iteration. */
+  iteration?: number;
+  /** Extension: a failed attempt that will be tried again: when (RFC 3339). */
+  retryAt?: string;
+  /** Extension: the HTTP status the far end answered (HTTP, Lambda, Cloud Function steps). */
+  statusCode?: number;
+  /** Extension: the failure's payload is the start of a longer answer (MAX_FAILED_ATTEMPT_PAYLOAD_BYTES). */
+  payloadTruncated?: { originalBytes: number };
+  /** Extension: the step was cancelled (with the job) while this item's attempt, wait or retry was pending. */
+  cancelled?: true;
+}
+
+/**
+ * What the call behind an attempt tells its history item, besides its result. Built by the Durable
+ * Object (src/executors/call-facts.ts) with the step's secrets already replaced.
+ */
+export interface CallFacts {
+  statusCode?: number;
+  /** A failed call's answer (an error's body, a malformed answer), bounded for the history. */
+  response?: BoundedPayload;
+  /** A completed call's output with the step's secrets replaced, when it held any: what history may show of it. */
+  redactedOutput?: unknown;
 }
 
 export type EngineEvent =
   | { type: "start"; at: number; stepName?: string }
   /** A job created already failed (a child whose input is invalid): it never runs. */
   | { type: "reject"; error: JobError; at: number }
-  | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number }
+  | { type: "stepCompleted"; stepName: string; attempt: number; output: unknown; at: number; call?: CallFacts }
   /** The executor answered `successful_but_incomplete` with `output`: poll again later. */
-  | { type: "stepIncomplete"; stepName: string; attempt: number; output: unknown; at: number }
+  | { type: "stepIncomplete"; stepName: string; attempt: number; output: unknown; at: number; call?: CallFacts }
   | {
       type: "stepFailed";
       stepName: string;
@@ -219,6 +286,7 @@ export type EngineEvent =
       retryable: boolean;
       retryAfterMs?: number;
       at: number;
+      call?: CallFacts;
     }
   | { type: "timerFired"; at: number }
   | { type: "eventReceived"; eventId: string; payload: unknown; at: number }
@@ -231,7 +299,12 @@ export type EngineEvent =
   /** A resource pool granted the job its lease (at once, or later from its queue). */
   | { type: "leaseGranted"; poolId: string; epoch: number; at: number }
   /** A resource pool is full: the job waits in its queue. */
-  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number };
+  | { type: "leaseQueued"; poolId: string; epoch: number; since: number; at: number }
+  /** PauseJob and UnpauseJob on this job. */
+  | { type: "pause"; at: number }
+  | { type: "unpause"; at: number }
+  /** The parent's pause changed (its `seq` orders its words). */
+  | { type: "parentPause"; paused: boolean; seq: number; at: number };
 
 /** A job as the API shows it (JobSummary of API.md, with Canopy's additions); built by src/job/views.ts. */
 export interface JobSummary {
@@ -254,10 +327,56 @@ export interface JobSummary {
   currentStepName?: string;
   error?: JobError;
   output?: unknown;
+  /**
+   * The output, left out because it is over MAX_PAYLOAD_BYTES (a runChildJob step's results): its
+   * size, the execution-data key holding it, and the path that reads it page by page.
+   */
+  outputTooLarge?: { bytes: number; executionDataKey: string; read: string };
   runNumber: number;
   /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
   waitingForResourcePool?: { poolId: string; queuedAt?: string };
+  /** The job this one reruns, and the step it began at. */
+  rerunOf?: { jobId: string; fromStep: string };
+  /** Present (true) while the job is paused: it starts no new step attempt. */
+  paused?: true;
+  /** The webhook trigger whose delivery started the job. */
+  triggerId?: string;
+  /** The API token that submitted the job. */
+  apiAuthTokenId?: string;
+  /** A child's key in its parent's step (its `id`, or its forEach index) and its place in that step's list. */
+  childKey?: string;
+  childIndex?: number;
+  /** GetJob only (read from the job's own object, never from an index): what the job waits for now. */
+  waitingFor?: WaitingFor;
 }
+
+/**
+ * What a job that has not ended waits for now, in data (GetJob's `waitingFor` extension). Times are
+ * RFC 3339; `since` is when the wait began, `until` when it is due. Attempts count tries within the
+ * step's current execution, out of `attemptsAllowed` (1 + retries).
+ */
+export type WaitingFor =
+  | { kind: "resourcePool"; poolId: string; since?: string }
+  | { kind: "call"; stepName: string; since: string; attempt: number; attemptsAllowed: number; timeoutAt?: string }
+  | { kind: "retry"; stepName: string; since: string; until: string; attempt: number; attemptsAllowed: number }
+  | { kind: "poll"; stepName: string; since: string; until: string; polls: number; timeoutAt?: string }
+  | { kind: "events"; stepName: string; since: string; eventIds: string[]; received: string[]; timeoutAt?: string }
+  | { kind: "timer"; stepName: string; since: string; until: string }
+  /** The job is paused at this step: it begins the step's next attempt at unpause (src/engine/pause.ts). */
+  | { kind: "unpause"; stepName: string; since: string }
+  | {
+      kind: "children";
+      stepName: string;
+      since: string;
+      total: number;
+      /** Children not yet ended: `running` started, `notStarted` waiting for room under maxConcurrency. */
+      running: number;
+      notStarted: number;
+      succeeded: number;
+      /** Ended without succeeding (failed or cancelled). */
+      failed: number;
+      toleratedFailures: number;
+    };
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
 export interface ChildReportFact {
@@ -294,7 +413,12 @@ export type Command =
   /** Ask this resource pool for a lease (round `epoch`). */
   | { type: "acquireLease"; poolId: string; epoch: number }
   /** Give back every lease (and queue place) of round `epoch`: the job ended. */
-  | { type: "releaseLeases"; epoch: number };
+  | { type: "releaseLeases"; epoch: number }
+  /**
+   * The job's pause changed: hold (or release) the child starts it owes, and tell these children,
+   * the ones it started that have not ended, with the job's pause sequence number.
+   */
+  | { type: "pauseChildren"; paused: boolean; seq: number; jobIds: string[] };
 
 /** What a fresh run of the same job starts from. */
 export interface Continuation {
@@ -316,6 +440,13 @@ export interface Continuation {
   version: "same" | { tag: string };
   /** The leases the job holds: the next run holds them on. */
   admission?: Admission;
+  /** A paused job's next run is paused too. */
+  pause?: PauseState;
+  /**
+   * This run's attempt counters: the next run goes on counting, so an attempt number never repeats
+   * within a job (the child rows a reference reads come along, keyed by step and attempt).
+   */
+  attemptCounters?: Record<string, number>;
 }
 
 /** Rows a decision changes besides the control row, history and work. */
@@ -336,18 +467,25 @@ export interface Changes {
 export interface JobView {
   dataKeys(): string[];
   data(key: string): StoredValue | undefined;
-  /** The step attempt's current children (superseded ones left out), in order. */
-  children(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The step attempt's current children (superseded ones left out), in order, without their output
+   * and error: a decision never needs a child's payloads, only a step's assembled results do.
+   */
+  childStubs(stepName: string, attempt: number): ChildRow[];
+  /**
+   * The stored outputs and errors of these children; or `{over}` as soon as they pass `maxBytes`
+   * (the rest are never read). `over` is a lower bound of their size.
+   */
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number };
+  /** One child's row, without output and error (see `childStubs`). */
   child(jobId: string): ChildRow | undefined;
-  /** Many children by job id, in one read (a batch of reports); unknown ids are left out. */
+  /** Many children by job id, in one read (a batch of reports), without payloads; unknown ids are left out. */
   childrenById(jobIds: string[]): ChildRow[];
   /** The first `limit` WAITING children of a step attempt, in order. */
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[];
   /** Job ids of the step attempt's children that were asked to start and have not ended. */
   activeChildJobIds(stepName: string, attempt: number): string[];
   event(eventId: string): ReceivedEvent | undefined;
-  /** Events received and not yet used. */
-  unconsumedEvents(): [string, ReceivedEvent][];
 }
 
 export interface Decision {

@@ -11,7 +11,7 @@ import { AwsClient } from "aws4fetch";
 import type { AwsLambdaConfig } from "../definition/executor-configs";
 import { destinationHost } from "../host-patterns";
 import { MAX_FUNCTION_ERROR_MESSAGE_CHARS } from "../limits";
-import { egressRefused, exchange, httpFailure, jsonOutput, secretMissing } from "./http-result";
+import { egressRefused, exchange, httpFailure, jsonOutput, secretMissing, withResponse } from "./http-result";
 import type { CallContext, CallResult, Executor } from "./types";
 
 /** The organization secrets holding the AWS credentials. */
@@ -106,10 +106,10 @@ export const awsLambdaExecutor: Executor<AwsLambdaConfig> = {
       return ctx.egress.fetch(signed.url, { method: "POST", headers: signed.headers, body, signal: ctx.signal });
     });
     if (!ex.ok) return ex.failure;
-    const secrets = [creds.value.secretAccessKey, creds.value.sessionToken ?? ""];
+    const secrets = [creds.value.accessKeyId, creds.value.secretAccessKey, creds.value.sessionToken ?? ""];
     if (!ex.res.ok) return httpFailure(label, ex.res, ex.text, secrets);
     const functionError = ex.res.headers.get("x-amz-function-error");
-    if (functionError) return functionFailure(functionError, ex.text);
-    return jsonOutput(label, ex.text, null, secrets);
+    const result = functionError ? functionFailure(functionError, ex.text) : jsonOutput(label, ex.text, null, secrets);
+    return withResponse(result, ex.res.status, ex.text);
   },
 };

@@ -11,6 +11,7 @@ import { EgressError } from "../egress/guarded-fetch";
 import type { Egress } from "../egress/organization-egress";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { ERROR_BODY_EXCERPT_CHARS, MAX_JSON_DEPTH } from "../limits";
+import { redact } from "./call-facts";
 import { ResponseRefused, readBodyCapped } from "./response-body";
 import type { CallResult } from "./types";
 
@@ -38,12 +39,6 @@ export function finalFailure(code: string, message: string): Failure {
   return { ok: false, retryable: false, error: { code, message } };
 }
 
-/** Replaces every secret value in `text`, so an endpoint that echoes a credential does not put it in the history. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join("[secret]");
-  return out;
-}
 
 /** The step failure for an egress refusal or a response too large to read, or undefined for any other error. */
 export function refusal(e: unknown, label?: string): Failure | undefined {
@@ -90,7 +85,12 @@ export function httpFailure(label: string, res: Response, text: string, secrets:
   const error = { code: `HTTP_${res.status}`, message: `${label} answered ${res.status}${excerpt ? `: ${excerpt}` : ""}` };
   const retryable = res.status >= 500 || res.status === 429;
   const after = retryable ? retryAfterMs(res.headers.get("retry-after"), Date.now()) : undefined;
-  return { ok: false, retryable, error, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+  return { ok: false, retryable, error, ...(after !== undefined ? { retryAfterMs: after } : {}), response: { statusCode: res.status, body: text } };
+}
+
+/** The result with what the far end answered, for the history: its status, and for a failure its body. */
+export function withResponse(result: CallResult, statusCode: number, body: string): CallResult {
+  return result.ok ? { ...result, statusCode } : { ...result, response: { statusCode, body } };
 }
 
 /** A response body as the step's output: JSON, nesting no deeper than requests may, with `empty` standing in for an empty body. */
@@ -126,5 +126,5 @@ export function pollStatus(output: unknown): CallResult {
 export function callResult(label: string, ex: Exchange, options: { secrets?: readonly string[]; empty?: unknown } = {}): CallResult {
   if (!ex.ok) return ex.failure;
   if (!ex.res.ok) return httpFailure(label, ex.res, ex.text, options.secrets);
-  return jsonOutput(label, ex.text, options.empty ?? {}, options.secrets);
+  return withResponse(jsonOutput(label, ex.text, options.empty ?? {}, options.secrets), ex.res.status, ex.text);
 }

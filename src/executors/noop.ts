@@ -3,5 +3,5 @@ import type { Executor } from "./types";
 
 export const noopExecutor: Executor = {
   type: "/justworkflowit/noop",
-  start: ({ input }) => ({ kind: "complete", output: input }),
+  start: () => ({ kind: "passThrough" }),
 };

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { getPath } from "../definition/paths";
 import type { RunChildJobConfig } from "../definition/executor-configs";
 import type { NewChild } from "../engine/types";
-import { MAX_NESTING_DEPTH } from "../limits";
+import { jsonByteLength } from "../json-size";
+import { MAX_CHILD_INPUT_BYTES_PER_STEP, MAX_CHILDREN_PER_STEP, MAX_NESTING_DEPTH } from "../limits";
 import type { Executor } from "./types";
 
 /**
@@ -31,9 +32,37 @@ export function toleratedFailures(config: RunChildJobConfig, total: number): num
   return Math.max(byCount, byPercent);
 }
 
+function tooMany(count: number): string {
+  return `The step would start ${count} child jobs; a step starts at most ${MAX_CHILDREN_PER_STEP}.`;
+}
+
+/**
+ * Why these children are more than one step may start, if they are: too many, or too many bytes of
+ * input in all (listed children share one input object, measured once).
+ */
+function overChildLimits(children: NewChild[]): string | undefined {
+  if (children.length > MAX_CHILDREN_PER_STEP) return tooMany(children.length);
+  const sizes = new Map<unknown, number>();
+  let bytes = 0;
+  for (const { input } of children) {
+    let size = sizes.get(input);
+    if (size === undefined) {
+      size = jsonByteLength(input);
+      if (input !== null && typeof input === "object") sizes.set(input, size);
+    }
+    bytes += size;
+    if (bytes > MAX_CHILD_INPUT_BYTES_PER_STEP) {
+      return `The step's children would take more than ${MAX_CHILD_INPUT_BYTES_PER_STEP} bytes of input in all (each listed child gets the whole step input); give them a smaller input, or fewer children.`;
+    }
+  }
+  return undefined;
+}
+
 export const runChildJobExecutor: Executor<RunChildJobConfig> = {
   type: "/justworkflowit/runChildJob",
-  start: ({ stepName, config, input, state, data, attempt }) => {
+  start: (ctx) => {
+    // `ctx.input` is read only for a listed child: a forEach never assembles the step's input.
+    const { stepName, config, state, data, attempt } = ctx;
     if (state.identity.depth >= MAX_NESTING_DEPTH) {
       return {
         kind: "fail",
@@ -74,12 +103,18 @@ export const runChildJobExecutor: Executor<RunChildJobConfig> = {
             error: { code: "ValidationError", message: `forEach.arrayPath "${child.forEach.arrayPath}" is not an array.` },
           };
         }
+        // Counted before any is built: a 1 MiB array of zeros is half a million elements.
+        if (children.length + items.length > MAX_CHILDREN_PER_STEP) {
+          return { kind: "fail", retryable: false, error: { code: "CHILD_LIMIT", message: tooMany(children.length + items.length) } };
+        }
         const prefix = child.id ?? (several ? String(entryIndex) : undefined);
         items.forEach((item, i) => add(child, prefix !== undefined ? `${prefix}[${i}]` : String(i), item));
       } else {
-        add(child, child.id ?? String(entryIndex), input);
+        add(child, child.id ?? String(entryIndex), ctx.input);
       }
     }
+    const over = overChildLimits(children);
+    if (over) return { kind: "fail", retryable: false, error: { code: "CHILD_LIMIT", message: over } };
     return {
       kind: "children",
       children,

@@ -8,6 +8,7 @@
  *   (once across isolates) and logged as `secret.unboundUse`, never with the value.
  */
 import { anyHostMatches } from "../host-patterns";
+import { SecretUnreadableError } from "../errors";
 import { UNBOUND_USE_CACHE_MAX_ENTRIES } from "../limits";
 import { logEvent } from "../log";
 import { readSecretForUse, recordUnboundSecretUse, type SecretForUse } from "../registry/secrets";
@@ -38,6 +39,14 @@ export function secretHostDenied(key: string, host: string, allowedHosts: readon
 }
 
 /**
+ * The failure for a secret sealed under a key the deployment no longer has: a retry reads the same
+ * value, so the step fails at once, saying what to do; set the secret again, then resume the job.
+ */
+function secretUnreadable(e: SecretUnreadableError): SecretRead {
+  return { ok: false, retryable: false, error: { code: "SECRET_UNREADABLE", message: e.message } };
+}
+
+/**
  * (secret, host) pairs this isolate has seen recorded, so a busy workflow does not write the same
  * row on every call. The secret's creation time is part of the key: one deleted and created again
  * is a new secret whose first uses are recorded afresh.
@@ -56,12 +65,18 @@ async function noteUnboundUse(db: D1Database, user: SecretUser, key: string, hos
 }
 
 /** The reader for one executor call. A secret read for several hosts is fetched from D1 once. */
-export function secretReader(env: Pick<Env, "DB" | "SECRETS_KEY">, user: SecretUser): SecretReader {
+export function secretReader(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, user: SecretUser): SecretReader {
   const rows = new Map<string, Promise<SecretForUse | undefined>>();
   return async (key, host) => {
     let row = rows.get(key);
     if (!row) rows.set(key, (row = readSecretForUse(env, user.organizationId, key)));
-    const secret = await row;
+    let secret: SecretForUse | undefined;
+    try {
+      secret = await row;
+    } catch (e) {
+      if (e instanceof SecretUnreadableError) return secretUnreadable(e);
+      throw e;
+    }
     if (!secret) return { ok: true, value: undefined };
     if (secret.allowedHosts !== undefined) {
       return anyHostMatches(secret.allowedHosts, host) ? { ok: true, value: secret.value } : secretHostDenied(key, host, secret.allowedHosts);

@@ -11,7 +11,8 @@ import type { Egress } from "../egress/organization-egress";
 export interface StepStartContext<Config> {
   stepName: string;
   config: Config;
-  input: unknown;
+  /** The step's input, read (a reference assembled) when this is first read: do not destructure it unless it is needed. */
+  readonly input: unknown;
   /** The control row; read execution data through `data`. */
   state: JobState;
   /** The execution data: each key is read from the store when asked for. */
@@ -23,6 +24,8 @@ export interface StepStartContext<Config> {
 
 export type StepStart =
   | { kind: "complete"; output: unknown }
+  /** The output is the input, unchanged: stored once, never read (a fan-out's results stay a reference). */
+  | { kind: "passThrough" }
   | { kind: "fail"; error: JobError; retryable: boolean }
   | { kind: "suspend"; wait: Exclude<StepWait, ChildrenWait>; deadline?: number }
   /** Start these children (in order) and wait for them. */
@@ -59,10 +62,19 @@ export interface CallContext<Config> {
   signal: AbortSignal;
 }
 
+/**
+ * What the far end answered, for the attempt's history item: its HTTP status and, for a failure, its
+ * body as received (src/executors/call-facts.ts replaces the step's secrets in it and bounds it).
+ */
+export interface CallResponse {
+  statusCode: number;
+  body?: string;
+}
+
 export type CallResult =
   /** `incomplete`: the far end answered `{"status": "successful_but_incomplete"}`; the step polls again. */
-  | { ok: true; output: unknown; incomplete?: true }
-  | { ok: false; error: JobError; retryable: boolean; retryAfterMs?: number };
+  | { ok: true; output: unknown; incomplete?: true; statusCode?: number }
+  | { ok: false; error: JobError; retryable: boolean; retryAfterMs?: number; response?: CallResponse };
 
 export interface Executor<Config = unknown> {
   readonly type: string;

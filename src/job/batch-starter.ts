@@ -4,7 +4,10 @@
  * accepted durably, listed at once (the API writes their first index rows), and started from this
  * object's alarm, START_CHUNK at a time. A start is idempotent (a job id that exists is returned as
  * it is), so an alarm that fires twice, or a retry after a crash, starts each job exactly once.
- * When every job has started the object deletes its storage.
+ * When every job has started the object keeps only the batch's identity (that it accepted it, and
+ * a fingerprint of what it accepted) for BATCH_IDENTITY_RETENTION_MS, then deletes its storage: a
+ * batch sent again under the same key within that time finds its first accept, and the API can ask
+ * an object whose answer it lost whether it took the batch (`seal`).
  *
  * Each pass first asks D1 whether the batch's organization is still live (one query per distinct
  * organization; a batch has one): the starts of a deleted organization are dropped, with the index
@@ -13,6 +16,7 @@
  * tombstone (src/organizations/reaper.ts) or cancels it once started.
  */
 import { DurableObject } from "cloudflare:workers";
+import { BATCH_IDENTITY_RETENTION_MS } from "../limits";
 import { logEvent } from "../log";
 import type { JobIdentity } from "../engine/types";
 import { forgetUnstartedJobs } from "../registry/jobs";
@@ -27,6 +31,9 @@ const START_DEFINITION_BYTES = 16 * 1024 * 1024;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 60_000;
 
+/** What `accept` answers: taken now or before (`already`), or refused (sealed, or a different batch under its key). */
+export type AcceptAnswer = { accepted: number; already: boolean } | { refused: "sealed" | "conflict" };
+
 export class BatchStarter extends DurableObject<Env> {
   private readonly sql = this.ctx.storage.sql;
 
@@ -37,15 +44,28 @@ export class BatchStarter extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS start (seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE, identity TEXT NOT NULL, input TEXT NOT NULL)`,
     );
     this.sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+    // The batch's identity: written with its starts, or sealed (accepted nothing, and never will).
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS batch (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT NOT NULL, since INTEGER NOT NULL, sealed INTEGER NOT NULL)`,
+    );
+  }
+
+  private identity(): { fingerprint: string; since: number; sealed: number } | undefined {
+    return this.sql.exec<{ fingerprint: string; since: number; sealed: number }>(`SELECT fingerprint, since, sealed FROM batch`).toArray()[0];
   }
 
   /**
    * Stores the starts (in one commit) and arms the alarm that sends them. Every value fits a row:
    * an input arrived in a request body of at most MAX_BODY_BYTES (1 MiB), a definition was stored
-   * in D1 under the same bound.
+   * in D1 under the same bound. Accepting again is a no-op that answers `already` (the same
+   * batch: its `fingerprint`) or refuses (another batch under this object's key, or a sealed object).
    */
-  async accept(definitions: Record<string, string>, starts: { identity: JobIdentity; input: unknown }[]): Promise<{ accepted: number }> {
-    this.ctx.storage.transactionSync(() => {
+  async accept(definitions: Record<string, string>, starts: { identity: JobIdentity; input: unknown }[], fingerprint = ""): Promise<AcceptAnswer> {
+    const answer = this.ctx.storage.transactionSync((): AcceptAnswer => {
+      const known = this.identity();
+      if (known?.sealed) return { refused: "sealed" };
+      if (known) return known.fingerprint === fingerprint ? { accepted: starts.length, already: true } : { refused: "conflict" };
+      this.sql.exec(`INSERT INTO batch (id, fingerprint, since, sealed) VALUES (1, ?, ?, 0)`, fingerprint, Date.now());
       for (const [versionId, text] of Object.entries(definitions)) {
         this.sql.exec(`INSERT OR IGNORE INTO definition (version_id, text) VALUES (?, ?)`, versionId, text);
       }
@@ -57,9 +77,25 @@ export class BatchStarter extends DurableObject<Env> {
           JSON.stringify(s.input ?? null),
         );
       }
+      return { accepted: starts.length, already: false };
     });
-    await this.ctx.storage.setAlarm(Date.now());
-    return { accepted: starts.length };
+    if ("accepted" in answer && !answer.already) await this.ctx.storage.setAlarm(Date.now());
+    return answer;
+  }
+
+  /**
+   * Settles an accept whose answer was lost: "accepted" if this object took a batch, else it is
+   * sealed so that no accept still on its way can land later ("sealed": nothing was, or will be, accepted).
+   */
+  async seal(): Promise<"accepted" | "sealed"> {
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const known = this.identity();
+      if (known) return known.sealed ? "sealed" : "accepted";
+      this.sql.exec(`INSERT INTO batch (id, fingerprint, since, sealed) VALUES (1, '', ?, 1)`, Date.now());
+      return "sealed";
+    });
+    if (outcome === "sealed" && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + BATCH_IDENTITY_RETENTION_MS);
+    return outcome;
   }
 
   /**
@@ -93,6 +129,14 @@ export class BatchStarter extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const rows = this.nextChunk();
     if (rows.length === 0) {
+      // Every job has started: the batch's identity stays for its retention, then nothing does.
+      const known = this.identity();
+      const until = (known?.since ?? 0) + BATCH_IDENTITY_RETENTION_MS;
+      if (known && Date.now() < until) {
+        this.sql.exec(`DELETE FROM definition`);
+        await this.ctx.storage.setAlarm(until);
+        return;
+      }
       await this.ctx.storage.deleteAll();
       return;
     }

@@ -6,15 +6,23 @@
  * stored in its own BatchStarter object (one commit) while its index rows are written (one round
  * trip). The jobs start from that object's alarm; until a job has started, GetJob answers from its
  * index row (PENDING) and CancelJob leaves a tombstone that the start honours.
+ *
+ * A batch is safe to send again whatever became of the first try. With a `batchKey`, its object is
+ * named by (organization, key) and its job ids derive from (key, what the batch holds, position):
+ * the same batch sent again reaches the same object, which answers that it has it, and the same ids.
+ * Without one, an accept whose answer is lost is asked again, then settled by sealing the object
+ * (it took the batch, or it never will); the API says nothing was accepted only when that is sure.
  */
-import { ApiError, ValidationError, type ErrorInfo } from "../errors";
+import { ApiError, ConflictError, ValidationError, type ErrorInfo } from "../errors";
 import { newJobState } from "../engine/state";
-import { newId } from "../ids";
+import { sha256Hex } from "../crypto/hash";
+import { deterministicId, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
 import { forgetUnstartedJobs, insertFirstIndexRows } from "../registry/jobs";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
 import { checkedSubmission, claimIdempotencyKeys, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
+import type { AcceptAnswer, BatchStarter } from "./batch-starter";
 import type { StartJob } from "./messages";
 import { jobSummary } from "./views";
 
@@ -28,11 +36,17 @@ export const MAX_BATCH_TARGETS = 20;
 /** Targets resolved at once: Cloudflare runs at most 6 outbound connections per request. */
 const TARGET_CONCURRENCY = 6;
 
-export type BatchItem = Omit<SubmitRequest, "organizationId" | "submittedByUser" | "jobId">;
+export type BatchItem = Omit<SubmitRequest, "organizationId" | "submittedByUser" | "apiAuthTokenId" | "jobId">;
 export type BatchItemResult = { jobId: string } | { error: ErrorInfo };
 
-/** Submits every valid item; answers one result per item, in order. */
-export async function submitBatch(env: Env, organizationId: string, submittedByUser: string, items: BatchItem[]): Promise<BatchItemResult[]> {
+/** Submits every valid item; answers one result per item, in order. `batchKey` names the batch (see above). */
+export async function submitBatch(
+  env: Env,
+  organizationId: string,
+  submitter: Pick<SubmitRequest, "submittedByUser" | "apiAuthTokenId">,
+  items: BatchItem[],
+  batchKey?: string,
+): Promise<BatchItemResult[]> {
   const results: BatchItemResult[] = new Array(items.length);
   const targets = await resolveTargets(env, organizationId, items);
 
@@ -45,7 +59,7 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
         throw new ValidationError(`A batch may name at most ${MAX_BATCH_TARGETS} distinct workflow versions; this item is past that.`);
       }
       if (target instanceof ApiError) throw target;
-      accepted.push({ index, prepared: checkedSubmission({ ...item, organizationId, submittedByUser }, target) });
+      accepted.push({ index, prepared: checkedSubmission({ ...item, organizationId, ...submitter }, target) });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       results[index] = { error: e.toInfo() };
@@ -56,7 +70,11 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
   // Ids: each item proposes one; a key bound within the window keeps its job, and the same key
   // twice in one batch is one job.
   const now = Date.now();
-  const proposed = accepted.map(() => newId());
+  // A keyed batch's ids are its own: another batch under the same key (a conflict) gets other ids.
+  const fingerprint = await sha256Hex(JSON.stringify([submitter.submittedByUser, items]));
+  const proposed = batchKey
+    ? await Promise.all(accepted.map(({ index }) => deterministicId("batch", organizationId, batchKey, fingerprint, index)))
+    : accepted.map(() => newId());
   const claims = new Map<string, string>();
   accepted.forEach(({ prepared }, i) => {
     const key = prepared.req.idempotencyKey;
@@ -81,27 +99,75 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
   const definitions: Record<string, string> = {};
   for (const s of starts.values()) definitions[s.identity.versionId] = s.definition;
   const summaries = [...starts.values()].map((s) => jobSummary(newJobState(s.identity, now)));
-  const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
+  const starter = env.BATCH_STARTS.get(batchKey ? env.BATCH_STARTS.idFromName(`${organizationId}:${batchKey}`) : env.BATCH_STARTS.newUniqueId());
+  const startList = [...starts.values()].map((s) => ({ identity: s.identity, input: s.executionData.workflowInput }));
   const [stored, listed] = await Promise.allSettled([
-    starter.accept(
-      definitions,
-      [...starts.values()].map((s) => ({ identity: s.identity, input: s.executionData.workflowInput })),
-    ),
+    acceptOnce(starter, definitions, startList, fingerprint, batchKey !== undefined),
     insertFirstIndexRows(env.DB, organizationId, summaries),
   ]);
-  if (stored.status === "rejected") {
-    // Nothing will start: take back the rows this request wrote for jobs it proposed (a key bound
-    // to an earlier request's job keeps that job's row).
+  const outcome: AcceptOutcome = stored.status === "fulfilled" ? stored.value : { unknown: stored.reason };
+  if (!("accepted" in outcome)) {
+    // Not accepted, or not known to be: the rows this request wrote for jobs it proposed go (a key
+    // bound to an earlier request's job keeps that job's row). A job whose batch was accepted
+    // after all writes its own row when it starts.
     const ours = new Set(proposed);
     if (listed.status === "fulfilled") await forgetUnstartedJobs(env.DB, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
-    console.error(JSON.stringify({ event: "batch.storeFailed", error: String(stored.reason) }));
-    throw new ApiError("UnhandledError", "The batch could not be stored, so none of it was accepted. Sending it again is safe for items with an idempotencyKey.");
+    throw refusal(outcome, batchKey);
   }
   // Stored is accepted: each job's object writes its own row when it starts.
   if (listed.status === "rejected") console.error(JSON.stringify({ event: "batch.indexDeferred", error: String(listed.reason) }));
 
   accepted.forEach(({ index }, i) => (results[index] = { jobId: jobIds[i]! }));
   return results;
+}
+
+type AcceptOutcome = Extract<AcceptAnswer, { accepted: number }> | { refused: "sealed" | "conflict" } | { unknown: unknown };
+
+/**
+ * Hands the batch to its object, once: an accept that throws may have committed before its answer
+ * was lost (the object reset in a deploy), so it is asked again (an accept that landed answers
+ * `already`); if that fails too, an object without a key is sealed, which settles it either way.
+ */
+async function acceptOnce(
+  starter: DurableObjectStub<BatchStarter>,
+  definitions: Record<string, string>,
+  starts: Parameters<BatchStarter["accept"]>[1],
+  fingerprint: string,
+  keyed: boolean,
+): Promise<AcceptOutcome> {
+  let lost: unknown;
+  for (let i = 0; i < 2; i++) {
+    try {
+      return (await starter.accept(definitions, starts, fingerprint)) as AcceptAnswer;
+    } catch (e) {
+      lost = e;
+      console.error(JSON.stringify({ event: "batch.storeFailed", attempt: i + 1, error: String(e) }));
+    }
+  }
+  // A keyed batch is settled by sending it again: sealing its object would refuse that too.
+  if (keyed) return { unknown: lost };
+  try {
+    return (await starter.seal()) === "accepted" ? { accepted: starts.length, already: true } : { refused: "sealed" };
+  } catch (e) {
+    return { unknown: e };
+  }
+}
+
+/** The error for a batch that was not accepted, or may not have been: it says which, and what to do. */
+function refusal(outcome: Exclude<AcceptOutcome, { accepted: number }>, batchKey: string | undefined): ApiError {
+  if ("refused" in outcome && outcome.refused === "conflict") {
+    return new ConflictError(`batchKey "${batchKey}" was used for a different batch within the last 24 hours; a batchKey names one batch.`);
+  }
+  if ("refused" in outcome) {
+    return new ApiError("UnhandledError", "The batch could not be stored, so none of it was accepted. Sending it again is safe.");
+  }
+  console.error(JSON.stringify({ event: "batch.outcomeUnknown", keyed: batchKey !== undefined, error: String(outcome.unknown) }));
+  return new ApiError(
+    "UnhandledError",
+    batchKey !== undefined
+      ? "The batch may have been accepted: its object did not answer. Send it again with the same batchKey: that is safe, and answers its jobs' ids."
+      : "The batch may have been accepted: its object did not answer, and its jobs may start. Sending it again without a batchKey may start them twice; give a batchKey to make a batch safe to send again.",
+  );
 }
 
 function targetKey(item: BatchItem): string {

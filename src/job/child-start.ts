@@ -4,6 +4,7 @@
  * still created, FAILED, so that it shows in the parent's childJobs.
  */
 import { validateWorkflowInput } from "../definition/json-schema";
+import { problemsMessage } from "../engine/error-message";
 import type { ChildRow, JobError, JobIdentity, JobState } from "../engine/types";
 import { ApiError } from "../errors";
 import { resolveVersion, type WorkflowVersion } from "../registry/versions";
@@ -72,6 +73,9 @@ export async function buildChildStart(
     rootJobId: p.rootJobId,
     depth: p.depth + 1,
     createdAt: now,
+    // Where the child sits in its parent's step: the console lists and names children by these.
+    childKey: slot.key,
+    childIndex: slot.childIndex,
   };
   const executionData = { workflowInput: input };
   if (!resolved.ok) {
@@ -98,7 +102,7 @@ export async function buildChildStart(
     definition: version.definition,
     executionData,
     ...(errors.length > 0
-      ? { rejectWith: { code: "ValidationError", message: `The child's input violates workflowInput: ${errors.join("; ")}` } }
+      ? { rejectWith: { code: "ValidationError", message: problemsMessage("The child's input violates workflowInput: ", errors) } }
       : {}),
   };
 }

@@ -9,25 +9,52 @@ import { decide } from "../engine/decide";
 import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
-import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
-import type { JobRpc, StartJob, StateMetadata } from "./messages";
-import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "../engine/types";
+import type { InheritanceBatch, InheritanceCursor, JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
+import { INHERITANCE_START, type FirstEvent } from "./inheritance";
+import { ApiError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError, type RpcResult } from "../errors";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
 import { logEvent, logEvents } from "../log";
+import { utf8Length } from "../json-size";
 import { parsedDefinition } from "./definition-cache";
 import { JobStore, StoredValueTooLargeError } from "./store";
-import { jobSummary, workflowStateView, type JobSummary, type WorkflowStateView } from "./views";
+import { jobSummary, waitingFor, type JobSummary, type OutputView } from "./views";
+import { parsePageToken, StateReader } from "./state-reader";
+import { unusedEventsRefusal } from "./event-room";
 import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
+import type { TimeTravelRows } from "./time-travel-rows";
+import { isPaused, startedUnderParentPause } from "../engine/pause";
+import { planRerun } from "./rerun-source";
+import { copyFromSource, rerunRun } from "./rerun-target";
+import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
 import type { WorkflowDefinition } from "../definition/schema";
+import { owedAudit } from "../audit/record";
+import type { AuditAction, AuditActor } from "../audit/types";
+
+/** A pause word whose commit fails goes back to its sender, which tries again; it must not fail a step. */
+const CALLER_PAUSE_EVENTS: ReadonlySet<EngineEvent["type"]> = new Set(["pause", "unpause", "parentPause"]);
+
+/** What a run answers to a call it cannot take while it receives its inheritance (a matter of moments). */
+const MOVING = "The job is moving to its next run (continueAsNew); try again in a moment.";
 
 function fail<T>(error: ApiError): RpcResult<T> {
   return { ok: false, error: error.toInfo() };
+}
+
+/** `fn`'s value, or the ApiError it threw as a value (RPC loses an error's class). */
+function asResult<T>(fn: () => T): RpcResult<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    if (e instanceof ApiError) return fail(e);
+    throw e;
+  }
 }
 
 export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
@@ -38,11 +65,15 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** GetJob callers waiting for this run to end or hand over (in memory only; see `waitForEnd`). */
   readonly waiters = new Waiters();
   private alarmAt: number | undefined;
+  private readonly timeTravel: TimeTravelRows;
+  /** The copy that creates this rerun, while it runs: a concurrent call for the same rerun waits for it. */
+  private rerunCopy: Promise<RpcResult<{ jobId: string; created: boolean }>> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
+    this.timeTravel = this.store.timeTravel;
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
@@ -82,14 +113,14 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
    * time: the step fails with the error instead, for the user to see and resume. An event sent by a
    * caller is the exception: the caller gets the error, and the event was never acknowledged.
    */
-  apply(event: EngineEvent, extra?: (decided: Decision) => void): Decision {
+  apply(event: EngineEvent, extra?: (decided: Decision) => void, before?: () => void): Decision {
     try {
-      return this.commitDecision(event, extra);
+      return this.commitDecision(event, extra, before);
     } catch (e) {
       logEvent("commit.failed", { jobId: this.state!.identity.jobId, event: event.type, error: String(e) });
-      if (event.type === "abort" || event.type === "eventReceived") throw e;
+      if (event.type === "abort" || event.type === "eventReceived" || CALLER_PAUSE_EVENTS.has(event.type)) throw e;
       const code = e instanceof StoredValueTooLargeError ? e.code : "COMMIT_FAILED";
-      return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra);
+      return this.apply({ type: "abort", error: { code, message: `The step's outcome could not be stored: ${(e as Error).message}` }, at: event.at }, extra, before);
     }
   }
 
@@ -137,8 +168,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
-  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
-    this.store.create(state, init.definition, executionData, events);
+  private createRun(state: JobState, init: StartJob, executionData: Record<string, unknown>): void {
+    this.store.create(state, init.definition, executionData);
     // A submission is flushed from the first alarm, whatever the job waits for next.
     if (!init.continuation) this.keepMetrics(jobSubmittedEvents(state), Date.now(), state, 0);
   }
@@ -155,7 +186,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
   private stateWakeAt(): number | undefined {
     const s = this.state;
-    if (!s || s.status !== "RUNNING" || !s.current) return undefined;
+    // A paused job's timers wait for unpause.
+    if (!s || s.status !== "RUNNING" || !s.current || isPaused(s)) return undefined;
     const times: number[] = [];
     const w = s.current.wait;
     if (w?.type === "retry" || w?.type === "timer" || w?.type === "poll") times.push(w.at);
@@ -179,11 +211,12 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const now = Date.now();
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
-      const reports = this.store.queue.inbox(INBOX_BATCH);
+      const reports = this.store.queue.inbox(INBOX_BATCH, INBOX_BATCH_BYTES);
       if (reports.length > 0) {
         this.apply({ type: "childReports", reports, at: now }, (d) => {
           this.store.queue.settleReports(reports);
-          // The children's metric events become this run's own, written with them.
+          // Reports are kept without their metric events (adopted on receipt); one kept by an
+          // older version of the inbox may still carry some.
           this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, d.state);
         });
       }
@@ -208,31 +241,32 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (this.current) return { ok: true, value: { jobId, created: false, ...this.reportForCaller(init) } };
     const now = Date.now();
     const fresh = newJobState(init.identity, now);
-    const state = init.continuation ? continuedState(fresh, init.continuation) : fresh;
+    const state = init.continuation ? continuedState(fresh, init.continuation) : startedUnderParentPause(fresh, init.parentPause, this.timeTravel.parentPause());
     const run = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
     const tombstone = this.store.tombstone();
-    const first: EngineEvent = tombstone
+    const first: FirstEvent = tombstone
       ? { type: "cancel", at: now, reason: JSON.parse(tombstone) as JobError }
       : init.rejectWith
         ? { type: "reject", error: init.rejectWith, at: now }
         : { type: "start", at: now, ...(init.continuation ? { stepName: init.continuation.nextStep } : {}) };
+    if (init.continuation) return this.startContinued(init, run, first);
     this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
       if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
     };
     try {
-      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData, init.events ?? []));
+      this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData));
     } catch (e) {
       // The slow path, for a run that could not be created and started in one commit: create it
-      // (FAILED, saying why, if what it inherits is too large to store), then start it.
+      // (FAILED, saying why, if its input is too large to store), then start it.
       this.current = null;
       let rejectWith = init.rejectWith;
       try {
-        this.store.transaction(() => this.createRun(state, init, init.executionData, init.events ?? []));
+        this.store.transaction(() => this.createRun(state, init, init.executionData));
       } catch (tooLarge) {
         if (!(tooLarge instanceof StoredValueTooLargeError)) throw tooLarge;
-        this.store.transaction(() => this.createRun(state, init, {}, []));
+        this.store.transaction(() => this.createRun(state, init, {}));
         rejectWith = { code: tooLarge.code, message: tooLarge.message };
       }
       this.current = run;
@@ -242,6 +276,40 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     // The index rows are written from the alarm: a submitter writes a top-level job's first row
     // itself (src/job/submit.ts), and a parent's children are indexed in batches.
     return { ok: true, value: { jobId, created: true, ...this.reportForCaller(init) } };
+  }
+
+  /**
+   * Creates a run that continues an earlier one, holding nothing yet: it receives what it inherits
+   * in batches from its alarm (the `inherit` work, src/job/work.ts), then applies `first`.
+   */
+  private startContinued(init: StartJob, run: NonNullable<typeof this.current>, first: FirstEvent): RpcResult<{ jobId: string; created: boolean }> {
+    const now = Date.now();
+    this.current = run;
+    this.store.transaction(() => {
+      this.createRun(run.state, init, {});
+      const c = init.continuation!;
+      // A run that carries everything keeps its start for reruns once it has it all (inheritance.ts).
+      const keepStart = c.carry === "all" ? { keepStart: c.previousStepName !== undefined ? { previousStepName: c.previousStepName } : {} } : {};
+      this.store.inheritance.setPending({ fromRun: init.identity.runNumber - 1, cursor: INHERITANCE_START, first, ...keepStart });
+      this.store.queue.enqueue({ id: "inherit", kind: "inherit", payload: null, dueAt: now });
+    });
+    this.armAlarm();
+    return { ok: true, value: { jobId: init.identity.jobId, created: true } };
+  }
+
+  /** Whether this run is still receiving what it inherits: it takes no step, event or resume until it has it. */
+  private inheriting(): boolean {
+    return this.store.inheritance.pending() !== null;
+  }
+
+  /**
+   * On a run that has handed over: the next batch of what it passes on (the next run asks, from
+   * its alarm). Its rows no longer change, so any batch read again is the same.
+   */
+  async inheritanceBatch(cursor: InheritanceCursor): Promise<RpcResult<InheritanceBatch>> {
+    const s = this.state;
+    if (!s?.continuedAs) return this.notFound();
+    return { ok: true, value: this.store.bequest.batch(s.continuedAs.carry, cursor, INHERIT_BATCH_BYTES) };
   }
 
   /** A child's end, for the parent that asked to start it (the parent records it before anything else). */
@@ -268,7 +336,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Creates the next run of a run that has handed over, and points the head at it. */
   async rollOver(): Promise<number> {
-    return ensureNextRun(this.env, this.state!, this.current!.definitionText, this.store, (run) => this.followRun(run));
+    return ensureNextRun(this.env, this.state!, this.current!.definitionText, (run) => this.followRun(run));
   }
 
   /** On the head: remember the job's latest run (runs only ever grow). */
@@ -300,13 +368,31 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return fail(new NotFoundError("The job was not found."));
   }
 
-  /** The job's summary, if it belongs to this organization. */
-  async describe(organizationId: string): Promise<RpcResult<JobSummary>> {
+  /** The job's summary, if it belongs to this organization; without its output when `withOutput` is false. */
+  async describe(organizationId: string, withOutput = true): Promise<RpcResult<JobSummary>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
-    return { ok: true, value: jobSummary(s, s.outputKey ? this.store.value(s.outputKey) : undefined) };
+    if (live) return (await live.describe(organizationId, withOutput)) as RpcResult<JobSummary>;
+    // A run receiving its inheritance has not taken its first step, but the job it continues runs on.
+    const shown = s.status === "PENDING" && this.inheriting() ? { ...s, status: "RUNNING" as const } : s;
+    const summary = jobSummary(shown, withOutput ? this.outputView(s) : undefined);
+    const waiting = waitingFor(shown, this.current!.definition, (eventId) => this.store.event(eventId)?.consumed === false);
+    return { ok: true, value: waiting ? { ...summary, waitingFor: waiting } : summary };
+  }
+
+  /**
+   * A SUCCEEDED run's output as GetJob shows it: the value when it is at most MAX_PAYLOAD_BYTES (a
+   * plain output always is), else where to read it page by page (a runChildJob step's results).
+   */
+  private outputView(s: JobState): OutputView | undefined {
+    if (s.status !== "SUCCEEDED" || !s.outputKey) return undefined;
+    const read = new StateReader(this.store).valueWithin(s.outputKey, MAX_PAYLOAD_BYTES);
+    if (!read) return undefined;
+    if ("value" in read) return { output: read.value };
+    const { organizationId, jobId, runNumber } = s.identity;
+    const path = `/organizations/${organizationId}/jobs/${jobId}/state/data/${encodeURIComponent(s.outputKey)}?runNumber=${runNumber}`;
+    return { outputTooLarge: { bytes: read.tooLarge, executionDataKey: s.outputKey, read: path } };
   }
 
   /**
@@ -330,26 +416,146 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     }
   }
 
-  async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+  async cancel(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return live.cancel(organizationId);
+    if (live) return live.cancel(organizationId, actor);
     if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status} and cannot be cancelled.`));
-    this.apply({ type: "cancel", at: Date.now() });
+    const at = Date.now();
+    this.apply({ type: "cancel", at }, () => this.oweAudit(actor, "job.cancel", at));
     return { ok: true, value: { jobId: s.identity.jobId } };
   }
 
-  async resume(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+  async resume(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
     const s = this.owned(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
-    if (live) return live.resume(organizationId);
+    if (live) return live.resume(organizationId, actor);
     if (s.status !== "FAILED" && s.status !== "CANCELLED") {
       return fail(new ConflictError(`Only a FAILED or CANCELLED job can be resumed; this one is ${s.status}.`));
     }
-    this.apply({ type: "resume", at: Date.now() });
+    if (this.inheriting()) return fail(new ConflictError(MOVING));
+    const at = Date.now();
+    this.apply({ type: "resume", at }, () => this.oweAudit(actor, "job.resume", at));
     return { ok: true, value: { jobId: s.identity.jobId } };
+  }
+
+  /**
+   * Inside the transaction of an action on the job: its audit entry, owed as work that the alarm
+   * delivers (src/audit/record.ts), so the entry exists exactly when the action committed. Pause,
+   * unpause and the like call this the same way.
+   */
+  private oweAudit(actor: AuditActor | undefined, action: AuditAction, at: number): void {
+    if (!actor) return;
+    const s = this.state!;
+    const owed = owedAudit(s.identity.organizationId, { actor, action, target: { type: "job", id: s.identity.jobId }, at });
+    this.store.queue.enqueue({ id: owed.id, kind: "audit", payload: owed.payload, dueAt: at });
+  }
+
+  /** PauseJob: refused (409) on a job that has ended. */
+  async pause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.pause(organizationId, actor);
+    const s = this.state!;
+    if (isTerminal(s.status)) return fail(new ConflictError(`The job is ${s.status}; only a job that has not ended can be paused.`));
+    const at = Date.now();
+    const d = this.apply({ type: "pause", at }, () => this.oweAudit(actor, "job.pause", at));
+    return { ok: true, value: { jobId: s.identity.jobId, paused: isPaused(d.state) } };
+  }
+
+  /** UnpauseJob: lifts the job's own pause (a paused ancestor still holds it: `paused` says so). */
+  async unpause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return live.unpause(organizationId, actor);
+    const s = this.state!;
+    const at = Date.now();
+    const paused = s.pause?.self
+      ? isPaused(this.apply({ type: "unpause", at }, () => this.oweAudit(actor, "job.unpause", at)).state)
+      : isPaused(s) && !isTerminal(s.status);
+    return { ok: true, value: { jobId: s.identity.jobId, paused } };
+  }
+
+  /** The parent's pause changed. A word that overtakes the child's start is kept for it. */
+  async pauseFromParent(paused: boolean, seq: number): Promise<{ ok: true }> {
+    if (!this.current) {
+      this.timeTravel.keepParentPause({ paused, seq });
+      return { ok: true };
+    }
+    const live = await this.liveRun();
+    if (live) return live.pauseFromParent(paused, seq);
+    this.apply({ type: "parentPause", paused, seq, at: Date.now() });
+    return { ok: true };
+  }
+
+  // ---- RerunJob (src/job/rerun.ts): on the source, then on the new job ----------------------------
+
+  /** On the source: the plan of a rerun of the job's latest run (its checks, and where each value is). */
+  async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const live = await this.liveRun();
+    if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunAnswer>;
+    // A run still receiving its inheritance has not got the data a rerun would copy.
+    if (this.inheriting()) return fail(new ConflictError(MOVING));
+    return asResult(() => planRerun({ state: this.state!, definition: this.current!.definition, store: this.store, rows: this.timeTravel }, request));
+  }
+
+  /** On the source run: the JSON texts at these places (a page of a rerun's copy). */
+  async rerunValues(organizationId: string, sources: ValueSource[]): Promise<RpcResult<string[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    const texts = sources.map((from) => this.timeTravel.readValue(from));
+    if (texts.some((t) => t === undefined)) return fail(new ConflictError("The job changed while a rerun copied it; rerun it again."));
+    return { ok: true, value: texts as string[] };
+  }
+
+  /** On the source run: a range of a step attempt's child rows (a page of a rerun's copy). */
+  async rerunChildRows(organizationId: string, range: { stepName: string; attempt: number; fromIndex: number; toIndex: number }): Promise<RpcResult<ChildRowCopy[]>> {
+    if (!this.owned(organizationId)) return this.notFound();
+    return { ok: true, value: this.store.childRows.copyRows(range.stepName, range.attempt, range.fromIndex, range.toIndex) };
+  }
+
+  /**
+   * On the new job: copies the plan's data from the source, then creates the run and starts it at
+   * the plan's step, in one commit. A rerun that exists is returned as it is.
+   */
+  async startRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    if (this.current) return { ok: true, value: { jobId: init.identity.jobId, created: false } };
+    this.rerunCopy ??= this.createRerun(init).finally(() => (this.rerunCopy = undefined));
+    return this.rerunCopy;
+  }
+
+  private async createRerun(init: RerunStart): Promise<RpcResult<{ jobId: string; created: boolean }>> {
+    const jobId = init.identity.jobId;
+    try {
+      await copyFromSource(this.env, this.timeTravel, init);
+    } catch (e) {
+      if (e instanceof ApiError) return fail(e);
+      throw e;
+    }
+    if (this.current) return { ok: true, value: { jobId, created: false } };
+    const now = Date.now();
+    const { state, start, tellSource } = rerunRun(init, now);
+    this.current = { state, definition: parsedDefinition(init.identity.versionId, init.definition), definitionText: init.definition };
+    try {
+      this.commitDecision({ type: "start", at: now }, undefined, () => {
+        this.createRun(state, start, start.executionData);
+        // What the rerun starts with, so that a rerun of the rerun can rebuild its data too.
+        this.timeTravel.keepStartData(init.plan.previousStepName);
+        this.store.queue.enqueue(tellSource);
+      });
+    } catch (e) {
+      this.current = null;
+      throw e;
+    }
+    return { ok: true, value: { jobId, created: true } };
+  }
+
+  /** On the source run: a rerun of it was made (RerunJobs reruns that one rather than this). */
+  async rerunMade(organizationId: string, made: RerunMade): Promise<{ ok: true }> {
+    if (this.owned(organizationId)) this.timeTravel.keepRerunMade(made);
+    return { ok: true };
   }
 
   /** Records an event once; one that arrives before its wait is kept for it. */
@@ -358,37 +564,56 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
+    // Its unused events are on their way from the run before: a duplicate could not be told yet.
+    if (this.inheriting()) return fail(new ConflictError(MOVING));
     const duplicate = this.store.event(eventId) !== undefined;
     if (!duplicate) {
       const measured = measurePayload(payload, "The event payload");
       if (!measured.ok) return fail(new PayloadTooLargeError(measured.error.message));
+      const full = this.tooManyUnusedEvents(s, eventId, measured.json === undefined ? 4 : utf8Length(measured.json));
+      if (full) return fail(new ConflictError(full));
       this.apply({ type: "eventReceived", eventId, payload, at: Date.now() });
     }
     return { ok: true, value: { jobId: s.identity.jobId, eventId, duplicate } };
   }
 
-  /** The workflow state of the live run, or of run `runNumber` while it is kept. */
-  async getState(organizationId: string, runNumber?: number): Promise<RpcResult<{ state: WorkflowStateView }>> {
-    return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber), (s) => ({
-      state: this.stateView(s),
-    }));
+  /** Why an event `eventId` of `bytes` bytes cannot be kept now (see event-room.ts). */
+  private tooManyUnusedEvents(s: JobState, eventId: string, bytes: number): string | undefined {
+    const wait = s.current?.wait;
+    const waitedFor = s.status === "RUNNING" && wait?.type === "events" && wait.eventIds.includes(eventId);
+    return unusedEventsRefusal(this.store.unusedEvents(), bytes, waitedFor);
+  }
+
+  /** GetWorkflowState: a page of the live run's state, or of run `runNumber` while it is kept. */
+  async getState(organizationId: string, runNumber?: number, pageToken?: string): Promise<RpcResult<WorkflowStatePage>> {
+    const after = parsePageToken(pageToken);
+    if (after === null) return fail(new ValidationError("pageToken is not one this API gave.", ["pageToken: not a page token"]));
+    return this.onRun(organizationId, runNumber, (stub) => stub.getState(organizationId, runNumber, pageToken), (s) =>
+      new StateReader(this.store).statePage(s, after, { organizationId, jobId: s.identity.jobId, runNumber: s.identity.runNumber }),
+    );
+  }
+
+  /** GetExecutionDataValue: one value of the live run (or of run `runNumber`), whole or a page of it. */
+  async readValue(organizationId: string, runNumber: number | undefined, what: ValueAddress, pageToken?: string): Promise<RpcResult<ValuePage>> {
+    const from = parsePageToken(pageToken);
+    if (from === null) return fail(new ValidationError("pageToken is not one this API gave.", ["pageToken: not a page token"]));
+    const result = await this.onRun(organizationId, runNumber, (stub) => stub.readValue(organizationId, runNumber, what, pageToken), () => {
+      const reader = new StateReader(this.store);
+      return "key" in what ? reader.dataValue(what.key, from) : reader.historyValue(what.historyItemId, what.part, from);
+    });
+    if (result.ok && result.value === undefined) return this.notFound();
+    return result as RpcResult<ValuePage>;
   }
 
   /** GetWorkflowStateMetadata, plus (extensions) the run's number, history size and storage bytes. */
   async getStateMetadata(organizationId: string, runNumber?: number): Promise<RpcResult<StateMetadata>> {
-    return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => {
-      const body = JSON.stringify({ state: this.stateView(s) });
-      return {
-        contentLengthBytes: new TextEncoder().encode(body).byteLength,
-        runNumber: s.identity.runNumber,
-        historyItems: s.historyCount,
-        storageBytes: this.store.databaseSize(),
-      };
-    });
-  }
-
-  private stateView(s: JobState): WorkflowStateView {
-    return workflowStateView(s, this.store.executionData(), this.store.history());
+    return this.onRun(organizationId, runNumber, (stub) => stub.getStateMetadata(organizationId, runNumber), (s) => ({
+      // Summed from stored sizes: the whole state is never assembled to be measured.
+      contentLengthBytes: new StateReader(this.store).stateBytes(s),
+      runNumber: s.identity.runNumber,
+      historyItems: s.historyCount,
+      storageBytes: this.store.databaseSize(),
+    }));
   }
 
   /**
@@ -419,9 +644,20 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
    */
   async receiveChildReport(report: ChildReportFact): Promise<{ ok: true }> {
     if (!this.current) return { ok: true };
-    this.store.queue.receiveReport(report);
-    this.armAlarm(Date.now());
+    const now = Date.now();
+    this.store.transaction(() => this.takeReports([report], now));
+    this.armAlarm(now);
     return { ok: true };
+  }
+
+  /**
+   * Inside a transaction: keeps children's reports in the inbox for the alarm, and adopts the metric
+   * events they carry into this run's own outbox at once, so the child may forget them as soon as
+   * this returns (a later report that replaces an unapplied one cannot take them along).
+   */
+  takeReports(reports: ChildReportFact[], now: number): void {
+    this.store.queue.receiveReports(reports);
+    this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, this.current!.state);
   }
 
   /** The parent was cancelled: cancel this job (and, through it, its own children). */
@@ -455,8 +691,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     return { keep: true };
   }
 
-  /** The run's history (used by GetWorkflowState). */
+  /**
+   * The first page of the run's history, as GetWorkflowState shows it. Public only for tests, which
+   * read it inside the object; it is not part of JobRpc.
+   */
   history(): HistoryItem[] {
-    return this.store.history();
+    const s = this.state;
+    if (!s) return [];
+    return new StateReader(this.store).statePage(s, 0, { organizationId: s.identity.organizationId, jobId: s.identity.jobId, runNumber: s.identity.runNumber }).state.executionHistory;
   }
 }

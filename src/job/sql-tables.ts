@@ -11,6 +11,11 @@ const SCHEMA_VERSION = 2;
 
 /** JSON handed to SQLite in one bulk statement: well under the 2 MB a string may have on Cloudflare. */
 const BULK_CHUNK_CHARS = 512 * 1024;
+/**
+ * The largest string bound to one statement: Cloudflare refuses any SQLite string over 2 MB
+ * (https://developers.cloudflare.com/durable-objects/platform/limits/), bound parameters included.
+ */
+const MAX_BOUND_STRING_BYTES = 1_900_000;
 
 /**
  * Each table is created the first time something is written to it, in the transaction that writes
@@ -44,6 +49,8 @@ const TABLES = {
   // Metric events not yet written to D1 (metrics-outbox.ts).
   metric: `CREATE TABLE metric (key TEXT PRIMARY KEY, event TEXT NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
+  // The execution data a run started with, when more than its input (time-travel-rows.ts).
+  start_data: `CREATE TABLE start_data (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 } as const;
 
 export type Table = keyof typeof TABLES;
@@ -131,6 +138,21 @@ export class SqlTables {
       size += json.length + 1;
     }
     flush();
+  }
+
+  /**
+   * As `bulk`, for rows that may hold a whole stored value (up to MAX_STORED_VALUE_BYTES): a row
+   * whose JSON would pass the 2 MB a bound SQLite string may have on Cloudflare (a 1 MiB value of
+   * quotes or backslashes doubles when escaped into the array) runs through `oneRow` instead, its
+   * values bound as they are (`?1`, `?2`, … in row order).
+   */
+  bulkLarge(sql: string, oneRow: string, rows: (string | number | null)[][]): void {
+    const small: (string | number | null)[][] = [];
+    for (const row of rows) {
+      if (exceedsBytes(JSON.stringify(row), MAX_BOUND_STRING_BYTES)) this.sql.exec(oneRow, ...row);
+      else small.push(row);
+    }
+    this.bulk(sql, small);
   }
 
   /** Bytes this Durable Object's SQLite holds. */

@@ -16,55 +16,19 @@
  * work, inbox and child index are `WorkQueue` (work-queue.ts); the schema, the size check on every
  * value (Cloudflare refuses over 2 MB; local workerd does not) and bulk writes are `SqlTables`.
  */
-import { childResults } from "../engine/overlay";
 import { exceedsBytes } from "../engine/payload";
-import type { ChildRow, ChildrenRef, Decision, HistoryDraft, HistoryItem, JobState, JobView, NewChild, ReceivedEvent, StoredValue } from "../engine/types";
+import type { ChildRow, ChildrenRef, Decision, HistoryDraft, JobState, JobView, ReceivedEvent, StoredValue } from "../engine/types";
 import { HISTORY_INLINE_PAYLOAD_BYTES } from "../limits";
+import { ChildTable } from "./child-rows";
 import { SqlTables } from "./sql-tables";
 import { WorkQueue } from "./work-queue";
 import { MetricsOutbox } from "./metrics-outbox";
+import { InheritanceSink, InheritanceSource } from "./inheritance";
+import { TimeTravelRows } from "./time-travel-rows";
+import { BLOB_TAG, JSON_TAG, REF_TAG } from "./stored-tags";
 
 export { StoredValueTooLargeError } from "./sql-tables";
 export type { PendingIndexRow, WorkItem, WorkKind } from "./work-queue";
-
-type ChildDbRow = {
-  job_id: string;
-  step: string;
-  step_attempt: number;
-  idx: number;
-  key: string;
-  spec: string;
-  status: ChildRow["status"];
-  superseded: number;
-  workflow_name: string | null;
-  output: string | null;
-  error: string | null;
-  units: number;
-};
-
-// Stored values are tagged by their first character, so a user's JSON can never pass for a reference.
-const JSON_TAG = "j";
-const REF_TAG = "r";
-const BLOB_TAG = "b";
-
-function childFromDb(r: ChildDbRow): ChildRow {
-  const spec = JSON.parse(r.spec) as Pick<ChildRow, "workflowRef" | "workflowVersion">;
-  return {
-    jobId: r.job_id,
-    stepName: r.step,
-    stepAttempt: r.step_attempt,
-    childIndex: r.idx,
-    key: r.key,
-    workflowRef: spec.workflowRef,
-    workflowVersion: spec.workflowVersion,
-    status: r.status,
-    superseded: r.superseded === 1,
-    ...(r.workflow_name !== null ? { workflowName: r.workflow_name } : {}),
-    ...(r.output !== null ? { output: JSON.parse(r.output) } : {}),
-    ...(r.error !== null ? { error: JSON.parse(r.error) } : {}),
-    units: r.units,
-  };
-}
 
 export class JobStore implements JobView {
   readonly tables: SqlTables;
@@ -72,9 +36,21 @@ export class JobStore implements JobView {
   readonly queue: WorkQueue;
   /** Metric events not yet in D1. */
   readonly metrics: MetricsOutbox;
+  /** The run's children and their inputs. */
+  readonly childRows: ChildTable;
+  /** What this run passes on to the run that continues it (once it has handed over). */
+  readonly bequest: InheritanceSource;
+  /** What this run receives from the run it continues (until it has it all). */
+  readonly inheritance: InheritanceSink;
+  /** What pausing and rerunning keep beside the run's own rows (what the run started with, above all). */
+  readonly timeTravel: TimeTravelRows;
 
   constructor(storage: DurableObjectStorage) {
     this.tables = new SqlTables(storage);
+    this.childRows = new ChildTable(this.tables);
+    this.bequest = new InheritanceSource(this.tables, this.childRows);
+    this.timeTravel = new TimeTravelRows(this.tables, this.childRows);
+    this.inheritance = new InheritanceSink(this.tables, this.childRows, this.timeTravel);
     this.queue = new WorkQueue(this.tables);
     this.metrics = new MetricsOutbox(this.tables, this.queue);
   }
@@ -116,30 +92,28 @@ export class JobStore implements JobView {
   }
 
   /**
-   * Creates the run with its first execution data and the events it inherits (a continued run),
-   * inside the caller's transaction. Throws StoredValueTooLargeError when one of them is too large.
+   * Creates the run with its first execution data, inside the caller's transaction. Throws
+   * StoredValueTooLargeError when a value is too large. (A continued run receives its own later: inheritance.ts.)
    */
-  create(state: JobState, definition: string, data: Record<string, unknown>, events: [string, ReceivedEvent][]): void {
+  create(state: JobState, definition: string, data: Record<string, unknown>): void {
     for (const table of ["meta", "control", "definition"] as const) this.tables.ensure(table);
     this.tables.sql.exec(`INSERT INTO control (id, state) VALUES (1, ?)`, this.tables.checked(JSON.stringify(state), "The job's control row"));
     this.tables.sql.exec(`INSERT INTO definition (id, text) VALUES (1, ?)`, this.tables.checked(definition, "The workflow definition"));
     this.putData(Object.entries(data).map(([key, value]): [string, StoredValue] => [key, { value }]));
-    for (const [id, e] of events) this.putEvent(id, e);
   }
 
   /** Writes a decision (the control row, the rows it changed, its history, its owed work) inside the caller's transaction. */
   write(decision: Decision, now: number): void {
-    this.tables.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.tables.checked(JSON.stringify(decision.state), "The job's control row"));
     const { changes } = decision;
+    // The history first: the control row records how much it now holds.
+    const written = this.insertHistory(decision.history);
+    if (written > 0) decision.state.historyBytes = (decision.state.historyBytes ?? 0) + written;
+    this.tables.sql.exec(`UPDATE control SET state = ? WHERE id = 1`, this.tables.checked(JSON.stringify(decision.state), "The job's control row"));
     this.putData(changes.data);
-    this.insertChildren(changes.newChildren);
-    for (const c of changes.cancelWaiting) {
-      if (!this.tables.has("child")) break;
-      this.tables.sql.exec(`UPDATE child SET status = 'CANCELLED' WHERE step = ? AND step_attempt = ? AND status = 'WAITING'`, c.stepName, c.attempt);
-    }
-    this.updateChildren([...changes.children.values()]);
+    this.childRows.insert(changes.newChildren);
+    for (const c of changes.cancelWaiting) this.childRows.cancelWaiting(c.stepName, c.attempt);
+    this.childRows.update([...changes.children.values()]);
     for (const [id, e] of changes.events) this.putEvent(id, e);
-    this.insertHistory(decision.history);
     for (const c of decision.commands) this.queue.enqueueCommand(c, now);
   }
 
@@ -159,7 +133,11 @@ export class JobStore implements JobView {
       const text = "ref" in stored ? REF_TAG + JSON.stringify(stored.ref) : JSON_TAG + (stored.json ?? JSON.stringify(stored.value));
       rows.push([key, this.tables.checked(text, `Execution data "${key}"`)]);
     }
-    this.tables.bulk(`INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key`, rows);
+    this.tables.bulkLarge(
+      `INSERT OR REPLACE INTO data (key, value) SELECT value ->> 0, value ->> 1 FROM json_each(?) ORDER BY key`,
+      `INSERT OR REPLACE INTO data (key, value) VALUES (?1, ?2)`,
+      rows,
+    );
   }
 
   dataKeys(): string[] {
@@ -175,131 +153,35 @@ export class JobStore implements JobView {
     return row.value[0] === REF_TAG ? { ref: JSON.parse(body) as ChildrenRef } : { value: JSON.parse(body), json: body };
   }
 
-  /** The whole execution data, references assembled (GetWorkflowState, a rollover carrying it all). */
-  executionData(): Record<string, unknown> {
-    const assembled = new RefCache(this);
-    const out: Record<string, unknown> = {};
-    for (const key of this.dataKeys()) {
-      const stored = this.data(key)!;
-      Object.defineProperty(out, key, { value: assembled.value(stored), enumerable: true, writable: true, configurable: true });
-    }
-    return out;
+  // ---- children (the engine's reads; see ChildTable) ------------------------------------------------
+
+  childStubs(stepName: string, attempt: number): ChildRow[] {
+    return this.childRows.stubs(stepName, attempt);
   }
 
-  /** One execution-data value, a reference assembled. */
-  value(key: string): unknown {
-    const stored = this.data(key);
-    return stored === undefined ? undefined : new RefCache(this).value(stored);
-  }
-
-  // ---- children --------------------------------------------------------------------------------
-
-  private insertChildren(children: NewChild[]): void {
-    if (children.length === 0) return;
-    this.tables.ensure("child");
-    this.tables.bulk(
-      `INSERT INTO child (job_id, step, step_attempt, idx, key, spec, status, superseded, units)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
-       FROM json_each(?) ORDER BY key`,
-      children.map(({ row }) => [
-        row.jobId,
-        row.stepName,
-        row.stepAttempt,
-        row.childIndex,
-        row.key,
-        JSON.stringify({ workflowRef: row.workflowRef, workflowVersion: row.workflowVersion }),
-        row.status,
-        row.superseded ? 1 : 0,
-        row.units,
-      ]),
-    );
-    const inputs = children.filter((c) => c.input !== undefined);
-    if (inputs.length === 0) return;
-    this.tables.ensure("child_input");
-    this.tables.bulk(
-      `INSERT OR REPLACE INTO child_input (job_id, json) SELECT value ->> 0, value ->> 1 FROM json_each(?)`,
-      inputs.map(({ row, input }) => [row.jobId, this.tables.checked(JSON.stringify(input), `The input of child ${row.key}`)]),
-    );
-  }
-
-  private updateChildren(rows: ChildRow[]): void {
-    if (rows.length === 0) return;
-    this.tables.bulk(
-      `UPDATE child SET step_attempt = u.step_attempt, status = u.status, superseded = u.superseded, workflow_name = u.workflow_name,
-         output = u.output, error = u.error, units = u.units
-       FROM (SELECT value ->> 0 AS job_id, value ->> 1 AS step_attempt, value ->> 2 AS status, value ->> 3 AS superseded,
-               value ->> 4 AS workflow_name, value ->> 5 AS output, value ->> 6 AS error, value ->> 7 AS units FROM json_each(?)) AS u
-       WHERE child.job_id = u.job_id`,
-      rows.map((row) => [
-        row.jobId,
-        row.stepAttempt,
-        row.status,
-        row.superseded ? 1 : 0,
-        row.workflowName ?? null,
-        row.output === undefined ? null : this.tables.checked(JSON.stringify(row.output), `The output of child ${row.key}`),
-        row.error ? this.tables.checked(JSON.stringify(row.error), `The error of child ${row.key}`) : null,
-        row.units,
-      ]),
-    );
-  }
-
-  children(stepName: string, attempt: number): ChildRow[] {
-    if (!this.tables.has("child")) return [];
-    return this.tables.sql
-      .exec<ChildDbRow>(`SELECT * FROM child WHERE step = ? AND step_attempt = ? AND superseded = 0 ORDER BY idx`, stepName, attempt)
-      .toArray()
-      .map(childFromDb);
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number } {
+    return this.childRows.payloads(jobIds, maxBytes);
   }
 
   child(jobId: string): ChildRow | undefined {
-    if (!this.tables.has("child")) return undefined;
-    const row = this.tables.sql.exec<ChildDbRow>(`SELECT * FROM child WHERE job_id = ?`, jobId).toArray()[0];
-    return row && childFromDb(row);
-  }
-
-  waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
-    if (!this.tables.has("child")) return [];
-    return this.tables.sql
-      .exec<ChildDbRow>(
-        `SELECT * FROM child WHERE step = ? AND step_attempt = ? AND status = 'WAITING' AND superseded = 0 ORDER BY idx LIMIT ?`,
-        stepName,
-        attempt,
-        limit,
-      )
-      .toArray()
-      .map(childFromDb);
-  }
-
-  activeChildJobIds(stepName: string, attempt: number): string[] {
-    if (!this.tables.has("child")) return [];
-    return this.tables.sql
-      .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE step = ? AND step_attempt = ? AND status = 'STARTING' AND superseded = 0`, stepName, attempt)
-      .toArray()
-      .map((r) => r.job_id);
-  }
-
-  /** Children's rows and the inputs they start with (for the work that creates them), by job id. */
-  childrenToStart(jobIds: string[]): Map<string, { row: ChildRow; input: unknown }> {
-    const out = new Map<string, { row: ChildRow; input: unknown }>();
-    if (!this.tables.has("child") || jobIds.length === 0) return out;
-    const input = this.tables.has("child_input") ? "child_input.json" : "NULL";
-    const join = this.tables.has("child_input") ? "LEFT JOIN child_input USING (job_id)" : "";
-    const rows = this.tables.sql
-      .exec<ChildDbRow & { input: string | null }>(
-        `SELECT child.*, ${input} AS input FROM child ${join} WHERE job_id IN (SELECT value FROM json_each(?))`,
-        JSON.stringify(jobIds),
-      )
-      .toArray();
-    for (const r of rows) out.set(r.job_id, { row: childFromDb(r), input: r.input === null ? undefined : JSON.parse(r.input) });
-    return out;
+    return this.childRows.stub(jobId);
   }
 
   childrenById(jobIds: string[]): ChildRow[] {
-    if (!this.tables.has("child") || jobIds.length === 0) return [];
-    return this.tables.sql
-      .exec<ChildDbRow>(`SELECT * FROM child WHERE job_id IN (SELECT value FROM json_each(?))`, JSON.stringify(jobIds))
-      .toArray()
-      .map(childFromDb);
+    return this.childRows.stubsById(jobIds);
+  }
+
+  waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
+    return this.childRows.waiting(stepName, attempt, limit);
+  }
+
+  activeChildJobIds(stepName: string, attempt: number): string[] {
+    return this.childRows.activeJobIds(stepName, attempt);
+  }
+
+  /** A step attempt's children with their payloads, in order (tests; readers page through `childRows`). */
+  children(stepName: string, attempt: number): ChildRow[] {
+    return this.childRows.all(stepName, attempt);
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -323,12 +205,11 @@ export class JobStore implements JobView {
     return row && { payload: JSON.parse(row.payload), receivedAt: row.received_at, consumed: row.consumed === 1 };
   }
 
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    if (!this.tables.has("event")) return [];
-    return this.tables.sql
-      .exec<{ event_id: string; payload: string; received_at: number }>(`SELECT event_id, payload, received_at FROM event WHERE consumed = 0`)
-      .toArray()
-      .map((r) => [r.event_id, { payload: JSON.parse(r.payload), receivedAt: r.received_at, consumed: false }]);
+  /** How many received events are unused, and the bytes of their payloads. */
+  unusedEvents(): { count: number; bytes: number } {
+    if (!this.tables.has("event")) return { count: 0, bytes: 0 };
+    const row = this.tables.sql.exec<{ n: number; b: number | null }>(`SELECT COUNT(*) AS n, SUM(LENGTH(CAST(payload AS BLOB))) AS b FROM event WHERE consumed = 0`).one();
+    return { count: row.n, bytes: row.b ?? 0 };
   }
 
   // ---- history ---------------------------------------------------------------------------------
@@ -339,64 +220,34 @@ export class JobStore implements JobView {
     return this.tables.sql.exec<{ id: number }>(`SELECT last_insert_rowid() AS id`).one().id;
   }
 
-  /** A history payload as stored: a reference, inline JSON, or a blob for anything over a few KiB. */
-  private payloadColumn(value: unknown, ref: ChildrenRef | undefined, what: string): string | null {
+  /**
+   * A history payload as stored: a reference, inline JSON, or a blob for anything over a few KiB;
+   * `count` is told the characters stored.
+   */
+  private payloadColumn(value: unknown, ref: ChildrenRef | undefined, what: string, count: (chars: number) => void): string | null {
     if (ref) return REF_TAG + JSON.stringify(ref);
     if (value === undefined) return null;
     const json = JSON.stringify(value);
+    count(json.length);
     if (!exceedsBytes(json, HISTORY_INLINE_PAYLOAD_BYTES)) return JSON_TAG + json;
     return BLOB_TAG + this.insertBlob(json, what);
   }
 
-  /** Appends history items, in order, in bulk. */
-  private insertHistory(items: HistoryDraft[]): void {
-    if (items.length === 0) return;
+  /** Appends history items, in order, in bulk; returns the characters of JSON they hold. */
+  private insertHistory(items: HistoryDraft[]): number {
+    if (items.length === 0) return 0;
     this.tables.ensure("history");
+    let chars = 0;
+    const count = (n: number) => (chars += n);
     const rows = items.map((h) => {
       const { input, inputRef, output, ...rest } = h;
-      const item = { ...rest, output: { status: output.status } };
+      const item = this.tables.checked(JSON.stringify({ ...rest, output: { status: output.status } }), `The history of step "${h.stepName}"`);
+      count(item.length);
       const what = `The history of step "${h.stepName}"`;
-      return [
-        this.tables.checked(JSON.stringify(item), what),
-        this.payloadColumn(input ?? null, inputRef, what),
-        this.payloadColumn(output.payload, output.payloadRef, what),
-      ];
+      return [item, this.payloadColumn(input ?? null, inputRef, what, count), this.payloadColumn(output.payload, output.payloadRef, what, count)];
     });
     this.tables.bulk(`INSERT INTO history (item, input, output) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key`, rows);
-  }
-
-  /** The run's history, oldest first, its payloads assembled. */
-  history(): HistoryItem[] {
-    if (!this.tables.has("history")) return [];
-    const cache = new RefCache(this);
-    const read = (column: string | null): { has: boolean; value?: unknown } => {
-      if (column === null) return { has: false };
-      const body = column.slice(1);
-      switch (column[0]) {
-        case REF_TAG:
-          return { has: true, value: cache.value({ ref: JSON.parse(body) as ChildrenRef }) };
-        case BLOB_TAG:
-          return { has: true, value: JSON.parse(this.tables.sql.exec<{ json: string }>(`SELECT json FROM blob WHERE id = ?`, Number(body)).one().json) };
-        default:
-          return { has: true, value: JSON.parse(body) };
-      }
-    };
-    // Rows are read one page at a time: no cursor stays open while blobs and references are read.
-    const items: HistoryItem[] = [];
-    let after = 0;
-    for (;;) {
-      const page = this.tables.sql
-        .exec<{ seq: number; item: string; input: string | null; output: string | null }>(`SELECT * FROM history WHERE seq > ? ORDER BY seq LIMIT 500`, after)
-        .toArray();
-      for (const row of page) {
-        const item = JSON.parse(row.item) as Omit<HistoryItem, "input">;
-        const input = read(row.input);
-        const output = read(row.output);
-        items.push({ ...item, input: input.has ? input.value : null, output: output.has ? { ...item.output, payload: output.value } : item.output });
-      }
-      if (page.length < 500) return items;
-      after = page[page.length - 1]!.seq;
-    }
+    return chars;
   }
 
   /** Drops the history (an old run past its retention). */
@@ -435,19 +286,5 @@ export class JobStore implements JobView {
       this.tables.ensure("meta");
       this.tables.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('current_run', ?)`, String(runNumber));
     });
-  }
-}
-
-/** Assembles stored references, each once per read. */
-class RefCache {
-  private readonly done = new Map<string, unknown>();
-  constructor(private readonly view: Pick<JobView, "children">) {}
-
-  value(stored: StoredValue): unknown {
-    if ("value" in stored) return stored.value;
-    const { stepName, attempt } = stored.ref.children;
-    const key = `${stepName}\u0000${attempt}`;
-    if (!this.done.has(key)) this.done.set(key, childResults(this.view.children(stepName, attempt)));
-    return this.done.get(key);
   }
 }

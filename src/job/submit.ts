@@ -31,6 +31,10 @@ export interface SubmitRequest {
   scheduleId?: string;
   /** The firing's nominal fire time (ms), shown beside scheduleId; the input is left as it is. */
   scheduledAt?: number;
+  /** The webhook trigger whose delivery this is: shown in GetJob and ListJobs. */
+  triggerId?: string;
+  /** The API token that submits the job: shown in GetJob and ListJobs. */
+  apiAuthTokenId?: string;
 }
 
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
@@ -112,6 +116,8 @@ export function jobStart(prepared: PreparedSubmission, jobId: string, createdAt:
       createdAt,
       ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
       ...(req.scheduledAt !== undefined ? { scheduledAt: req.scheduledAt } : {}),
+      ...(req.triggerId ? { triggerId: req.triggerId } : {}),
+      ...(req.apiAuthTokenId ? { apiAuthTokenId: req.apiAuthTokenId } : {}),
       ...(prepared.resourcePoolIds?.length ? { resourcePoolIds: prepared.resourcePoolIds } : {}),
     },
     definition: version.definition,

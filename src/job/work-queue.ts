@@ -4,7 +4,10 @@
  * be applied (`inbox`), and their index rows waiting for D1 (`child_index`).
  */
 import { childEnded } from "../engine/overlay";
+import { exceedsBytes } from "../engine/payload";
 import type { ChildReportFact, Command } from "../engine/types";
+import { utf8Length } from "../json-size";
+import { MAX_STORED_VALUE_BYTES } from "../limits";
 import type { SqlTables } from "./sql-tables";
 import type { JobSummary } from "./views";
 
@@ -31,7 +34,18 @@ export type WorkKind =
   | "acquireLease"
   | "releaseLeases"
   | "metrics"
-  | "alert";
+  | "alert"
+  | "audit"
+  | "pauseChild"
+  | "rerunMade"
+  /** A continued run receiving what it inherits from the run before (inheritance.ts). */
+  | "inherit";
+
+/**
+ * The due time of work held while its job is paused (the child starts it owes): never due, and
+ * never an alarm time. Unpause makes it due again.
+ */
+const HELD_DUE_AT = Number.MAX_SAFE_INTEGER;
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
@@ -66,6 +80,9 @@ export class WorkQueue {
         return this.enqueue({ id: `lease:${c.epoch}:${c.poolId}`, kind: "acquireLease", payload: { poolId: c.poolId, epoch: c.epoch }, dueAt: now });
       case "releaseLeases":
         return this.enqueue({ id: `release:${c.epoch}`, kind: "releaseLeases", payload: { epoch: c.epoch }, dueAt: now });
+      case "pauseChildren":
+        this.holdChildStarts(c.paused, now);
+        return this.enqueuePauseWords(c.jobIds, c.paused, c.seq, now);
       case "log":
         return;
     }
@@ -80,6 +97,32 @@ export class WorkQueue {
        ON CONFLICT (id) DO NOTHING`,
       jobIds.map((id) => [`${prefix}:${id}`, id]),
       kind,
+      dueAt,
+    );
+  }
+
+  /** Holds the child starts a paused job owes (they wait, never due), or makes them due at unpause. */
+  private holdChildStarts(held: boolean, now: number): void {
+    if (!this.t.has("work")) return;
+    if (held) this.t.sql.exec(`UPDATE work SET due_at = ? WHERE kind = 'startChild'`, HELD_DUE_AT);
+    else this.t.sql.exec(`UPDATE work SET due_at = ? WHERE kind = 'startChild' AND due_at = ?`, now, HELD_DUE_AT);
+  }
+
+  /**
+   * One item per child (`pause:<jobId>`) carrying the job's latest pause word: a newer word replaces
+   * one not yet sent, and bumps the version so a delivery in flight of the older one does not remove it.
+   */
+  private enqueuePauseWords(jobIds: string[], paused: boolean, seq: number, dueAt: number): void {
+    if (jobIds.length === 0) return;
+    this.t.ensure("work");
+    this.t.bulk(
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version)
+       SELECT 'pause:' || (value ->> 0), 'pauseChild', json_object('jobId', value ->> 0, 'paused', json(?2), 'seq', ?3), ?4, 0, 0
+       FROM json_each(?1) WHERE true
+       ON CONFLICT (id) DO UPDATE SET payload = excluded.payload, version = work.version + 1, due_at = MIN(work.due_at, excluded.due_at), attempts = 0`,
+      jobIds.map((id) => [id]),
+      paused ? "true" : "false",
+      seq,
       dueAt,
     );
   }
@@ -115,19 +158,19 @@ export class WorkQueue {
   /** The earliest due time of any queued work. */
   nextWorkDue(): number | undefined {
     if (!this.t.has("work")) return undefined;
-    const row = this.t.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work`).toArray()[0];
+    const row = this.t.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM work WHERE due_at < ?`, HELD_DUE_AT).toArray()[0];
     return row?.t ?? undefined;
   }
 
   /**
-   * Settles one pass of work in one commit: removes the items done and keeps the reports that
-   * came back with them (children that ended as they started) for the alarm to apply.
+   * Settles one pass of work in one commit: removes the items done, and runs `also` in the same
+   * transaction (keeping the reports that came back with them: children that ended as they started).
    */
-  settleWork(done: WorkItem[], reports: ChildReportFact[]): void {
+  settleWork(done: WorkItem[], also?: () => void): void {
     // A run that dropped its storage while the pass ran (purged) has nothing left to settle.
-    if (!this.t.has("work") || (done.length === 0 && reports.length === 0)) return;
+    if (!this.t.has("work") || (done.length === 0 && !also)) return;
     this.t.transaction(() => {
-      this.receiveReports(reports);
+      also?.();
       // Removed unless queued again meanwhile (a coalesced item's version grows, never shrinks).
       this.t.bulk(`DELETE FROM work WHERE (id, version) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`, done.map((i) => [i.id, i.version]));
     });
@@ -153,31 +196,42 @@ export class WorkQueue {
   // ---- children's reports ----------------------------------------------------------------------
 
   /**
-   * Keeps a child's report until the alarm applies it. A later report replaces an earlier one,
-   * except that nothing replaces a report of the child's end.
+   * Keeps children's reports until the alarm applies them, in bulk. A later report replaces an
+   * earlier one, except that nothing replaces a report of the child's end. A report is kept without
+   * its metric events (the caller adopts those into the run's own outbox), and one still too large
+   * for a row is kept as what it means for the parent (see `fitReport`): never refused, since a
+   * refused report would be sent again for ever.
    */
-  receiveReport(report: ChildReportFact): void {
-    this.receiveReports([report]);
-  }
-
-  /** Keeps many reports (see receiveReport), in bulk. */
   receiveReports(reports: ChildReportFact[]): void {
     if (reports.length === 0) return;
     this.t.ensure("inbox");
-    this.t.bulk(
+    this.t.bulkLarge(
       `INSERT INTO inbox (child_job_id, report, ended) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
        ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
-      reports.map((r) => [r.childJobId, this.t.checked(JSON.stringify(r), `The report of child ${r.childJobId}`), childEnded(r.status) ? 1 : 0]),
+      `INSERT INTO inbox (child_job_id, report, ended) VALUES (?1, ?2, ?3)
+       ON CONFLICT (child_job_id) DO UPDATE SET report = excluded.report, ended = excluded.ended WHERE inbox.ended = 0`,
+      reports.map((r) => {
+        const kept = fitReport(r);
+        return [r.childJobId, this.t.checked(JSON.stringify(kept), `The report of child ${r.childJobId}`), childEnded(kept.status) ? 1 : 0];
+      }),
     );
   }
 
-  /** Reports waiting to be applied. */
-  inbox(limit: number): ChildReportFact[] {
+  /**
+   * Reports waiting to be applied: at most `limit`, and at most `maxBytes` of them (at least one),
+   * read one at a time so the report past the budget is never read whole.
+   */
+  inbox(limit: number, maxBytes: number): ChildReportFact[] {
     if (!this.t.has("inbox")) return [];
-    return this.t.sql
-      .exec<{ report: string }>(`SELECT report FROM inbox LIMIT ?`, limit)
-      .toArray()
-      .map((r) => JSON.parse(r.report) as ChildReportFact);
+    const texts: string[] = [];
+    let bytes = 0;
+    const sizes = this.t.sql.exec<{ child_job_id: string; n: number }>(`SELECT child_job_id, LENGTH(CAST(report AS BLOB)) AS n FROM inbox LIMIT ?`, limit).toArray();
+    for (const { child_job_id, n } of sizes) {
+      if (texts.length > 0 && bytes + n > maxBytes) break;
+      bytes += n;
+      texts.push(this.t.sql.exec<{ report: string }>(`SELECT report FROM inbox WHERE child_job_id = ?`, child_job_id).one().report);
+    }
+    return texts.map((t) => JSON.parse(t) as ChildReportFact);
   }
 
   /** Whether reports wait to be applied. */
@@ -192,8 +246,9 @@ export class WorkQueue {
   settleReports(reports: ChildReportFact[]): void {
     if (this.t.has("inbox")) {
       // A report that a newer one replaced meanwhile stays, for the next batch.
-      this.t.bulk(
+      this.t.bulkLarge(
         `DELETE FROM inbox WHERE (child_job_id, report) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+        `DELETE FROM inbox WHERE child_job_id = ?1 AND report = ?2`,
         reports.map((r) => [r.childJobId, JSON.stringify(r)]),
       );
     }
@@ -203,7 +258,8 @@ export class WorkQueue {
     this.t.bulk(
       `INSERT INTO child_index (job_id, row, seq) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
        ON CONFLICT (job_id) DO UPDATE SET row = excluded.row, seq = excluded.seq WHERE excluded.seq > child_index.seq`,
-      indexed.map((r) => [r.childJobId, JSON.stringify(r.index), r.index!.seq]),
+      // A report carries its error once: the index row takes it back from the report.
+      indexed.map((r) => [r.childJobId, JSON.stringify(r.error && !r.index!.job.error ? { ...r.index, job: { ...r.index!.job, error: r.error } } : r.index), r.index!.seq]),
     );
     this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   }
@@ -229,4 +285,26 @@ export class WorkQueue {
   hasPendingChildIndex(): boolean {
     return this.t.has("child_index") && this.t.sql.exec(`SELECT 1 FROM child_index LIMIT 1`).toArray().length > 0;
   }
+}
+
+/** How much of an inbox row a report's index summary may take before it is left out of a report that had to be cut. */
+const KEPT_INDEX_BYTES = 64 * 1024;
+
+/**
+ * A report as the parent's inbox keeps it: without its metric events, and within one SQLite row.
+ * Nothing a child builds today is larger (its output is at most MAX_PAYLOAD_BYTES, its error at
+ * most MAX_ERROR_MESSAGE_CHARS), so this is the last line: a report of a child's end that is still
+ * too large becomes that child's failure, REPORT_TOO_LARGE, which the parent's step then counts
+ * like any failed child; a report of units alone keeps its units.
+ */
+export function fitReport(report: ChildReportFact): ChildReportFact {
+  const { metrics: _adopted, ...kept } = report;
+  const json = JSON.stringify(kept);
+  if (!exceedsBytes(json, MAX_STORED_VALUE_BYTES)) return kept;
+  const { childJobId, workflowName, status, units, index } = kept;
+  const smallIndex = index && !exceedsBytes(JSON.stringify(index), KEPT_INDEX_BYTES) ? { index } : {};
+  if (!childEnded(status)) return { childJobId, workflowName, status, units, ...smallIndex };
+  const bytes = utf8Length(json);
+  const message = `The child's report of ${bytes} bytes (status ${status}) is over the ${MAX_STORED_VALUE_BYTES} bytes its parent can keep; the parent counts the child as failed.`;
+  return { childJobId, workflowName, status: "FAILED", units, error: { code: "REPORT_TOO_LARGE", message }, ...smallIndex };
 }

@@ -5,10 +5,11 @@
  */
 import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState } from "../engine/types";
 import { totalUnits } from "../engine/status";
+import { isPaused, pauseForChild } from "../engine/pause";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
+import { CALL_LEASE_MARGIN_MS, CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_SENDS, MAX_CALL_TIMEOUT_MS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
 import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
 import { recordMetricEvents } from "../registry/metrics";
 import { raiseNotification } from "../notifications/raise";
@@ -16,13 +17,19 @@ import type { NotificationInput } from "../notifications/types";
 import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
 import { jobRunStub } from "./naming";
+import { receiveInheritance } from "./rollover";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
 import { jobSummary } from "./views";
+import { StateReader } from "./state-reader";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
+import { callFacts, recordingSecrets, redactedError } from "../executors/call-facts";
 import { organizationEgress } from "../egress/organization-egress";
 import type { WorkflowDefinition } from "../definition/schema";
+import { deliverOwedAudit } from "../audit/record";
+import type { OwedAuditEntry } from "../audit/types";
+import type { RerunMade } from "./rerun-types";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
@@ -31,7 +38,10 @@ export interface WorkHost {
   readonly state: JobState | null;
   readonly inflight: Set<string>;
   readonly definition: WorkflowDefinition | null;
-  apply(event: EngineEvent, extra?: () => void): Decision;
+  /** Decides and commits `event`; `extra` runs in the same transaction after the decision is written, `before` before it is made. */
+  apply(event: EngineEvent, extra?: () => void, before?: () => void): Decision;
+  /** Inside a transaction: keeps children's reports and adopts their metric events. */
+  takeReports(reports: ChildReportFact[], now: number): void;
   armAlarm(at?: number): void;
   rollOver(): Promise<number>;
   purgeRun(): Promise<void>;
@@ -57,7 +67,19 @@ class Pass {
   readonly started: { event: string; fields: Record<string, unknown> }[] = [];
 
   settle(host: WorkHost): void {
-    host.store.queue.settleWork(this.done, this.reports);
+    const reports = this.reports;
+    // A child start that is done needs its input no more: the child holds it, or never will.
+    const started = this.done.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : []));
+    const also = reports.length > 0 || started.length > 0;
+    host.store.queue.settleWork(
+      this.done,
+      also
+        ? () => {
+            if (reports.length > 0) host.takeReports(reports, Date.now());
+            host.store.childRows.forgetInputs(started);
+          }
+        : undefined,
+    );
     if (this.reports.length > 0) host.armAlarm(Date.now());
     logEvents(this.started);
   }
@@ -72,7 +94,13 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   items = items.filter((i) => i.kind !== "startChild" || ++starts <= CHILD_START_BATCH);
   const cache: ResolutionCache = new Map();
   const pass = new Pass();
-  pass.toStart = host.store.childrenToStart(items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])));
+  // The children's inputs are read up to a byte budget; the starts left out wait for the next pass.
+  const toStart = host.store.childRows.toStart(
+    items.flatMap((i) => (i.kind === "startChild" ? [(i.payload as { jobId: string }).jobId] : [])),
+    CHILD_START_INPUT_BYTES,
+  );
+  pass.toStart = toStart.rows;
+  if (toStart.deferred.size > 0) items = items.filter((i) => i.kind !== "startChild" || !toStart.deferred.has((i.payload as { jobId: string }).jobId));
   // The index is written before anything else goes out: once a parent hears that a child ended,
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
@@ -147,6 +175,22 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "alert":
       await raiseNotification(host.bindings, item.payload as NotificationInput);
       return true;
+    case "audit":
+      await deliverOwedAudit(host.bindings, item.payload as OwedAuditEntry);
+      return true;
+    case "rerunMade": {
+      const { source, made } = item.payload as { source: { jobId: string; runNumber: number }; made: RerunMade };
+      await jobRunStub(host.bindings, source.jobId, source.runNumber).rerunMade(state.identity.organizationId, made);
+      return true;
+    }
+    case "pauseChild": {
+      const { jobId, paused, seq } = item.payload as { jobId: string; paused: boolean; seq: number };
+      await jobRunStub(host.bindings, jobId).pauseFromParent(paused, seq);
+      return true;
+    }
+    case "inherit":
+      await receiveInheritance(host.bindings, host.store, state.identity.jobId, (event, before) => host.apply(event, undefined, before));
+      return true;
   }
 }
 
@@ -192,10 +236,18 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
   return true;
 }
 
-/** What a child tells its parent now: its units, and its outcome once it has ended. */
+/**
+ * What a child tells its parent now: its units, and its outcome once it has ended. Each thing once:
+ * the index summary leaves out the error the report carries (the parent puts it back), and the
+ * output is at most MAX_PAYLOAD_BYTES (a child's output over it failed the child), so a report is
+ * one payload and a few KiB of envelope and metric events.
+ */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
-  const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  // At most MAX_PAYLOAD_BYTES: a child whose output (its children's results) is larger failed instead.
+  const read = state.status === "SUCCEEDED" && state.outputKey ? new StateReader(store).valueWithin(state.outputKey, MAX_PAYLOAD_BYTES) : undefined;
+  const output = read && "value" in read ? read.value : undefined;
+  const { error: _carriedOnce, ...summary } = jobSummary(state);
   return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
@@ -203,12 +255,16 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     units: totalUnits(state),
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
-    index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
+    index: { organizationId: id.organizationId, job: summary, seq: state.indexSeq },
     ...metricsForReport(store),
   };
 }
 
-/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
+/**
+ * The child's pending metric events, for its parent to write. The child forgets them once the
+ * parent has taken a report that carried them (notifyParent); a report returned through the
+ * parent's `start` cannot know that, so there they stay in the child (at most METRICS_REPORT_MAX).
+ */
 function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
   const metrics = store.metrics.pending(METRICS_REPORT_MAX);
   return metrics.length > 0 ? { metrics } : {};
@@ -217,7 +273,10 @@ function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
-  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(childReport(host.store, state));
+  const report = childReport(host.store, state);
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+  // The parent keeps the events in its own outbox now (taken in the same commit as the report).
+  host.store.metrics.written(report.metrics ?? []);
   return true;
 }
 
@@ -234,9 +293,16 @@ async function startChild(host: WorkHost, state: JobState, jobId: string, cache:
     child.row.status === "STARTING" &&
     !child.row.superseded;
   if (!wanted) return true; // cancelled or superseded before it started
+  // A paused job starts no child: the item stays, held until unpause (work-queue.ts).
+  if (isPaused(state)) return false;
   const init = await buildChildStart(host.bindings.DB, state, child.row, child.input, cache, Date.now());
+  // The job may have been paused while the start was built (the item is held by then).
+  const latest = host.state ?? state;
+  if (isPaused(latest)) return false;
+  // The child learns the pause word it starts under: a later word from this job outranks it.
+  const parentPause = pauseForChild(latest);
   // RPC wraps the result's type; it is the plain value `start` returned.
-  const result = (await jobRunStub(host.bindings, jobId).start({ ...init, reportToCaller: true })) as RpcResult<{ report?: ChildReportFact }>;
+  const result = (await jobRunStub(host.bindings, jobId).start({ ...init, reportToCaller: true, parentPause })) as RpcResult<{ report?: ChildReportFact }>;
   if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
   // A child that ended as it started sends its report back here, recorded as this item settles.
   if (result.value.report) pass.reports.push(result.value.report);
@@ -244,20 +310,50 @@ async function startChild(host: WorkHost, state: JobState, jobId: string, cache:
   return true;
 }
 
+/**
+ * A call's time limit: its own `timeoutMs`, what is left of the step's deadline, or the default,
+ * and never more than MAX_CALL_TIMEOUT_MS (a version stored before that bound runs capped): the
+ * call must end within the alarm invocation that sends it.
+ */
+function callBudgetMs(configTimeoutMs: number | undefined, deadline: number | undefined, defaultMs: number, now: number): number {
+  const budgets = [configTimeoutMs, deadline !== undefined ? deadline - now : undefined].filter((t): t is number => t !== undefined);
+  return Math.max(1, Math.min(MAX_CALL_TIMEOUT_MS, ...(budgets.length > 0 ? budgets : [defaultMs])));
+}
+
 async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Promise<boolean> {
   const { stepName, attempt } = item.payload as { stepName: string; attempt: number };
   const cur = state.current;
   if (state.status !== "RUNNING" || cur?.name !== stepName || cur.attempt !== attempt || cur.wait?.type !== "call") return true;
-  const input = host.store.value(`${stepName}Input`);
+  const done = () => host.store.queue.done(item);
+  if (item.attempts >= MAX_CALL_SENDS) {
+    // Each earlier send died with its invocation before its answer was recorded.
+    const error = { code: "CALL_ABANDONED", message: `The call was sent ${item.attempts} times and its answer never recorded: each time, the invocation that sent it ended first.` };
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: true, at: Date.now() }, done);
+    return false;
+  }
+  // The input may be a fan-out's results passed on by reference: read only up to the payload limit.
+  const read = new StateReader(host.store).valueWithin(`${stepName}Input`, MAX_PAYLOAD_BYTES);
+  if (read && "tooLarge" in read) {
+    const error = { code: "PAYLOAD_TOO_LARGE", message: `The input of step "${stepName}" is ${read.tooLarge} bytes of JSON; a call takes at most ${MAX_PAYLOAD_BYTES} bytes.` };
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: false, at: Date.now() }, done);
+    return false;
+  }
+  const input = read?.value;
   const stepDef = host.definition!.steps.find((s) => s.name === stepName)!;
   const executor = executorFor(stepDef.integrationDetails.type);
   const config = (stepDef.integrationDetails.config ?? {}) as { timeoutMs?: number };
-  // Every call has a time limit: its own, the step's deadline, or the default. A hung call must
-  // not hold the alarm, and the work queued behind it, forever.
-  const budgets = [config.timeoutMs, cur.deadline !== undefined ? cur.deadline - Date.now() : undefined].filter((t): t is number => t !== undefined);
-  if (budgets.length === 0) budgets.push(Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS);
-  const signal = AbortSignal.timeout(Math.max(1, Math.min(...budgets)));
+  // Every call has a time limit. A hung call must not hold the alarm, and the work queued behind it, forever.
+  const budget = callBudgetMs(config.timeoutMs, cur.deadline, Number(host.bindings.DEFAULT_CALL_TIMEOUT_MS) || DEFAULT_CALL_TIMEOUT_MS, Date.now());
+  // Leased until past its deadline, with the alarm armed for then, before it goes out: if this
+  // invocation dies mid-call, the call is sent again after its deadline, never sooner and never not.
+  const leasedUntil = Date.now() + budget + CALL_LEASE_MARGIN_MS;
+  host.store.queue.retryLater(item, leasedUntil);
+  host.armAlarm(leasedUntil);
+  const signal = AbortSignal.timeout(budget);
   const org = state.identity.organizationId;
+  // Every secret value the call reads is kept here, to be replaced in what its history shows.
+  const secretsRead: string[] = [];
+  const reader = bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings);
   const result: CallResult = executor?.call
     ? await executor
         .call({
@@ -268,7 +364,7 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           organizationId: org,
           attempt,
           env: host.bindings,
-          secrets: bindSecrets(secretReader(host.bindings, { organizationId: org, jobId: state.identity.jobId, stepName }), stepDef.integrationDetails.secretBindings),
+          secrets: recordingSecrets(reader, secretsRead),
           egress: organizationEgress(host.bindings, org),
           signal,
         })
@@ -276,15 +372,19 @@ async function callExecutor(host: WorkHost, state: JobState, item: WorkItem): Pr
           ok: false as const,
           // A timed-out call may still have happened at the far end: it is recorded as a timeout.
           error: signal.aborted
-            ? { code: "TIMEOUT", message: `The call did not answer within its time limit.` }
+            ? { code: "TIMEOUT", message: `The call did not answer within its time limit (${budget} ms).` }
             : { code: "ExecutorError", message: String((e as Error)?.message ?? e) },
           retryable: true,
         }))
     : { ok: false, error: { code: "UnknownExecutor", message: `No executor "${stepDef.integrationDetails.type}".` }, retryable: false };
   const at = Date.now();
-  const done = () => host.store.queue.done(item);
+  const facts = callFacts(result, secretsRead);
+  const call = facts ? { call: facts } : {};
   // The result and the removal of the work item commit together: a crash before this redoes the call.
-  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at }, done);
-  else host.apply({ type: "stepFailed", stepName, attempt, error: result.error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) }, done);
+  if (result.ok) host.apply({ type: result.incomplete ? "stepIncomplete" : "stepCompleted", stepName, attempt, output: result.output, at, ...call }, done);
+  else {
+    const error = redactedError(result.error, secretsRead);
+    host.apply({ type: "stepFailed", stepName, attempt, error, retryable: result.retryable, at, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}), ...call }, done);
+  }
   return false;
 }

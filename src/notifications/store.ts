@@ -2,7 +2,7 @@
  * D1 access for notifications (`notifications`) and an organization's outbound notification
  * settings (`notification_settings`, the Standard Webhooks secret sealed like a trigger's).
  */
-import { open, seal } from "../crypto/seal";
+import { open, seal, type SealedColumn } from "../crypto/seal";
 import { NotFoundError } from "../errors";
 import { deterministicId, isoTime, newId } from "../ids";
 import {
@@ -152,8 +152,16 @@ export interface NotificationSettings {
 
 const secretContext = (organizationId: string) => `notification-settings:${organizationId}`;
 
+/** Where outbound notification secrets are, for ResealSecrets. */
+export const SEALED_NOTIFICATION_SECRETS: SealedColumn = {
+  table: "notification_settings",
+  column: "sealed_secret",
+  keys: ["organization_id"],
+  associatedData: ([organizationId]) => secretContext(organizationId!),
+};
+
 /** Replaces the organization's outbound URL and secret. */
-export async function putNotificationSettings(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, url: string, secret: string, now: number): Promise<NotificationSettings> {
+export async function putNotificationSettings(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, organizationId: string, url: string, secret: string, now: number): Promise<NotificationSettings> {
   const sealed = await seal(env, secret, secretContext(organizationId));
   const updatedAt = isoTime(now);
   await env.DB.prepare(
@@ -175,7 +183,7 @@ export async function getNotificationSettings(db: D1Database, organizationId: st
 }
 
 /** The settings with the opened secret, for a delivery; null when the organization has none. */
-export async function getOutboundTarget(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string): Promise<{ url: string; secret: string } | null> {
+export async function getOutboundTarget(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, organizationId: string): Promise<{ url: string; secret: string } | null> {
   const row = await env.DB.prepare(`SELECT url, sealed_secret FROM notification_settings WHERE organization_id = ?`)
     .bind(organizationId)
     .first<{ url: string; sealed_secret: string }>();
@@ -190,12 +198,23 @@ export async function deleteNotificationSettings(db: D1Database, organizationId:
 }
 
 /**
- * A deleted organization's notifications and outbound settings (run in the deletion's batch): nothing
- * stays readable, and its outbox drops what it still had queued, having nowhere to send it.
+ * A deleted organization's outbound settings (run in the deletion's batch): its outbox drops what
+ * it still had queued, having nowhere to send it. Its notifications are deleted after, a bounded
+ * statement at a time, by the organization's reaper (`deleteNotificationsPage`); nothing reads them
+ * meanwhile, since every request naming the organization is refused.
  */
 export function deleteOrganizationNotificationsStatements(db: D1Database, organizationId: string): D1PreparedStatement[] {
-  return [
-    db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId),
-    db.prepare(`DELETE FROM notifications WHERE organization_id = ?`).bind(organizationId),
-  ];
+  return [db.prepare(`DELETE FROM notification_settings WHERE organization_id = ?`).bind(organizationId)];
+}
+
+/** Deletes at most `limit` of an organization's notifications (one statement); returns how many it deleted. */
+export async function deleteNotificationsPage(db: D1Database, organizationId: string, limit: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM notifications WHERE notification_id IN
+         (SELECT notification_id FROM notifications WHERE organization_id = ? ORDER BY created_at LIMIT ?)`,
+    )
+    .bind(organizationId, limit)
+    .run();
+  return result.meta.changes;
 }

@@ -2,15 +2,17 @@
  * OrganizationReaper: one Durable Object per deleted organization. DeleteOrganization goes through
  * it, so the deletion and the sweep that follows are one durable intent: the object records the
  * intent and arms its alarm before it marks the organization deleted in D1 (which revokes its
- * tokens, deletes its triggers, secrets and resource pools in the same batch), and the alarm then cancels the
- * organization's unfinished top-level jobs (each cancel reaches every descendant) a page at a
- * time, from a cursor it stores, until none is left; a second pass after ORG_REAPER_RECHECK_MS
- * catches a job submitted in the moment of the deletion. An alarm that fires twice, or an object
- * evicted mid-page, cancels a job again at most, which its JobObject answers with a conflict.
+ * tokens, deletes its triggers, secrets, resource pools and notification settings in the same
+ * batch), and the alarm then sweeps what the organization leaves, one kind at a time
+ * (src/organizations/sweeps.ts: its unfinished jobs, its schedules, its notifications), a bounded
+ * page per alarm from a position stored per kind, until every kind is done; a second pass after
+ * ORG_REAPER_RECHECK_MS catches what was made in the moment of the deletion. An alarm that fires
+ * twice, or an object evicted mid-page, does a page again at most, which every kind tolerates (a
+ * cancelled job answers with a conflict, a deleted schedule has nothing left to delete).
  *
  * The alarm never throws: Cloudflare retries a throwing alarm a few times and then drops it, which
- * would abandon the sweep. A page whose cancels or D1 reads fail keeps its cursor before the first
- * job that failed and arms the alarm again with backoff, until the sweep is done.
+ * would abandon the sweep. A page that fails part-way keeps its position before the first thing
+ * that failed and arms the alarm again with backoff, until the sweep is done.
  *
  * A job accepted by SubmitJobs (batch) has only its index row until its BatchStarter starts it, so
  * its cancel answers NotFound: the reaper leaves it a tombstone instead, and the start creates it
@@ -18,14 +20,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { NotFoundError, type RpcResult } from "../errors";
-import { jobStubFor } from "../job/submit";
-import {
-  ORG_REAPER_BATCH,
-  ORG_REAPER_CONCURRENCY,
-  ORG_REAPER_RECHECK_MS,
-  ORG_REAPER_RETRY_BASE_MS,
-  ORG_REAPER_RETRY_MAX_MS,
-} from "../limits";
+import { ORG_REAPER_BATCH, ORG_REAPER_DELETE_BATCH, ORG_REAPER_RECHECK_MS, ORG_REAPER_RETRY_BASE_MS, ORG_REAPER_RETRY_MAX_MS } from "../limits";
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
 import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
@@ -33,43 +28,62 @@ import { deleteOrganizationNotificationsStatements } from "../notifications/stor
 import { deleteAllSecretsStatement } from "../registry/secrets";
 import { revokeAllTokensStatement } from "../registry/tokens";
 import { deleteAllTriggersStatement } from "../webhooks/triggers";
+import { SWEEPS, type Sweep } from "./sweeps";
 
 /** The sweep's one row. `deleted_at` is set once D1 has the organization deleted. */
 type SweepRow = {
   organization_id: string;
   deleted_at: number | null;
   pass: number;
-  cursor_created: string;
-  cursor_job: string;
-  cancelled: number;
-  pages: number;
   done: number;
 };
+
+/** Where one kind's sweep stands in the current pass, and what it did over both. */
+type CursorRow = { kind: string; position: string; done: number; count: number; pages: number };
 
 export interface ReaperStatus {
   organizationId: string;
   pass: number;
-  /** Jobs this sweep cancelled, and the pages (alarms) it took. */
+  /** Jobs this sweep cancelled, and the pages (alarms) that took. */
   cancelled: number;
   pages: number;
   done: boolean;
-  /** Alarms in a row that failed (a cancel or a D1 read); the sweep retries with backoff. */
+  /** Alarms in a row that failed (a call or a D1 statement); the sweep retries with backoff. */
   failures: number;
+  /** Each kind: things dealt with (jobs cancelled, schedules deleted, rows deleted) and pages, over both passes. */
+  kinds: Record<string, { count: number; pages: number; done: boolean }>;
 }
 
 export class OrganizationReaper extends DurableObject<Env> {
-  /** Jobs cancelled per alarm (a test may lower it to see the sweep resume). */
+  /** Durable Object calls per page (a test may lower it to see the sweep resume). */
   batchSize = ORG_REAPER_BATCH;
+  /** Rows one D1 statement deletes (a test may lower it too). */
+  deleteBatchSize = ORG_REAPER_DELETE_BATCH;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
+    const sql = ctx.storage.sql;
+    sql.exec(
       `CREATE TABLE IF NOT EXISTS sweep (id INTEGER PRIMARY KEY CHECK (id = 1), organization_id TEXT NOT NULL, deleted_at INTEGER,
          pass INTEGER NOT NULL DEFAULT 1, cursor_created TEXT NOT NULL DEFAULT '', cursor_job TEXT NOT NULL DEFAULT '',
          cancelled INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0)`,
     );
     // A table of its own, so a reaper whose sweep table predates it needs no migration.
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS cursor (kind TEXT PRIMARY KEY, position TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0,
+         count INTEGER NOT NULL DEFAULT 0, pages INTEGER NOT NULL DEFAULT 0)`,
+    );
+    // A sweep begun before kinds had cursors of their own kept the jobs' in the sweep row.
+    sql.exec(
+      `INSERT OR IGNORE INTO cursor (kind, position, count, pages)
+       SELECT 'jobs', CASE WHEN cursor_job = '' THEN '' ELSE json_array(cursor_created, cursor_job) END, cancelled, pages
+       FROM sweep WHERE pages > 0 OR cursor_job != ''`,
+    );
+  }
+
+  private cursor(kind: string): CursorRow {
+    return this.ctx.storage.sql.exec<CursorRow>(`SELECT * FROM cursor WHERE kind = ?`, kind).toArray()[0] ?? { kind, position: "", done: 0, count: 0, pages: 0 };
   }
 
   private failures(): number {
@@ -112,14 +126,16 @@ export class OrganizationReaper extends DurableObject<Env> {
   /** Where the sweep stands (tests and operators). */
   async status(): Promise<ReaperStatus | null> {
     const row = this.row();
-    return row
-      ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1, failures: this.failures() }
-      : null;
+    if (!row) return null;
+    const kinds = Object.fromEntries(SWEEPS.map((k) => [k.kind, this.cursor(k.kind)]).map(([kind, c]) => [kind, { count: (c as CursorRow).count, pages: (c as CursorRow).pages, done: (c as CursorRow).done === 1 }]));
+    const jobs = this.cursor("jobs");
+    return { organizationId: row.organization_id, pass: row.pass, cancelled: jobs.count, pages: jobs.pages, done: row.done === 1, failures: this.failures(), kinds };
   }
 
   private async forget(): Promise<void> {
     this.ctx.storage.sql.exec(`DELETE FROM sweep`);
     this.ctx.storage.sql.exec(`DELETE FROM failures`);
+    this.ctx.storage.sql.exec(`DELETE FROM cursor`);
     await this.ctx.storage.deleteAlarm();
   }
 
@@ -161,78 +177,44 @@ export class OrganizationReaper extends DurableObject<Env> {
   }
 
   /**
-   * Cancels one job of the organization: true when this call cancelled it, false when it had ended.
-   * A job that answers NotFound was listed by the page's query, so its index row exists: it was
-   * accepted in a batch and not started yet, and a tombstone makes its start create it CANCELLED.
-   */
-  private async cancelJob(organizationId: string, jobId: string): Promise<boolean> {
-    const stub = jobStubFor(this.env, jobId);
-    const answer = await stub.cancel(organizationId);
-    if (answer.ok) return true;
-    if (answer.error.code !== "NotFoundError") return false;
-    await stub.cancelFromParent({ code: "CANCELLED", message: "The job's organization was deleted before the job started." });
-    return true;
-  }
-
-  /**
-   * Cancels one page of unfinished top-level jobs after the cursor, then moves the cursor on: past
-   * the whole page when every cancel answered, else only past the jobs before the first that failed
-   * (the others are asked again, which a cancelled job answers with a conflict).
+   * One page of the first kind not yet done in this pass, with its position, count and page
+   * stored; then the alarm again at once, or, when every kind is done, the next pass (after
+   * ORG_REAPER_RECHECK_MS) or the end. The first error of a page that failed part-way, or null.
    */
   private async sweepPage(row: SweepRow): Promise<{ error: unknown } | null> {
-    const { results } = await this.env.DB.prepare(
-      `SELECT job_id, created_at FROM jobs
-       WHERE organization_id = ?1 AND parent_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
-         AND (created_at > ?2 OR (created_at = ?2 AND job_id > ?3))
-       ORDER BY created_at, job_id LIMIT ?4`,
-    )
-      .bind(row.organization_id, row.cursor_created, row.cursor_job, this.batchSize)
-      .all<{ job_id: string; created_at: string }>();
-    let cancelled = 0;
-    // Jobs from the start of the page up to the first whose cancel failed.
-    let handled = 0;
-    let failure: { error: unknown } | null = null;
-    for (let i = 0; i < results.length; i += ORG_REAPER_CONCURRENCY) {
-      const answers = await Promise.allSettled(results.slice(i, i + ORG_REAPER_CONCURRENCY).map((job) => this.cancelJob(row.organization_id, job.job_id)));
-      for (const answer of answers) {
-        if (answer.status === "rejected") {
-          failure ??= { error: answer.reason };
-          continue;
-        }
-        // A job that ended meanwhile answers with a conflict: nothing to do for it.
-        if (answer.value) cancelled++;
-        if (failure === null) handled++;
+    const sweep = SWEEPS.find((k) => this.cursor(k.kind).done === 0);
+    if (sweep) {
+      const page = await sweep.page(
+        { env: this.env, organizationId: row.organization_id, callsPerPage: this.batchSize, rowsPerStatement: this.deleteBatchSize },
+        this.cursor(sweep.kind).position,
+      );
+      this.record(sweep, page.position, page.done, page.count);
+      if (page.failure) return page.failure;
+      if (SWEEPS.some((k) => this.cursor(k.kind).done === 0)) {
+        await this.ctx.storage.setAlarm(Date.now());
+        return null;
       }
     }
-    if (failure !== null) {
-      const reached = results[handled - 1];
-      this.ctx.storage.sql.exec(
-        `UPDATE sweep SET cursor_created = coalesce(?, cursor_created), cursor_job = coalesce(?, cursor_job), cancelled = cancelled + ? WHERE id = 1`,
-        reached?.created_at ?? null,
-        reached?.job_id ?? null,
-        cancelled,
-      );
-      return failure;
-    }
-    const last = results[results.length - 1];
-    if (last && results.length === this.batchSize) {
-      this.ctx.storage.sql.exec(
-        `UPDATE sweep SET cursor_created = ?, cursor_job = ?, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`,
-        last.created_at,
-        last.job_id,
-        cancelled,
-      );
-      await this.ctx.storage.setAlarm(Date.now());
-      return null;
-    }
     if (row.pass === 1) {
-      this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2, cursor_created = '', cursor_job = '', cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
+      this.ctx.storage.sql.exec(`UPDATE sweep SET pass = 2 WHERE id = 1`);
+      this.ctx.storage.sql.exec(`UPDATE cursor SET position = '', done = 0`);
       await this.ctx.storage.setAlarm(Math.max(Date.now(), row.deleted_at! + ORG_REAPER_RECHECK_MS));
       return null;
     }
-    this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
-    logEvent("organization.reaped", { organizationId: row.organization_id, cancelled: row.cancelled + cancelled });
+    this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1 WHERE id = 1`);
+    logEvent("organization.reaped", { organizationId: row.organization_id, ...Object.fromEntries(SWEEPS.map((k) => [k.kind, this.cursor(k.kind).count])) });
     return null;
+  }
+
+  private record(sweep: Sweep, position: string, done: boolean, count: number): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO cursor (kind, position, done, count, pages) VALUES (?1, ?2, ?3, ?4, 1)
+       ON CONFLICT (kind) DO UPDATE SET position = ?2, done = ?3, count = count + ?4, pages = pages + 1`,
+      sweep.kind,
+      position,
+      done ? 1 : 0,
+      count,
+    );
   }
 }
 

@@ -27,6 +27,14 @@ interface JobRow {
   error: string | null;
   schedule_id: string | null;
   scheduled_at: string | null;
+  trigger_id: string | null;
+  api_auth_token_id: string | null;
+  child_key: string | null;
+  child_index: number | null;
+  current_step_name: string | null;
+  rerun_of_job_id: string | null;
+  rerun_from_step: string | null;
+  paused: number | null;
 }
 
 function toSummary(r: JobRow): JobSummary {
@@ -45,9 +53,16 @@ function toSummary(r: JobRow): JobSummary {
     rootJobId: r.root_job_id,
     ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
     ...(r.scheduled_at ? { scheduledAt: r.scheduled_at } : {}),
+    ...(r.trigger_id ? { triggerId: r.trigger_id } : {}),
+    ...(r.api_auth_token_id ? { apiAuthTokenId: r.api_auth_token_id } : {}),
+    ...(r.child_key !== null && r.child_key !== undefined ? { childKey: r.child_key } : {}),
+    ...(r.child_index !== null && r.child_index !== undefined ? { childIndex: r.child_index } : {}),
     billableTransactionUnits: r.billable_units,
+    ...(r.current_step_name ? { currentStepName: r.current_step_name } : {}),
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     runNumber: r.run_number,
+    ...(r.rerun_of_job_id ? { rerunOf: { jobId: r.rerun_of_job_id, fromStep: r.rerun_from_step ?? "" } } : {}),
+    ...(r.paused ? { paused: true as const } : {}),
   };
 }
 
@@ -148,13 +163,17 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
     .prepare(
       `INSERT INTO jobs (job_id, organization_id, workflow_id, workflow_name, version_id, version_number, status,
          submitted_by_user, parent_job_id, parent_step_name, root_job_id, run_number, created_at, updated_at,
-         started_at, finished_at, billable_units, error, index_seq, schedule_id, scheduled_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         started_at, finished_at, billable_units, error, index_seq, schedule_id, scheduled_at,
+         trigger_id, api_auth_token_id, child_key, child_index, current_step_name, rerun_of_job_id, rerun_from_step, paused)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
        ON CONFLICT (job_id) DO UPDATE SET
          workflow_id = excluded.workflow_id, version_id = excluded.version_id, version_number = excluded.version_number,
          status = excluded.status, run_number = excluded.run_number,
          updated_at = excluded.updated_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
-         billable_units = excluded.billable_units, error = excluded.error, index_seq = excluded.index_seq
+         billable_units = excluded.billable_units, error = excluded.error, index_seq = excluded.index_seq,
+         trigger_id = excluded.trigger_id, api_auth_token_id = excluded.api_auth_token_id,
+         child_key = excluded.child_key, child_index = excluded.child_index, current_step_name = excluded.current_step_name,
+         rerun_of_job_id = excluded.rerun_of_job_id, rerun_from_step = excluded.rerun_from_step, paused = excluded.paused
        WHERE excluded.index_seq > jobs.index_seq`,
     )
     .bind(
@@ -179,11 +198,21 @@ function upsertStatement(db: D1Database, organizationId: string, job: JobSummary
       seq,
       job.scheduleId ?? null,
       job.scheduledAt ?? null,
+      job.triggerId ?? null,
+      job.apiAuthTokenId ?? null,
+      job.childKey ?? null,
+      job.childIndex ?? null,
+      job.currentStepName ?? null,
+      job.rerunOf?.jobId ?? null,
+      job.rerunOf?.fromStep ?? null,
+      job.paused ? 1 : null,
     );
 }
 
 export interface ListJobsQuery {
   status?: JobStatus;
+  /** One workflow exactly (RerunJobs' filter; ListJobs itself filters by name). */
+  workflowId?: string;
   workflowName?: string;
   workflowVersionNumber?: number;
   createdAfter?: string;
@@ -192,6 +221,9 @@ export interface ListJobsQuery {
   scheduleId?: string;
   parentJobId?: string;
   rootJobId?: string;
+  jobIdPrefix?: string;
+  /** Only the reruns of this job (RerunJob, RerunJobs), newest first. */
+  rerunOf?: string;
   pageToken?: string;
   pageSize: number;
 }
@@ -201,33 +233,39 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
-interface Cursor {
-  c: string;
-  j: string;
-}
+/** A page's last row: newest-first by (created_at, job_id), or, for a job's children, by (child index, job_id). */
+type Cursor = { c: string; j: string } | { i: number; j: string };
 
-function decodeToken(token: string): Cursor {
+function decodeToken(token: string, byChildIndex: boolean): Cursor {
   try {
-    const c = JSON.parse(atob(token.replaceAll("-", "+").replaceAll("_", "/"))) as Cursor;
-    if (typeof c.c === "string" && typeof c.j === "string") return c;
+    const c = JSON.parse(atob(token.replaceAll("-", "+").replaceAll("_", "/"))) as Partial<{ c: unknown; i: unknown; j: unknown }>;
+    if (typeof c.j === "string") {
+      if (!byChildIndex && typeof c.c === "string") return { c: c.c, j: c.j };
+      if (byChildIndex && typeof c.i === "number") return { i: c.i, j: c.j };
+    }
   } catch {
     /* fall through */
   }
-  throw new ValidationError("pageToken is not a token this API issued.", ["pageToken: invalid"], { pageToken: "invalid" });
+  throw new ValidationError("pageToken is not a token this API issued for this listing.", ["pageToken: invalid"], { pageToken: "invalid" });
 }
 
 function encodeToken(c: Cursor): string {
   return btoa(JSON.stringify(c)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** A child's place in its parent's step; children indexed before it was recorded come first. */
+const CHILD_ORDER = "IFNULL(child_index, -1)";
+
 /**
- * Lists an organization's jobs, newest first, by keyset pagination on (created_at, job_id): a page
- * never repeats or skips a job, even while new jobs arrive.
+ * Lists an organization's jobs by keyset pagination, so a page never repeats or skips a job, even
+ * while new jobs arrive: newest first, or, for one job's children (`parentJobId`), in the order its
+ * step listed them.
  */
 export async function listJobs(db: D1Database, organizationId: string, q: ListJobsQuery): Promise<{ jobs: JobSummary[]; nextPageToken?: string; totalCount: number; statusCounts: Record<JobStatus, number> }> {
   const where: string[] = ["organization_id = ?"];
   const args: (string | number)[] = [organizationId];
   if (q.status) (where.push("status = ?"), args.push(q.status));
+  if (q.workflowId) (where.push("workflow_id = ?"), args.push(q.workflowId.toLowerCase()));
   // A case-insensitive contains match, as the client documents it; `%`, `_` and `\` in the query are literal.
   if (q.workflowName) (where.push("workflow_name LIKE ? ESCAPE '\\'"), args.push(`%${escapeLike(q.workflowName)}%`));
   if (q.workflowVersionNumber !== undefined) (where.push("version_number = ?"), args.push(q.workflowVersionNumber));
@@ -239,19 +277,30 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   // Ids are stored in lower case; a path or query may spell them in upper case.
   if (q.parentJobId) (where.push("parent_job_id = ?"), args.push(q.parentJobId.toLowerCase()));
   if (q.rootJobId) (where.push("root_job_id = ?"), args.push(q.rootJobId.toLowerCase()));
+  // A range on the primary key: every id starting with the prefix sorts between it and it + "~" (ids are [0-9a-f-]).
+  if (q.jobIdPrefix) {
+    const prefix = q.jobIdPrefix.toLowerCase();
+    (where.push("job_id >= ? AND job_id < ?"), args.push(prefix, `${prefix}~`));
+  }
+  if (q.rerunOf) (where.push("rerun_of_job_id = ?"), args.push(q.rerunOf.toLowerCase()));
   const filter = where.join(" AND ");
 
+  const byChildIndex = q.parentJobId !== undefined;
   const pageWhere = [filter];
   const pageArgs = [...args];
   if (q.pageToken) {
-    const cursor = decodeToken(q.pageToken);
-    pageWhere.push("(created_at < ? OR (created_at = ? AND job_id < ?))");
-    pageArgs.push(cursor.c, cursor.c, cursor.j);
+    const cursor = decodeToken(q.pageToken, byChildIndex);
+    if ("i" in cursor) {
+      pageWhere.push(`(${CHILD_ORDER} > ? OR (${CHILD_ORDER} = ? AND job_id > ?))`);
+      pageArgs.push(cursor.i, cursor.i, cursor.j);
+    } else {
+      pageWhere.push("(created_at < ? OR (created_at = ? AND job_id < ?))");
+      pageArgs.push(cursor.c, cursor.c, cursor.j);
+    }
   }
+  const order = byChildIndex ? `${CHILD_ORDER}, job_id` : "created_at DESC, job_id DESC";
   const [page, count] = await db.batch([
-    db
-      .prepare(`SELECT * FROM jobs WHERE ${pageWhere.join(" AND ")} ORDER BY created_at DESC, job_id DESC LIMIT ?`)
-      .bind(...pageArgs, q.pageSize + 1),
+    db.prepare(`SELECT * FROM jobs WHERE ${pageWhere.join(" AND ")} ORDER BY ${order} LIMIT ?`).bind(...pageArgs, q.pageSize + 1),
     db.prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE ${filter} GROUP BY status`).bind(...args),
   ]);
   const statusCounts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
@@ -259,9 +308,10 @@ export async function listJobs(db: D1Database, organizationId: string, q: ListJo
   const rows = (page!.results as JobRow[]).slice(0, q.pageSize);
   const more = page!.results.length > q.pageSize;
   const last = rows[rows.length - 1];
+  const next = last && (byChildIndex ? { i: last.child_index ?? -1, j: last.job_id } : { c: last.created_at, j: last.job_id });
   return {
     jobs: rows.map(toSummary),
-    ...(more && last ? { nextPageToken: encodeToken({ c: last.created_at, j: last.job_id }) } : {}),
+    ...(more && next ? { nextPageToken: encodeToken(next) } : {}),
     totalCount: Object.values(statusCounts).reduce((a, b) => a + b, 0),
     statusCounts,
   };

@@ -137,19 +137,23 @@ export async function updateResourcePool(
     const taken = await db.prepare(`SELECT 1 AS x FROM resource_pools WHERE organization_id = ? AND name = ? AND pool_id != ?`).bind(organizationId, change.name, poolId).first();
     if (taken) throw new ConflictError(`A resource pool named "${change.name}" exists.`);
   }
-  await beforeUpdate?.(change.workerLimit ?? current.workerLimit);
+  // Only a new limit is the object's business; one left out is not re-sent from what was read.
+  if (change.workerLimit !== undefined) await beforeUpdate?.(change.workerLimit);
   let row: PoolRow | null;
   try {
+    // Fields left out keep what is stored now, not what was read before the awaits above: a
+    // concurrent change of another field is never written back over.
     row = await db
       .prepare(
-        `UPDATE resource_pools SET name = ?, worker_limit = ?, targets_all_workflows = ?, targeted_workflow_ids = ?, updated_at = ?
+        `UPDATE resource_pools SET name = coalesce(?, name), worker_limit = coalesce(?, worker_limit),
+           targets_all_workflows = coalesce(?, targets_all_workflows), targeted_workflow_ids = coalesce(?, targeted_workflow_ids), updated_at = ?
          WHERE organization_id = ? AND pool_id = ? RETURNING *`,
       )
       .bind(
-        change.name ?? current.name,
-        change.workerLimit ?? current.workerLimit,
-        (change.targetsAllWorkflows ?? current.targetsAllWorkflows) ? 1 : 0,
-        JSON.stringify(targeted),
+        change.name ?? null,
+        change.workerLimit ?? null,
+        change.targetsAllWorkflows === undefined ? null : change.targetsAllWorkflows ? 1 : 0,
+        change.targetedWorkflowIds !== undefined ? JSON.stringify(targeted) : null,
         isoTime(now),
         organizationId,
         poolId,

@@ -3,9 +3,10 @@
  * `readSecretForUse` (the executors' reader, src/executors/secret-reader.ts) ever opens one.
  * Everything else returns metadata, `allowedHosts` included.
  */
-import { open, seal } from "../crypto/seal";
-import { ConflictError, NotFoundError } from "../errors";
+import { open, seal, UnknownSealingKeyError, type SealedColumn } from "../crypto/seal";
+import { ConflictError, NotFoundError, SecretUnreadableError } from "../errors";
 import { isoTime, newId } from "../ids";
+import { MAX_SECRETS_PER_ORGANIZATION } from "../limits";
 
 export interface SecretMetadata {
   /** The id the JustWorkflowIt client addresses a secret by; kept when the value is replaced. */
@@ -82,12 +83,20 @@ function associatedData(organizationId: string, key: string): string {
   return JSON.stringify(["organization-secret", organizationId, key]);
 }
 
+/** Where organization secrets' sealed values are, for ResealSecrets. */
+export const SEALED_SECRET_VALUES: SealedColumn = {
+  table: "organization_secrets",
+  column: "sealed_value",
+  keys: ["organization_id", "key"],
+  associatedData: ([organizationId, key]) => associatedData(organizationId!, key!),
+};
+
 /**
  * Creates a secret or replaces its value. A description or `allowedHosts` left out keeps the one
  * stored, so rotating a credential is `{key, value}` alone and never unbinds it; `null` clears.
  */
 export async function putOrganizationSecret(
-  env: Pick<Env, "DB" | "SECRETS_KEY">,
+  env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">,
   organizationId: string,
   input: { key: string; value: string } & SecretMetadataChange,
   now: number,
@@ -95,9 +104,13 @@ export async function putOrganizationSecret(
   const sealed = await seal(env, input.value, associatedData(organizationId, input.key));
   const at = isoTime(now);
   const keep = (column: string, given: boolean) => `${column} = ${given ? "excluded" : "organization_secrets"}.${column}`;
+  // A new key past MAX_SECRETS_PER_ORGANIZATION inserts nothing (ListOrganizationSecrets lists them
+  // all); an existing key is replaced whatever the count.
   const row = await env.DB.prepare(
     `INSERT INTO organization_secrets (organization_id, key, description, allowed_hosts, sealed_value, created_at, updated_at, secret_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+     WHERE (SELECT count(*) FROM organization_secrets WHERE organization_id = ?1) < ?9
+        OR EXISTS (SELECT 1 FROM organization_secrets WHERE organization_id = ?1 AND key = ?2)
      ON CONFLICT (organization_id, key) DO UPDATE SET
        sealed_value = excluded.sealed_value,
        ${keep("description", input.description !== undefined)},
@@ -105,9 +118,10 @@ export async function putOrganizationSecret(
        updated_at = excluded.updated_at
      RETURNING ${METADATA_COLUMNS}`,
   )
-    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at, newId())
+    .bind(organizationId, input.key, input.description ?? null, allowedHostsColumn(input.allowedHosts ?? null), sealed, at, at, newId(), MAX_SECRETS_PER_ORGANIZATION)
     .first<SecretRow>();
-  return toMetadata(row!);
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_SECRETS_PER_ORGANIZATION} secrets; delete one first.`);
+  return toMetadata(row);
 }
 
 /**
@@ -116,7 +130,7 @@ export async function putOrganizationSecret(
  * none, so a secret deleted meanwhile is never created again under a new id.
  */
 export async function replaceOrganizationSecretValue(
-  env: Pick<Env, "DB" | "SECRETS_KEY">,
+  env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">,
   organizationId: string,
   ref: string,
   input: { value: string } & SecretMetadataChange,
@@ -185,13 +199,17 @@ export async function getOrganizationSecretMetadata(db: D1Database, organization
   return toMetadata(row);
 }
 
-/** Deletes a secret named by its id or its key, or throws NotFoundError. Steps that need it fail from their next call. */
-export async function deleteOrganizationSecret(db: D1Database, organizationId: string, ref: string): Promise<void> {
-  const result = await db
-    .prepare(`DELETE FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF}`)
+/**
+ * Deletes a secret named by its id or its key, or throws NotFoundError; returns which it was.
+ * Steps that need it fail from their next call.
+ */
+export async function deleteOrganizationSecret(db: D1Database, organizationId: string, ref: string): Promise<{ secretId: string; key: string }> {
+  const row = await db
+    .prepare(`DELETE FROM organization_secrets WHERE organization_id = ?1 AND key = ${KEY_OF_REF} RETURNING secret_id, key`)
     .bind(organizationId, ref)
-    .run();
-  if (result.meta.changes === 0) throw new NotFoundError(`Secret "${ref}" was not found.`);
+    .first<Pick<SecretRow, "secret_id" | "key">>();
+  if (!row) throw new NotFoundError(`Secret "${ref}" was not found.`);
+  return { secretId: row.secret_id, key: row.key };
 }
 
 /** The statement that deletes every secret of an organization (run in DeleteOrganization's batch). */
@@ -201,6 +219,7 @@ export function deleteAllSecretsStatement(db: D1Database, organizationId: string
 
 /** A secret as a call uses it: the value and what decides where it may go. */
 export interface SecretForUse {
+  secretId: string;
   value: string;
   /** Absent: not bound, any host (each first use recorded). */
   allowedHosts?: string[];
@@ -211,15 +230,24 @@ export interface SecretForUse {
 /**
  * A secret with its bindings, decrypted, or undefined when the organization has none by that key.
  * For executors, and for ResolveOrganizationSecret (which only a token granted `secret:resolve` reaches).
+ * A value sealed under a key the deployment no longer has throws SecretUnreadableError, naming the secret.
  */
-export async function readSecretForUse(env: Pick<Env, "DB" | "SECRETS_KEY">, organizationId: string, key: string): Promise<SecretForUse | undefined> {
-  const row = await env.DB.prepare(`SELECT sealed_value, allowed_hosts, created_at FROM organization_secrets WHERE organization_id = ? AND key = ?`)
+export async function readSecretForUse(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, organizationId: string, key: string): Promise<SecretForUse | undefined> {
+  const row = await env.DB.prepare(`SELECT secret_id, sealed_value, allowed_hosts, created_at FROM organization_secrets WHERE organization_id = ? AND key = ?`)
     .bind(organizationId, key)
-    .first<Pick<SecretRow, "sealed_value" | "allowed_hosts" | "created_at">>();
+    .first<Pick<SecretRow, "secret_id" | "sealed_value" | "allowed_hosts" | "created_at">>();
   if (!row) return undefined;
   const allowedHosts = parseAllowedHosts(row.allowed_hosts);
+  let value: string;
+  try {
+    value = await open(env, row.sealed_value, associatedData(organizationId, key));
+  } catch (e) {
+    if (e instanceof UnknownSealingKeyError) throw new SecretUnreadableError(`Organization secret "${key}"`, e.message);
+    throw e;
+  }
   return {
-    value: await open(env, row.sealed_value, associatedData(organizationId, key)),
+    secretId: row.secret_id,
+    value,
     ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     createdAt: row.created_at,
   };

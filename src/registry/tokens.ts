@@ -1,5 +1,6 @@
 /** D1 access for organization API tokens. Only SHA-256 hashes are stored. */
-import { NotFoundError } from "../errors";
+import { ConflictError, NotFoundError } from "../errors";
+import { MAX_API_TOKENS_PER_ORGANIZATION } from "../limits";
 import { randomToken, sha256Hex } from "../crypto/hash";
 import { isoTime, newId } from "../ids";
 import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
@@ -45,10 +46,13 @@ export async function createApiToken(
   now: number,
 ): Promise<ApiAuthToken & { token: string }> {
   const token = TOKEN_PREFIX + randomToken(32);
+  // At most MAX_API_TOKENS_PER_ORGANIZATION unrevoked tokens (ListApiAuthTokens lists them all),
+  // counted in the same statement.
   const row = await db
     .prepare(
       `INSERT INTO api_tokens (api_auth_token_id, organization_id, name, token_hash, permissions, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT count(*) FROM api_tokens WHERE organization_id = ?2 AND revoked_at IS NULL) < ?8
+       RETURNING *`,
     )
     .bind(
       newId(),
@@ -58,9 +62,11 @@ export async function createApiToken(
       input.permissions ? JSON.stringify(input.permissions) : null,
       isoTime(now),
       input.expiresAt ?? null,
+      MAX_API_TOKENS_PER_ORGANIZATION,
     )
     .first<TokenRow>();
-  return { ...toToken(row!), token };
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_API_TOKENS_PER_ORGANIZATION} API tokens that are not revoked; revoke one first.`);
+  return { ...toToken(row), token };
 }
 
 /** One live (unrevoked) token of this organization, without its secret, or NotFoundError. */
@@ -73,23 +79,41 @@ export async function getApiToken(db: D1Database, organizationId: string, tokenI
   return toToken(row);
 }
 
-/** Changes a live token's permissions or expiry (a field left out is kept), or throws NotFoundError. */
-export async function updateApiToken(
+/** A token's stored permissions and expiry: null for a token without a list, or one that never expires. */
+export interface TokenBounds {
+  permissions: string[] | null;
+  expiresAt: string | null;
+}
+
+/** The stored bounds of one live token, for a change to be checked against what it would leave. */
+export function boundsOf(token: ApiAuthToken): TokenBounds {
+  return { permissions: token.permissions ?? null, expiresAt: token.expiresAt ?? null };
+}
+
+/**
+ * Replaces a live token's permissions and expiry with `next`, only if they are still `expected`
+ * (what the caller read and checked): null when the token changed meanwhile, so a change is never
+ * judged on a token that is no longer there. NotFoundError when the token is not live.
+ */
+export async function updateApiTokenIfUnchanged(
   db: D1Database,
   organizationId: string,
   tokenId: string,
-  change: { permissions?: string[]; expiresAt?: string },
-): Promise<ApiAuthToken> {
+  next: TokenBounds,
+  expected: TokenBounds,
+): Promise<ApiAuthToken | null> {
+  const json = (p: string[] | null) => (p ? JSON.stringify(p) : null);
   const row = await db
     .prepare(
-      `UPDATE api_tokens SET permissions = coalesce(?, permissions), expires_at = coalesce(?, expires_at)
-       WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL RETURNING *`,
+      `UPDATE api_tokens SET permissions = ?, expires_at = ?
+       WHERE api_auth_token_id = ? AND organization_id = ? AND revoked_at IS NULL AND permissions IS ? AND expires_at IS ? RETURNING *`,
     )
-    .bind(change.permissions ? JSON.stringify(change.permissions) : null, change.expiresAt ?? null, tokenId, organizationId)
+    .bind(json(next.permissions), next.expiresAt, tokenId, organizationId, json(expected.permissions), expected.expiresAt)
     .first<TokenRow>();
   forgetToken(tokenId);
-  if (!row) throw new NotFoundError(`API token ${tokenId} was not found.`);
-  return toToken(row);
+  if (row) return toToken(row);
+  await getApiToken(db, organizationId, tokenId); // NotFoundError when it is gone
+  return null;
 }
 
 /** Lists an organization's live (unrevoked) tokens, without secrets. */

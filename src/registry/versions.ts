@@ -58,13 +58,35 @@ export async function createVersion(
   return toVersion(row!);
 }
 
-/** Lists a workflow's versions, oldest first. */
-export async function listVersions(db: D1Database, workflowId: string): Promise<WorkflowVersion[]> {
+/**
+ * A page of a workflow's versions, oldest first, after version number `after`: at most `limit`
+ * versions and, past the first, no more than `maxChars` characters of definitions in all (each is
+ * up to 1 MiB, so a page of them is bounded by bytes, not by count). The sizes are read first and
+ * only the definitions that fit are read. `next`: the number to page on from, when more are left.
+ */
+export async function listVersions(
+  db: D1Database,
+  workflowId: string,
+  page: { after: number; limit: number; maxChars: number },
+): Promise<{ versions: WorkflowVersion[]; next?: number }> {
   const { results } = await db
-    .prepare(`${SELECT_VERSION} WHERE v.workflow_id = ? ORDER BY v.version_number`)
-    .bind(workflowId)
-    .all<VersionRow>();
-  return results.map(toVersion);
+    .prepare(
+      `WITH page AS (
+         SELECT version_id, version_number, length(definition) AS size FROM workflow_versions
+         WHERE workflow_id = ?1 AND version_number > ?2 ORDER BY version_number LIMIT ?3 + 1),
+       sized AS (
+         SELECT version_id, ROW_NUMBER() OVER (ORDER BY version_number) AS n,
+           SUM(size) OVER (ORDER BY version_number ROWS UNBOUNDED PRECEDING) AS running FROM page)
+       SELECT v.*, (SELECT group_concat(t.tag) FROM workflow_tags t WHERE t.version_id = v.version_id) AS tags,
+         (SELECT count(*) FROM page) AS listed
+       FROM sized JOIN workflow_versions v ON v.version_id = sized.version_id
+       WHERE sized.n <= ?3 AND (sized.n = 1 OR sized.running <= ?4) ORDER BY v.version_number`,
+    )
+    .bind(workflowId, page.after, page.limit, page.maxChars)
+    .all<VersionRow & { listed: number }>();
+  const versions = results.map(toVersion);
+  const more = results.length > 0 && results[0]!.listed > results.length;
+  return more ? { versions, next: versions[versions.length - 1]!.versionNumber } : { versions };
 }
 
 /** Resolves a selector to a version of this workflow, or throws NotFoundError. */

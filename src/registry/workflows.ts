@@ -1,6 +1,7 @@
 /** D1 access for workflows (a named container of immutable versions, unique per organization). */
 import { ConflictError, NotFoundError } from "../errors";
 import { isoTime, isUuid, newId } from "../ids";
+import { MAX_WORKFLOWS_PER_ORGANIZATION } from "../limits";
 
 export interface Workflow {
   workflowId: string;
@@ -21,17 +22,23 @@ const toWorkflow = (row: WorkflowRow): Workflow => ({
   createdAt: row.created_at,
 });
 
-/** Registers a workflow name; the database refuses a duplicate name in the organization. */
+/**
+ * Registers a workflow name; the database refuses a duplicate name in the organization, and one
+ * past MAX_WORKFLOWS_PER_ORGANIZATION (counted in the same statement, so concurrent creations
+ * cannot pass it together).
+ */
 export async function createWorkflow(db: D1Database, organizationId: string, name: string, now: number): Promise<Workflow> {
   const row = await db
     .prepare(
-      `INSERT INTO workflows (workflow_id, organization_id, name, created_at) VALUES (?, ?, ?, ?)
+      `INSERT INTO workflows (workflow_id, organization_id, name, created_at)
+       SELECT ?1, ?2, ?3, ?4 WHERE (SELECT count(*) FROM workflows WHERE organization_id = ?2) < ?5
        ON CONFLICT (organization_id, name) DO NOTHING RETURNING *`,
     )
-    .bind(newId(), organizationId, name, isoTime(now))
+    .bind(newId(), organizationId, name, isoTime(now), MAX_WORKFLOWS_PER_ORGANIZATION)
     .first<WorkflowRow>();
-  if (!row) throw new ConflictError(`A workflow named "${name}" already exists in this organization.`);
-  return toWorkflow(row);
+  if (row) return toWorkflow(row);
+  if (await findWorkflow(db, organizationId, { workflowName: name })) throw new ConflictError(`A workflow named "${name}" already exists in this organization.`);
+  throw new ConflictError(`An organization has at most ${MAX_WORKFLOWS_PER_ORGANIZATION} workflows.`);
 }
 
 /** Lists an organization's workflows. */

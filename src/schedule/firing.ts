@@ -45,7 +45,8 @@ export async function startFiring(env: Env, organizationId: string, scheduleId: 
 
 /** The job's status from its own object (not the index, which may lag); undefined if there is no such job. */
 export async function jobStatus(env: Env, organizationId: string, jobId: string): Promise<JobStatus | undefined> {
-  const res = (await jobRunStub(env, jobId).describe(organizationId)) as RpcResult<JobSummary>;
+  // Without its output: only the status is needed.
+  const res = (await jobRunStub(env, jobId).describe(organizationId, false)) as RpcResult<JobSummary>;
   return res.ok ? res.value.status : undefined;
 }
 

@@ -10,17 +10,28 @@
  * job is started under an id derived from (schedule, fire time), so duplicates start one job.
  */
 import { DurableObject } from "cloudflare:workers";
-import { NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
+import { ConflictError, NotFoundError, ValidationError, type ApiError, type RpcResult } from "../errors";
 import { isoTime } from "../ids";
-import { BACKFILL_STARTS_PER_ALARM, MAX_BACKFILL_FIRINGS, SCHEDULE_FIRINGS_PER_ALARM, SCHEDULE_TIMES_PER_ALARM, SCHEDULE_NEXT_FIRE_TIMES, SCHEDULE_POLL_MAX_MS, SCHEDULE_POLL_MS, SCHEDULE_RETRY_MAX_MS, SCHEDULE_RETRY_MS } from "../limits";
+import {
+  BACKFILL_STARTS_PER_ALARM,
+  MAX_BACKFILL_FIRINGS,
+  SCHEDULE_FIRINGS_PER_ALARM,
+  SCHEDULE_NEXT_FIRE_TIMES,
+  SCHEDULE_POLL_MAX_MS,
+  SCHEDULE_POLL_MS,
+  SCHEDULE_RETRY_MAX_MS,
+  SCHEDULE_RETRY_MS,
+  SCHEDULE_START_BACKSTOP_MS,
+  SCHEDULE_TIMES_PER_ALARM,
+} from "../limits";
 import { logEvent } from "../log";
 import { organizationIsLive } from "../registry/organizations";
 import { deleteScheduleIndex, upsertScheduleIndex } from "../registry/schedules";
 import { fireTimesAfter, jitterMs, nextFireTime } from "./cron";
-import { cancelJob, firingJobId, isRunning, jobStatus, startFiring, treeEnded } from "./firing";
-import { decideOverlap } from "./overlap";
+import { firingJobId } from "./firing";
+import { Firings } from "./firings";
 import type { ScheduleSpec } from "./spec";
-import { ScheduleStore, type Action, type ActionState, type Control, type Trigger } from "./store";
+import { ScheduleStore, type ActionState, type Trigger } from "./store";
 
 /** What GetSchedule shows, before the route adds the jobs' statuses. */
 export interface ScheduleView {
@@ -42,15 +53,29 @@ function fail<T>(error: ApiError): RpcResult<T> {
 
 const notFound = <T>(): RpcResult<T> => fail(new NotFoundError("The schedule was not found."));
 
+/** Rolls back a backfill that would leave more than MAX_BACKFILL_FIRINGS waiting. */
+class BackfillQueueFull extends Error {}
+
 export class ScheduleObject extends DurableObject<Env> {
   readonly store: ScheduleStore;
+  readonly #firings: Firings;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ScheduleStore(ctx.storage);
+    const self = this;
+    this.#firings = new Firings({
+      // Read at each use: a test replaces the object's bindings to inject a failure.
+      get env() {
+        return self.env;
+      },
+      store: this.store,
+      armWithin: (ms) => this.armWithin(ms),
+      syncIndex: () => this.syncIndex(),
+    });
   }
 
-  private owned(organizationId: string): Control | null {
+  private owned(organizationId: string) {
     const c = this.store.control();
     return c && c.organizationId === organizationId ? c : null;
   }
@@ -136,7 +161,7 @@ export class ScheduleObject extends DurableObject<Env> {
     if (!c) return notFound();
     const fireAt = Date.now();
     try {
-      await this.fire(c, "TRIGGERED", fireAt);
+      await this.#firings.fire("TRIGGERED", fireAt);
     } catch (e) {
       // Recorded but not started: the alarm (armed below, for now) starts it. Not recorded: a 500, nothing done.
       if (!this.store.action("TRIGGERED", fireAt)) throw e;
@@ -166,9 +191,17 @@ export class ScheduleObject extends DurableObject<Env> {
       return fail(new ValidationError(`The backfill range ${problem}.`, [`endAt: ${problem}`], { endAt: problem }));
     }
     const ids = await Promise.all(times.map((t) => firingJobId(c.scheduleId, t)));
-    this.store.transaction(() => {
-      times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
-    });
+    // Fire times already waiting add nothing; what would wait past the bound is refused, whole.
+    try {
+      this.store.transaction(() => {
+        times.forEach((t, i) => this.store.addAction({ trigger: "BACKFILL", fireAt: t, jobId: ids[i]!, state: "PENDING", waitForTree: false, actedAt: now }));
+        if (this.store.pendingBackfills() > MAX_BACKFILL_FIRINGS) throw new BackfillQueueFull();
+      });
+    } catch (e) {
+      if (!(e instanceof BackfillQueueFull)) throw e;
+      const waiting = this.store.pendingBackfills();
+      return fail(new ConflictError(`At most ${MAX_BACKFILL_FIRINGS} backfilled fire times may wait to start, and ${waiting} do: send this backfill once they have started.`));
+    }
     await this.arm(now);
     return { ok: true, value: { scheduleId: c.scheduleId, fireTimes: times.map(isoTime) } };
   }
@@ -180,6 +213,20 @@ export class ScheduleObject extends DurableObject<Env> {
     await this.store.deleteAll();
     await deleteScheduleIndex(this.env.DB, c.scheduleId);
     return { ok: true, value: { scheduleId: c.scheduleId } };
+  }
+
+  /**
+   * Its organization was deleted: the schedule deletes itself and its D1 copy. The organization's
+   * reaper tells every schedule of it, paused ones included, which have no alarm to notice by
+   * themselves. Nothing happens while the organization is live.
+   */
+  async organizationDeleted(organizationId: string): Promise<RpcResult<{ deleted: boolean }>> {
+    const c = this.owned(organizationId);
+    if (!c || (await organizationIsLive(this.env.DB, organizationId))) return { ok: true, value: { deleted: false } };
+    await this.store.deleteAll();
+    await deleteScheduleIndex(this.env.DB, c.scheduleId);
+    logEvent("schedule.deletedWithOrganization", { scheduleId: c.scheduleId, organizationId });
+    return { ok: true, value: { deleted: true } };
   }
 
   // ---- The alarm ------------------------------------------------------------------------------
@@ -216,7 +263,7 @@ export class ScheduleObject extends DurableObject<Env> {
       return true;
     }
     await this.syncIndex();
-    let ok = await this.runPending();
+    let ok = await this.#firings.runPending();
     const c = this.store.control();
     if (c && !c.paused) ok = (await this.fireDue(Date.now())) && ok;
     return ok;
@@ -273,7 +320,7 @@ export class ScheduleObject extends DurableObject<Env> {
       }
       flushMissed();
       try {
-        await this.fire(c, "SCHEDULED", t);
+        await this.#firings.fire("SCHEDULED", t);
       } catch (e) {
         ok = false;
         const recorded = this.store.action("SCHEDULED", t) !== undefined;
@@ -287,105 +334,6 @@ export class ScheduleObject extends DurableObject<Env> {
     }
     flushMissed();
     return ok;
-  }
-
-  /**
-   * Decides one firing under the overlap policy, records it (moving the cursor past a scheduled
-   * one) in one transaction, then carries it out. A firing already decided is only carried out.
-   */
-  private async fire(c: Control, trigger: Trigger, fireAt: number): Promise<void> {
-    const existing = this.store.action(trigger, fireAt);
-    if (existing) {
-      if (trigger === "SCHEDULED") this.store.advanceCursor(fireAt);
-      if (existing.state === "PENDING") await this.carryOut(existing);
-      return;
-    }
-    const jobId = await firingJobId(c.scheduleId, fireAt);
-    // ALLOW_ALL without pauseOnFailure needs nothing of the previous job: no call, no added lateness.
-    const needsPrevious = c.spec.overlapPolicy !== "ALLOW_ALL" || c.spec.pauseOnFailure;
-    const prevStatus = c.lastJobId && needsPrevious ? await jobStatus(this.env, c.organizationId, c.lastJobId) : undefined;
-    const now = Date.now();
-    // Read with the transaction below, with no await in between.
-    const waiting = this.store.waiting();
-    const d = decideOverlap({
-      policy: c.spec.overlapPolicy,
-      pauseOnFailure: c.spec.pauseOnFailure,
-      ...(c.lastJobId ? { lastJobId: c.lastJobId } : {}),
-      ...(prevStatus ? { lastJobStatus: prevStatus } : {}),
-      waiting,
-    });
-    const base = { trigger, fireAt, jobId, actedAt: now };
-    const decided: Omit<Action, "seq"> = d.start
-      ? { ...base, state: "PENDING", waitForTree: d.waitForTree, ...(d.cancelJobId ? { cancelJobId: d.cancelJobId } : {}), ...(d.waitFor ? { waitFor: d.waitFor } : {}) }
-      : { ...base, state: "SKIPPED", waitForTree: false, detail: d.reason };
-    const pauseNote = !d.start && d.pause ? d.reason : undefined;
-    const recorded = this.store.transaction(() => {
-      // A concurrent pass (a duplicate alarm, a trigger in the same millisecond) decided it first.
-      if (!this.store.addAction(decided)) return false;
-      if (trigger === "SCHEDULED") this.store.advanceCursor(fireAt);
-      if (decided.state === "SKIPPED") this.store.countSkipped();
-      for (const seq of d.supersede) {
-        this.store.settle(seq, "SKIPPED", `replaced by the firing of ${isoTime(fireAt)}`, now);
-        this.store.countSkipped();
-      }
-      if (pauseNote) {
-        this.store.setPaused(true, pauseNote, now);
-        this.store.setLastJob(null);
-      }
-      return true;
-    });
-    if (pauseNote) await this.syncIndex();
-    if (!recorded) logEvent("schedule.duplicateFiring", { scheduleId: c.scheduleId, trigger, fireAt: isoTime(fireAt) });
-    // Whoever recorded it, a firing still to start is started (idempotently) by this pass too.
-    const action = this.store.action(trigger, fireAt)!;
-    if (action.state === "PENDING") await this.carryOut(action);
-  }
-
-  /**
-   * Carries out pending firings: backfills in batches, then those waiting for an earlier job. One
-   * that fails stays PENDING for a later pass and does not stop the others; returns false if any failed.
-   */
-  private async runPending(): Promise<boolean> {
-    const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
-    const attempt = async (a: Action) => {
-      try {
-        await this.carryOut(a);
-        return true;
-      } catch (e) {
-        logEvent("schedule.firingFailed", { scheduleId: this.store.control()?.scheduleId, trigger: a.trigger, fireAt: isoTime(a.fireAt), recorded: true, error: String(e) });
-        return false;
-      }
-    };
-    const results = await Promise.all(pending.filter((a) => a.trigger === "BACKFILL").map(attempt));
-    for (const a of pending.filter((p) => p.trigger !== "BACKFILL")) results.push(await attempt(a));
-    return results.every(Boolean);
-  }
-
-  /** Cancels what the firing replaces, waits (by returning) while its predecessor runs, then starts its job. */
-  private async carryOut(a: Action): Promise<void> {
-    const c = this.store.control();
-    if (!c) return;
-    if (a.cancelJobId) {
-      await cancelJob(this.env, c.organizationId, a.cancelJobId);
-      this.store.cancelSent(a.seq);
-      a = this.store.action(a.trigger, a.fireAt)!;
-    }
-    if (a.waitFor) {
-      const ended = a.waitForTree ? await treeEnded(this.env, c.organizationId, a.waitFor) : !isRunning(await jobStatus(this.env, c.organizationId, a.waitFor));
-      if (!ended) return;
-    }
-    const outcome = await startFiring(this.env, c.organizationId, c.scheduleId, c.spec, a.fireAt, a.jobId);
-    const now = Date.now();
-    this.store.transaction(() => {
-      if (this.store.action(a.trigger, a.fireAt)?.state !== "PENDING") return;
-      if (outcome.ok) {
-        this.store.settle(a.seq, "STARTED", outcome.created ? undefined : "the job already existed", now);
-        if (a.trigger !== "BACKFILL") this.store.setLastJob(a.jobId);
-      } else {
-        this.store.settle(a.seq, "NOT_STARTED", outcome.message, now);
-      }
-    });
-    logEvent("schedule.fired", { scheduleId: c.scheduleId, trigger: a.trigger, fireAt: isoTime(a.fireAt), jobId: a.jobId, lateMs: now - a.fireAt, ok: outcome.ok });
   }
 
   /** Brings the D1 copy up to date; a failure leaves it for the next alarm. */
@@ -412,6 +360,13 @@ export class ScheduleObject extends DurableObject<Env> {
     }
   }
 
+  /** Makes sure the alarm fires within `ms` from now; an earlier one stays (inside an alarm pass, none is set yet). */
+  private async armWithin(ms: number): Promise<void> {
+    const at = Date.now() + ms;
+    const armed = await this.ctx.storage.getAlarm();
+    if (armed === null || armed > at) await this.ctx.storage.setAlarm(at);
+  }
+
   /**
    * Sets the alarm to the earliest of: the next fire time (plus its jitter) unless paused, now for
    * pending backfills or an unsynced D1 copy, a poll for a firing waiting on a job, and `also`;
@@ -427,10 +382,14 @@ export class ScheduleObject extends DurableObject<Env> {
       if (t !== undefined) times.push(t + jitterMs(c.scheduleId, t, c.spec.jitterSeconds));
     }
     const pending = this.store.pending(BACKFILL_STARTS_PER_ALARM);
-    if (pending.some((a) => a.trigger === "BACKFILL" || (!a.waitFor && !a.cancelJobId))) times.push(now);
-    else if (pending.length > 0) {
+    // A start in flight in this instance gets a backstop, not a second start alongside it.
+    const owed = pending.filter((a) => a.trigger === "BACKFILL" || (!a.waitFor && !a.cancelJobId));
+    if (owed.some((a) => !this.#firings.startsInFlight.has(a.seq))) times.push(now);
+    else if (owed.length > 0) times.push(now + SCHEDULE_START_BACKSTOP_MS);
+    const waiting = pending.filter((a) => !owed.includes(a));
+    if (waiting.length > 0) {
       // A job that runs for hours is not asked after every second: the poll slows as the wait grows.
-      const waited = now - Math.min(...pending.map((a) => a.actedAt));
+      const waited = now - Math.min(...waiting.map((a) => a.actedAt));
       times.push(now + Math.min(SCHEDULE_POLL_MAX_MS, Math.max(SCHEDULE_POLL_MS, waited / 10)));
     }
     if (c.indexedSeq < c.indexSeq) times.push(now + SCHEDULE_POLL_MS);

@@ -239,9 +239,36 @@ export class ScheduleStore {
     this.sql.exec(`UPDATE action SET wait_for = CASE WHEN wait_for_tree = 1 THEN cancel_job_id ELSE wait_for END, cancel_job_id = NULL WHERE seq = ?`, seq);
   }
 
+  /** Backfill firings still to start. */
+  pendingBackfills(): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM action WHERE state = 'PENDING' AND trigger = 'BACKFILL'`).one().n;
+  }
+
   /** Pending firings, oldest first. */
   pending(limit: number): Action[] {
     return this.sql.exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' ORDER BY seq LIMIT ?`, limit).toArray().map(toAction);
+  }
+
+  /**
+   * Firings decided to start with nothing left to wait for: their start is in flight, or owed
+   * after a crash (the alarm carries it out). Overlap policies count them as busy, newest last.
+   */
+  starting(): Action[] {
+    return this.sql
+      .exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' AND trigger != 'BACKFILL' AND wait_for IS NULL AND cancel_job_id IS NULL ORDER BY seq`)
+      .toArray()
+      .map(toAction);
+  }
+
+  /** The firing (not a backfill) that is to start job `jobId` and has not yet, if any. */
+  unstarted(jobId: string): Action | undefined {
+    const row = this.sql.exec<ActionRow>(`SELECT * FROM action WHERE state = 'PENDING' AND trigger != 'BACKFILL' AND job_id = ?`, jobId).toArray()[0];
+    return row && toAction(row);
+  }
+
+  /** Nothing is left to wait for: the firing's start may go out (it now counts as busy). */
+  markStarting(seq: number): void {
+    this.sql.exec(`UPDATE action SET wait_for = NULL, cancel_job_id = NULL WHERE seq = ? AND state = 'PENDING'`, seq);
   }
 
   /** A firing waiting for an earlier job (BUFFER_ONE's buffer, CANCEL_OTHER's replacement). */

@@ -140,6 +140,7 @@ export async function deliver(
     version: trigger.workflowVersion,
     input: mapInput(trigger, body, deliveryId),
     submittedByUser: submitterName(trigger.triggerId),
+    triggerId: trigger.triggerId,
   });
   if (digest !== null) {
     const bound = await claimBody(env.DB, trigger.triggerId, digest, jobId, now, since);

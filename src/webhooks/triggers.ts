@@ -3,11 +3,11 @@
  * secret is sealed before it reaches the database, with associated data naming the organization
  * and trigger, so a sealed secret copied to another row does not open.
  */
-import { open, seal } from "../crypto/seal";
+import { open, seal, UnknownSealingKeyError, type SealedColumn } from "../crypto/seal";
 import type { InputTransformer } from "../definition/transformer";
-import { NotFoundError } from "../errors";
+import { ConflictError, NotFoundError, SecretUnreadableError } from "../errors";
 import { isoTime, isUuid } from "../ids";
-import { WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
+import { MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION, WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS, WEBHOOK_PRUNE_BATCH } from "../limits";
 import type { VersionSelector } from "../registry/versions";
 import type { Scheme } from "./signatures";
 
@@ -65,13 +65,23 @@ const toTrigger = (row: TriggerRow): WebhookTrigger => ({
 /** What binds a sealed secret to its row. */
 const secretContext = (organizationId: string, triggerId: string) => `webhook-trigger:${organizationId}:${triggerId}`;
 
+/** Where triggers' sealed signing secrets are, for ResealSecrets (deleted triggers' too: nothing stays under an old key). */
+export const SEALED_TRIGGER_SECRETS: SealedColumn = {
+  table: "webhook_triggers",
+  column: "sealed_secret",
+  keys: ["organization_id", "trigger_id"],
+  associatedData: ([organizationId, triggerId]) => secretContext(organizationId!, triggerId!),
+};
+
 /** Stores a trigger with its secret sealed. */
-export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY">, t: NewTrigger, now: number): Promise<WebhookTrigger> {
+export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">, t: NewTrigger, now: number): Promise<WebhookTrigger> {
   const sealed = await seal(env, t.secret, secretContext(t.organizationId, t.triggerId));
+  // At most MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION live ones (ListWebhookTriggers lists them all), counted in the same statement.
   const row = await env.DB.prepare(
     `INSERT INTO webhook_triggers (trigger_id, organization_id, name, workflow_id, workflow_version, scheme, sealed_secret,
        input_transformer, rate_limit_per_second, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+     WHERE (SELECT count(*) FROM webhook_triggers WHERE organization_id = ?2 AND deleted_at IS NULL) < ?11 RETURNING *`,
   )
     .bind(
       t.triggerId,
@@ -84,9 +94,11 @@ export async function createTrigger(env: Pick<Env, "DB" | "SECRETS_KEY">, t: New
       t.inputTransformer !== undefined ? JSON.stringify(t.inputTransformer) : null,
       t.rateLimitPerSecond ?? null,
       isoTime(now),
+      MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION,
     )
     .first<TriggerRow>();
-  return toTrigger(row!);
+  if (!row) throw new ConflictError(`An organization has at most ${MAX_WEBHOOK_TRIGGERS_PER_ORGANIZATION} webhook triggers; delete one first.`);
+  return toTrigger(row);
 }
 
 /** Lists an organization's live triggers, oldest first. */
@@ -116,7 +128,7 @@ export function deleteAllTriggersStatement(db: D1Database, organizationId: strin
 
 /** A live trigger with its opened secret, for verifying a delivery; null when unknown or deleted. */
 export async function findTriggerForDelivery(
-  env: Pick<Env, "DB" | "SECRETS_KEY">,
+  env: Pick<Env, "DB" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS">,
   triggerId: string,
 ): Promise<{ trigger: WebhookTrigger; secret: string } | null> {
   if (!isUuid(triggerId)) return null;
@@ -124,7 +136,14 @@ export async function findTriggerForDelivery(
     .bind(triggerId)
     .first<TriggerRow>();
   if (!row) return null;
-  const secret = await open(env, row.sealed_secret, secretContext(row.organization_id, row.trigger_id));
+  let secret: string;
+  try {
+    secret = await open(env, row.sealed_secret, secretContext(row.organization_id, row.trigger_id));
+  } catch (e) {
+    // The sender gets the reason (the delivery is refused, no job starts) rather than a bare 500.
+    if (e instanceof UnknownSealingKeyError) throw new SecretUnreadableError(`The signing secret of webhook trigger ${row.trigger_id}`, e.message);
+    throw e;
+  }
   return { trigger: toTrigger(row), secret };
 }
 

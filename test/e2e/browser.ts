@@ -34,7 +34,9 @@ export interface Violation {
 
 /** Runs axe-core on the page as it is; returns the serious and critical violations. */
 export async function seriousViolations(page: Page): Promise<Violation[]> {
-  if (!(await page.evaluate(() => "axe" in globalThis))) await page.addScriptTag({ content: axe.source });
+  // Evaluated through the debugging protocol, not added as a <script>: the console's
+  // Content-Security-Policy refuses inline scripts (and the suite fails on any violation).
+  if (!(await page.evaluate(() => "axe" in globalThis))) await page.evaluate(axe.source);
   return page.evaluate(async () => {
     // This runs in the page (the tests' tsconfig has no DOM types).
     const w = globalThis as unknown as { axe: typeof axe; document: Parameters<typeof axe.run>[0] };
@@ -43,4 +45,22 @@ export async function seriousViolations(page: Page): Promise<Violation[]> {
       .filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => ({ id: v.id, impact: v.impact ?? "", help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.html.slice(0, 200)) }));
   });
+}
+
+/**
+ * Collects the Content-Security-Policy violations of every page `page` loads from now on: each
+ * `securitypolicyviolation` event (reported through the console by a script added to every page
+ * before its own) and every console error the browser writes for a blocked load ("Refused to …").
+ */
+export function collectCspViolations(page: Page): string[] {
+  const found: string[] = [];
+  page.on("console", (msg) => {
+    const text = msg.text();
+    if (msg.type() === "error" && /securitypolicyviolation|Content Security Policy|Refused to/i.test(text)) found.push(`${page.url()}: ${text}`);
+  });
+  void page.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (e) =>
+      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber));`,
+  });
+  return found;
 }

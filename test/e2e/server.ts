@@ -52,8 +52,11 @@ export class EngineServer {
     return new TestClient((url, init) => fetch(url, init), this.baseUrl, this.adminToken);
   }
 
-  /** Starts `npm start` and waits until /healthz answers. */
-  async start(timeoutMs = 90_000): Promise<void> {
+  /**
+   * Starts `npm start` and waits until /healthz answers. `env` adds to (or overrides) this start's
+   * environment only: a restart with other keys is `start(undefined, { SECRETS_KEY: …, SECRETS_KEY_PREVIOUS: … })`.
+   */
+  async start(timeoutMs = 90_000, env: Record<string, string> = {}): Promise<void> {
     if (!this.port) this.port = await freePort();
     this.output = "";
     const logFd = this.options.logFile ? openSync(this.options.logFile, "a") : undefined;
@@ -68,6 +71,7 @@ export class EngineServer {
         ADMIN_TOKEN: this.adminToken,
         SECRETS_KEY: this.secretsKey,
         ...this.options.env,
+        ...env,
       },
     });
     if (logFd !== undefined) {

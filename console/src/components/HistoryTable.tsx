@@ -1,13 +1,42 @@
-/** A job's execution history: one row per item, attempts numbered, external events marked. */
+/**
+ * A job's execution history: one row per item, each attempt placed in its step's execution
+ * ("attempt 3 of 4, retries used up") and loop iteration, external events marked (and those no step
+ * awaits), each with an "Inspect" button that opens the item in full.
+ */
+import { useMemo, useState } from "react";
 import type { HistoryItem } from "../api/types";
-import { duration, time } from "./format";
+import { attemptText, loopedSteps } from "./attempts";
+import { duration, utc } from "./format";
+import { StepInspector, type InspectedItem } from "./StepInspector";
+import { Time } from "./Time";
 
-export function HistoryTable({ items }: { items: HistoryItem[] }) {
+export interface HistoryTableProps {
+  items: HistoryItem[];
+  now: number;
+  /** Every event id a step of the workflow waits for: an external event outside it is marked. */
+  awaitedEventIds?: ReadonlySet<string>;
+}
+
+function statusClass(h: HistoryItem): string {
+  if (h.cancelled) return "cancelled";
+  return h.output.status === "success" ? "succeeded" : h.output.status === "failure" ? "failed" : "running";
+}
+
+export function HistoryTable({ items, now, awaitedEventIds }: HistoryTableProps) {
+  const [inspected, setInspected] = useState<InspectedItem>();
+  const rows = useMemo(() => {
+    const looped = loopedSteps(items);
+    const counts = new Map<string, number>();
+    return items.map((h) => {
+      const fallback = h.historySource === "engine" && !h.cancelled ? (counts.get(h.stepName) ?? 0) + 1 : undefined;
+      if (fallback) counts.set(h.stepName, fallback);
+      return { h, attempt: attemptText(h, { iterations: looped.has(h.stepName), ...(fallback ? { fallback } : {}), now }) };
+    });
+  }, [items, now]);
   if (items.length === 0) return <p className="state empty">No history yet.</p>;
-  const attempts = new Map<string, number>();
   return (
     <div className="table-wrap">
-      <table className="history">
+      <table className="history responsive">
         <caption className="visually-hidden">Execution history</caption>
         <thead>
           <tr>
@@ -17,32 +46,48 @@ export function HistoryTable({ items }: { items: HistoryItem[] }) {
             <th scope="col">Started</th>
             <th scope="col">Took</th>
             <th scope="col">Errors</th>
+            <th scope="col">
+              <span className="visually-hidden">Details</span>
+            </th>
           </tr>
         </thead>
         <tbody>
-          {items.map((h) => {
+          {rows.map(({ h, attempt }) => {
             const external = h.historySource === "external";
-            const attempt = external ? undefined : (attempts.get(h.stepName) ?? 0) + 1;
-            if (attempt) attempts.set(h.stepName, attempt);
+            const unawaited = external && h.eventId !== undefined && awaitedEventIds !== undefined && !awaitedEventIds.has(h.eventId);
             return (
-              <tr key={h.id} className={external ? "external" : undefined}>
-                <td>
-                  {h.stepName}
+              <tr key={h.id} className={external ? "external" : h.cancelled ? "cancelled-row" : undefined} data-history-id={h.id}>
+                <td data-label="Step">
+                  {h.stepName || <span className="muted">(no step)</span>}
                   {external && <span className="tag external-tag">external event{h.eventId ? `: ${h.eventId}` : ""}</span>}
+                  {unawaited && <span className="tag warn-tag">awaited by no step</span>}
                   <div className="muted">{h.stepExecutorType}</div>
                 </td>
-                <td>{attempt ?? "–"}</td>
-                <td>
-                  <span className={`status status-${h.output.status === "success" ? "succeeded" : h.output.status === "failure" ? "failed" : "running"}`}>{h.output.status}</span>
+                <td data-label="Attempt">{attempt}</td>
+                <td data-label="Status">
+                  <span className={`status status-${statusClass(h)}`}>{h.cancelled ? "cancelled" : h.output.status}</span>
+                  {h.statusCode !== undefined && <span className="muted"> HTTP {h.statusCode}</span>}
                 </td>
-                <td>{time(h.startTimestamp)}</td>
-                <td>{duration(Date.parse(h.endTimestamp) - Date.parse(h.startTimestamp))}</td>
-                <td>{h.errors.length > 0 ? h.errors.join("; ") : "–"}</td>
+                <td data-label="Started">
+                  <Time iso={h.startTimestamp} now={now} />
+                </td>
+                <td data-label="Took" title={`${utc(h.startTimestamp)} → ${utc(h.endTimestamp)}`}>
+                  {duration(Date.parse(h.endTimestamp) - Date.parse(h.startTimestamp))}
+                </td>
+                <td data-label="Errors" className="errors-cell">
+                  {h.errors.length > 0 ? h.errors.join("; ") : "–"}
+                </td>
+                <td data-label="Details">
+                  <button type="button" className="small" onClick={() => setInspected({ item: h, attempt })}>
+                    Inspect<span className="visually-hidden"> {external ? `event ${h.eventId ?? ""}` : `${h.stepName}, ${attempt}`}</span>
+                  </button>
+                </td>
               </tr>
             );
           })}
         </tbody>
       </table>
+      <StepInspector inspected={inspected} onClose={() => setInspected(undefined)} />
     </div>
   );
 }

@@ -34,3 +34,12 @@ export function ErrorBox({ error, title }: { error: Error; title?: string }) {
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`status status-${status.toLowerCase()}`}>{status}</span>;
 }
+
+/** Beside a job's status: it starts no new step attempt until it is unpaused (PauseJob, or a paused ancestor). */
+export function PausedBadge() {
+  return (
+    <span className="status status-paused" title="Paused: it starts no new step until it is unpaused">
+      PAUSED
+    </span>
+  );
+}

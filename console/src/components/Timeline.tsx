@@ -1,16 +1,6 @@
 /** A Gantt chart of a job's steps and children: a bar from when each started to when it ended. */
-import type { JobStatus } from "../api/types";
 import { duration } from "./format";
-
-export interface TimelineItem {
-  key: string;
-  label: string;
-  kind: "step" | "child";
-  start: number;
-  /** Still running when undefined. */
-  end?: number;
-  status: string;
-}
+import type { TimelineItem } from "./timeline-items";
 
 export function Timeline({ items, now, note }: { items: TimelineItem[]; now: number; note?: string }) {
   if (items.length === 0) return <p className="state empty">Nothing has run yet.</p>;
@@ -52,14 +42,3 @@ export function Timeline({ items, now, note }: { items: TimelineItem[]; now: num
   );
 }
 
-/** Children as timeline items. */
-export function childItems(children: { jobId: string; workflowName: string; status: JobStatus; createdAt: string; startedAt?: string; finishedAt?: string }[]): TimelineItem[] {
-  return children.map((c) => ({
-    key: `child:${c.jobId}`,
-    label: `${c.workflowName} ${c.jobId.slice(0, 8)}`,
-    kind: "child" as const,
-    start: Date.parse(c.startedAt ?? c.createdAt),
-    ...(c.finishedAt ? { end: Date.parse(c.finishedAt) } : {}),
-    status: c.status,
-  }));
-}

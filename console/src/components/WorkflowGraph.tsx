@@ -4,7 +4,7 @@
  * graph libraries are a chunk of their own, fetched only by the pages that draw one.
  */
 import dagre from "@dagrejs/dagre";
-import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import { Background, BaseEdge, Controls, EdgeLabelRenderer, Handle, MarkerType, Position, ReactFlow, type Edge, type EdgeProps, type Node, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useMemo } from "react";
 import { definitionGraph, END, executorName, type StepNode } from "../definition";
@@ -13,16 +13,19 @@ const NODE_W = 210;
 const NODE_H = 74;
 
 // xyflow wants node data to be a string-keyed record.
-type StepData = StepNode & { visited: boolean; current: boolean } & Record<string, unknown>;
+type StepData = StepNode & { visited: boolean; current: boolean; outcome?: "failed" | "cancelled" } & Record<string, unknown>;
 
 function StepBox({ data }: NodeProps<Node<StepData>>) {
   return (
     <div
-      className={`step-node${data.terminal ? " terminal" : ""}${data.visited ? " visited" : ""}${data.current ? " current" : ""}`}
+      className={`step-node${data.terminal ? " terminal" : ""}${data.visited ? " visited" : ""}${data.current ? " current" : ""}${data.outcome ? ` ${data.outcome}` : ""}`}
       data-step={data.name}
     >
       <Handle type="target" position={Position.Top} />
-      <div className="step-name">{data.name}</div>
+      <div className="step-name">
+        {data.name}
+        {data.outcome && <span className={`mark ${data.outcome}`}>{data.outcome}</span>}
+      </div>
       <div className="step-type">{executorName(data.type)}</div>
       {data.children.length > 0 && <div className="step-children">starts {data.children.join(", ")}</div>}
       <div className="step-marks">
@@ -43,7 +46,30 @@ function EndNode() {
   );
 }
 
+/**
+ * A transition from a step to itself (a loop such as `tick → tick`): xyflow's own edges would run
+ * through the node, so this one leaves from its bottom, goes round its right side and comes back in
+ * at its top.
+ */
+function LoopEdge({ sourceX, sourceY, targetX, targetY, markerEnd, label }: EdgeProps) {
+  const right = Math.max(sourceX, targetX) + NODE_W / 2 + 36;
+  const path = `M ${sourceX} ${sourceY} C ${sourceX} ${sourceY + 36}, ${right} ${sourceY + 36}, ${right} ${(sourceY + targetY) / 2} S ${targetX} ${targetY - 36}, ${targetX} ${targetY}`;
+  return (
+    <>
+      <BaseEdge path={path} {...(markerEnd ? { markerEnd } : {})} />
+      {label && (
+        <EdgeLabelRenderer>
+          <div className="loop-label nodrag nopan" style={{ transform: `translate(-50%, -50%) translate(${right}px, ${(sourceY + targetY) / 2}px)` }}>
+            {label}
+          </div>
+        </EdgeLabelRenderer>
+      )}
+    </>
+  );
+}
+
 const nodeTypes = { step: StepBox, end: EndNode };
+const edgeTypes = { loop: LoopEdge };
 const END_SIZE = 56;
 
 export interface WorkflowGraphProps {
@@ -53,9 +79,12 @@ export interface WorkflowGraphProps {
   /** Transitions the job took, as "from→to". */
   taken?: ReadonlySet<string>;
   current?: string;
+  /** Steps whose last attempt failed, and the step the job was cancelled at. */
+  failed?: ReadonlySet<string>;
+  cancelled?: string;
 }
 
-export default function WorkflowGraph({ definition, visited, taken, current }: WorkflowGraphProps) {
+export default function WorkflowGraph({ definition, visited, taken, current, failed, cancelled }: WorkflowGraphProps) {
   const { nodes, edges, error } = useMemo((): { nodes: Node<StepData>[]; edges: Edge[]; error?: string } => {
     try {
       const g = definitionGraph(definition);
@@ -73,7 +102,12 @@ export default function WorkflowGraph({ definition, visited, taken, current }: W
           id: n.name,
           type: "step",
           position: { x: (p?.x ?? 0) - NODE_W / 2, y: (p?.y ?? 0) - NODE_H / 2 },
-          data: { ...n, visited: !!visited?.has(n.name), current: current === n.name },
+          data: {
+            ...n,
+            visited: !!visited?.has(n.name),
+            current: current === n.name,
+            ...(cancelled === n.name ? { outcome: "cancelled" as const } : failed?.has(n.name) ? { outcome: "failed" as const } : {}),
+          },
           draggable: false,
           connectable: false,
         };
@@ -88,6 +122,7 @@ export default function WorkflowGraph({ definition, visited, taken, current }: W
           id: `${i}:${e.from}→${e.to}`,
           source: e.from,
           target: e.to,
+          ...(e.from === e.to ? { type: "loop" } : {}),
           ...(e.label ? { label: e.label } : {}),
           className: on ? "taken" : undefined,
           animated: on,
@@ -98,12 +133,12 @@ export default function WorkflowGraph({ definition, visited, taken, current }: W
     } catch (e) {
       return { nodes: [], edges: [], error: (e as Error).message };
     }
-  }, [definition, visited, taken, current]);
+  }, [definition, visited, taken, current, failed, cancelled]);
 
   if (error) return <p className="state error">This definition cannot be drawn: {error}</p>;
   return (
     <div className="graph" data-testid="workflow-graph">
-      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.1} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} fitView fitViewOptions={{ maxZoom: 1 }} minZoom={0.1} nodesConnectable={false} proOptions={{ hideAttribution: true }}>
         <Background />
         <Controls showInteractive={false} />
       </ReactFlow>

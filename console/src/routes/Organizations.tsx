@@ -1,21 +1,23 @@
-/** The organization picker: an admin token picks one; an organization's token goes straight to its own. */
+/** The organization picker: the admin token picks one; an organization's token goes straight to its own. */
 import { Link, Navigate } from "react-router";
-import { useApi } from "../api/hooks";
-import type { Organization } from "../api/types";
+import { useCaller } from "../api/caller";
+import { useGet, useTitle } from "../api/hooks";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
-export function Organizations() {
-  const { data, error, loading } = useApi<{ organizations: Organization[] }>("/organizations");
+function AdminOrganizations() {
+  const { data, error, loading } = useGet("/organizations", {});
   if (loading) return <Loading what="organizations" />;
   if (error) return <ErrorBox error={error} title="Could not list organizations" />;
   const orgs = data?.organizations ?? [];
-  // ListOrganizations shows an organization's token only its own organization.
   if (orgs.length === 1) return <Navigate to={`/organizations/${orgs[0]!.organizationId}/jobs`} replace />;
   return (
     <section>
       <h1>Organizations</h1>
       {orgs.length === 0 ? (
-        <Empty>No organizations yet. Create one with POST /organizations (see the README).</Empty>
+        <Empty>
+          No organizations yet. Create one with <code>POST /organizations</code> and the admin token (see docs/operating.md), then make it an API
+          token with <code>POST /organizations/&#123;id&#125;/api-auth-tokens</code>.
+        </Empty>
       ) : (
         <ul className="cards">
           {orgs.map((o) => (
@@ -28,4 +30,13 @@ export function Organizations() {
       )}
     </section>
   );
+}
+
+export function Organizations() {
+  const me = useCaller();
+  useTitle("Organizations");
+  if (!me) return <Loading what="your session" />;
+  // A token belongs to one organization, and may not even be allowed to read it: it goes there.
+  if (me.caller.type === "token") return <Navigate to={`/organizations/${me.caller.organizationId}/jobs`} replace />;
+  return <AdminOrganizations />;
 }

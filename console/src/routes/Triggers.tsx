@@ -1,9 +1,10 @@
 /** Webhook triggers: create one (its secret is shown once), list them, delete one. */
 import { useState, type FormEvent } from "react";
 import { useParams } from "react-router";
-import { api, orgPath } from "../api/client";
-import { useApi } from "../api/hooks";
-import type { WebhookTrigger, Workflow } from "../api/types";
+import { client, ok } from "../api/client";
+import { useGet, useHashTarget, useTitle } from "../api/hooks";
+import { useCan } from "../api/caller";
+import type { Answer, WebhookTrigger } from "../api/types";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { time } from "../components/format";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -16,13 +17,17 @@ function versionText(v: WebhookTrigger["workflowVersion"]): string {
 
 export function Triggers() {
   const { org = "" } = useParams();
-  const base = `${orgPath(org)}/webhook-triggers`;
-  const list = useApi<{ webhookTriggers: WebhookTrigger[] }>(base);
-  const workflows = useApi<{ workflows: Workflow[] }>(`${orgPath(org)}/workflows`);
-  const [created, setCreated] = useState<WebhookTrigger & { secret: string }>();
+  const orgParams = { params: { path: { organizationId: org } } };
+  const list = useGet("/organizations/{organizationId}/webhook-triggers", orgParams);
+  const workflows = useGet("/organizations/{organizationId}/workflows", orgParams);
+  const [created, setCreated] = useState<Answer<"CreateWebhookTrigger">>();
   const [error, setError] = useState<Error>();
   const [deleting, setDeleting] = useState<WebhookTrigger>();
   const names = new Map((workflows.data?.workflows ?? []).map((w) => [w.workflowId, w.name]));
+  const can = useCan();
+  const canChange = can("job:submit");
+  useTitle("Webhook triggers");
+  const target = useHashTarget(!!list.data);
 
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -30,10 +35,14 @@ export function Triggers() {
     const f = new FormData(form);
     setError(undefined);
     try {
-      const trigger = await api<WebhookTrigger & { secret: string }>(base, {
-        method: "POST",
-        body: { name: f.get("name"), workflowId: f.get("workflowId"), workflowVersion: { tag: f.get("tag") }, scheme: f.get("scheme") },
-      });
+      const field = (name: string) => String(f.get(name) ?? "");
+      const body = {
+        name: field("name"),
+        workflowId: field("workflowId"),
+        workflowVersion: { tag: field("tag") },
+        scheme: field("scheme") === "github" ? ("github" as const) : ("standard-webhooks" as const),
+      };
+      const trigger = await ok(client.POST("/organizations/{organizationId}/webhook-triggers", { ...orgParams, body }));
       setCreated(trigger);
       form.reset();
       list.reload();
@@ -46,7 +55,7 @@ export function Triggers() {
     setDeleting(undefined);
     setError(undefined);
     try {
-      await api(`${base}/${t.triggerId}`, { method: "DELETE" });
+      await ok(client.DELETE("/organizations/{organizationId}/webhook-triggers/{triggerId}", { params: { path: { organizationId: org, triggerId: t.triggerId } } }));
       if (created?.triggerId === t.triggerId) setCreated(undefined);
       list.reload();
     } catch (err) {
@@ -57,6 +66,7 @@ export function Triggers() {
   return (
     <section>
       <h1>Webhook triggers</h1>
+      {canChange && (
       <form className="panel create-trigger" onSubmit={create} aria-labelledby="create-h">
         <h2 id="create-h">New trigger</h2>
         <label>
@@ -88,6 +98,7 @@ export function Triggers() {
           Create trigger
         </button>
       </form>
+      )}
       {error && <ErrorBox error={error} title="The trigger could not be changed" />}
       {created && (
         <div className="panel secret" role="status">
@@ -124,7 +135,7 @@ export function Triggers() {
             </thead>
             <tbody>
               {list.data.webhookTriggers.map((t) => (
-                <tr key={t.triggerId} data-trigger={t.name}>
+                <tr key={t.triggerId} data-trigger={t.name} id={`trigger-${t.triggerId}`} className={target === `trigger-${t.triggerId}` ? "targeted" : undefined}>
                   <td>{t.name}</td>
                   <td>
                     {names.get(t.workflowId) ?? t.workflowId.slice(0, 8)} <span className="muted">{versionText(t.workflowVersion)}</span>
@@ -135,9 +146,11 @@ export function Triggers() {
                   </td>
                   <td>{time(t.createdAt)}</td>
                   <td>
-                    <button type="button" className="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
-                      Delete
-                    </button>
+                    {canChange && (
+                      <button type="button" className="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

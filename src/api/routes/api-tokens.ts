@@ -1,9 +1,11 @@
 /** API tokens of an organization, and the calling token's own permissions. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { actorOf, audited } from "../../audit/record";
 import { isoTime } from "../../ids";
 import { getOrganization } from "../../registry/organizations";
-import { createApiToken, getApiToken, listApiTokens, revokeApiToken, updateApiToken, type ApiAuthToken } from "../../registry/tokens";
-import { permissionsOf, requireOrganization, requireWithinBounds } from "../auth";
+import { ConflictError } from "../../errors";
+import { boundsOf, createApiToken, getApiToken, listApiTokens, revokeApiToken, updateApiTokenIfUnchanged, type ApiAuthToken } from "../../registry/tokens";
+import { permissionsOf, requireOrganization, requireTokenWithinBounds, requireWithinBounds } from "../auth";
 import type { App, Caller } from "../context";
 import { DEFAULT_TOKEN_PERMISSIONS, KNOWN_PERMISSIONS } from "../permissions";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
@@ -79,6 +81,32 @@ function boundedCreate(caller: Caller, body: { permissions?: string[]; expiresAt
   return wanted;
 }
 
+/** Reads of a token a PATCH makes before it gives up on a token that keeps changing under it. */
+const UPDATE_TRIES = 3;
+
+/**
+ * UpdateApiAuthToken's change, checked by the token it would leave: the token is read, the change
+ * applied to it, the result checked against the caller's bounds (403), and written only if the
+ * token is still as read (else read and checked again). Self-contained, so an audit record can be
+ * written around it.
+ */
+export async function boundedUpdate(
+  db: D1Database,
+  caller: Caller,
+  organizationId: string,
+  tokenId: string,
+  change: { permissions?: string[]; expiresAt?: string },
+): Promise<ApiAuthToken> {
+  for (let i = 0; i < UPDATE_TRIES; i++) {
+    const current = boundsOf(await getApiToken(db, organizationId, tokenId));
+    const result = { permissions: change.permissions ?? current.permissions, expiresAt: change.expiresAt ?? current.expiresAt };
+    requireTokenWithinBounds(caller, result);
+    const updated = await updateApiTokenIfUnchanged(db, organizationId, tokenId, result, current);
+    if (updated) return updated;
+  }
+  throw new ConflictError(`API token ${tokenId} kept changing while this change was checked; send it again.`);
+}
+
 /** Registers the API token routes and GetMyPermissions. */
 export function registerApiTokenRoutes(app: App): void {
   app.openapi(
@@ -89,7 +117,7 @@ export function registerApiTokenRoutes(app: App): void {
       description: "A token cannot create a token with a permission it lacks or a later expiry than its own (403).",
       security,
       request: { params: OrgParams, ...jsonBody(CreateTokenBody) },
-      responses: { 200: json(CreatedTokenSchema), ...errorResponses("ValidationError", ...orgErrors) },
+      responses: { 200: json(CreatedTokenSchema), ...errorResponses("ValidationError", "ConflictError", ...orgErrors) },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
@@ -97,7 +125,14 @@ export function registerApiTokenRoutes(app: App): void {
       const body = c.req.valid("json");
       const bounded = boundedCreate(caller, { ...(body.permissions ? { permissions: body.permissions } : {}), ...(body.expiresAt ? { expiresAt: body.expiresAt } : {}) });
       await getOrganization(c.env.DB, organizationId);
-      return c.json(await createApiToken(c.env.DB, organizationId, { name: body.name, ...bounded }, Date.now()), 200);
+      const created = await audited(
+        c.env,
+        organizationId,
+        { actor: actorOf(caller), action: "apitoken.create", target: { type: "apitoken", id: "" }, detail: { name: body.name, ...bounded } },
+        () => createApiToken(c.env.DB, organizationId, { name: body.name, ...bounded }, Date.now()),
+        (t) => ({ target: { type: "apitoken", id: t.apiAuthTokenId } }),
+      );
+      return c.json(created, 200);
     },
   );
 
@@ -138,17 +173,19 @@ export function registerApiTokenRoutes(app: App): void {
       method: "patch",
       path: "/organizations/{organizationId}/api-auth-tokens/{apiAuthTokenId}",
       operationId: "UpdateApiAuthToken",
-      description: "Replaces a token's permissions or expiry. Within the calling token's own bounds, as for CreateApiAuthToken.",
+      description:
+        "Replaces a token's permissions or expiry. The token as it would be after the change (the fields not named keep their values) must be within the calling token's own bounds, as for CreateApiAuthToken (403): no permission the caller lacks, no later expiry than the caller's, and no token that never expires from a caller that does.",
       security,
       request: { params: TokenParams, ...jsonBody(UpdateTokenBody) },
-      responses: { 200: json(TokenSchema), ...errorResponses("ValidationError", ...orgErrors) },
+      responses: { 200: json(TokenSchema), ...errorResponses("ValidationError", "ConflictError", ...orgErrors) },
     }),
     async (c) => {
       const { organizationId, apiAuthTokenId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const change = c.req.valid("json");
       requireWithinBounds(caller, change);
-      return c.json(view(await updateApiToken(c.env.DB, organizationId, apiAuthTokenId, change)), 200);
+      const entry = { actor: actorOf(caller), action: "apitoken.update" as const, target: { type: "apitoken", id: apiAuthTokenId }, detail: { ...change } };
+      return c.json(view(await audited(c.env, organizationId, entry, () => boundedUpdate(c.env.DB, caller, organizationId, apiAuthTokenId, change))), 200);
     },
   );
 
@@ -163,8 +200,9 @@ export function registerApiTokenRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, apiAuthTokenId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now());
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "apitoken.revoke" as const, target: { type: "apitoken", id: apiAuthTokenId } };
+      await audited(c.env, organizationId, entry, () => revokeApiToken(c.env.DB, organizationId, apiAuthTokenId, Date.now()));
       return c.json({ success: true as const }, 200);
     },
   );
@@ -182,8 +220,51 @@ export function registerApiTokenRoutes(app: App): void {
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const permissions = caller.kind === "token" && caller.permissions !== null ? [...new Set(caller.permissions)] : [...permissionsOf(caller)];
-      return c.json({ permissions }, 200);
+      return c.json({ permissions: permissionList(caller) }, 200);
     },
   );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/users/me",
+      operationId: "GetCaller",
+      description:
+        "Extension: who the bearer token is: the admin, or an organization's API token (its organization, id, name and expiry), with its permissions. Needs no permission: it is how a client that holds only a token finds its organization (a token may lack organization:read).",
+      security,
+      responses: {
+        200: json(
+          z
+            .object({
+              caller: z.discriminatedUnion("type", [
+                z.object({ type: z.literal("admin") }),
+                z.object({ type: z.literal("token"), organizationId: z.string(), apiAuthTokenId: z.string(), name: z.string(), expiresAt: z.string().optional() }),
+              ]),
+              permissions: z.array(z.string()),
+            })
+            .openapi("Caller"),
+        ),
+        ...errorResponses("AuthenticationError"),
+      },
+    }),
+    async (c) => {
+      const caller = c.get("caller");
+      const who =
+        caller.kind === "admin"
+          ? { type: "admin" as const }
+          : {
+              type: "token" as const,
+              organizationId: caller.organizationId,
+              apiAuthTokenId: caller.apiAuthTokenId,
+              name: caller.name,
+              ...(caller.expiresAt !== null ? { expiresAt: caller.expiresAt } : {}),
+            };
+      return c.json({ caller: who, permissions: permissionList(caller) }, 200);
+    },
+  );
+}
+
+/** A caller's permissions as GetMyPermissions lists them: a token's own list (unknown values kept), or what it is granted. */
+function permissionList(caller: Caller): string[] {
+  return caller.kind === "token" && caller.permissions !== null ? [...new Set(caller.permissions)] : [...permissionsOf(caller)];
 }

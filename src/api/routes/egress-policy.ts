@@ -6,6 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { hostPatternProblem } from "../../host-patterns";
 import { MAX_EGRESS_ALLOWED_HOSTS } from "../../limits";
 import { getEgressAllowedHosts, putEgressAllowedHosts } from "../../registry/egress-policy";
+import { actorOf, audited } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody } from "../schemas";
@@ -67,11 +68,12 @@ export function registerEgressPolicyRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       const { allowedHosts } = c.req.valid("json");
       // Duplicates say nothing more; the stored list is the distinct patterns in the order given.
       const distinct = allowedHosts === null ? null : [...new Set(allowedHosts)];
-      return c.json({ allowedHosts: await putEgressAllowedHosts(c.env.DB, organizationId, distinct) }, 200);
+      const entry = { actor: actorOf(caller), action: "egresspolicy.update" as const, target: { type: "organization", id: organizationId }, detail: { allowedHosts: distinct } };
+      return c.json({ allowedHosts: await audited(c.env, organizationId, entry, () => putEgressAllowedHosts(c.env.DB, organizationId, distinct)) }, 200);
     },
   );
 }

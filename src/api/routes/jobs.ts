@@ -9,8 +9,9 @@ import { MAX_PAYLOAD_BYTES } from "../../limits";
 import { logEvent } from "../../log";
 import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
+import { actorOf, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
-import { callerName, type App } from "../context";
+import { submitterOf, type App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
 import {
   BatchResultSchema,
@@ -20,8 +21,11 @@ import {
   JobStatusSchema,
   JobSummarySchema,
   ListJobsQuery,
+  PagedRunQuery,
   RunQuery,
   SubmitJobBody,
+  ValueAnswer,
+  WorkflowStateAnswer,
   SubmitJobsBody,
   submissionOf,
 } from "./job-schemas";
@@ -53,7 +57,7 @@ async function describeJob(env: Env, organizationId: string, jobId: string, wait
  * submission's job before its start), runs `unstarted` with the job's index row instead. A job
  * that started in between is asked again.
  */
-async function orUnstarted<T>(
+export async function orUnstarted<T>(
   env: Env,
   organizationId: string,
   jobId: string,
@@ -82,7 +86,7 @@ export function registerJobRoutes(app: App): void {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const item = submissionOf(c.req.valid("json"));
-      const { jobId } = await submitJob(c.env, { ...item, organizationId, submittedByUser: callerName(caller) });
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) });
       return c.json({ jobId }, 200);
     },
   );
@@ -96,12 +100,13 @@ export function registerJobRoutes(app: App): void {
         "Extension: submits many jobs in one request. The answer has one result per item, in order: its jobId, or the error a SubmitJob of it would have answered. Accepted jobs are listed at once and start within moments (PENDING until then).",
       security,
       request: { params: OrgParams, ...jsonBody(SubmitJobsBody) },
-      responses: { 200: json(z.object({ results: z.array(BatchResultSchema) })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge") },
+      responses: { 200: json(z.object({ results: z.array(BatchResultSchema) })), ...errorResponses("ValidationError", ...jobErrors, "ConflictError", "PayloadTooLarge") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
-      const items: (BatchItem | { error: ErrorInfo })[] = c.req.valid("json").jobs.map((raw, i) => {
+      const { jobs, batchKey } = c.req.valid("json");
+      const items: (BatchItem | { error: ErrorInfo })[] = jobs.map((raw, i) => {
         const parsed = SubmitJobBody.safeParse(raw);
         if (!parsed.success) {
           const { errors, fields } = zodProblems(parsed.error.issues);
@@ -115,7 +120,7 @@ export function registerJobRoutes(app: App): void {
         }
       });
       const valid = items.filter((item): item is BatchItem => !("error" in item));
-      const submitted = await submitBatch(c.env, organizationId, callerName(caller), valid);
+      const submitted = await submitBatch(c.env, organizationId, submitterOf(caller), valid, batchKey);
       let next = 0;
       const results = items.map((item) => ("error" in item ? { error: item.error } : submitted[next++]!));
       return c.json({ results }, 200);
@@ -137,6 +142,8 @@ export function registerJobRoutes(app: App): void {
             totalCount: z.number().int(),
             statusCounts: z.record(JobStatusSchema, z.number().int()).openapi({
               description: "Extension: how many of the totalCount jobs are in each status (the console's per-subtree counts).",
+              // Every status is present (0 when none): the generator lists a record's keys but not that they are required.
+              required: JobStatusSchema.options,
             }),
           }),
         ),
@@ -184,7 +191,8 @@ export function registerJobRoutes(app: App): void {
       requireOrganization(c, organizationId);
       const job = unwrap(await describeJob(c.env, organizationId, jobId, c.req.valid("query").waitForTerminalSeconds));
       const [parent, childJobs] = await Promise.all([
-        job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId) as Promise<RpcResult<JobSummary>>) : undefined,
+        // The parent's status and name, not its output (which may be a fan-out's results).
+        job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId, false) as Promise<RpcResult<JobSummary>>) : undefined,
         // The job's own id, not the path's: the path may spell it in upper case.
         listChildJobs(c.env.DB, job.jobId),
       ]);
@@ -212,16 +220,18 @@ export function registerJobRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const actor = actorOf(requireOrganization(c, organizationId));
       const stub = jobStubFor(c.env, jobId);
       const cancelled = await orUnstarted(
         c.env,
         organizationId,
         jobId,
-        () => stub.cancel(organizationId),
+        // The job's object records who cancelled it, in the cancel's own commit.
+        () => stub.cancel(organizationId, actor),
         async (job) => {
           // The cancel overtakes the start: the job is created CANCELLED when its start arrives.
           await stub.cancelFromParent({ code: "CANCELLED", message: "The job was cancelled before it started." });
+          await recordAudit(c.env, organizationId, { actor, action: "job.cancel", target: { type: "job", id: job.jobId }, detail: { beforeStart: true } });
           return { ok: true, value: { jobId: job.jobId } };
         },
       );
@@ -240,8 +250,8 @@ export function registerJobRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      return c.json(unwrap(await jobStubFor(c.env, jobId).resume(organizationId)), 200);
+      const actor = actorOf(requireOrganization(c, organizationId));
+      return c.json(unwrap(await jobStubFor(c.env, jobId).resume(organizationId, actor)), 200);
     },
   );
 
@@ -284,22 +294,63 @@ export function registerJobRoutes(app: App): void {
       method: "get",
       path: "/organizations/{organizationId}/jobs/{jobId}/state",
       operationId: "GetWorkflowState",
+      description:
+        "The run's execution data and history. An answer stays within about 1 MiB whatever the job holds: a value over 64 KiB is a marker {\"canopyOmitted\": {bytes, read}} (listed in omittedValues), and a long history goes on at nextPageToken.",
       security,
-      request: { params: JobParams, query: RunQuery },
+      request: { params: JobParams, query: PagedRunQuery },
       responses: {
-        200: json(
-          z.object({
-            state: z.object({ nextStepName: z.string().optional(), executionData: z.record(z.string(), z.unknown()), executionHistory: z.array(HistoryItemSchema) }),
-          }),
-        ),
-        ...errorResponses(...jobErrors),
+        200: json(WorkflowStateAnswer.extend({ state: WorkflowStateAnswer.shape.state.extend({ executionHistory: z.array(HistoryItemSchema) }) })),
+        ...errorResponses("ValidationError", ...jobErrors),
       },
     }),
     async (c) => {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      const { runNumber } = c.req.valid("query");
-      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber)), 200);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber, pageToken)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state/data/{key}",
+      operationId: "GetExecutionDataValue",
+      description:
+        "Extension: one execution-data value. A runChildJob step's results come a page at a time (about 1 MiB each): concatenate `results` over the pages.",
+      security,
+      request: { params: JobParams.extend({ key: z.string().min(1).max(300).openapi({ param: { name: "key", in: "path" } }) }), query: PagedRunQuery },
+      responses: { 200: json(ValueAnswer), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId, key } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).readValue(organizationId, runNumber, { key }, pageToken)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/organizations/{organizationId}/jobs/{jobId}/state/history/{itemId}/{part}",
+      operationId: "GetExecutionHistoryPayload",
+      description: "Extension: a history item's input, or its output's payload, whole or (a runChildJob step's results) a page at a time.",
+      security,
+      request: {
+        params: JobParams.extend({
+          itemId: z.string().min(1).max(50).openapi({ param: { name: "itemId", in: "path" } }),
+          part: z.enum(["input", "output"]).openapi({ param: { name: "part", in: "path" } }),
+        }),
+        query: PagedRunQuery,
+      },
+      responses: { 200: json(ValueAnswer), ...errorResponses("ValidationError", ...jobErrors) },
+    }),
+    async (c) => {
+      const { organizationId, jobId, itemId, part } = c.req.valid("param");
+      requireOrganization(c, organizationId);
+      const { runNumber, pageToken } = c.req.valid("query");
+      return c.json(unwrap(await jobStubFor(c.env, jobId).readValue(organizationId, runNumber, { historyItemId: itemId, part }, pageToken)), 200);
     },
   );
 

@@ -4,6 +4,7 @@ import { unwrap } from "../../errors";
 import { ORGANIZATION_KEY_PATTERN, createOrganization, getOrganization, listOrganizations, updateOrganization } from "../../registry/organizations";
 import { forgetOrganizationTokens } from "../../registry/tokens";
 import { reaperFor } from "../../organizations/reaper";
+import { actorOf, audited } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
@@ -100,9 +101,10 @@ export function registerOrganizationRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       const { displayName } = c.req.valid("json");
-      return c.json(await updateOrganization(c.env.DB, organizationId, { displayName }), 200);
+      const entry = { actor: actorOf(caller), action: "organization.update" as const, target: { type: "organization", id: organizationId }, detail: { displayName } };
+      return c.json(await audited(c.env, organizationId, entry, () => updateOrganization(c.env.DB, organizationId, { displayName })), 200);
     },
   );
 
@@ -120,8 +122,11 @@ export function registerOrganizationRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      unwrap(await reaperFor(c.env, organizationId).deleteOrganization(organizationId));
+      const caller = requireOrganization(c, organizationId);
+      // Kept in the organization's log, which ListAuditLog no longer shows (the organization is gone) and
+      // its retention deletes in time.
+      const entry = { actor: actorOf(caller), action: "organization.delete" as const, target: { type: "organization", id: organizationId } };
+      await audited(c.env, organizationId, entry, async () => unwrap(await reaperFor(c.env, organizationId).deleteOrganization(organizationId)));
       // Its tokens were revoked in D1; this isolate stops honouring them at once (others within 5 s).
       forgetOrganizationTokens(organizationId);
       return c.json({ success: true as const }, 200);

@@ -10,6 +10,7 @@ import { prepareSubmission } from "../../job/submit";
 import { checkCronSpec } from "../../schedule/cron";
 import type { ScheduleObject, ScheduleView } from "../../schedule/schedule-object";
 import { specView, type ScheduleSpec } from "../../schedule/spec";
+import { actorOf, audited } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { callerName, type App } from "../context";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
@@ -118,7 +119,10 @@ export function registerScheduleRoutes(app: App): void {
       const caller = requireOrganization(c, organizationId);
       const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
       const scheduleId = newId();
-      const view = unwrap((await scheduleStub(c.env, scheduleId).create(organizationId, scheduleId, spec)) as unknown as RpcResult<ScheduleView>);
+      const entry = { actor: actorOf(caller), action: "schedule.create" as const, target: { type: "schedule", id: scheduleId }, detail: { workflowId: spec.workflowId, cron: spec.cron } };
+      const view = await audited(c.env, organizationId, entry, async () =>
+        unwrap((await scheduleStub(c.env, scheduleId).create(organizationId, scheduleId, spec)) as unknown as RpcResult<ScheduleView>),
+      );
       return c.json({ scheduleId: view.scheduleId }, 200);
     },
   );
@@ -185,7 +189,8 @@ export function registerScheduleRoutes(app: App): void {
       // 404 before 400: an unknown schedule is reported as such whatever the body says.
       unwrap((await stub.describe(organizationId)) as unknown as RpcResult<ScheduleView>);
       const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
-      const view = unwrap((await stub.update(organizationId, spec)) as unknown as RpcResult<ScheduleView>);
+      const entry = { actor: actorOf(caller), action: "schedule.update" as const, target: { type: "schedule", id: scheduleId }, detail: { workflowId: spec.workflowId, cron: spec.cron } };
+      const view = await audited(c.env, organizationId, entry, async () => unwrap((await stub.update(organizationId, spec)) as unknown as RpcResult<ScheduleView>));
       return c.json(await scheduleResponse(c.env, view), 200);
     },
   );
@@ -202,15 +207,18 @@ export function registerScheduleRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, scheduleId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      const result = await scheduleStub(c.env, scheduleId).remove(organizationId);
-      if (!result.ok) {
-        // The object is gone but its D1 copy may remain (a delete whose last step failed): finish it.
-        const removed = await c.env.DB.prepare(`DELETE FROM schedules WHERE schedule_id = ? AND organization_id = ?`)
-          .bind(canonicalUuid(scheduleId), organizationId)
-          .run();
-        if (removed.meta.changes === 0) unwrap(result);
-      }
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "schedule.delete" as const, target: { type: "schedule", id: scheduleId } };
+      await audited(c.env, organizationId, entry, async () => {
+        const result = await scheduleStub(c.env, scheduleId).remove(organizationId);
+        if (!result.ok) {
+          // The object is gone but its D1 copy may remain (a delete whose last step failed): finish it.
+          const removed = await c.env.DB.prepare(`DELETE FROM schedules WHERE schedule_id = ? AND organization_id = ?`)
+            .bind(canonicalUuid(scheduleId), organizationId)
+            .run();
+          if (removed.meta.changes === 0) unwrap(result);
+        }
+      });
       return c.json({ success: true as const }, 200);
     },
   );
@@ -231,11 +239,15 @@ export function registerScheduleRoutes(app: App): void {
       }),
       async (c) => {
         const { organizationId, scheduleId } = c.req.valid("param");
-        requireOrganization(c, organizationId);
+        const caller = requireOrganization(c, organizationId);
         const { note } = (c.req.valid("json") ?? {}) as z.infer<typeof NoteBody>;
         const stub = scheduleStub(c.env, scheduleId);
-        const result = verb === "pause" ? await stub.pause(organizationId, note) : await stub.unpause(organizationId, note);
-        return c.json({ scheduleId: unwrap(result as unknown as RpcResult<ScheduleView>).scheduleId }, 200);
+        // Pausing and unpausing change the schedule: schedule.update, saying which.
+        const entry = { actor: actorOf(caller), action: "schedule.update" as const, target: { type: "schedule", id: scheduleId }, detail: { paused: verb === "pause", ...(note ? { note } : {}) } };
+        const view = await audited(c.env, organizationId, entry, async () =>
+          unwrap((verb === "pause" ? await stub.pause(organizationId, note) : await stub.unpause(organizationId, note)) as unknown as RpcResult<ScheduleView>),
+        );
+        return c.json({ scheduleId: view.scheduleId }, 200);
       },
     );
   }
@@ -270,7 +282,7 @@ export function registerScheduleRoutes(app: App): void {
       path: "/organizations/{organizationId}/schedules/{scheduleId}/backfill",
       operationId: "BackfillSchedule",
       description:
-        "Starts one job per fire time of the cron in [startAt, endAt] (past times only, at most 1,000), whatever the overlap policy. A fire time whose job exists (it already ran) starts nothing new.",
+        "Starts one job per fire time of the cron in [startAt, endAt] (past times only, at most 1,000), whatever the overlap policy. A fire time whose job exists (it already ran) starts nothing new. At most 1,000 backfilled fire times wait to start at once: a backfill past that is a 409, to send again once they have started.",
       security,
       request: {
         params: ScheduleParams,
@@ -278,7 +290,7 @@ export function registerScheduleRoutes(app: App): void {
       },
       responses: {
         200: json(ScheduleIdSchema.extend({ fireTimes: z.array(z.string()).openapi({ description: "The nominal fire times queued, oldest first." }) }).openapi("BackfillScheduleResponse")),
-        ...errorResponses("ValidationError", ...scheduleErrors),
+        ...errorResponses("ValidationError", "ConflictError", ...scheduleErrors),
       },
     }),
     async (c) => {

@@ -18,8 +18,10 @@ import {
   readSecretForUse,
   replaceOrganizationSecretValue,
   updateOrganizationSecretMetadata,
+  type SecretMetadata,
   type SecretMetadataChange,
 } from "../../registry/secrets";
+import { actorOf, audited, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import type { AppEnv, App } from "../context";
 import { OrgParams, SuccessSchema, errorResponses, json, jsonBody } from "../schemas";
@@ -133,13 +135,20 @@ export function registerSecretRoutes(app: App): void {
         "allowedHosts given here may widen or unbind a binding: the value that binding guarded is replaced in the same write.",
       security,
       request: { params: OrgParams, ...jsonBody(PutSecretBody) },
-      responses: { 200: json(SecretMetadataSchema), ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
+      responses: { 200: json(SecretMetadataSchema), ...errorResponses("ValidationError", "ConflictError", "AuthenticationError", "AuthorizationError", "NotFoundError") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       await getOrganization(c.env.DB, organizationId);
-      return c.json(await putOrganizationSecret(c.env, organizationId, c.req.valid("json"), Date.now()), 200);
+      const body = c.req.valid("json");
+      const entry = { actor: actorOf(caller), action: "secret.create" as const, target: { type: "secret", id: "" }, detail: { key: body.key } };
+      // The value never enters the entry: the key names the secret, `replacedValue` says whether it existed.
+      const stored = await audited(c.env, organizationId, entry, () => putOrganizationSecret(c.env, organizationId, body, Date.now()), (s) => ({
+        target: { type: "secret", id: s.secretId },
+        detail: { replacedValue: s.createdAt !== s.updatedAt },
+      }));
+      return c.json(stored, 200);
     },
   );
 
@@ -193,6 +202,8 @@ export function registerSecretRoutes(app: App): void {
         );
       }
       logEvent("secret.resolved", { organizationId, key, by });
+      // Recorded before the value is returned: a log that cannot be written returns no value.
+      await recordAudit(c.env, organizationId, { actor: actorOf(caller), action: "secret.resolve", target: { type: "secret", id: secret.secretId }, detail: { key } });
       return c.json({ key, value: secret.value }, 200);
     },
   );
@@ -233,8 +244,10 @@ export function registerSecretRoutes(app: App): void {
       const { organizationId, secretId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { value, ...change } = c.req.valid("json");
-      if (value !== undefined) return c.json(await replaceOrganizationSecretValue(c.env, organizationId, secretId, { value, ...change }, Date.now()), 200);
-      return c.json(await changeMetadata(c, organizationId, secretId, change), 200);
+      if (value !== undefined) {
+        return c.json(await auditedUpdate(c, organizationId, secretId, ["value", ...Object.keys(change)], () => replaceOrganizationSecretValue(c.env, organizationId, secretId, { value, ...change }, Date.now())), 200);
+      }
+      return c.json(await auditedUpdate(c, organizationId, secretId, Object.keys(change), () => changeMetadata(c, organizationId, secretId, change)), 200);
     },
   );
 
@@ -258,7 +271,8 @@ export function registerSecretRoutes(app: App): void {
     async (c) => {
       const { organizationId, secretId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      return c.json(await changeMetadata(c, organizationId, secretId, c.req.valid("json")), 200);
+      const change = c.req.valid("json");
+      return c.json(await auditedUpdate(c, organizationId, secretId, Object.keys(change), () => changeMetadata(c, organizationId, secretId, change)), 200);
     },
   );
 
@@ -274,11 +288,21 @@ export function registerSecretRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, secretId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await deleteOrganizationSecret(c.env.DB, organizationId, secretId);
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "secret.delete" as const, target: { type: "secret", id: secretId } };
+      await audited(c.env, organizationId, entry, () => deleteOrganizationSecret(c.env.DB, organizationId, secretId), (s) => ({
+        target: { type: "secret", id: s.secretId },
+        detail: { key: s.key },
+      }));
       return c.json({ success: true as const }, 200);
     },
   );
+}
+
+/** An update of a secret, recorded as `secret.update` naming the fields changed (never the value). */
+function auditedUpdate(c: Context<AppEnv>, organizationId: string, ref: string, changed: string[], update: () => Promise<SecretMetadata>): Promise<SecretMetadata> {
+  const entry = { actor: actorOf(c.get("caller")), action: "secret.update" as const, target: { type: "secret", id: ref }, detail: { changed } };
+  return audited(c.env, organizationId, entry, update, (s) => ({ target: { type: "secret", id: s.secretId }, detail: { key: s.key } }));
 }
 
 /** A change without the value: a binding is only narrowed, and written over the binding checked (else 409), except by the admin. */

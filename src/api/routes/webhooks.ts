@@ -3,7 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { checkTransformerSyntax, type InputTransformer } from "../../definition/transformer";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../errors";
 import { newId } from "../../ids";
-import { MAX_BODY_BYTES, WEBHOOK_DEFAULT_RATE_PER_SECOND, WEBHOOK_MAX_RATE_PER_SECOND } from "../../limits";
+import { refuseOversizedJson } from "../../json-size";
+import { MAX_BODY_BYTES, MAX_TRIGGER_TRANSFORMER_BYTES, WEBHOOK_DEFAULT_RATE_PER_SECOND, WEBHOOK_MAX_RATE_PER_SECOND } from "../../limits";
 import { getOrganization } from "../../registry/organizations";
 import { resolveVersion } from "../../registry/versions";
 import { findWorkflow } from "../../registry/workflows";
@@ -14,6 +15,7 @@ import { createTrigger, deleteTrigger, listTriggers, type WebhookTrigger } from 
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, VersionSelectorSchema, errorResponses, json, jsonBody } from "../schemas";
+import { actorOf, audited } from "../../audit/record";
 
 const TriggerSchema = z
   .object({
@@ -86,15 +88,17 @@ export function registerWebhookRoutes(app: App): void {
       request: { params: OrgParams, ...jsonBody(CreateTriggerBody) },
       responses: {
         200: json(TriggerSchema.extend({ secret: z.string().openapi({ description: "The signing secret, shown only here." }) })),
-        ...errorResponses("ValidationError", ...orgErrors),
+        ...errorResponses("ValidationError", "ConflictError", "PayloadTooLarge", ...orgErrors),
       },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       await getOrganization(c.env.DB, organizationId);
       const body = c.req.valid("json");
       if (body.inputTransformer !== undefined) {
+        // Stored in the trigger's row, read on every delivery, listed with every trigger.
+        refuseOversizedJson(body.inputTransformer, "The inputTransformer", MAX_TRIGGER_TRANSFORMER_BYTES);
         const problems = checkTransformerSyntax(body.inputTransformer);
         if (problems.length > 0) throw new ValidationError("The inputTransformer is invalid.", problems);
       }
@@ -103,10 +107,18 @@ export function registerWebhookRoutes(app: App): void {
       // Resolved now so that a typo is refused here rather than on every delivery.
       await resolveVersion(c.env.DB, workflow.workflowId, body.workflowVersion);
       const secret = generateSecret(body.scheme);
-      const trigger = await createTrigger(
+      const triggerId = newId();
+      // The signing secret never enters the entry.
+      const entry = {
+        actor: actorOf(caller),
+        action: "trigger.create" as const,
+        target: { type: "trigger", id: triggerId },
+        detail: { name: body.name, workflowId: workflow.workflowId, scheme: body.scheme },
+      };
+      const trigger = await audited(c.env, organizationId, entry, () => createTrigger(
         c.env,
         {
-          triggerId: newId(),
+          triggerId,
           organizationId,
           name: body.name,
           workflowId: workflow.workflowId,
@@ -117,7 +129,7 @@ export function registerWebhookRoutes(app: App): void {
           ...(body.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: body.rateLimitPerSecond } : {}),
         },
         Date.now(),
-      );
+      ));
       return c.json({ ...view(trigger, new URL(c.req.url).origin), secret }, 200);
     },
   );
@@ -150,8 +162,9 @@ export function registerWebhookRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, triggerId } = c.req.valid("param");
-      requireOrganization(c, organizationId);
-      await deleteTrigger(c.env.DB, organizationId, triggerId, Date.now());
+      const caller = requireOrganization(c, organizationId);
+      const entry = { actor: actorOf(caller), action: "trigger.delete" as const, target: { type: "trigger", id: triggerId } };
+      await audited(c.env, organizationId, entry, () => deleteTrigger(c.env.DB, organizationId, triggerId, Date.now()));
       return c.json({ success: true as const }, 200);
     },
   );

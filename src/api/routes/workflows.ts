@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { checkDefinition } from "../../definition/check";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../errors";
 import { utf8Length } from "../../json-size";
-import { MAX_DEFINITION_BYTES } from "../../limits";
+import { LIST_VERSIONS_MAX_CHARS, MAX_DEFINITION_BYTES, MAX_LISTED_VERSIONS } from "../../limits";
 import { getOrganization } from "../../registry/organizations";
 import { createVersion, listVersions, resolveVersion, setTag } from "../../registry/versions";
 import { forgetTag } from "../../registry/submission-target";
@@ -11,6 +11,7 @@ import { createWorkflow, findWorkflow, getWorkflow, listWorkflows } from "../../
 import { requireOrganization } from "../auth";
 import type { App } from "../context";
 import { OrgParams, SuccessSchema, TagName, WorkflowParams, errorResponses, json, jsonBody } from "../schemas";
+import { actorOf, audited } from "../../audit/record";
 
 const WorkflowSchema = z
   .object({ workflowId: z.string(), name: z.string(), createdAt: z.string() })
@@ -40,6 +41,12 @@ const VersionParams = WorkflowParams.extend({
 });
 const TagParams = WorkflowParams.extend({
   tag: TagName.openapi({ param: { name: "tag", in: "path" }, example: "$LIVE" }),
+});
+
+/** ListWorkflowVersions' paging (extension): a version number as the token. */
+const VersionsQuery = z.object({
+  pageSize: z.coerce.number().int().min(1).max(MAX_LISTED_VERSIONS).optional(),
+  pageToken: z.string().regex(/^\d{1,9}$/, "is not a token this API issued").optional(),
 });
 
 const security = [{ Bearer: [] }];
@@ -164,15 +171,22 @@ export function registerWorkflowRoutes(app: App): void {
       path: "/organizations/{organizationId}/workflows/{workflowId}/versions",
       operationId: "ListWorkflowVersions",
       security,
-      request: { params: WorkflowParams },
-      responses: { 200: json(z.object({ versions: z.array(VersionSchema.omit({ workflowId: true })) })), ...errorResponses(...orgErrors) },
+      description: `Oldest first. Extension: a page holds at most pageSize versions (default and most ${MAX_LISTED_VERSIONS}) and, past its first, ${LIST_VERSIONS_MAX_CHARS} characters of definitions; \`nextPageToken\` is given when more are left.`,
+      request: { params: WorkflowParams, query: VersionsQuery },
+      responses: {
+        200: json(z.object({ versions: z.array(VersionSchema.omit({ workflowId: true })), nextPageToken: z.string().optional() })),
+        ...errorResponses("ValidationError", ...orgErrors),
+      },
     }),
     async (c) => {
       const { organizationId, workflowId } = c.req.valid("param");
+      const { pageSize, pageToken } = c.req.valid("query");
       requireOrganization(c, organizationId);
       await getWorkflow(c.env.DB, organizationId, workflowId);
-      const versions = await listVersions(c.env.DB, workflowId);
-      return c.json({ versions: versions.map(({ workflowId: _w, ...v }) => v) }, 200);
+      const after = pageToken === undefined ? 0 : Number(pageToken);
+      const page = await listVersions(c.env.DB, workflowId, { after, limit: pageSize ?? MAX_LISTED_VERSIONS, maxChars: LIST_VERSIONS_MAX_CHARS });
+      const versions = page.versions.map(({ workflowId: _w, ...v }) => v);
+      return c.json({ versions, ...(page.next !== undefined ? { nextPageToken: String(page.next) } : {}) }, 200);
     },
   );
 
@@ -204,15 +218,18 @@ export function registerWorkflowRoutes(app: App): void {
     }),
     async (c) => {
       const { organizationId, workflowId, tag } = c.req.valid("param");
-      requireOrganization(c, organizationId);
+      const caller = requireOrganization(c, organizationId);
       await getWorkflow(c.env.DB, organizationId, workflowId);
       const { versionId } = c.req.valid("json");
-      const moved = await setTag(c.env.DB, workflowId, tag, versionId, Date.now());
-      // Submissions through this isolate see the new target at once; other isolates within REGISTRY_CACHE_MS.
-      forgetTag(workflowId, tag);
-      if (!moved) {
-        throw new NotFoundError(`Version ${versionId} was not found on workflow ${workflowId}.`);
-      }
+      const entry = { actor: actorOf(caller), action: "workflow.tag" as const, target: { type: "workflow", id: workflowId }, detail: { tag, versionId } };
+      await audited(c.env, organizationId, entry, async () => {
+        const moved = await setTag(c.env.DB, workflowId, tag, versionId, Date.now());
+        // Submissions through this isolate see the new target at once; other isolates within REGISTRY_CACHE_MS.
+        forgetTag(workflowId, tag);
+        if (!moved) {
+          throw new NotFoundError(`Version ${versionId} was not found on workflow ${workflowId}.`);
+        }
+      });
       return c.json({ success: true as const }, 200);
     },
   );

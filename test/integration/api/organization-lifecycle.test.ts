@@ -10,8 +10,20 @@ import { JobObject } from "../../../src/job/job-object";
 import { insertFirstIndexRows } from "../../../src/registry/jobs";
 import type { JobSummary } from "../../../src/job/views";
 import type { RpcResult } from "../../../src/errors";
+import type { ScheduleObject } from "../../../src/schedule/schedule-object";
+import { ORG_REAPER_DELETE_BATCH } from "../../../src/limits";
 
 const TIMEOUT = 120_000;
+
+/**
+ * Runs the reaper's alarm until its sweep is done: one step per alarm, and its own alarm may be
+ * running a step when the test asks (then there is none to run), so it asks until done.
+ */
+async function untilReaped(reaper: DurableObjectStub<OrganizationReaper>) {
+  for (let i = 0; i < 100 && !(await reaper.status())?.done; i++) {
+    if (!(await runDurableObjectAlarm(reaper))) await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const waitFor = (eventId: string) => step("wait", "/justworkflowit/waitForEventIds", { config: { eventIds: [eventId] } });
 
 /** A job's status read from its Durable Object: the API answers 404 for a deleted organization. */
@@ -99,11 +111,52 @@ describe("DeleteOrganization", () => {
     expect(await statusInObject(orgId, done)).toBe("SUCCEEDED");
 
     // The second pass (due a minute after the deletion) finds nothing left, and an alarm that fires again does nothing.
-    for (let i = 0; i < 3 && !(await reaper.status())?.done; i++) await runDurableObjectAlarm(reaper);
+    await untilReaped(reaper);
     expect(await reaper.status()).toMatchObject({ pass: 2, cancelled: 5, done: true });
     await runDurableObjectAlarm(reaper);
     expect(await reaper.status()).toMatchObject({ cancelled: 5, done: true });
   });
+
+  it(
+    "deletes every schedule of the organization, paused ones (which have no alarm) included, and its notifications a bounded statement at a time",
+    async () => {
+      const { orgId, client } = await newTenant(admin);
+      await deployWorkflow(client, orgId, workflow("quick", [step("only", "/justworkflowit/noop")]));
+      const scheduleIds: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { scheduleId } = await client.expect(200, client.post(`/organizations/${orgId}/schedules`, { workflowName: "quick", workflowVersion: { tag: "$LIVE" }, cron: "0 * * * *" }));
+        scheduleIds.push(scheduleId);
+      }
+      for (const id of scheduleIds.slice(0, 2)) await client.expect(200, client.post(`/organizations/${orgId}/schedules/${id}/pause`));
+      const schedule = (id: string) => env.SCHEDULES.get(env.SCHEDULES.idFromName(id)) as DurableObjectStub<ScheduleObject>;
+      const stateOf = (id: string) => runInDurableObject(schedule(id), async (o: ScheduleObject, ctx) => ({ control: o.store.control() !== null, alarm: await ctx.storage.getAlarm() }));
+      // A paused schedule has no alarm: nothing of its own would ever notice the deletion.
+      expect(await stateOf(scheduleIds[0]!)).toEqual({ control: true, alarm: null });
+      // Two statements' worth of notifications and one more.
+      const notifications = 2 * ORG_REAPER_DELETE_BATCH + 1;
+      await env.DB.prepare(
+        `INSERT INTO notifications (notification_id, organization_id, type, severity, title, message, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         SELECT ?1 || '-' || i, ?1, 'JOB_FAILED', 'ERROR', 't', 'm', '2026-01-01T00:00:00.000Z' FROM n`,
+      )
+        .bind(orgId, notifications)
+        .run();
+
+      const reaper = reaperFor(env, orgId);
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      await untilReaped(reaper);
+      const status = await reaper.status();
+      expect(status).toMatchObject({ pass: 2, done: true, failures: 0 });
+      expect(status!.kinds.schedules!.count).toBe(3);
+      // 1,000 + 1,000 + 1 in the first pass, nothing left in the second: never more than one bound per statement.
+      expect(status!.kinds.notifications).toEqual({ count: notifications, pages: 4, done: true });
+
+      for (const id of scheduleIds) expect(await stateOf(id)).toEqual({ control: false, alarm: null });
+      expect(await env.DB.prepare(`SELECT count(*) AS n FROM schedules WHERE organization_id = ?`).bind(orgId).first("n")).toBe(0);
+      expect(await env.DB.prepare(`SELECT count(*) AS n FROM notifications WHERE organization_id = ?`).bind(orgId).first("n")).toBe(0);
+    },
+    TIMEOUT,
+  );
 
   it("needs organization:delete, and answers 404 for an unknown organization", async () => {
     const { orgId, client } = await newTenant(admin);
@@ -178,7 +231,7 @@ describe("DeleteOrganization", () => {
       }
       expect(status).toMatchObject({ pass: 2, cancelled: 3, failures: 0, done: false });
       for (const id of jobIds) expect(await statusInObject(orgId, id)).toBe("CANCELLED");
-      for (let i = 0; i < 3 && !(await reaper.status())?.done; i++) await runDurableObjectAlarm(reaper);
+      await untilReaped(reaper);
       expect(await reaper.status()).toMatchObject({ pass: 2, cancelled: 3, done: true, failures: 0 });
     },
     TIMEOUT,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { newTenant, unique, type TestClient } from "../../helpers/client";
 import { admin, anonymous } from "../../helpers/workerd";
+import { env } from "cloudflare:test";
+import { boundedUpdate } from "../../../src/api/routes/api-tokens";
+import type { Caller } from "../../../src/api/context";
 import { DEFAULT_TOKEN_PERMISSIONS, ENGINE_PERMISSIONS, ROUTE_PERMISSIONS } from "../../../src/api/permissions";
 
 /** Every operation /openapi.json lists under /organizations, with its `METHOD path` key. */
@@ -175,6 +178,76 @@ describe("a token mints and changes tokens only within its own bounds", () => {
     expect(extend.status).toBe(403);
     expect((await client.expect(200, client.get(`${path}/${minter.apiAuthTokenId}`))).expiresAt).toBe(expiresAt);
     await minter.client.expect(200, minter.client.call("PATCH", `${path}/${narrower.apiAuthTokenId}`, { permissions: [] }));
+  });
+
+  it("checks a PATCH by the token it leaves: no everlasting token gets a short-lived caller's permissions, none gets permissions the caller lacks a longer life", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const path = `/organizations/${orgId}/api-auth-tokens`;
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
+
+    // A token expiring in an hour, PATCHing an everlasting token's permissions to its own set:
+    // the everlasting token would then hold them forever.
+    const hourly = await tokenWith(client, orgId, ["apitoken:update", "apitoken:read", "job:read"], { expiresAt: inAnHour });
+    const everlasting = await tokenWith(client, orgId, ["organization:read"]);
+    const grant = await hourly.client.call("PATCH", `${path}/${everlasting.apiAuthTokenId}`, { permissions: ["job:read"] });
+    expect(grant.status).toBe(403);
+    expect(grant.body.message).toContain("never expire");
+    // Setting both, within the caller's bounds, is fine.
+    const bounded = await hourly.client.expect(200, hourly.client.call("PATCH", `${path}/${everlasting.apiAuthTokenId}`, { permissions: ["job:read"], expiresAt: inAnHour }));
+    expect(bounded).toMatchObject({ permissions: ["job:read"], expiresAt: inAnHour });
+
+    // A default token (no organization:delete), extending a short-lived organization:delete +
+    // secret:resolve token to a year: it would keep permissions the caller lacks for longer.
+    const powerful = await tokenWith(client, orgId, ["organization:delete", "secret:resolve"], { expiresAt: inAnHour });
+    const extend = await client.call("PATCH", `${path}/${powerful.apiAuthTokenId}`, { expiresAt: inAYear });
+    expect(extend.status).toBe(403);
+    expect(extend.body.message).toContain('"organization:delete"');
+    expect(extend.body.message).toContain('"secret:resolve"');
+    // Nothing changed.
+    expect(await client.expect(200, client.get(`${path}/${powerful.apiAuthTokenId}`))).toMatchObject({ expiresAt: inAnHour, permissions: ["organization:delete", "secret:resolve"] });
+    expect(await client.expect(200, client.get(`${path}/${everlasting.apiAuthTokenId}`))).toMatchObject({ permissions: ["job:read"], expiresAt: inAnHour });
+    // The admin has no bounds.
+    await admin.expect(200, admin.call("PATCH", `${path}/${powerful.apiAuthTokenId}`, { expiresAt: inAYear }));
+  });
+
+  it("judges a change by the token as it is when written: one changed between the check and the write is read and checked again", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const path = `/organizations/${orgId}/api-auth-tokens`;
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const target = await tokenWith(client, orgId, ["job:read"], { expiresAt: inAnHour });
+    const hourly = await tokenWith(client, orgId, ["apitoken:update", "job:read", "job:list"], { expiresAt: inAnHour });
+    const caller: Caller = { kind: "token", organizationId: orgId, apiAuthTokenId: hourly.apiAuthTokenId, name: "hourly", permissions: ["apitoken:update", "job:read", "job:list"], expiresAt: inAnHour };
+    // Between this change's read of the token and its write, another request (the admin's) makes
+    // the token everlasting: the hourly token's grant of job:list would then never expire.
+    let raced = false;
+    const db = new Proxy(env.DB, {
+      get(target_, prop) {
+        if (prop !== "prepare") return Reflect.get(target_, prop);
+        return (sql: string) => {
+          const stmt = target_.prepare(sql);
+          if (raced || !sql.includes("permissions IS ?")) return stmt;
+          raced = true;
+          return new Proxy(stmt, {
+            get(s, p) {
+              if (p !== "bind") return Reflect.get(s, p);
+              return (...args: unknown[]) => {
+                const bound = s.bind(...args);
+                return {
+                  first: async () => {
+                    await admin.expect(200, admin.call("PATCH", `${path}/${target.apiAuthTokenId}`, { expiresAt: new Date(Date.now() + 100 * 365 * 86_400_000).toISOString() }));
+                    return bound.first();
+                  },
+                };
+              };
+            },
+          });
+        };
+      },
+    });
+    await expect(boundedUpdate(db, caller, orgId, target.apiAuthTokenId, { permissions: ["job:read", "job:list"] })).rejects.toMatchObject({ code: "AuthorizationError" });
+    expect(raced).toBe(true);
+    expect((await client.expect(200, client.get(`${path}/${target.apiAuthTokenId}`))).permissions).toEqual(["job:read"]);
   });
 
   it("a default token cannot mint secret:resolve; the admin can", async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { newTenant, tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
+import { updateResourcePool } from "../../../src/registry/resource-pools";
 
 const hold = workflow("hold", [step("hold", "/justworkflowit/waitForEventIds", { config: { eventIds: ["go"] } })]);
 
@@ -126,6 +127,33 @@ describe("resource pool routes", () => {
     await client.expect(200, client.put(`${base}/${poolId}`, { workerLimit: 5 }));
     expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool.workerLimit).toBe(5);
     expect(await enforcedLimit(poolId)).toBe(5);
+  });
+
+  it("writes only the fields an update names: a concurrent change of another field is not written back over", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, hold);
+    const base = `/organizations/${orgId}/resource-pools`;
+    const { poolId } = await client.expect(200, client.post(base, { name: "before", workerLimit: 3, targetedWorkflowIds: [ids.hold] }));
+    // Between this update's read of the pool and its write, another request renames the pool.
+    let raced = false;
+    const db = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop !== "prepare") return Reflect.get(target, prop);
+        return (sql: string) => {
+          if (!raced && sql.trimStart().startsWith("UPDATE resource_pools")) {
+            raced = true;
+            const stmt = target.prepare(sql);
+            return { bind: (...args: unknown[]) => ({ first: async () => {
+              await client.expect(200, client.put(`${base}/${poolId}`, { name: "renamed" }));
+              return stmt.bind(...args).first();
+            } }) };
+          }
+          return target.prepare(sql);
+        };
+      },
+    });
+    await updateResourcePool(db, orgId, poolId, { workerLimit: 5 }, Date.now());
+    expect(raced).toBe(true);
+    expect((await client.expect(200, client.get(`${base}/${poolId}`))).resourcePool).toMatchObject({ name: "renamed", workerLimit: 5, targetedWorkflowIds: [ids.hold] });
   });
 
   it("keeps each organization's pools to itself", async () => {

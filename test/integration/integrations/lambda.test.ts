@@ -117,7 +117,7 @@ describe("/justworkflowit/aws/lambda", () => {
       { headers: { "x-amz-function-error": "Unhandled" }, json: { errorMessage: "Step execution failed on first attempt.", errorType: "Error" } },
       { json: { outputAPropertyKey: "anOutputProperty" } },
     ]);
-    const { job, state } = await runLambda(t, fn, { step: { retries: 1, timeoutSeconds: 1000, retryPolicy: { initialIntervalSeconds: 0.05 } } });
+    const { job, state } = await runLambda(t, fn, { step: { retries: 1, timeoutSeconds: 600, retryPolicy: { initialIntervalSeconds: 0.05 } } });
     expect(job).toMatchObject({ status: "SUCCEEDED", output: { outputAPropertyKey: "anOutputProperty" }, billableTransactionUnits: 2 });
     expect(await seen(fn)).toHaveLength(2);
     expect(state.executionHistory.map((h: any) => h.output.status)).toEqual(["failure", "success"]);

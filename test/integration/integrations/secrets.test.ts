@@ -54,7 +54,7 @@ describe("organization secrets API", () => {
     await a.client.expect(200, a.client.post(`/organizations/${a.orgId}/secrets`, { key: "TOKEN", value: VALUE }));
     const row = await env.DB.prepare(`SELECT * FROM organization_secrets WHERE organization_id = ?`).bind(a.orgId).first<Record<string, string>>();
     expect(JSON.stringify(row)).not.toContain(VALUE);
-    expect(row!.sealed_value).toMatch(/^v1\./);
+    expect(row!.sealed_value).toMatch(/^v2\.[0-9a-f]{16}\./);
     expect(await secretValue(a.orgId, "TOKEN")).toBe(VALUE);
     expect(await secretValue(b.orgId, "TOKEN")).toBeUndefined();
 

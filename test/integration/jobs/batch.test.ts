@@ -12,6 +12,7 @@ import type { BatchStarter } from "../../../src/job/batch-starter";
 import type { JobObject } from "../../../src/job/job-object";
 import { runObjectName } from "../../../src/job/naming";
 import { insertFirstIndexRows } from "../../../src/registry/jobs";
+import { BATCH_IDENTITY_RETENTION_MS } from "../../../src/limits";
 
 const TIMEOUT = 120_000;
 const transform = "/canopy/transform";
@@ -38,6 +39,21 @@ const heldIdentity = (organizationId: string, workflowId: string, v: { versionId
   depth: 0,
   createdAt: Date.now(),
 });
+
+/** What a batch object holds: its starts, definitions and identity rows, or null once its storage is gone. */
+const holdings = (starter: DurableObjectStub<BatchStarter>) =>
+  runInDurableObject(starter, (_o: BatchStarter, state) => {
+    const tables = state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray();
+    if (tables.length === 0) return null;
+    const count = (t: string) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${t}`).one().n;
+    return { starts: count("start"), definitions: count("definition"), identity: count("batch") };
+  });
+
+/** Runs the object's alarm as if the batch's identity had been kept its whole retention. */
+async function identityExpires(starter: DurableObjectStub<BatchStarter>) {
+  await runInDurableObject(starter, (_o: BatchStarter, state) => void state.storage.sql.exec(`UPDATE batch SET since = since - ?`, BATCH_IDENTITY_RETENTION_MS));
+  await runDurableObjectAlarm(starter);
+}
 
 describe("SubmitJobs (batch)", () => {
   it(
@@ -204,7 +220,7 @@ describe("SubmitJobs (batch)", () => {
   );
 
   it(
-    "starts each job once when its alarm runs twice, and leaves no storage behind",
+    "starts each job once when its alarm runs twice, keeps only the batch's identity, and then no storage",
     async () => {
       const { client, orgId, ids } = await tenantWith(admin, held);
       const version = await client.expect(200, client.get(`/organizations/${orgId}/workflows/${ids.held}/versions`));
@@ -229,8 +245,9 @@ describe("SubmitJobs (batch)", () => {
       const state = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobIds[0]}/state`));
       expect(state.state.executionHistory.filter((i: any) => i.historySource === "engine")).toHaveLength(1);
       await runDurableObjectAlarm(starter);
-      const left = await runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray());
-      expect(left).toEqual([]);
+      expect(await holdings(starter)).toEqual({ starts: 0, definitions: 0, identity: 1 });
+      await identityExpires(starter);
+      expect(await holdings(starter)).toBeNull();
     },
     TIMEOUT,
   );
@@ -267,11 +284,9 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
       await admin.expect(200, admin.delete(`/organizations/${orgId}`));
       const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
       await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
-      // Run its alarm (or let the one that fired by itself finish) until it has deleted its storage.
-      const tables = () =>
-        runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table'`).toArray());
+      // Run its alarm (or let the one that fired by itself finish) until no start is left.
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && (await tables()).length > 0) {
+      while (Date.now() < deadline && (await holdings(starter))?.starts) {
         await runDurableObjectAlarm(starter);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -283,7 +298,8 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
       }
       const rows = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE job_id IN (?, ?)`).bind(jobIds[0], jobIds[1]).first("n");
       expect(rows).toBe(0);
-      expect(await tables()).toEqual([]);
+      await identityExpires(starter);
+      expect(await holdings(starter)).toBeNull();
     },
     TIMEOUT,
   );

@@ -347,9 +347,14 @@ describe("overlap policies", () => {
     async () => {
       const { orgId, client } = await tenant();
       const s = await createSchedule(client, orgId, { workflowName: "parent", cron: "0 * * * *", catchupWindowSeconds: 86_400, overlapPolicy: "CANCEL_OTHER" });
-      await rewind(s.scheduleId, topOfHour() - HOUR - 60_000);
+      // The first firing's job, once it has started its child: the next firing must cancel a whole tree.
+      await rewind(s.scheduleId, topOfHour() - 60_000);
       await runDurableObjectAlarm(stub(s.scheduleId));
-      const firstId = (await jobsOf(client, orgId, s.scheduleId))[0].jobId;
+      const firstId = (await untilJobs(client, orgId, s.scheduleId, 1))[0].jobId;
+      await expect
+        .poll(async () => (await client.expect(200, client.get(`/organizations/${orgId}/jobs/${firstId}`))).childJobs?.length ?? 0, { timeout: 30_000 })
+        .toBe(1);
+      await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/trigger`));
       const jobs = await untilJobs(client, orgId, s.scheduleId, 2);
       expect(jobs).toHaveLength(2);
       const first = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${firstId}`));

@@ -5,10 +5,11 @@
  * The fake resolves the Worker a command acts on from its --config and --env as wrangler does (an
  * environment's own `name`, else "<name>-<env>"), so a staging deploy is seen to leave production alone.
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { keyIdOf } from "../../../scripts/rotate-secrets-key.mjs";
 import { childEnv, deployScript, readWranglerConfig, root, type WranglerConfig } from "./run";
 
 const work = mkdtempSync(join(tmpdir(), "canopy-deploy-"));
@@ -73,6 +74,11 @@ if (a === "whoami") {
   const t = target();
   (state.workers[t.name] ??= {})[args[2]] = stdin; save();
   console.log("Success! Uploaded secret " + args[2]);
+} else if (a === "secret" && b === "delete") {
+  const t = target();
+  if (!state.workers[t.name] || !(args[2] in state.workers[t.name])) { console.error("Secret " + args[2] + " not found"); process.exit(1); }
+  delete state.workers[t.name][args[2]]; save();
+  console.log("Success! Deleted secret " + args[2]);
 } else if (a === "deploy") {
   const t = target();
   state.workers[t.name] ??= {};
@@ -387,5 +393,167 @@ describe("scripts/deploy.mjs --env staging", { timeout: 180_000 }, () => {
     expect(clash.status).toBe(1);
     expect(clash.stderr).toContain("--env staging and CANOPY_ENV=production disagree");
     expect(clash.commands).toEqual([]);
+  });
+});
+
+/**
+ * A deployed Worker's two admin routes, played from the fake account's state: the keys are the
+ * Worker's secrets as the fake wrangler last put them, and `values` are the key ids stored secrets
+ * are sealed under. A new SECRETS_KEY reaches the Worker only after `lag` more requests (secrets take
+ * moments to reach every isolate), and each reseal call moves at most `perCall` values. Each request
+ * is appended to the fake wrangler's log, so the tests see it in order among the wrangler commands.
+ */
+async function fakeWorker(opts: { values: string[]; perCall: number; lag: number }) {
+  const { createServer } = await import("node:http");
+  const ids = { applied: "", pending: 0 };
+  let statePath = "";
+  let logPath = "";
+  const keys = () => {
+    const secrets = (JSON.parse(readFileSync(statePath, "utf8")) as FakeAccount).workers.canopy ?? {};
+    const current = keyIdOf(secrets.SECRETS_KEY!);
+    // The new key is seen only after `lag` requests.
+    if (ids.applied === "") ids.applied = current;
+    if (current !== ids.applied && ids.pending++ >= opts.lag) ((ids.applied = current), (ids.pending = 0));
+    const previous = (secrets.SECRETS_KEY_PREVIOUS ?? "").split(",").filter(Boolean).map(keyIdOf);
+    return { keyId: ids.applied, previousKeyIds: previous.filter((p) => p !== ids.applied) };
+  };
+  const remaining = (k: { keyId: string; previousKeyIds: string[] }) => opts.values.filter((v) => v !== k.keyId && k.previousKeyIds.includes(v)).length;
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d));
+    req.on("end", () => {
+      appendFileSync(logPath, JSON.stringify({ args: ["HTTP", req.method!, req.url!], stdin: body }) + "\n");
+      const answer = (status: number, json: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
+      if (req.headers.authorization !== "Bearer adm_rotation_admin_token") return answer(401, { code: "AuthenticationError" });
+      const k = keys();
+      if (req.method === "GET" && req.url === "/admin/secrets-key") return answer(200, k);
+      if (req.method === "POST" && req.url === "/admin/reseal-secrets") {
+        const expected = (JSON.parse(body || "{}") as { keyId?: string }).keyId;
+        if (expected !== undefined && expected !== k.keyId) return answer(409, { code: "ConflictError", message: `seals under ${k.keyId}` });
+        let resealed = 0;
+        opts.values = opts.values.map((v) => (v !== k.keyId && k.previousKeyIds.includes(v) && resealed < opts.perCall ? (resealed++, k.keyId) : v));
+        return answer(200, { resealed, remainingUnderOldKeys: remaining(k), unreadable: 0, keyId: k.keyId });
+      }
+      answer(404, { code: "UnknownOperation" });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Where the fake account's state and log are, once deployAgainst has made them. */
+    attach: (state: string, log: string) => ((statePath = state), (logPath = log)),
+    values: () => opts.values,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe("scripts/deploy.mjs --rotate-secrets-key", { timeout: 180_000 }, () => {
+  const keyA = Buffer.alloc(32, 0xa).toString("base64");
+  const keyB = Buffer.alloc(32, 0xb).toString("base64");
+  const admin = "adm_rotation_admin_token";
+  const rotationEnv = { ADMIN_TOKEN: admin, SECRETS_KEY_PREVIOUS: keyA, SECRETS_KEY: keyB, CANOPY_ROTATE_WAIT_MS: "10" };
+  const account = (secrets: Record<string, string>): FakeAccount => ({ loggedIn: true, databases: [{ uuid: "db-1", name: "canopy" }], workers: { canopy: secrets } });
+
+  /** deployAgainst, with the fake Worker reading that run's account state. */
+  async function rotateAgainst(acc: FakeAccount, worker: Awaited<ReturnType<typeof fakeWorker>>, env: Record<string, string>, extra: string[] = []) {
+    // deployAgainst numbers its files: the next run's state and log are known before it starts.
+    worker.attach(join(work, `state-${runs + 1}.json`), join(work, `log-${runs + 1}.jsonl`));
+    return deployAgainst(acc, ["--rotate-secrets-key", "--url", worker.url, ...extra], env);
+  }
+
+  it("computes key ids as the Worker does (the vector src/crypto/seal.ts is tested with)", () => {
+    expect(keyIdOf("dGVzdC1zZWNyZXRzLWtleS0zMi1ieXRlcy1sb25nISE=")).toBe("9b05d58869626f85");
+  });
+
+  it("keeps the old key as previous, puts the new one, reseals until none remain, then drops the old key, in that order", async () => {
+    const idA = keyIdOf(keyA);
+    const worker = await fakeWorker({ values: [idA, idA, idA, idA, idA], perCall: 2, lag: 2 });
+    try {
+      const r = await rotateAgainst(account({ ADMIN_TOKEN: admin, SECRETS_KEY: keyA }), worker, rotationEnv);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      const cfg = r.config.replace(`${root}/`, "");
+      const order = r.commands.filter((c) => !c.startsWith("HTTP GET")).filter((c, i, all) => c !== all[i - 1]);
+      expect(order).toEqual([
+        "whoami --json",
+        "d1 list --json",
+        `secret list --config ${cfg}`,
+        `secret put SECRETS_KEY_PREVIOUS --config ${cfg}`,
+        `secret put SECRETS_KEY --config ${cfg}`,
+        "HTTP POST /admin/reseal-secrets",
+        `secret delete SECRETS_KEY_PREVIOUS --config ${cfg}`,
+      ]);
+      // The keys put are the ones given: the old one as previous first, then the new one.
+      expect(r.calls.filter((c) => c.args[1] === "put").map((c) => [c.args[2], c.stdin])).toEqual([
+        ["SECRETS_KEY_PREVIOUS", keyA],
+        ["SECRETS_KEY", keyB],
+      ]);
+      // Every reseal call named the new key, and the isolates still on the old one were waited for.
+      const reseals = r.calls.filter((c) => c.args[2] === "/admin/reseal-secrets");
+      expect(reseals.length).toBeGreaterThanOrEqual(3);
+      for (const c of reseals) expect(JSON.parse(c.stdin)).toEqual({ keyId: keyIdOf(keyB) });
+      expect(worker.values()).toEqual(Array(5).fill(keyIdOf(keyB)));
+      expect(r.after.workers.canopy).toEqual({ ADMIN_TOKEN: admin, SECRETS_KEY: keyB });
+      expect(r.stdout).toContain("0 remain under the old key");
+      expect(r.stdout + r.stderr).not.toContain(keyA);
+      expect(r.stdout + r.stderr).not.toContain(keyB);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("refuses a SECRETS_KEY_PREVIOUS that is not the key the Worker seals with, and changes nothing", async () => {
+    const worker = await fakeWorker({ values: [keyIdOf(keyA)], perCall: 10, lag: 0 });
+    try {
+      const other = Buffer.alloc(32, 0xe).toString("base64");
+      const acc = account({ ADMIN_TOKEN: admin, SECRETS_KEY: keyA });
+      const r = await rotateAgainst(acc, worker, { ...rotationEnv, SECRETS_KEY_PREVIOUS: other });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`The key given as SECRETS_KEY_PREVIOUS (id ${keyIdOf(other)}) is not the one the Worker seals with (id ${keyIdOf(keyA)})`);
+      expect(r.commands.filter((c) => c.startsWith("secret put") || c.startsWith("secret delete") || c.includes("reseal"))).toEqual([]);
+      expect(r.after.workers).toEqual(acc.workers);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("goes on with a rotation that stopped after its puts, without the new key, and makes one when none is given", async () => {
+    const idA = keyIdOf(keyA);
+    const worker = await fakeWorker({ values: [idA, idA, idA], perCall: 1, lag: 0 });
+    try {
+      const { SECRETS_KEY: _given, ...withoutNew } = rotationEnv;
+      const resumed = await rotateAgainst(account({ ADMIN_TOKEN: admin, SECRETS_KEY: keyB, SECRETS_KEY_PREVIOUS: keyA }), worker, withoutNew);
+      expect(resumed.status, resumed.stderr + resumed.stdout).toBe(0);
+      expect(resumed.stdout).toContain(`A rotation from key ${idA} to key ${keyIdOf(keyB)} is under way`);
+      expect(resumed.commands.filter((c) => c.startsWith("secret put"))).toEqual([]);
+      expect(worker.values()).toEqual(Array(3).fill(keyIdOf(keyB)));
+      expect(resumed.after.workers.canopy).toEqual({ ADMIN_TOKEN: admin, SECRETS_KEY: keyB });
+
+      // A fresh rotation without SECRETS_KEY makes a key, puts it and prints it once.
+      const made = await rotateAgainst(account({ ADMIN_TOKEN: admin, SECRETS_KEY: keyB }), worker, { ...withoutNew, SECRETS_KEY_PREVIOUS: keyB });
+      expect(made.status, made.stderr + made.stdout).toBe(0);
+      const newKey = made.after.workers.canopy!.SECRETS_KEY!;
+      expect(Buffer.from(newKey, "base64").byteLength).toBe(32);
+      expect(newKey).not.toBe(keyB);
+      expect(made.stdout.split(newKey).length - 1).toBe(1);
+      expect(worker.values()).toEqual(Array(3).fill(keyIdOf(newKey)));
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("needs the URL, the admin token and the current key before running anything", async () => {
+    for (const [env, message] of [
+      [{ ...rotationEnv, ADMIN_TOKEN: "" }, "needs ADMIN_TOKEN"],
+      [{ ...rotationEnv, SECRETS_KEY_PREVIOUS: "" }, "needs SECRETS_KEY_PREVIOUS"],
+      [{ ...rotationEnv, SECRETS_KEY_PREVIOUS: `${keyA},${keyB}` }, "SECRETS_KEY_PREVIOUS must be one key"],
+    ] as const) {
+      const r = await deployAgainst(account({ SECRETS_KEY: keyA }), ["--rotate-secrets-key", "--url", "http://127.0.0.1:9"], env);
+      expect(r.status, message).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(r.commands.filter((c) => c.startsWith("secret"))).toEqual([]);
+    }
+    const noUrl = await deployAgainst(account({ SECRETS_KEY: keyA }), ["--rotate-secrets-key"], rotationEnv);
+    expect(noUrl.stderr).toContain("needs the Worker's URL");
   });
 });

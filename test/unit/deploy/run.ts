@@ -26,6 +26,7 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
   }
   delete env.ADMIN_TOKEN;
   delete env.SECRETS_KEY;
+  delete env.SECRETS_KEY_PREVIOUS;
   Object.assign(env, {
     PATH: `${resolve(root, "node_modules/node/bin")}:${process.env.PATH ?? ""}`,
     WRANGLER_SEND_METRICS: "false",

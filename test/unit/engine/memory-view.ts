@@ -30,7 +30,13 @@ export class MemoryView implements JobView {
         if (r.stepName === c.stepName && r.stepAttempt === c.attempt && r.status === "WAITING") r.status = "CANCELLED";
       }
     }
-    for (const r of changes.children.values()) this.childMap.set(r.jobId, structuredClone(r));
+    // A row read without its payloads keeps the stored ones, as the store's update does.
+    for (const r of changes.children.values()) {
+      const old = this.childMap.get(r.jobId);
+      const output = r.output ?? old?.output;
+      const error = r.error ?? old?.error;
+      this.childMap.set(r.jobId, structuredClone({ ...r, ...(output !== undefined ? { output } : {}), ...(error ? { error } : {}) }));
+    }
     for (const [id, e] of changes.events) this.eventMap.set(id, structuredClone(e));
   }
 
@@ -46,6 +52,21 @@ export class MemoryView implements JobView {
     if (!stored) return undefined;
     return "value" in stored ? stored.value : childResults(this.children(stored.ref.children.stepName, stored.ref.children.attempt));
   }
+  childStubs(stepName: string, attempt: number): ChildRow[] {
+    return this.children(stepName, attempt).map(({ output: _o, error: _e, ...stub }) => stub);
+  }
+  childPayloads(jobIds: string[], maxBytes: number): { payloads: Map<string, Pick<ChildRow, "output" | "error">> } | { over: number } {
+    const payloads = new Map<string, Pick<ChildRow, "output" | "error">>();
+    let bytes = 0;
+    for (const id of jobIds) {
+      const r = this.childMap.get(id);
+      if (!r || (r.output === undefined && !r.error)) continue;
+      bytes += JSON.stringify(r.output ?? null).length + JSON.stringify(r.error ?? null).length;
+      if (bytes > maxBytes) return { over: bytes };
+      payloads.set(id, structuredClone({ ...(r.output !== undefined ? { output: r.output } : {}), ...(r.error ? { error: r.error } : {}) }));
+    }
+    return { payloads };
+  }
   children(stepName: string, attempt: number): ChildRow[] {
     return [...this.childMap.values()]
       .filter((r) => r.stepName === stepName && r.stepAttempt === attempt && !r.superseded)
@@ -58,9 +79,12 @@ export class MemoryView implements JobView {
       return r ? [r] : [];
     });
   }
+  /** Without output and error, as the store reads it for a decision. */
   child(jobId: string): ChildRow | undefined {
     const r = this.childMap.get(jobId);
-    return r && structuredClone(r);
+    if (!r) return undefined;
+    const { output: _o, error: _e, ...stub } = structuredClone(r);
+    return stub;
   }
   waitingChildren(stepName: string, attempt: number, limit: number): ChildRow[] {
     return this.children(stepName, attempt).filter((r) => r.status === "WAITING").slice(0, limit);
@@ -70,8 +94,5 @@ export class MemoryView implements JobView {
   }
   event(eventId: string): ReceivedEvent | undefined {
     return this.eventMap.get(eventId);
-  }
-  unconsumedEvents(): [string, ReceivedEvent][] {
-    return [...this.eventMap].filter(([, e]) => !e.consumed);
   }
 }

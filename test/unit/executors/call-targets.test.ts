@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { functionArn, invokeUrl, lambdaPayload } from "../../../src/executors/aws-lambda";
 import { functionUrl } from "../../../src/executors/gcp-cloud-function";
-import { redact, retryAfterMs } from "../../../src/executors/http-result";
+import { redact } from "../../../src/executors/call-facts";
+import { retryAfterMs } from "../../../src/executors/http-result";
 
 const lambda = { region: "eu-west-1", accountId: "123456789012", functionName: "orders" };
 
