@@ -45,6 +45,13 @@ const elapsed = () => seconds(Date.now() - started).padStart(8);
 const consoleBuild = spawnSync(process.execPath, [resolve(root, "scripts/build-console.mjs"), "--if-stale"], { cwd: root, stdio: "inherit" });
 if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
 
+/**
+ * A part that prints nothing for this long is stuck, not slow: vitest prints a line per finished
+ * file, and the slowest file takes about four minutes on a busy machine. It is stopped and fails,
+ * printing what it had finished, instead of holding CI until its own time limit.
+ */
+const SILENT_PART_LIMIT_MS = 12 * 60_000;
+
 const timingsDir = mkdtempSync(join(tmpdir(), "canopy-test-timings-"));
 /** @type {Set<import("node:child_process").ChildProcess>} */
 const running = new Set();
@@ -58,19 +65,37 @@ function run(part) {
     if (process.stdout.isTTY && !("NO_COLOR" in env)) env.FORCE_COLOR = "1";
     const partStarted = Date.now();
     console.log(`${elapsed()}  ${part.name}: started`);
-    const child = spawn(part.command, part.args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    // A process group of its own, so that a stuck part can be stopped with everything it started.
+    const child = spawn(part.command, part.args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     running.add(child);
     const chunks = [];
-    child.stdout.on("data", (c) => chunks.push(c));
-    child.stderr.on("data", (c) => chunks.push(c));
+    let lastOutputAt = Date.now();
+    let stuck = false;
+    const record = (c) => {
+      chunks.push(c);
+      lastOutputAt = Date.now();
+    };
+    child.stdout.on("data", record);
+    child.stderr.on("data", record);
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastOutputAt < SILENT_PART_LIMIT_MS) return;
+      stuck = true;
+      chunks.push(Buffer.from(`\n${part.name} printed nothing for ${seconds(SILENT_PART_LIMIT_MS)}: stopped as stuck.\n`));
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }, 10_000);
     let done = false;
     const finish = (code, error) => {
       if (done) return; // "error" and "close" can both come
       done = true;
+      clearInterval(watchdog);
       running.delete(child);
       const ms = Date.now() - partStarted;
       const ok = code === 0;
-      const verdict = ok ? "passed" : error ? `could not run (${error.message})` : `FAILED (exit ${code})`;
+      const verdict = ok ? "passed" : error ? `could not run (${error.message})` : stuck ? "FAILED (stuck)" : `FAILED (exit ${code})`;
       const output = Buffer.concat(chunks).toString("utf8").trimEnd();
       const rule = "─".repeat(Math.max(4, 72 - part.name.length - verdict.length));
       console.log(`\n── ${part.name}: ${verdict} in ${seconds(ms)} ${rule}\n${output}\n`);
@@ -85,7 +110,13 @@ function run(part) {
 // A signal to this process ends the parts too (a terminal's Ctrl-C reaches them by itself).
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
-    for (const child of running) child.kill(signal);
+    for (const child of running) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
     process.exitCode = 130;
   });
 }
