@@ -259,8 +259,9 @@ describe("the AuditLog Durable Object", () => {
     expect(await count()).toBe(AUDIT_PRUNE_BATCH + 6);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await count()).toBe(6);
-    // A full batch went: the alarm is set again at once, and the next pass takes the rest.
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // A full batch went: the alarm is set again at once, and the next pass takes the rest. Set for
+    // now, it may fire on its own before this test runs it: either way the rest goes.
+    for (let i = 0; i < 100 && (await count()) > 1; i++) await runDurableObjectAlarm(stub);
     expect(await count()).toBe(1);
     // What is left is armed for when it expires.
     const alarm = await runInDurableObject(stub, (_o: AuditLog, ctx) => ctx.storage.getAlarm());
