@@ -667,6 +667,7 @@ describe("the console: tokens, errors and small screens", () => {
     await page.goto(orgUrl("/jobs"));
     await page.getByRole("link", { name: "Audit log" }).click();
     await page.getByRole("heading", { level: 1, name: "Audit log" }).waitFor();
+    await expect.poll(() => page.title()).toBe("Audit log · Canopy");
     await page.locator('tr[data-action="job.cancel"]').first().waitFor();
     await page.locator('tr[data-action="trigger.create"]').first().waitFor();
     await expectAccessible("audit log page");

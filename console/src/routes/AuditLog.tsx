@@ -2,11 +2,12 @@
 import { useState } from "react";
 import { useParams, useSearchParams } from "react-router";
 import { actorText, AUDIT_ACTIONS, type AuditAction } from "../api/audit";
-import { useGet } from "../api/hooks";
+import { useGet, useTitle } from "../api/hooks";
 import { time } from "../components/format";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
 export function AuditLog() {
+  useTitle("Audit log");
   const { org = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const action = (AUDIT_ACTIONS as readonly string[]).includes(search.get("action") ?? "") ? (search.get("action") as AuditAction) : undefined;
