@@ -62,6 +62,9 @@ describe("another organization's token", () => {
       triggers: await read(`${o}/webhook-triggers`),
       notifications: await read(`${o}/notifications`),
       notificationSettings: await read(`${o}/notification-settings`),
+      schedule: await read(`${o}/schedules/${ids.schedule}`),
+      pool: await read(`${o}/resource-pools/${ids.pool}`),
+      egressPolicy: await read(`${o}/egress-policy`),
       jobs,
       details: await Promise.all(jobs.map(async (j) => [await read(`${o}/jobs/${j.jobId}`), await read(`${o}/jobs/${j.jobId}/state`)])),
     };
@@ -78,6 +81,9 @@ describe("another organization's token", () => {
     const f = await deployWorkflow(a.client, a.orgId, failing);
     const spare = await a.client.expect(200, a.client.post(`${o}/api-auth-tokens`, { name: `${A}-spare` }));
     await a.client.expect(200, a.client.post(`${o}/secrets`, { key: "A_SECRET", value: `${A}-value`, description: `${A}-description`, allowedHosts: [`${A}.example.com`] }));
+    // A yearly schedule (it fires in no test's lifetime) and a pool, for their routes.
+    const schedule = await a.client.expect(200, a.client.post(`${o}/schedules`, { workflowId: p.workflowId, workflowVersion: { tag: "$LIVE" }, cron: "0 0 1 1 *", inputJson: { items: [] } }));
+    const pool = await a.client.expect(200, a.client.post(`${o}/resource-pools`, { name: `${A}-pool`, workerLimit: 5, targetedWorkflowIds: [f.workflowId] }));
     const trigger = await createTrigger(a.client, a.orgId, { name: `${A}-hook`, workflowId: p.workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" });
     const running = await submit(a.client, a.orgId, {
       workflowId: p.workflowId,
@@ -107,6 +113,8 @@ describe("another organization's token", () => {
       failed,
       child: childJob.jobId,
       notification: notification!.notificationId,
+      schedule: schedule.scheduleId,
+      pool: pool.poolId,
     };
     before = await snapshotOfA();
   });
@@ -168,9 +176,73 @@ describe("another organization's token", () => {
       { name: "PutNotificationSettings", method: "PUT", path: `${o}/notification-settings`, body: { url: "https://evil.example.com/" }, status: 403 },
       { name: "GetNotificationSettings", method: "GET", path: `${o}/notification-settings`, status: 403 },
       { name: "DeleteNotificationSettings", method: "DELETE", path: `${o}/notification-settings`, status: 403 },
+      { name: "RerunJobs", method: "POST", path: `${o}/jobs/rerun`, body: { filter: { status: "FAILED" } }, status: 403 },
+      { name: "SubmitJobs (batch)", method: "POST", path: `${o}/jobs/batch`, body: { jobs: [{ workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [] } }] }, status: 403 },
+      { name: "GetEgressPolicy", method: "GET", path: `${o}/egress-policy`, status: 403 },
+      { name: "PutEgressPolicy", method: "PUT", path: `${o}/egress-policy`, body: { allowedHosts: ["evil.example.com"] }, status: 403 },
+      ...poolCases(o, 403),
+      ...scheduleCases(o, 403),
+      { name: "ListAuditLog", method: "GET", path: `${o}/audit-log`, status: 403 },
     ];
     for (const c of cases) await attempt(c);
+    await expectEveryOrganizationRouteTried(cases);
   });
+
+  /**
+   * Every route under /organizations/{organizationId} in the API's own document was tried: a route
+   * added later fails this test until it is in the list above.
+   */
+  async function expectEveryOrganizationRouteTried(cases: Case[]): Promise<void> {
+    const doc = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const untried: string[] = [];
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      if (!template.startsWith("/organizations/{organizationId}")) continue;
+      const pattern = new RegExp(`^${template.replace(/[$]/g, "\\$").replace(/\{[^}]+\}/g, "[^/]+")}$`);
+      for (const method of Object.keys(operations)) {
+        if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
+        const tried = cases.some((c) => c.method === method.toUpperCase() && pattern.test(c.path.split("?")[0]!));
+        if (!tried) untried.push(`${method.toUpperCase()} ${template}`);
+      }
+    }
+    expect(untried).toEqual([]);
+  }
+
+  /** A's resource pool's routes, on the path of the organization given. */
+  function poolCases(o: string, status: 403 | 404): Case[] {
+    const pool = `${o}/resource-pools/${ids.pool}`;
+    return [
+      ...(status === 403
+        ? [
+            { name: "CreateResourcePool", method: "POST", path: `${o}/resource-pools`, body: { name: "evil", workerLimit: 1 }, status },
+            { name: "ListResourcePools", method: "GET", path: `${o}/resource-pools`, status },
+          ]
+        : []),
+      { name: "GetResourcePool", method: "GET", path: pool, status },
+      { name: "UpdateResourcePool", method: "PUT", path: pool, body: { workerLimit: 1 }, status },
+      { name: "DeleteResourcePool", method: "DELETE", path: pool, status },
+    ];
+  }
+
+  /** A's schedule's routes, on the path of the organization given. */
+  function scheduleCases(o: string, status: 403 | 404): Case[] {
+    const schedule = `${o}/schedules/${ids.schedule}`;
+    const range = { startAt: "2026-01-01T00:00:00Z", endAt: "2026-01-02T00:00:00Z" };
+    return [
+      ...(status === 403
+        ? [
+            { name: "CreateSchedule", method: "POST", path: `${o}/schedules`, body: { workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, cron: "* * * * *" }, status },
+            { name: "ListSchedules", method: "GET", path: `${o}/schedules`, status },
+          ]
+        : []),
+      { name: "GetSchedule", method: "GET", path: schedule, status },
+      { name: "UpdateSchedule", method: "PUT", path: schedule, body: { workflowId: ids.parentWorkflow, workflowVersion: { tag: "$LIVE" }, cron: "* * * * *" }, status },
+      { name: "DeleteSchedule", method: "DELETE", path: schedule, status },
+      { name: "PauseSchedule", method: "POST", path: `${schedule}/pause`, status },
+      { name: "UnpauseSchedule", method: "POST", path: `${schedule}/unpause`, status },
+      { name: "TriggerScheduleNow", method: "POST", path: `${schedule}/trigger`, status },
+      { name: "BackfillSchedule", method: "POST", path: `${schedule}/backfill`, body: range, status },
+    ];
+  }
 
   /** The job routes, for the running parent, its running child and the failed job. */
   function jobCases(o: string, status: 403 | 404): Case[] {
@@ -181,6 +253,11 @@ describe("another organization's token", () => {
       { name: "SendJobEvent", method: "POST", path: `${o}/jobs/${jobId}/events`, body: { eventId: "go", payload: { evil: true } }, status },
       { name: "CancelJob", method: "POST", path: `${o}/jobs/${jobId}/cancel`, status },
       { name: "ResumeJob", method: "POST", path: `${o}/jobs/${jobId}/resume`, status },
+      { name: "RerunJob", method: "POST", path: `${o}/jobs/${jobId}/rerun`, body: {}, status },
+      { name: "PauseJob", method: "POST", path: `${o}/jobs/${jobId}/pause`, status },
+      { name: "UnpauseJob", method: "POST", path: `${o}/jobs/${jobId}/unpause`, status },
+      { name: "GetExecutionDataValue", method: "GET", path: `${o}/jobs/${jobId}/state/data/workflowInput`, status },
+      { name: "GetExecutionHistoryPayload", method: "GET", path: `${o}/jobs/${jobId}/state/history/1/output`, status },
     ]);
   }
 
@@ -210,6 +287,8 @@ describe("another organization's token", () => {
       { name: "DeleteWebhookTrigger (A's trigger)", method: "DELETE", path: `${o}/webhook-triggers/${ids.trigger}`, status: 404 },
       { name: "GetWorkflowMetricTimeSeries (A's workflow)", method: "GET", path: `${o}/workflow-metrics/timeseries?${metricQuery}&workflowId=${ids.parentWorkflow}`, status: 404 },
       { name: "MarkNotificationRead (A's notification)", method: "PUT", path: `${o}/notifications/${ids.notification}/read`, status: 404 },
+      ...poolCases(o, 404),
+      ...scheduleCases(o, 404),
     ];
     for (const c of cases) await attempt(c);
   });
