@@ -702,7 +702,7 @@ describe("the console: long histories and large values", () => {
     expect(await more.count()).toBe(0);
     expect(await shownIds()).toEqual(before.ids);
     await page.locator(`tr[data-history-id="${before.ids.at(-1)}"]`).waitFor();
-    await screenshot(page, "19-long-history");
+    await screenshot(page, "26-long-history");
     // The job goes on (the event ends its wait): the page reads its last page again and shows the
     // event and the end, every page before still there and no item twice.
     await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go", payload: { go: true } }));
@@ -743,7 +743,7 @@ describe("the console: long histories and large values", () => {
     await input.getByRole("button", { name: "Load the whole job input" }).click();
     await expect.poll(() => input.getByLabel("Job input").textContent(), { timeout: 30_000 }).toMatch(/^\{\n {2}"pad": "q{100}/);
     await expectAccessible("a job's large input and output, read");
-    await screenshot(page, "20-large-values");
+    await screenshot(page, "27-large-values");
 
     // The fan-out step's input and output in the step inspector.
     await page.locator("table.history tr", { hasText: "fan" }).getByRole("button", { name: /^Inspect/ }).click();
