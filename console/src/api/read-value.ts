@@ -17,7 +17,7 @@ export interface ReadValue {
   results?: number;
 }
 
-type Page = { value?: unknown; nextPageToken?: string };
+export type Page = { value?: unknown; nextPageToken?: string };
 
 const DATA = /^\/organizations\/([^/]+)\/jobs\/([^/]+)\/state\/data\/([^/]+)$/;
 const HISTORY = /^\/organizations\/([^/]+)\/jobs\/([^/]+)\/state\/history\/([^/]+)\/(input|output)$/;
@@ -42,14 +42,22 @@ function readPage(read: string, pageToken: string | undefined, signal: AbortSign
 
 const isResults = (v: unknown): v is { results: unknown[] } => typeof v === "object" && v !== null && Array.isArray((v as { results?: unknown }).results);
 
+/** One page of a value, from `pageToken` (undefined: the first). */
+export type PageReader = (pageToken: string | undefined) => Promise<Page>;
+
 /** The value at `read`, joined from its pages, up to CONSOLE_VALUE_READ_BYTES of them. */
-export async function readValue(read: string, signal: AbortSignal): Promise<ReadValue> {
+export function readValue(read: string, signal: AbortSignal): Promise<ReadValue> {
+  return joinPages((token) => readPage(read, token, signal));
+}
+
+/** A value joined from the pages `next` reads: a step's results concatenated; it stops after CONSOLE_VALUE_READ_BYTES. */
+export async function joinPages(next: PageReader): Promise<ReadValue> {
   const encoder = new TextEncoder();
   let value: unknown;
   let bytes = 0;
   let token: string | undefined;
   for (;;) {
-    const page = await readPage(read, token, signal);
+    const page = await next(token);
     bytes += encoder.encode(JSON.stringify(page.value ?? null)).length;
     if (value === undefined) value = page.value;
     else if (isResults(value) && isResults(page.value)) value.results.push(...page.value.results);
