@@ -1,23 +1,12 @@
 /**
  * Reads a value the API left out of an answer (a `canopyOmitted` marker's or GetJob's
  * outputTooLarge's `read` path) through the typed client, page by page: a runChildJob step's
- * results come a page of `{results, succeeded, failed}` at a time and are joined here. Reading stops
- * after CONSOLE_VALUE_READ_BYTES, and says so.
+ * results come a page of `{results, succeeded, failed}` at a time and are joined (join-pages.ts).
  */
-import { CONSOLE_VALUE_READ_BYTES } from "../../../src/limits";
 import { get } from "./hooks";
+import { joinPages, type Page, type ReadValue } from "./join-pages";
 
-export interface ReadValue {
-  value: unknown;
-  /** The JSON text of `value`, as read. */
-  text: string;
-  /** Whether every page was read (false: reading stopped at CONSOLE_VALUE_READ_BYTES). */
-  complete: boolean;
-  /** For a step's results: how many of them were read. */
-  results?: number;
-}
-
-export type Page = { value?: unknown; nextPageToken?: string };
+export type { ReadValue };
 
 const DATA = /^\/organizations\/([^/]+)\/jobs\/([^/]+)\/state\/data\/([^/]+)$/;
 const HISTORY = /^\/organizations\/([^/]+)\/jobs\/([^/]+)\/state\/history\/([^/]+)\/(input|output)$/;
@@ -40,29 +29,7 @@ function readPage(read: string, pageToken: string | undefined, signal: AbortSign
   return Promise.reject(new Error(`The console cannot read ${read}: it reads only GetExecutionDataValue and GetExecutionHistoryPayload paths.`));
 }
 
-const isResults = (v: unknown): v is { results: unknown[] } => typeof v === "object" && v !== null && Array.isArray((v as { results?: unknown }).results);
-
-/** One page of a value, from `pageToken` (undefined: the first). */
-export type PageReader = (pageToken: string | undefined) => Promise<Page>;
-
 /** The value at `read`, joined from its pages, up to CONSOLE_VALUE_READ_BYTES of them. */
 export function readValue(read: string, signal: AbortSignal): Promise<ReadValue> {
   return joinPages((token) => readPage(read, token, signal));
-}
-
-/** A value joined from the pages `next` reads: a step's results concatenated; it stops after CONSOLE_VALUE_READ_BYTES. */
-export async function joinPages(next: PageReader): Promise<ReadValue> {
-  const encoder = new TextEncoder();
-  let value: unknown;
-  let bytes = 0;
-  let token: string | undefined;
-  for (;;) {
-    const page = await next(token);
-    bytes += encoder.encode(JSON.stringify(page.value ?? null)).length;
-    if (value === undefined) value = page.value;
-    else if (isResults(value) && isResults(page.value)) value.results.push(...page.value.results);
-    token = page.nextPageToken;
-    if (token === undefined || bytes >= CONSOLE_VALUE_READ_BYTES) break;
-  }
-  return { value, text: JSON.stringify(value), complete: token === undefined, ...(isResults(value) ? { results: value.results.length } : {}) };
 }

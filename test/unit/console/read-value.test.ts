@@ -1,11 +1,11 @@
 /**
  * How the console joins the pages of a value the API left out of an answer
- * (console/src/api/read-value.ts): a step's results concatenated in order, and reading stopped once
+ * (console/src/api/join-pages.ts): a step's results concatenated in order, and reading stopped once
  * CONSOLE_VALUE_READ_BYTES have been read, saying so. The pages come from a function standing in for
  * GetExecutionDataValue; the browser test (test/e2e/console.test.ts) reads real ones.
  */
 import { describe, expect, it } from "vitest";
-import { joinPages, type Page } from "../../../console/src/api/read-value";
+import { joinPages, type Page } from "../../../console/src/api/join-pages";
 import { CONSOLE_VALUE_READ_BYTES } from "../../../src/limits";
 
 /** Pages of `{results, succeeded, failed}`, each holding one result of `padBytes`, `count` of them. */
