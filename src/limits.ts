@@ -641,3 +641,25 @@ export const MAX_RUN_HISTORY_BYTES = 1024 * 1024 * 1024;
  */
 export const MAX_UNUSED_EVENTS = 10_000;
 export const MAX_UNUSED_EVENT_BYTES = 100 * 1024 * 1024;
+
+/**
+ * The console (console/src) reads a long run's history a GetWorkflowState page (at most
+ * MAX_ANSWER_BYTES) at a time, on "Load more history", and holds what it read in the tab: it stops
+ * offering more once it holds this many items or pages, so a tab holds at most about 16 MiB of
+ * history (a page of 1 MiB is parsed again as objects, in a browser tab of a few hundred MB) and
+ * its table (not virtualized) at most a few thousand rows. Past them it says how many items it
+ * holds and that the rest is read through the API (GetWorkflowState's pageToken).
+ */
+export const CONSOLE_HISTORY_ITEMS = 5_000;
+export const CONSOLE_HISTORY_PAGES = 16;
+
+/**
+ * The console reads a value the API left out (a `canopyOmitted` marker, GetJob's outputTooLarge)
+ * through its `read` path on request, page by page, and stops after this many bytes: a runChildJob
+ * step's results may be far more than a tab should hold (1,000 children of 100 KB are 100 MB). The
+ * page shows the first CONSOLE_VALUE_SHOWN_CHARS characters of what it read (a `<pre>` of megabytes
+ * makes the page crawl) and offers all of it as a download; past the bound it says how much of the
+ * value it read.
+ */
+export const CONSOLE_VALUE_READ_BYTES = 8 * 1024 * 1024;
+export const CONSOLE_VALUE_SHOWN_CHARS = 64 * 1024;

@@ -2,7 +2,8 @@
  * The data the console's browser tests look at, set up through the API as an operator's day would
  * leave it: a fan-out with failed children, a step whose answer broke its schema, a step whose
  * retries ran out, jobs waiting for an event, a retry and their children, a loop, a schedule, a
- * webhook trigger, and tokens with fewer permissions.
+ * webhook trigger, tokens with fewer permissions, a history longer than one answer and values too
+ * large for one.
  */
 import countdown from "../fixtures/countdown.json";
 import orderBatch from "../fixtures/order-batch.json";
@@ -43,6 +44,10 @@ export interface ConsoleData {
     fromHook: string;
     /** A fan-out of two sleeping children, for Pause and Unpause. */
     pauseMe: string;
+    /** A loop whose history (24 items of a 60 KB output) spans 2+ GetWorkflowState pages; it then waits for event `go`. */
+    longHistory: string;
+    /** SUCCEEDED with a 300 KB input and 1.2 MB of results: GetJob's outputTooLarge, GetWorkflowState's markers. */
+    wide: string;
   };
   /** ship-order: two jobs of v1 FAILED at step ship; v2 fixes ship, v3 has no step ship. */
   shipOrder: { failed: [string, string]; v2: number; v3: number };
@@ -82,6 +87,24 @@ export async function setUpConsoleData(server: EngineServer, far: FarEnd): Promi
     workflow("retrying", [
       step("charge", http, { retries: 3, retryPolicy: { initialIntervalSeconds: 3600, maxIntervalSeconds: 3600 }, config: { url: `${far.origin}/down` } }),
     ]),
+    // A loop that carries 60 KB from step to step (each payload under ANSWER_VALUE_SHARE_BYTES, so
+    // shown whole): its history outgrows one 1 MiB answer.
+    workflow("long-history", [
+      step("init", "/justworkflowit/noop", {}, "tick"),
+      step(
+        "tick",
+        "/canopy/transform",
+        { config: { output: { n: { "-": [{ var: "previousStep.output.n" }, 1] }, pad: { var: "previousStep.output.pad" } } } },
+        { if: [{ ">": [{ var: "tickOutput.n" }, 0] }, "tick", "hold"] },
+      ),
+      step("hold", "/justworkflowit/waitForEventIds", { config: { eventIds: ["go"] } }),
+    ]),
+    // Four children each return the 300 KB input: 1.2 MB of results, over MAX_PAYLOAD_BYTES.
+    workflow("chunk", [step("echo", "/canopy/transform", { config: { output: { pad: { var: "workflowInput.pad" } } } })]),
+    workflow("wide", [
+      step("fan", runChild, { config: { children: ["a", "b", "c", "d"].map((id) => ({ id, workflowName: "chunk", workflowVersion: { tag: "$LIVE" } })) } }, "after"),
+      step("after", "/justworkflowit/noop"),
+    ]),
     workflow("fan-wait", [
       step("fanOut", runChild, { config: { children: [{ workflowName: "sleeper", workflowVersion: { tag: "$LIVE" }, forEach: { arrayPath: "workflowInput.items" } }] } }),
     ]),
@@ -101,6 +124,8 @@ export async function setUpConsoleData(server: EngineServer, far: FarEnd): Promi
     fanWait: await start("fan-wait", { items: [{ n: 1 }, { n: 2 }, { n: 3 }] }),
     fromHook: "",
     pauseMe: await start("fan-wait", { items: [{ n: 1 }, { n: 2 }] }),
+    longHistory: await start("long-history", { n: 24, pad: "p".repeat(60_000) }),
+    wide: await start("wide", { pad: "q".repeat(300_000) }),
   };
   // Set up while the jobs above run.
   const shipOrderReady = setUpShipOrder(client, orgId, far);
@@ -129,6 +154,8 @@ export async function setUpConsoleData(server: EngineServer, far: FarEnd): Promi
     wait(jobs.sleeper, (j) => j.currentStepName === "nap"),
     wait(jobs.fromHook),
     wait(jobs.pauseMe, (j) => j.waitingFor?.kind === "children" && j.waitingFor.running === 2),
+    wait(jobs.longHistory, (j) => j.currentStepName === "hold"),
+    wait(jobs.wide),
   ]);
   const shipOrder = await shipOrderReady;
   return { client, token, orgId, ids, jobs, shipOrder, scheduleId, triggerId: trigger.triggerId, readerToken: reader.token };

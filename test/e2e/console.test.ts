@@ -8,6 +8,7 @@
  * long a 1,000-child job's page takes to show its tree.
  */
 import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -659,6 +660,102 @@ describe("the console: time travel", () => {
     expect(await page.locator("p.notice").textContent()).toBe("Unpaused.");
     await expect.poll(() => page.getByTestId("job-tree").locator(".status-paused").count(), { timeout: 30_000 }).toBe(0);
     expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`))).job).toMatchObject({ status: "RUNNING" });
+  });
+});
+
+describe("the console: long histories and large values", () => {
+  /** The size as the console says it ("1.1 MiB"), from the bytes the API gave. */
+  const size = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+  /** Every history item id of a job, read through the API page by page, and how many pages that took. */
+  async function historyIds(jobId: string): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let pages = 0;
+    let token: string | undefined;
+    do {
+      const p = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state${token ? `?pageToken=${token}` : ""}`));
+      ids.push(...p.state.executionHistory.map((h: { id: string }) => h.id));
+      token = p.nextPageToken;
+      pages += 1;
+    } while (token);
+    return { ids, pages };
+  }
+  const shownIds = () => page.locator("table.history tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-history-id")));
+
+  it("shows every item of a history longer than one answer (Load more history), and a live update keeps the pages loaded without a duplicate", async () => {
+    const jobId = data.jobs.longHistory;
+    const before = await historyIds(jobId);
+    expect(before.pages).toBeGreaterThanOrEqual(2);
+    await page.goto(orgUrl(`/jobs/${jobId}`));
+    const more = page.getByRole("button", { name: "Load more history" });
+    await more.waitFor();
+    const first = await shownIds();
+    expect(first).toEqual(before.ids.slice(0, first.length));
+    expect(first.length).toBeLessThan(before.ids.length);
+    expect(await page.getByTestId("history-count").textContent()).toBe(`Showing ${first.length} items; the history goes on.`);
+    await expectAccessible("a long history with more to load");
+    for (let pages = 1; pages < before.pages; pages++) {
+      const shown = (await shownIds()).length;
+      await more.click();
+      await expect.poll(async () => (await shownIds()).length).toBeGreaterThan(shown);
+    }
+    await page.getByTestId("history-count").getByText(`All ${before.ids.length} items of the history are shown.`).waitFor();
+    expect(await more.count()).toBe(0);
+    expect(await shownIds()).toEqual(before.ids);
+    await page.locator(`tr[data-history-id="${before.ids.at(-1)}"]`).waitFor();
+    await screenshot(page, "26-long-history");
+    // The job goes on (the event ends its wait): the page reads its last page again and shows the
+    // event and the end, every page before still there and no item twice.
+    await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go", payload: { go: true } }));
+    expect((await waitForJob(client, orgId, jobId, undefined, 60_000)).job.status).toBe("SUCCEEDED");
+    const after = await historyIds(jobId);
+    expect(after.ids.length).toBeGreaterThan(before.ids.length);
+    await page.getByText("ended, not updating").waitFor({ timeout: 30_000 });
+    await expect.poll(shownIds, { timeout: 30_000 }).toEqual(after.ids);
+    await expectAccessible("a long history, all loaded");
+  });
+
+  it("says a value is too large to show, with its size, and reads it whole on request: the job's input and output, and a step's", async () => {
+    const jobId = data.jobs.wide;
+    const { job } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`));
+    expect(job.status).toBe("SUCCEEDED");
+    const tooLarge = job.outputTooLarge as { bytes: number; read: string };
+    expect(tooLarge.bytes).toBeGreaterThan(1024 * 1024);
+    const { state } = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
+    const inputBytes: number = state.executionData.workflowInput.canopyOmitted.bytes;
+    await page.goto(orgUrl(`/jobs/${jobId}`));
+
+    // The output: said in words, read page by page on request, shown in part and downloadable whole.
+    const output = page.getByTestId("large-value").filter({ hasText: "Job output" });
+    await output.getByText(`Job output: too large to show here: ${size(tooLarge.bytes)}.`).waitFor();
+    const input = page.getByTestId("large-value").filter({ hasText: "Job input" });
+    await input.getByText(`Job input: too large to show here: ${size(inputBytes)}.`).waitFor();
+    await expectAccessible("a job whose input and output are too large to show");
+    await output.getByRole("button", { name: "Load the whole job output" }).click();
+    const download = output.getByRole("link", { name: /^Download job output/ });
+    await download.waitFor({ timeout: 30_000 });
+    expect(await output.getByRole("status").textContent()).toContain("Showing the first 64 KiB; the download holds the whole value");
+    expect(await output.getByLabel("Job output").textContent()).toMatch(/^\{\n {2}"results": \[/);
+    const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
+    const whole = JSON.parse(await readFile(await file.path(), "utf8"));
+    expect(whole.results.map((r: any) => [r.id, r.status, r.output.pad.length])).toEqual(["a", "b", "c", "d"].map((id) => [id, "SUCCEEDED", 300_000]));
+    expect(Buffer.byteLength(JSON.stringify(whole))).toBe(tooLarge.bytes);
+    // The input, read whole (one page).
+    await input.getByRole("button", { name: "Load the whole job input" }).click();
+    await expect.poll(() => input.getByLabel("Job input").textContent(), { timeout: 30_000 }).toMatch(/^\{\n {2}"pad": "q{100}/);
+    await expectAccessible("a job's large input and output, read");
+    await screenshot(page, "27-large-values");
+
+    // The fan-out step's input and output in the step inspector.
+    await page.locator("table.history tr", { hasText: "fan" }).getByRole("button", { name: /^Inspect/ }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText(`Input: too large to show here: ${size(inputBytes)}.`).waitFor();
+    await dialog.getByText(`Output: too large to show here: ${size(tooLarge.bytes)}.`).waitFor();
+    await expectAccessible("step inspector with values too large to show");
+    await dialog.getByRole("button", { name: "Load the whole output" }).click();
+    await expect.poll(() => dialog.getByLabel("Output", { exact: true }).textContent(), { timeout: 30_000 }).toMatch(/"results": \[/);
+    await dialog.getByRole("link", { name: /^Download output/ }).waitFor();
+    await expectAccessible("step inspector with its output read");
+    await dialog.getByRole("button", { name: "Close" }).click();
   });
 });
 

@@ -4,6 +4,8 @@
  * awaits), each with an "Inspect" button that opens the item in full.
  */
 import { useMemo, useState } from "react";
+import { CONSOLE_HISTORY_ITEMS, CONSOLE_HISTORY_PAGES } from "../../../src/limits";
+import { historyFull, omittedMarker, type HeldHistory } from "../api/history-pages";
 import type { HistoryItem } from "../api/types";
 import { attemptText, loopedSteps } from "./attempts";
 import { duration, utc } from "./format";
@@ -12,6 +14,8 @@ import { Time } from "./Time";
 
 export interface HistoryTableProps {
   items: HistoryItem[];
+  /** `${itemId}/input`, `${itemId}/output`: the payloads the API showed as markers (HeldHistory.omitted). */
+  omitted: ReadonlySet<string>;
   now: number;
   /** Every event id a step of the workflow waits for: an external event outside it is marked. */
   awaitedEventIds?: ReadonlySet<string>;
@@ -22,7 +26,14 @@ function statusClass(h: HistoryItem): string {
   return h.output.status === "success" ? "succeeded" : h.output.status === "failure" ? "failed" : "running";
 }
 
-export function HistoryTable({ items, now, awaitedEventIds }: HistoryTableProps) {
+/** The markers in an item's input and output, where the API listed them. */
+function markers(h: HistoryItem, omitted: ReadonlySet<string>): InspectedItem["omitted"] {
+  const input = omittedMarker(h.input, omitted.has(`${h.id}/input`));
+  const output = omittedMarker(h.output.payload, omitted.has(`${h.id}/output`));
+  return { ...(input ? { input } : {}), ...(output ? { output } : {}) };
+}
+
+export function HistoryTable({ items, omitted, now, awaitedEventIds }: HistoryTableProps) {
   const [inspected, setInspected] = useState<InspectedItem>();
   const rows = useMemo(() => {
     const looped = loopedSteps(items);
@@ -78,7 +89,7 @@ export function HistoryTable({ items, now, awaitedEventIds }: HistoryTableProps)
                   {h.errors.length > 0 ? h.errors.join("; ") : "–"}
                 </td>
                 <td data-label="Details">
-                  <button type="button" className="small" onClick={() => setInspected({ item: h, attempt })}>
+                  <button type="button" className="small" onClick={() => setInspected({ item: h, attempt, omitted: markers(h, omitted) })}>
                     Inspect<span className="visually-hidden"> {external ? `event ${h.eventId ?? ""}` : `${h.stepName}, ${attempt}`}</span>
                   </button>
                 </td>
@@ -88,6 +99,36 @@ export function HistoryTable({ items, now, awaitedEventIds }: HistoryTableProps)
         </tbody>
       </table>
       <StepInspector inspected={inspected} onClose={() => setInspected(undefined)} />
+    </div>
+  );
+}
+
+/**
+ * Under the table: how much of a long history is shown and, while it goes on, "Load more history"
+ * (the next GetWorkflowState page), until the console holds its bound.
+ */
+export function HistoryPager({ held, loading, onLoadMore }: { held: HeldHistory; loading: boolean; onLoadMore: () => void }) {
+  const n = held.items.length.toLocaleString("en");
+  const full = held.next !== undefined && historyFull(held);
+  const said = !held.next
+    ? held.pages > 1
+      ? `All ${n} items of the history are shown.`
+      : ""
+    : full
+      ? `Showing the first ${n} items. The console reads at most ${CONSOLE_HISTORY_ITEMS.toLocaleString("en")} items or ${CONSOLE_HISTORY_PAGES} pages of a history; read the rest through the API (GetWorkflowState with pageToken).`
+      : loading
+        ? `Showing ${n} items; loading more…`
+        : `Showing ${n} items; the history goes on.`;
+  return (
+    <div className="history-pager">
+      <p className="muted" role="status" data-testid="history-count">
+        {said}
+      </p>
+      {held.next !== undefined && !full && (
+        <button type="button" onClick={onLoadMore}>
+          Load more history
+        </button>
+      )}
     </div>
   );
 }

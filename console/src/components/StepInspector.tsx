@@ -3,14 +3,17 @@
  * answer that failed it), its errors, attempt, timing and status code.
  */
 import { useEffect, useRef } from "react";
+import type { Omitted } from "../api/history-pages";
 import type { HistoryItem } from "../api/types";
-import { JsonBlock } from "./Copy";
 import { bytes, duration, utc } from "./format";
+import { ValueBlock } from "./LargeValue";
 
 export interface InspectedItem {
   item: HistoryItem;
   /** "attempt 3 of 4, retries used up", as the history table says it. */
   attempt: string;
+  /** The item's input and output payload where the API showed a marker instead (too large for its answer). */
+  omitted: { input?: Omitted; output?: Omitted };
 }
 
 function outputLabel(h: HistoryItem): string {
@@ -84,10 +87,12 @@ export function StepInspector({ inspected, onClose }: { inspected: InspectedItem
               </ul>
             </section>
           )}
-          {h.historySource !== "external" && <JsonBlock label="Input" value={h.input} />}
-          <JsonBlock
+          {h.historySource !== "external" && <ValueBlock label="Input" value={h.input} omitted={inspected.omitted.input} fileName={`${h.id}-input`} />}
+          <ValueBlock
             label={outputLabel(h)}
             value={h.output.payload}
+            omitted={inspected.omitted.output}
+            fileName={`${h.id}-output`}
             note={h.payloadTruncated ? `(cut: the first ${bytes(new TextEncoder().encode(String(h.output.payload)).length)} of ${bytes(h.payloadTruncated.originalBytes)})` : undefined}
           />
         </>

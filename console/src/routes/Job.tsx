@@ -5,20 +5,23 @@
  * inspector, and the graph of its workflow with the path taken. While it runs the page re-reads it
  * every 2 s and stops once it has ended.
  */
-import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
 import { useCan } from "../api/caller";
 import { useGet, useNow, useTitle } from "../api/hooks";
+import { useHistory } from "../api/history";
+import { omittedMarker } from "../api/history-pages";
 import { useExpandable, useJobTree } from "../api/job-tree";
 import { isTerminal, JOB_STATUSES, type JobStatus } from "../api/types";
-import { CopyButton, JsonBlock } from "../components/Copy";
+import { CopyButton } from "../components/Copy";
 import { shortId } from "../components/format";
-import { HistoryTable } from "../components/HistoryTable";
+import { HistoryPager, HistoryTable } from "../components/HistoryTable";
 import { useJobAudit } from "../api/audit";
 import { JobAuditTrail } from "../components/JobAuditTrail";
 import { awaitedEventIds, jobPath, stepBars } from "../components/job-path";
 import { JobTree } from "../components/JobTree";
+import { ValueBlock } from "../components/LargeValue";
 import { ErrorBox, Loading, PausedBadge, StatusBadge } from "../components/States";
 import { Timeline } from "../components/Timeline";
 import { childItems } from "../components/timeline-items";
@@ -71,7 +74,6 @@ export function Job() {
   const [pollMs, setPollMs] = useState(POLL_MS);
   const [notice, setNotice] = useState<string>();
   const job = useGet("/organizations/{organizationId}/jobs/{jobId}", jobParams, live ? pollMs : 0);
-  const state = useGet("/organizations/{organizationId}/jobs/{jobId}/state", jobParams);
   const status = job.data?.job.status;
   const updatedAt = job.data?.job.updatedAt;
   const childFilter = (JOB_STATUSES as readonly string[]).includes(search.get("children") ?? "") ? (search.get("children") as JobStatus) : undefined;
@@ -83,15 +85,20 @@ export function Job() {
   useEffect(() => {
     if (status && isTerminal(status)) setLive(false);
   }, [status]);
-  // The history (which holds every child's result) is read again only when the job changed.
+  const summary = job.data?.job;
+  const ofThisJob = summary?.jobId.toLowerCase() === jobId.toLowerCase();
+  // The run's history, a page at a time; read once the run is known (a rollover starts another).
+  const state = useHistory(org, jobId, ofThisJob ? summary?.runNumber : undefined);
+  // Read again only when the job changed: its last page held (see history-pages.ts).
+  const seenUpdate = useRef<string>(undefined);
   useEffect(() => {
-    if (updatedAt) state.reload();
+    if (seenUpdate.current !== undefined && updatedAt !== undefined && updatedAt !== seenUpdate.current) state.reload();
+    seenUpdate.current = updatedAt;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [updatedAt]);
-  const summary = job.data?.job;
   useTitle(summary ? `${summary.workflowName} ${shortId(summary.jobId)} (${summary.status})` : `Job ${shortId(jobId)}`);
   const treeLive = live && !!summary && !isTerminal(summary.status);
-  const tree = useJobTree(org, summary?.jobId.toLowerCase() === jobId.toLowerCase() ? summary : undefined, treeLive, pollMs, childFilter);
+  const tree = useJobTree(org, ofThisJob ? summary : undefined, treeLive, pollMs, childFilter);
   const expandable = useExpandable(
     org,
     tree.rows.flatMap((r) => (r.kind === "job" && r.depth > 0 ? [r.job] : [])),
@@ -103,7 +110,8 @@ export function Job() {
   const now = useNow(!!summary && !isTerminal(summary.status));
   const audit = useJobAudit(org, jobId, updatedAt);
 
-  const history = useMemo(() => state.data?.state.executionHistory ?? [], [state.data]);
+  const held = state.held;
+  const history = useMemo(() => held?.items ?? [], [held]);
   const path = useMemo(() => jobPath(history, summary), [history, summary]);
   const eventIds = useMemo(() => awaitedEventIds(version.data?.definition), [version.data?.definition]);
   const timeline = useMemo(() => {
@@ -129,7 +137,8 @@ export function Job() {
   }
   if (!job.data || !summary) return null;
   const hasChildren = (childTotal ?? 0) > 0 || !!childFilter;
-  const input = state.data ? (state.data.state.executionData.workflowInput ?? null) : undefined;
+  const input = held ? (held.executionData.workflowInput ?? null) : undefined;
+  const inputOmitted = held && omittedMarker(input, held.omittedData.has("workflowInput"));
   const reload = (message: string) => {
     setNotice(message);
     setLive(true);
@@ -165,7 +174,7 @@ export function Job() {
           onDone={reload}
           more={
             Object.values(offeredTimeTravel(summary, can)).some(Boolean) && (
-              <TimeTravelActions org={org} job={summary} can={can} definition={version.data?.definition} history={history} input={input} onDone={reload} />
+              <TimeTravelActions org={org} job={summary} can={can} definition={version.data?.definition} history={history} input={inputOmitted ? undefined : input} onDone={reload} />
             )
           }
         />
@@ -176,8 +185,14 @@ export function Job() {
       <section aria-labelledby="data-h" className="panel">
         <h2 id="data-h">Input and output</h2>
         <div className="split even">
-          <JsonBlock label="Job input" value={input} open={shortJson(input)} />
-          <JsonBlock label="Job output" value={summary.output} open={summary.output !== undefined && shortJson(summary.output)} />
+          <ValueBlock label="Job input" value={input} omitted={inputOmitted} fileName={`${summary.jobId}-input`} open={shortJson(input)} />
+          <ValueBlock
+            label="Job output"
+            value={summary.output}
+            omitted={summary.outputTooLarge}
+            fileName={`${summary.jobId}-output`}
+            open={summary.output !== undefined && shortJson(summary.output)}
+          />
         </div>
       </section>
 
@@ -223,9 +238,14 @@ export function Job() {
 
       <section aria-labelledby="history-h" className="panel">
         <h2 id="history-h">History</h2>
-        {state.loading && !state.data && <Loading what="the history" />}
+        {!held && !state.error && <Loading what="the history" />}
         {state.error && <ErrorBox error={state.error} title="Could not load the history" />}
-        {state.data && <HistoryTable items={history} now={now} {...(eventIds ? { awaitedEventIds: eventIds } : {})} />}
+        {held && (
+          <>
+            <HistoryTable items={history} omitted={held.omitted} now={now} {...(eventIds ? { awaitedEventIds: eventIds } : {})} />
+            <HistoryPager held={held} loading={state.loading} onLoadMore={state.loadMore} />
+          </>
+        )}
       </section>
 
       <section aria-labelledby="graph-h" className="panel">
