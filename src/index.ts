@@ -8,5 +8,6 @@ export { ScheduleObject } from "./schedule/schedule-object";
 export { OrganizationReaper } from "./organizations/reaper";
 export { ResourcePool } from "./pools/resource-pool";
 export { NotificationOutbox } from "./notifications/outbox";
+export { JobIndex } from "./job-index/job-index";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -14,6 +14,7 @@ import { authenticate, authorize } from "./auth";
 import { registerConsoleRoutes } from "./console";
 import type { AppEnv } from "./context";
 import { zodProblems } from "./schemas";
+import { registerAdminRoutes } from "./routes/admin";
 import { registerApiTokenRoutes } from "./routes/api-tokens";
 import { registerEgressPolicyRoutes } from "./routes/egress-policy";
 import { registerJobRoutes } from "./routes/jobs";
@@ -21,6 +22,7 @@ import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerResourcePoolRoutes } from "./routes/resource-pools";
+import { registerRetentionRoutes } from "./routes/retention";
 import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
@@ -102,10 +104,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerJobRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerRetentionRoutes(app);
   registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
   registerMetricRoutes(app);
   registerNotificationRoutes(app);
+  registerAdminRoutes(app);
   // Deliveries at /hooks/* carry a signature instead of a bearer token (the routes above are auth-guarded by path).
   registerWebhookRoutes(app);
 

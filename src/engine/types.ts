@@ -125,6 +125,14 @@ export interface JobIdentity {
   scheduleId?: string;
   /** That firing's nominal fire time (ms): kept here, not in the input, which stays the schedule's inputJson. */
   scheduledAt?: number;
+  /** A child's `id` in its parent's step, or its forEach index, as a string. */
+  childKey?: string;
+  /** A child's position in its parent's step's list (or forEach array). */
+  childIndex?: number;
+  /** When the parent's step attempt that created this child began: with childIndex, the child's order among its siblings. */
+  parentAttemptStartedAt?: number;
+  /** The shard count of the organization's job index (src/job-index/shards.ts); absent: 1. */
+  indexShards?: number;
 }
 
 /**
@@ -257,6 +265,10 @@ export interface JobSummary {
   runNumber: number;
   /** A PENDING job waiting for a lease in this resource pool (queued since `queuedAt`). */
   waitingForResourcePool?: { poolId: string; queuedAt?: string };
+  /** A child's `id` in its parent's step, or its forEach index, as a string. */
+  childKey?: string;
+  /** A child's position in its parent's step's list. */
+  childIndex?: number;
 }
 
 /** What a child tells its parent: its units so far, and its outcome once it has ended. */
@@ -267,13 +279,22 @@ export interface ChildReportFact {
   units: number;
   output?: unknown;
   error?: JobError;
-  /** The child's index row and its sequence: the parent writes children's rows in batches. */
-  index?: { organizationId: string; job: JobSummary; seq: number };
   /**
-   * The child's metric events not yet in D1 (at most METRICS_REPORT_MAX): the parent writes them
-   * with its own, so a small child needs no alarm or D1 write of its own for them.
+   * The child's index row: the parent writes its children's rows in batches. (`organizationId` is
+   * the parent's too; `order` the child's place among its siblings.)
+   */
+  index?: { organizationId: string; job: JobSummary; seq: number; order?: string };
+  /**
+   * Raw metric events: reports written before metrics were sealed into flushes carried these. A
+   * report still waiting in an inbox across the upgrade is read the old way.
    */
   metrics?: import("../metrics/types").MetricEvent[];
+  /**
+   * The child's sealed metric flushes (rollup increments, each under its own key): the parent adopts
+   * each key once and seals them into its own, so a child's metrics reach the index through its
+   * root, with no call of the child's own.
+   */
+  metricFlushes?: import("../metrics/types").MetricFlush[];
 }
 
 export type Command =

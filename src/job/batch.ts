@@ -2,9 +2,9 @@
  * SubmitJobs (batch): up to MAX_BATCH_ITEMS submissions in one request, each with its own result in
  * order. Every item is checked like a single submission (size, workflow, version, input schema);
  * an invalid item gets its error and the others go on. The valid ones are accepted in three steps,
- * none of them per job: their idempotency keys are claimed in one D1 round trip, then the batch is
- * stored in its own BatchStarter object (one commit) while its index rows are written (one round
- * trip). The jobs start from that object's alarm; until a job has started, GetJob answers from its
+ * none of them per job: their idempotency keys are claimed in one call to the organization's index,
+ * then the batch is stored in its own BatchStarter object (one commit) while its index rows are
+ * written (one call per shard). The jobs start from that object's alarm; until a job has started, GetJob answers from its
  * index row (PENDING) and CancelJob leaves a tombstone that the start honours.
  */
 import { ApiError, ValidationError, type ErrorInfo } from "../errors";
@@ -12,11 +12,11 @@ import { newJobState } from "../engine/state";
 import { newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
-import { forgetUnstartedJobs, insertFirstIndexRows } from "../registry/jobs";
+import { indexEntry } from "../job-index/entry";
+import { claimIdempotencyKeys, forgetUnstarted, writeIndex } from "../job-index/shards";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
-import { checkedSubmission, claimIdempotencyKeys, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
+import { checkedSubmission, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
 import type { StartJob } from "./messages";
-import { jobSummary } from "./views";
 
 /** Items per batch request (Cloudflare Workflows' createBatch takes 100). */
 export const MAX_BATCH_ITEMS = 1_000;
@@ -56,6 +56,7 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
   // Ids: each item proposes one; a key bound within the window keeps its job, and the same key
   // twice in one batch is one job.
   const now = Date.now();
+  const index = { organizationId, shards: accepted[0]!.prepared.indexShards ?? 1 };
   const proposed = accepted.map(() => newId());
   const claims = new Map<string, string>();
   accepted.forEach(({ prepared }, i) => {
@@ -64,7 +65,7 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
   });
   const bound =
     claims.size > 0
-      ? await claimIdempotencyKeys(env.DB, organizationId, [...claims].map(([key, jobId]) => ({ key, jobId })), now)
+      ? await claimIdempotencyKeys(env, index, [...claims].map(([key, jobId]) => ({ key, jobId })), now)
       : new Map<string, string>();
   const jobIds = accepted.map(({ prepared }, i) => {
     const key = prepared.req.idempotencyKey;
@@ -80,20 +81,20 @@ export async function submitBatch(env: Env, organizationId: string, submittedByU
   });
   const definitions: Record<string, string> = {};
   for (const s of starts.values()) definitions[s.identity.versionId] = s.definition;
-  const summaries = [...starts.values()].map((s) => jobSummary(newJobState(s.identity, now)));
+  const firstRows = [...starts.values()].map((s) => indexEntry(newJobState(s.identity, now)));
   const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
   const [stored, listed] = await Promise.allSettled([
     starter.accept(
       definitions,
       [...starts.values()].map((s) => ({ identity: s.identity, input: s.executionData.workflowInput })),
     ),
-    insertFirstIndexRows(env.DB, organizationId, summaries),
+    writeIndex(env, index, firstRows),
   ]);
   if (stored.status === "rejected") {
     // Nothing will start: take back the rows this request wrote for jobs it proposed (a key bound
     // to an earlier request's job keeps that job's row).
     const ours = new Set(proposed);
-    if (listed.status === "fulfilled") await forgetUnstartedJobs(env.DB, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
+    if (listed.status === "fulfilled") await forgetUnstarted(env, index, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
     console.error(JSON.stringify({ event: "batch.storeFailed", error: String(stored.reason) }));
     throw new ApiError("UnhandledError", "The batch could not be stored, so none of it was accepted. Sending it again is safe for items with an idempotencyKey.");
   }

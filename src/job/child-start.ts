@@ -72,6 +72,11 @@ export async function buildChildStart(
     rootJobId: p.rootJobId,
     depth: p.depth + 1,
     createdAt: now,
+    // Its place among its siblings: the step attempt (when it began) and its position in the step's list.
+    childKey: slot.key,
+    childIndex: slot.childIndex,
+    ...(parent.current?.name === slot.stepName ? { parentAttemptStartedAt: parent.current.attemptStartedAt } : {}),
+    ...(p.indexShards !== undefined ? { indexShards: p.indexShards } : {}),
   };
   const executionData = { workflowInput: input };
   if (!resolved.ok) {

@@ -10,9 +10,9 @@ import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
-import type { JobRpc, StartJob, StateMetadata } from "./messages";
+import type { JobRpc, PurgeAnswer, RetirementStatus, StartJob, StateMetadata } from "./messages";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, RETIRE_CHILDREN_PAGE } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
@@ -24,6 +24,7 @@ import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
+import { beginRetirement, hideTree, recordRetention, retirePass, type RetireHost } from "./retire";
 import type { WorkflowDefinition } from "../definition/schema";
 
 function fail<T>(error: ApiError): RpcResult<T> {
@@ -38,11 +39,32 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** GetJob callers waiting for this run to end or hand over (in memory only; see `waitForEnd`). */
   readonly waiters = new Waiters();
   private alarmAt: number | undefined;
+  /**
+   * What the deletion of this job's tree needs of the object (retire.ts). Public only because work
+   * (WorkHost) hands it on; its functions are closures, not RPC methods.
+   */
+  readonly retireHost: RetireHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
+    const self = this;
+    this.retireHost = {
+      get bindings() {
+        return self.env;
+      },
+      get store() {
+        return self.store;
+      },
+      get state() {
+        return self.state;
+      },
+      liveSummary: () => this.#liveSummary(),
+      deleteStorage: () => this.#deleteStorage(),
+      armRetire: (at) => this.#armRetire(at),
+      armAlarm: () => this.armAlarm(),
+    };
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
@@ -55,7 +77,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   private async rearmIfOwed(): Promise<void> {
     if ((await this.ctx.storage.getAlarm()) !== null) return;
     this.alarmAt = undefined;
-    this.armAlarm();
+    if (this.#retiring()) this.#armRetire(Date.now());
+    else this.armAlarm();
   }
 
   get state(): JobState | null {
@@ -134,6 +157,11 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (s.status === "FAILED" && !s.identity.parentJobId) {
       this.store.queue.enqueue({ id: `alert:job-failed:${s.indexSeq}`, kind: "alert", payload: jobFailedNotification(s), dueAt: now });
     }
+    // A top-level job that ends is kept for its organization's retention, then its tree goes (retire.ts).
+    if (!s.identity.parentJobId) {
+      const finishedAt = s.finishedAt ?? now;
+      this.store.queue.enqueue({ id: `retain:${s.indexSeq}`, kind: "retain", payload: { finishedAt, status: s.status }, dueAt: now });
+    }
   }
 
   /** Creates the run's rows and records its submission (inside the caller's transaction). */
@@ -144,12 +172,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   /**
-   * Keeps metric events for D1 (inside a transaction), `state` being the run as the transaction
-   * leaves it: a child's travel on its reports while few; a run that has ended flushes at once
-   * (off its caller's path: from the alarm), one still running within METRICS_MAX_FLUSH_DELAY_MS.
+   * Keeps metric events (inside a transaction), `state` being the run as the transaction leaves it:
+   * a top-level run that has ended flushes at once (off its caller's path: from the alarm); a child's
+   * travel on its reports, and a flush is owed within METRICS_MAX_FLUSH_DELAY_MS only in case no
+   * report carries them sooner.
    */
-  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
-    this.store.metrics.record(events, now, { reportsToParent: state.identity.parentJobId !== undefined, reportMax: METRICS_REPORT_MAX, maxDelayMs });
+  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) && !state.identity.parentJobId ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
+    this.store.metrics.record(events, now, maxDelayMs);
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
@@ -165,6 +194,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
+    // A run whose tree is being deleted does nothing else: its alarm is the deletion's (#armRetire).
+    if (this.#retiring()) return;
     const inbox = this.store.queue.hasInbox() ? Date.now() : undefined;
     const candidates = [this.stateWakeAt(), this.store.queue.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
@@ -176,6 +207,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
+    if (this.#retiring()) return retirePass(this.retireHost, Date.now());
     const now = Date.now();
     if (this.current) {
       // Reports are applied without waiting on D1: their index rows are written on their own path.
@@ -219,7 +251,11 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
-      if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
+      if (!init.reportToCaller || !isTerminal(d.state.status)) return;
+      this.store.queue.dropWork("notify");
+      // Its metrics ride on the same report (sealed here, in the commit): no flush of its own is owed.
+      this.store.metrics.seal(Date.now());
+      this.store.queue.dropWork("metrics");
     };
     try {
       this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData, init.events ?? []));
@@ -291,9 +327,24 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     this.store.reinitialize();
   }
 
+  /** The run, if it belongs to this organization and its tree is not being deleted here. */
   private owned(organizationId: string): JobState | null {
     const s = this.state;
-    return s && s.identity.organizationId === organizationId ? s : null;
+    return s && s.identity.organizationId === organizationId && !this.#retiring() ? s : null;
+  }
+
+  /**
+   * The run as the API may see it: owned, and, for a child's head, only while its root's tree is
+   * not being deleted (the root is asked: from DeleteJob on, nothing of the tree is readable).
+   * A later run is reached only through its head, which asked.
+   */
+  private async visible(organizationId: string): Promise<JobState | null> {
+    const s = this.owned(organizationId);
+    if (!s) return null;
+    const id = s.identity;
+    if (id.rootJobId === id.jobId || id.runNumber !== 1) return s;
+    const live = await jobRunStub(this.env, id.rootJobId).rootLive(organizationId);
+    return live ? this.owned(organizationId) : null;
   }
 
   private notFound<T>(): RpcResult<T> {
@@ -302,7 +353,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** The job's summary, if it belongs to this organization. */
   async describe(organizationId: string): Promise<RpcResult<JobSummary>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId)) as RpcResult<JobSummary>;
@@ -317,6 +368,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
    */
   async waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>> {
     const until = Date.now() + seconds * 1000;
+    if (!(await this.visible(organizationId))) return this.notFound();
     for (;;) {
       const s = this.owned(organizationId);
       if (!s) return this.notFound();
@@ -331,7 +383,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   async cancel(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.cancel(organizationId);
@@ -341,7 +393,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   async resume(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.resume(organizationId);
@@ -354,7 +406,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Records an event once; one that arrives before its wait is kept for it. */
   async sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
@@ -401,7 +453,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     remote: (stub: DurableObjectStub<JobRpc>) => Promise<unknown>,
     local: (s: JobState) => T,
   ): Promise<RpcResult<T>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     if (runNumber === undefined) {
       const live = await this.liveRun();
@@ -458,5 +510,102 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   /** The run's history (used by GetWorkflowState). */
   history(): HistoryItem[] {
     return this.store.history();
+  }
+
+  // ---- retention and deletion (retire.ts) ------------------------------------------------------
+
+  #retiring(): boolean {
+    return this.store.retire.row() !== null;
+  }
+
+  #armRetire(at: number): void {
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  /** The job's summary from its live run (this one, or its latest run), whatever the deletion's state. */
+  async #liveSummary(): Promise<JobSummary | null> {
+    const s = this.state;
+    if (!s) return null;
+    if (s.identity.runNumber === 1 && this.store.currentRun() > 1) {
+      const live = (await jobRunStub(this.env, s.identity.jobId, this.store.currentRun()).describe(s.identity.organizationId)) as RpcResult<JobSummary>;
+      return live.ok ? live.value : null;
+    }
+    return jobSummary(s);
+  }
+
+  /** Deletes this object's storage and alarm: a later call finds an empty, well-formed store. */
+  async #deleteStorage(): Promise<void> {
+    this.current = null;
+    this.waiters.wakeAll();
+    await this.ctx.storage.deleteAll();
+    // deleteAll deletes the alarm too from compatibility date 2026-02-24 on; said again, so no alarm outlives the data.
+    await this.ctx.storage.deleteAlarm();
+    this.alarmAt = undefined;
+    this.store.reinitialize();
+  }
+
+  async deleteJob(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+    const s = this.owned(organizationId);
+    if (!s) return this.notFound();
+    if (s.identity.parentJobId) {
+      return fail(new ConflictError(`Job ${s.identity.jobId} is a child job: it is deleted with its root job ${s.identity.rootJobId}.`));
+    }
+    const live = await this.#liveSummary();
+    if (!live || !isTerminal(live.status)) {
+      return fail(new ConflictError(`The job is ${live?.status ?? "RUNNING"}: only a job that has ended can be deleted (cancel it first).`));
+    }
+    // Input gates open while awaiting: another deletion may have begun meanwhile.
+    if (!this.owned(organizationId)) return this.notFound();
+    beginRetirement(this.retireHost, "deleted", Date.now());
+    // Hidden before the answer: from now on no read lists the job or its tree. If this fails, the
+    // alarm hides it again before anything else.
+    await hideTree(this.retireHost);
+    logEvent("job.deleteRequested", { jobId: s.identity.jobId, organizationId });
+    return { ok: true, value: { jobId: s.identity.jobId } };
+  }
+
+  async retireForOrganization(organizationId: string): Promise<{ retiring: boolean }> {
+    const s = this.state;
+    if (!s || s.identity.organizationId !== organizationId || s.identity.parentJobId || s.identity.runNumber !== 1) return { retiring: false };
+    beginRetirement(this.retireHost, "organizationDeleted", Date.now());
+    return { retiring: true };
+  }
+
+  async scheduleRetirement(organizationId: string, finishedAt: number, deleteAt: number): Promise<void> {
+    const s = this.state;
+    if (!s || s.identity.organizationId !== organizationId || s.identity.runNumber !== 1) return;
+    recordRetention(this.retireHost, finishedAt, deleteAt);
+  }
+
+  async rootLive(organizationId: string): Promise<boolean> {
+    return this.owned(organizationId) !== null;
+  }
+
+  /**
+   * One step of the deletion of a tree (retire.ts): a page of this run's children, then (a job's
+   * head) its later runs, then the deletion of this object. Never deletes a run that has not ended,
+   * nor one of another tree.
+   */
+  async purgeStep(organizationId: string, rootJobId: string, after: string, runsKnown: number): Promise<PurgeAnswer> {
+    const s = this.state;
+    if (!s) {
+      // A cancel that overtook a start leaves only a tombstone: it goes too.
+      if (!this.store.isEmpty()) await this.#deleteStorage();
+      return { kind: "gone" };
+    }
+    if (s.identity.organizationId !== organizationId || s.identity.rootJobId !== rootJobId) return { kind: "gone" };
+    if (!isTerminal(s.status) && !s.continuedAs) return { kind: "notEnded" };
+    const ids = this.store.childIdsAfter(after, RETIRE_CHILDREN_PAGE);
+    if (ids.length > 0) return { kind: "children", ids, next: ids[ids.length - 1]! };
+    if (s.identity.runNumber === 1 && this.store.currentRun() > runsKnown) return { kind: "runs", runs: this.store.currentRun() };
+    await this.#deleteStorage();
+    return { kind: "deleted" };
+  }
+
+  async retirement(): Promise<RetirementStatus | null> {
+    const row = this.store.retire.row();
+    if (!row) return null;
+    return { reason: row.reason, phase: row.phase, failures: row.failures, ...this.store.retire.progress() };
   }
 }

@@ -9,7 +9,7 @@
  *   blob      large history payloads, one value per row
  *   child_input  each child's input until the run ends (apart from its row: a row holds one payload)
  *   work      the I/O the run owes (calls, child starts, reports, index writes)
- *   inbox     children's reports not yet applied; child_index: their index rows not yet in D1
+ *   inbox     children's reports not yet applied; child_index: their index rows not yet written
  *
  * A decision is committed with its history and owed work in one transaction. This file owns the
  * run's own rows and implements the engine's `JobView` (each read one indexed query); the owed
@@ -19,10 +19,11 @@
 import { childResults } from "../engine/overlay";
 import { exceedsBytes } from "../engine/payload";
 import type { ChildRow, ChildrenRef, Decision, HistoryDraft, HistoryItem, JobState, JobView, NewChild, ReceivedEvent, StoredValue } from "../engine/types";
-import { HISTORY_INLINE_PAYLOAD_BYTES } from "../limits";
+import { HISTORY_INLINE_PAYLOAD_BYTES, METRICS_MAX_FLUSH_DELAY_MS } from "../limits";
 import { SqlTables } from "./sql-tables";
 import { WorkQueue } from "./work-queue";
 import { MetricsOutbox } from "./metrics-outbox";
+import { RetireQueue } from "./retire-queue";
 
 export { StoredValueTooLargeError } from "./sql-tables";
 export type { PendingIndexRow, WorkItem, WorkKind } from "./work-queue";
@@ -70,13 +71,17 @@ export class JobStore implements JobView {
   readonly tables: SqlTables;
   /** The work the run owes and the children's reports it has yet to apply. */
   readonly queue: WorkQueue;
-  /** Metric events not yet in D1. */
+  /** Metrics not yet in the job index. */
   readonly metrics: MetricsOutbox;
+  /** A top-level job's retention, and the deletion of its tree. */
+  readonly retire: RetireQueue;
 
   constructor(storage: DurableObjectStorage) {
     this.tables = new SqlTables(storage);
-    this.queue = new WorkQueue(this.tables);
+    // A parent's flush of what it adopts is owed within the usual delay (its own end flushes sooner).
+    this.queue = new WorkQueue(this.tables, (flushes) => this.metrics.adopt(flushes, Date.now(), METRICS_MAX_FLUSH_DELAY_MS));
     this.metrics = new MetricsOutbox(this.tables, this.queue);
+    this.retire = new RetireQueue(this.tables);
   }
 
   /** Durable commits by this instance (see SqlTables). */
@@ -292,6 +297,20 @@ export class JobStore implements JobView {
       .toArray();
     for (const r of rows) out.set(r.job_id, { row: childFromDb(r), input: r.input === null ? undefined : JSON.parse(r.input) });
     return out;
+  }
+
+  /** Ids of every child this run created (superseded ones too), in id order after `after`: what a tree's deletion walks. */
+  childIdsAfter(after: string, limit: number): string[] {
+    if (!this.tables.has("child")) return [];
+    return this.tables.sql
+      .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE job_id > ? ORDER BY job_id LIMIT ?`, after, limit)
+      .toArray()
+      .map((r) => r.job_id);
+  }
+
+  /** Whether this object holds anything at all (a run, a tombstone). */
+  isEmpty(): boolean {
+    return this.tables.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' LIMIT 1`).toArray().length === 0;
   }
 
   childrenById(jobIds: string[]): ChildRow[] {

@@ -7,7 +7,7 @@ export type { JobSummary } from "../engine/types";
 
 /**
  * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
- * (GetJob, a report to the parent); the D1 index never holds it.
+ * (GetJob, a report to the parent); the job index never holds it.
  */
 export function jobSummary(state: JobState, output?: unknown): JobSummary {
   const id = state.identity;
@@ -23,6 +23,8 @@ export function jobSummary(state: JobState, output?: unknown): JobSummary {
     ...(state.startedAt !== undefined ? { startedAt: isoTime(state.startedAt) } : {}),
     ...(state.finishedAt !== undefined ? { finishedAt: isoTime(state.finishedAt) } : {}),
     ...(id.parentJobId ? { parentJobId: id.parentJobId, parentStepName: id.parentStepName } : {}),
+    ...(id.childKey !== undefined ? { childKey: id.childKey } : {}),
+    ...(id.childIndex !== undefined ? { childIndex: id.childIndex } : {}),
     rootJobId: id.rootJobId,
     ...(id.scheduleId ? { scheduleId: id.scheduleId } : {}),
     ...(id.scheduledAt !== undefined ? { scheduledAt: isoTime(id.scheduledAt) } : {}),

@@ -5,6 +5,7 @@
  */
 import { childEnded } from "../engine/overlay";
 import type { ChildReportFact, Command } from "../engine/types";
+import type { MetricFlush } from "../metrics/types";
 import type { SqlTables } from "./sql-tables";
 import type { JobSummary } from "./views";
 
@@ -31,19 +32,26 @@ export type WorkKind =
   | "acquireLease"
   | "releaseLeases"
   | "metrics"
-  | "alert";
+  | "alert"
+  | "retain"
+  | "retire";
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
-/** A child index row waiting to be written to D1. */
+/** A child's index row waiting to be written to the job index. */
 export interface PendingIndexRow {
   organizationId: string;
   job: JobSummary;
   seq: number;
+  order?: string;
 }
 
 export class WorkQueue {
-  constructor(private readonly t: SqlTables) {}
+  /** `adopt` takes the metric flushes that reports carry, inside the transaction that keeps the reports. */
+  constructor(
+    private readonly t: SqlTables,
+    private readonly adopt: (flushes: MetricFlush[]) => void,
+  ) {}
 
   // ---- work to do ---------------------------------------------------------------------------
 
@@ -157,12 +165,17 @@ export class WorkQueue {
    * except that nothing replaces a report of the child's end.
    */
   receiveReport(report: ChildReportFact): void {
-    this.receiveReports([report]);
+    this.t.transaction(() => this.receiveReports([report]));
   }
 
-  /** Keeps many reports (see receiveReport), in bulk. */
-  receiveReports(reports: ChildReportFact[]): void {
-    if (reports.length === 0) return;
+  /**
+   * Keeps many reports (see receiveReport), in bulk, inside the caller's transaction. Their metric
+   * flushes are adopted now, not when the report is applied: a later report may replace this one.
+   */
+  receiveReports(withMetrics: ChildReportFact[]): void {
+    if (withMetrics.length === 0) return;
+    this.adopt(withMetrics.flatMap((r) => r.metricFlushes ?? []));
+    const reports = withMetrics.map(({ metricFlushes: _flushes, ...r }) => r);
     this.t.ensure("inbox");
     this.t.bulk(
       `INSERT INTO inbox (child_job_id, report, ended) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true

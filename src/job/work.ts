@@ -3,22 +3,30 @@
  * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
  * is retried from the alarm with backoff when it fails.
  */
-import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState } from "../engine/types";
+import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState, JobStatus } from "../engine/types";
 import { totalUnits } from "../engine/status";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CHILD_INDEX_BATCH, CHILD_START_BATCH, DEFAULT_CALL_TIMEOUT_MS, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
-import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
-import { recordMetricEvents } from "../registry/metrics";
+import {
+  CHILD_INDEX_BATCH,
+  CHILD_START_BATCH,
+  DEFAULT_CALL_TIMEOUT_MS,
+  METRIC_FLUSHES_PER_CALL,
+  METRIC_FLUSHES_PER_REPORT,
+  OUTBOX_RETRY_INITIAL_MS,
+  OUTBOX_RETRY_MAX_MS,
+  RUN_RETENTION_MS,
+} from "../limits";
+import { indexEntry, indexRefOf } from "../job-index/entry";
+import { addMetricFlushes, writeIndex } from "../job-index/shards";
 import { raiseNotification } from "../notifications/raise";
 import type { NotificationInput } from "../notifications/types";
-import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
+import { retireIfDue, scheduleRetention, type RetireHost } from "./retire";
 import { jobRunStub } from "./naming";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
-import { jobSummary } from "./views";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
 import { organizationEgress } from "../egress/organization-egress";
@@ -26,6 +34,7 @@ import type { WorkflowDefinition } from "../definition/schema";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
+  readonly retireHost: RetireHost;
   readonly bindings: Env;
   readonly store: JobStore;
   readonly state: JobState | null;
@@ -77,8 +86,9 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
   if (index) await performOne(host, index, cache, pass);
-  // A pass that runs anyway takes the pending metric events along (not SubmitJob's awaited index write).
-  const metrics = !onlyId && items.length > 0 && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending() ? [piggybackFlush(host)] : [];
+  // A top-level job's pass that runs anyway takes the pending metrics along (a child's travel on its reports).
+  const piggyback = !onlyId && items.length > 0 && !host.state?.identity.parentJobId && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending();
+  const metrics = piggyback ? [piggybackFlush(host)] : [];
   await Promise.all([...items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)), ...metrics]);
   pass.settle(host);
 }
@@ -111,7 +121,7 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
   if (!state) return true;
   switch (item.kind) {
     case "index":
-      await upsertJobIndex(host.bindings.DB, state.identity.organizationId, jobSummary(state), state.indexSeq);
+      await writeIndex(host.bindings, indexRefOf(state.identity), [indexEntry(state)]);
       return true;
     case "indexChildren":
       return indexChildren(host);
@@ -147,6 +157,14 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "alert":
       await raiseNotification(host.bindings, item.payload as NotificationInput);
       return true;
+    case "retain": {
+      const { finishedAt, status } = item.payload as { finishedAt: number; status: JobStatus };
+      await scheduleRetention(host.retireHost, finishedAt, status);
+      return true;
+    }
+    case "retire":
+      await retireIfDue(host.retireHost, (item.payload as { finishedAt: number }).finishedAt, Date.now());
+      return true;
   }
 }
 
@@ -162,14 +180,20 @@ async function acquireLease(host: WorkHost, state: JobState, item: WorkItem): Pr
 }
 
 /**
- * Writes a batch of the run's metric events to D1 (one batch of three statements). D1 counts each
- * event once, so a flush that D1 took and that is retried (the isolate died before it settled)
- * changes nothing.
+ * Sends the run's metrics on their way: sealed into flushes, then to the index shard of its root
+ * (a top-level job), or on a report to its parent (a child: see metrics-outbox.ts). A flush the
+ * receiver took and that is sent again (the isolate died before this settled) counts nothing twice.
  */
 async function flushMetrics(host: WorkHost): Promise<boolean> {
-  const events = host.store.metrics.pending(METRICS_FLUSH_BATCH);
-  await recordMetricEvents(host.bindings.DB, events);
-  host.store.metrics.written(events);
+  const state = host.state!;
+  host.store.transaction(() => host.store.metrics.seal(Date.now()));
+  if (state.identity.parentJobId) {
+    await notifyParent(host, state);
+  } else {
+    const flushes = host.store.metrics.outgoing(METRIC_FLUSHES_PER_CALL);
+    await addMetricFlushes(host.bindings, indexRefOf(state.identity), state.identity.rootJobId, flushes, Date.now());
+    host.store.transaction(() => host.store.metrics.delivered(flushes.map((f) => f.key)));
+  }
   if (host.store.metrics.hasPending()) {
     host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
     return true;
@@ -179,12 +203,12 @@ async function flushMetrics(host: WorkHost): Promise<boolean> {
 }
 
 /**
- * Writes a batch of the children's index rows to D1 (one round trip). The parent applied their
- * reports without waiting for this; the index catches up here, a batch per alarm.
+ * Writes a batch of the children's index rows to the job index (one call). The parent applied
+ * their reports without waiting for this; the index catches up here, a batch per alarm.
  */
 async function indexChildren(host: WorkHost): Promise<boolean> {
   const rows = host.store.queue.pendingChildIndex(CHILD_INDEX_BATCH);
-  await upsertJobIndexBatch(host.bindings.DB, rows);
+  await writeIndex(host.bindings, indexRefOf(host.state!.identity), rows.map((r) => ({ job: r.job, seq: r.seq, ...(r.order !== undefined ? { order: r.order } : {}) })));
   host.store.queue.indexWritten(rows);
   if (!host.store.queue.hasPendingChildIndex()) return true;
   // More wait: queue the item again (its version grows, so this pass does not remove it).
@@ -192,10 +216,15 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
   return true;
 }
 
-/** What a child tells its parent now: its units, and its outcome once it has ended. */
+/**
+ * What a child tells its parent now: its units, its outcome once it has ended, its index row and
+ * its sealed metric flushes (seal them first, inside a transaction, to send everything pending).
+ */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
   const output = state.status === "SUCCEEDED" && state.outputKey ? store.value(state.outputKey) : undefined;
+  const { job, seq, order } = indexEntry(state);
+  const metricFlushes = store.metrics.outgoing(METRIC_FLUSHES_PER_REPORT);
   return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
@@ -203,21 +232,23 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     units: totalUnits(state),
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
-    index: { organizationId: id.organizationId, job: jobSummary(state), seq: state.indexSeq },
-    ...metricsForReport(store),
+    index: { organizationId: id.organizationId, job, seq, ...(order !== undefined ? { order } : {}) },
+    ...(metricFlushes.length > 0 ? { metricFlushes } : {}),
   };
 }
 
-/** The child's pending metric events, for its parent to write (the child keeps them: a later report carries them again). */
-function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
-  const metrics = store.metrics.pending(METRICS_REPORT_MAX);
-  return metrics.length > 0 ? { metrics } : {};
-}
-
+/** Reports to the parent; the flushes the report carried are then the parent's, and forgotten here. */
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
-  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(childReport(host.store, state));
+  host.store.transaction(() => host.store.metrics.seal(Date.now()));
+  const report = childReport(host.store, state);
+  await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
+  const carried = (report.metricFlushes ?? []).map((f) => f.key);
+  if (carried.length > 0) {
+    host.store.transaction(() => host.store.metrics.delivered(carried));
+    host.store.metrics.settle();
+  }
   return true;
 }
 

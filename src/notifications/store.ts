@@ -199,3 +199,8 @@ export function deleteOrganizationNotificationsStatements(db: D1Database, organi
     db.prepare(`DELETE FROM notifications WHERE organization_id = ?`).bind(organizationId),
   ];
 }
+
+/** Deletes an organization's notifications about one resource (a deleted job's JOB_FAILED). */
+export async function deleteNotificationsAbout(db: D1Database, organizationId: string, resourceId: string): Promise<void> {
+  await db.prepare(`DELETE FROM notifications WHERE organization_id = ? AND resource_id = ?`).bind(organizationId, resourceId).run();
+}

@@ -27,7 +27,10 @@ import {
   ORG_REAPER_RETRY_MAX_MS,
 } from "../limits";
 import { logEvent } from "../log";
-import { markOrganizationDeletedStatement } from "../registry/organizations";
+import { markOrganizationDeletedStatement, organizationIndex } from "../registry/organizations";
+import type { IndexCursor } from "../job-index/messages";
+import { allShards } from "../job-index/shards";
+import { PurgeState, purgeStep, type PurgeStatus } from "./purge";
 import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
 import { deleteOrganizationNotificationsStatements } from "../notifications/store";
 import { deleteAllSecretsStatement } from "../registry/secrets";
@@ -55,9 +58,12 @@ export interface ReaperStatus {
   done: boolean;
   /** Alarms in a row that failed (a cancel or a D1 read); the sweep retries with backoff. */
   failures: number;
+  /** The purge that follows the sweep (purge.ts): every job's tree, then the job index. */
+  purge: PurgeStatus | null;
 }
 
 export class OrganizationReaper extends DurableObject<Env> {
+  #purge: PurgeState;
   /** Jobs cancelled per alarm (a test may lower it to see the sweep resume). */
   batchSize = ORG_REAPER_BATCH;
 
@@ -70,6 +76,7 @@ export class OrganizationReaper extends DurableObject<Env> {
     );
     // A table of its own, so a reaper whose sweep table predates it needs no migration.
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+    this.#purge = new PurgeState(ctx.storage.sql);
   }
 
   private failures(): number {
@@ -113,7 +120,7 @@ export class OrganizationReaper extends DurableObject<Env> {
   async status(): Promise<ReaperStatus | null> {
     const row = this.row();
     return row
-      ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1, failures: this.failures() }
+      ? { organizationId: row.organization_id, pass: row.pass, cancelled: row.cancelled, pages: row.pages, done: row.done === 1, failures: this.failures(), purge: this.#purge.status() }
       : null;
   }
 
@@ -125,7 +132,8 @@ export class OrganizationReaper extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const row = this.row();
-    if (!row || row.done === 1) return;
+    if (!row) return;
+    if (row.done === 1) return this.purge(row.organization_id);
     let failure: { error: unknown } | null;
     try {
       failure = await this.advance(row);
@@ -141,6 +149,20 @@ export class OrganizationReaper extends DurableObject<Env> {
     const attempt = this.failures();
     logEvent("organization.reapFailed", { organizationId: row.organization_id, attempt, error: String(failure.error) });
     await this.ctx.storage.setAlarm(Date.now() + Math.min(ORG_REAPER_RETRY_MAX_MS, ORG_REAPER_RETRY_BASE_MS * 2 ** (attempt - 1)));
+  }
+
+  /** The purge's step (purge.ts), with the same backoff as the sweep's on failure; never throws. */
+  private async purge(organizationId: string): Promise<void> {
+    try {
+      const next = await purgeStep(this.env, this.#purge, organizationId, Date.now());
+      this.ctx.storage.sql.exec(`DELETE FROM failures`);
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    } catch (error) {
+      this.ctx.storage.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
+      const attempt = this.failures();
+      logEvent("organization.purgeFailed", { organizationId, attempt, error: String(error) });
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(ORG_REAPER_RETRY_MAX_MS, ORG_REAPER_RETRY_BASE_MS * 2 ** (attempt - 1)));
+    }
   }
 
   /** One step of the sweep; the first error of a step that failed part-way, or null. */
@@ -180,14 +202,7 @@ export class OrganizationReaper extends DurableObject<Env> {
    * (the others are asked again, which a cancelled job answers with a conflict).
    */
   private async sweepPage(row: SweepRow): Promise<{ error: unknown } | null> {
-    const { results } = await this.env.DB.prepare(
-      `SELECT job_id, created_at FROM jobs
-       WHERE organization_id = ?1 AND parent_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
-         AND (created_at > ?2 OR (created_at = ?2 AND job_id > ?3))
-       ORDER BY created_at, job_id LIMIT ?4`,
-    )
-      .bind(row.organization_id, row.cursor_created, row.cursor_job, this.batchSize)
-      .all<{ job_id: string; created_at: string }>();
+    const results = await unfinishedRoots(this.env, row.organization_id, { o: row.cursor_created, j: row.cursor_job }, this.batchSize);
     let cancelled = 0;
     // Jobs from the start of the page up to the first whose cancel failed.
     let handled = 0;
@@ -232,8 +247,24 @@ export class OrganizationReaper extends DurableObject<Env> {
     }
     this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1, cancelled = cancelled + ?, pages = pages + 1 WHERE id = 1`, cancelled);
     logEvent("organization.reaped", { organizationId: row.organization_id, cancelled: row.cancelled + cancelled });
+    // The purge comes next: every job's tree and then the job index go (purge.ts).
+    await this.ctx.storage.setAlarm(Date.now());
     return null;
   }
+}
+
+/**
+ * The organization's unfinished top-level jobs after `after`, oldest first, over every shard of its
+ * index: one call per shard, merged on (created_at, job_id).
+ */
+async function unfinishedRoots(env: Env, organizationId: string, after: IndexCursor, limit: number): Promise<{ job_id: string; created_at: string }[]> {
+  const ref = await organizationIndex(env.DB, organizationId);
+  const pages = await Promise.all(allShards(env, ref).map((s) => s.roots(after, limit, true)));
+  return pages
+    .flat()
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
+    .slice(0, limit)
+    .map((r) => ({ job_id: r.jobId, created_at: r.createdAt }));
 }
 
 /** The reaper of one organization. */

@@ -6,7 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ValidationError } from "../../errors";
 import { MAX_BATCH_ITEMS, type BatchItem } from "../../job/batch";
 import { jsonNestsDeeperThan } from "../../json-depth";
-import { DEFAULT_PAGE_SIZE, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
+import { DEFAULT_PAGE_SIZE, MAX_JOB_ID_PREFIX_CHARS, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
 import { ErrorSchema, OrgParams, VersionSelectorSchema } from "../schemas";
 
 export const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -39,6 +39,12 @@ export const JobSummarySchema = z
       .object({ poolId: z.string(), queuedAt: z.string().optional() })
       .optional()
       .openapi({ description: "Extension: a PENDING job waits for a lease in this resource pool (queued since queuedAt)." }),
+    childKey: z.string().optional().openapi({ description: "Extension: a child job's `id` in its parent's runChildJob step, or its forEach index, as a string." }),
+    childIndex: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Extension: a child job's position in its parent's step's list (or forEach array); ListJobs parentJobId lists children in this order." }),
   })
   .openapi("JobSummary");
 
@@ -102,8 +108,21 @@ export const ListJobsQuery = z.object({
   createdBefore: z.iso.datetime().optional(),
   jobHierarchy: z.enum(["ALL", "TOP_LEVEL_ONLY", "CHILD_JOBS_ONLY"]).default("ALL"),
   scheduleId: z.string().max(100).optional().openapi({ description: "Extension: only jobs started by this schedule." }),
-  parentJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the direct children of this job (how the console pages a job's tree)." }),
+  parentJobId: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .openapi({
+      description:
+        "Extension: only the direct children of this job (how the console pages a job's tree), in the order their parent's steps listed them: by the step attempt that created them, then by childIndex (not newest first).",
+    }),
   rootJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the jobs of this root job's tree, the root itself included." }),
+  jobIdPrefix: z
+    .string()
+    .regex(/^[0-9A-Fa-f-]{1,36}$/, `1 to ${MAX_JOB_ID_PREFIX_CHARS} characters of a job id (hex digits and dashes)`)
+    .optional()
+    .openapi({ description: `Extension: only jobs whose id starts with this (1 to ${MAX_JOB_ID_PREFIX_CHARS} characters, case-insensitive): the console's "Search jobs" box.` }),
   pageToken: z.string().max(500).optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });

@@ -7,7 +7,7 @@ import { admin } from "../../helpers/workerd";
 import { reaperFor, type OrganizationReaper } from "../../../src/organizations/reaper";
 import { jobStubFor } from "../../../src/job/submit";
 import { JobObject } from "../../../src/job/job-object";
-import { insertFirstIndexRows } from "../../../src/registry/jobs";
+import { writeFirstRows } from "../../helpers/job-index";
 import type { JobSummary } from "../../../src/job/views";
 import type { RpcResult } from "../../../src/errors";
 
@@ -193,7 +193,7 @@ describe("DeleteOrganization", () => {
       // What SubmitJobs (batch) leaves before its BatchStarter's alarm: the index row alone.
       const jobId = crypto.randomUUID();
       const now = new Date().toISOString();
-      await insertFirstIndexRows(env.DB, orgId, [
+      await writeFirstRows(orgId, [
         {
           jobId,
           status: "PENDING",

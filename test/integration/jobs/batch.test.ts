@@ -11,7 +11,7 @@ import { admin } from "../../helpers/workerd";
 import type { BatchStarter } from "../../../src/job/batch-starter";
 import type { JobObject } from "../../../src/job/job-object";
 import { runObjectName } from "../../../src/job/naming";
-import { insertFirstIndexRows } from "../../../src/registry/jobs";
+import { indexedCount, writeFirstRows } from "../../helpers/job-index";
 
 const TIMEOUT = 120_000;
 const transform = "/canopy/transform";
@@ -169,7 +169,7 @@ describe("SubmitJobs (batch)", () => {
       const jobId = crypto.randomUUID();
       const identity = heldIdentity(orgId, ids.held!, v, jobId);
       const now = new Date().toISOString();
-      await insertFirstIndexRows(env.DB, orgId, [
+      await writeFirstRows(orgId, [
         {
           jobId,
           status: "PENDING",
@@ -246,8 +246,7 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
       const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
       const now = new Date().toISOString();
       const starts = jobIds.map((jobId) => ({ identity: heldIdentity(orgId, ids.held!, v, jobId), input: {} }));
-      await insertFirstIndexRows(
-        env.DB,
+      await writeFirstRows(
         orgId,
         jobIds.map((jobId) => ({
           jobId,
@@ -281,8 +280,7 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
         const described = await jobStub(jobId).describe(orgId);
         expect(described).toMatchObject({ ok: false, error: { code: "NotFoundError" } });
       }
-      const rows = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE job_id IN (?, ?)`).bind(jobIds[0], jobIds[1]).first("n");
-      expect(rows).toBe(0);
+      expect(await indexedCount(orgId, jobIds)).toBe(0);
       expect(await tables()).toEqual([]);
     },
     TIMEOUT,

@@ -72,6 +72,16 @@ async function settled(client: TestClient, orgId: string, scheduleId: string) {
   throw new Error(`schedule ${scheduleId} still has pending firings`);
 }
 
+/** Polls until the index lists a child of `jobId` (a parent indexes its children from its alarm). */
+async function untilChildren(client: TestClient, orgId: string, jobId: string): Promise<string[]> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { jobs } = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}`));
+    if (jobs.length > 0 || Date.now() > deadline) return jobs.map((j: any) => j.jobId);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Runs the alarm (it also polls on its own) until the schedule has started `n` jobs. */
 async function untilJobs(client: TestClient, orgId: string, scheduleId: string, n: number) {
   const deadline = Date.now() + 60_000;
@@ -347,9 +357,16 @@ describe("overlap policies", () => {
     async () => {
       const { orgId, client } = await tenant();
       const s = await createSchedule(client, orgId, { workflowName: "parent", cron: "0 * * * *", catchupWindowSeconds: 86_400, overlapPolicy: "CANCEL_OTHER" });
-      await rewind(s.scheduleId, topOfHour() - HOUR - 60_000);
+      // One firing first, and its child running, so the second has a tree to cancel (two firings in
+      // one alarm could cancel the first job before it started its child).
+      await rewind(s.scheduleId, topOfHour() - 60_000);
       await runDurableObjectAlarm(stub(s.scheduleId));
-      const firstId = (await jobsOf(client, orgId, s.scheduleId))[0].jobId;
+      const firstId = (await untilJobs(client, orgId, s.scheduleId, 1))[0].jobId;
+      const started = await waitForJob(client, orgId, firstId, (j) => j.billableTransactionUnits >= 1 && j.currentStepName === "spawn");
+      const childId = (await untilChildren(client, orgId, firstId))[0]!;
+      await waitForJob(client, orgId, childId, (j) => j.status === "RUNNING");
+      expect(started.job.status).toBe("RUNNING");
+      await client.expect(200, client.post(`/organizations/${orgId}/schedules/${s.scheduleId}/trigger`));
       const jobs = await untilJobs(client, orgId, s.scheduleId, 2);
       expect(jobs).toHaveLength(2);
       const first = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${firstId}`));
