@@ -41,7 +41,7 @@ export class MetricsOutbox {
       `INSERT INTO metric (key, event) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT (key) DO NOTHING`,
       events.map((e) => [e.key, JSON.stringify(e)]),
     );
-    this.owe(now + maxDelayMs);
+    this.queue.owe("metrics", "metrics", now + maxDelayMs, now);
   }
 
   /** Adopts children's flushes, each key once (inside the caller's transaction), and owes a flush within `maxDelayMs`. */
@@ -52,12 +52,7 @@ export class MetricsOutbox {
       `INSERT INTO metric_in (key, body) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT (key) DO NOTHING`,
       flushes.map((f) => [f.key, this.t.checked(JSON.stringify(f.increments), "A child's metric flush")]),
     );
-    this.owe(now + maxDelayMs);
-  }
-
-  private owe(dueAt: number): void {
-    // Coalesced: queuing it again keeps the earliest due time.
-    this.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt, coalesce: true });
+    this.queue.owe("metrics", "metrics", now + maxDelayMs, now);
   }
 
   /**
@@ -118,6 +113,12 @@ export class MetricsOutbox {
       (this.t.has("metric_in") && any(`SELECT 1 FROM metric_in WHERE body IS NOT NULL LIMIT 1`)) ||
       (this.t.has("metric_out") && any(`SELECT 1 FROM metric_out LIMIT 1`))
     );
+  }
+
+  /** Whether more is sealed than one flush call carries, or more events wait than one seal takes. */
+  backlog(): boolean {
+    if (this.t.has("metric_out") && this.t.sql.exec(`SELECT 1 FROM metric_out LIMIT 1`).toArray().length > 0) return true;
+    return this.t.has("metric") && this.t.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM metric`).one().n >= METRICS_FLUSH_BATCH;
   }
 
   /** After a flush: the owed flush is dropped once nothing is pending (a later event owes a new one). */

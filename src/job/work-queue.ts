@@ -111,6 +111,24 @@ export class WorkQueue {
     );
   }
 
+  /**
+   * Owes a coalesced item by `dueAt`: the earlier of that and its due time, unless its due time has
+   * passed (it is being performed now, with what was there before): then `dueAt`. So events kept
+   * while a flush is in flight owe a flush within their own delay, not at once.
+   */
+  owe(id: string, kind: WorkKind, dueAt: number, now: number): void {
+    this.t.ensure("work");
+    this.t.sql.exec(
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version) VALUES (?1, ?2, 'null', ?3, 0, 0)
+       ON CONFLICT (id) DO UPDATE SET version = work.version + 1, attempts = 0,
+         due_at = CASE WHEN work.due_at <= ?4 THEN excluded.due_at ELSE MIN(work.due_at, excluded.due_at) END`,
+      id,
+      kind,
+      dueAt,
+      now,
+    );
+  }
+
   /** Work items due by `now`, oldest first. */
   dueWork(now: number, limit: number): WorkItem[] {
     if (!this.t.has("work")) return [];

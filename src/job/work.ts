@@ -194,12 +194,10 @@ async function flushMetrics(host: WorkHost): Promise<boolean> {
     await addMetricFlushes(host.bindings, indexRefOf(state.identity), state.identity.rootJobId, flushes, Date.now());
     host.store.transaction(() => host.store.metrics.delivered(flushes.map((f) => f.key)));
   }
-  if (host.store.metrics.hasPending()) {
-    host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
-    return true;
-  }
-  host.store.metrics.settle();
-  return false;
+  // More than one call carries: the next pass sends the rest. Events recorded while this one was in
+  // flight owe their own flush (recorded with them), which this item's removal leaves in place.
+  if (host.store.metrics.backlog()) host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+  return true;
 }
 
 /**
