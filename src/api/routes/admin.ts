@@ -27,6 +27,11 @@ export function registerAdminRoutes(app: App): void {
         "Durable Objects (jobs, idempotency keys, metric rollups) into those objects, deletes them from D1, and says how many remain. " +
         "Call it until every `remaining` count is 0 (docs/operating.md#moving-the-job-index-off-d1). Safe to repeat.",
       security: [{ Bearer: [] }],
+      request: {
+        query: z.object({
+          batch: z.coerce.number().int().min(1).max(LEGACY_INDEX_MIGRATION_BATCH).optional().openapi({ description: `Rows per table this call copies (default and at most ${LEGACY_INDEX_MIGRATION_BATCH}).` }),
+        }),
+      },
       responses: {
         200: json(
           z.object({
@@ -35,9 +40,9 @@ export function registerAdminRoutes(app: App): void {
             remaining: Counts.extend({ eventKeys: z.number().int() }),
           }),
         ),
-        ...errorResponses("AuthenticationError", "AuthorizationError"),
+        ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError"),
       },
     }),
-    async (c) => c.json(await migrateLegacyIndex(c.env, Date.now()), 200),
+    async (c) => c.json(await migrateLegacyIndex(c.env, Date.now(), c.req.valid("query").batch), 200),
   );
 }
