@@ -183,6 +183,8 @@ async function walk(host: RetireHost, s: JobState, cursor: string, now: number):
   let failed: unknown = null;
   host.store.transaction(() => entries.forEach((e, i) => (failed = settle(q, e, answers[i]!, now) ?? failed)));
   if (failed !== null) logEvent("job.deleteStepFailed", { jobId: root, error: String(failed) });
+  // One line per alarm: an operator (and the kill -9 test) can see a large tree's deletion advance.
+  logEvent("job.deleteProgress", { jobId: root, ...q.progress() });
   host.armRetire(now);
 }
 
