@@ -2,7 +2,7 @@
  * The SQL of a top-level job's retention and of the deletion of its tree (retire.ts), in the root's
  * own SQLite:
  *
- *   retention     when the job ended and when its tree is due to go (set when it ends)
+ *   meta          `retention`: when the job ended and when its tree is due to go (set when it ends)
  *   retire        the deletion under way: why, its phase, a cursor, failures in a row
  *   retire_queue  every run object of the tree the deletion has found: to visit, or done
  */
@@ -40,17 +40,17 @@ export class RetireQueue {
 
   // ---- retention -------------------------------------------------------------------------------
 
-  /** When the job ended and its tree is due to go, or null. */
+  /** When the job ended and its tree is due to go, or null (kept in `meta`: a table of its own would cost every job a page). */
   retention(): { finishedAt: number; deleteAt: number } | null {
-    if (!this.t.has("retention")) return null;
-    const row = this.t.sql.exec<{ finished_at: number; delete_at: number }>(`SELECT finished_at, delete_at FROM retention WHERE id = 1`).toArray()[0];
-    return row ? { finishedAt: row.finished_at, deleteAt: row.delete_at } : null;
+    if (!this.t.has("meta")) return null;
+    const row = this.t.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'retention'`).toArray()[0];
+    return row ? (JSON.parse(row.value) as { finishedAt: number; deleteAt: number }) : null;
   }
 
   /** Records the job's latest end and its deadline (inside the caller's transaction). */
   setRetention(finishedAt: number, deleteAt: number): void {
-    this.t.ensure("retention");
-    this.t.sql.exec(`INSERT OR REPLACE INTO retention (id, finished_at, delete_at) VALUES (1, ?, ?)`, finishedAt, deleteAt);
+    this.t.ensure("meta");
+    this.t.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('retention', ?)`, JSON.stringify({ finishedAt, deleteAt }));
   }
 
   // ---- the deletion ----------------------------------------------------------------------------

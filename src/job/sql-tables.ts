@@ -46,8 +46,7 @@ const TABLES = {
   metric_in: `CREATE TABLE metric_in (key TEXT PRIMARY KEY, body TEXT)`,
   metric_out: `CREATE TABLE metric_out (key TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
-  // A top-level job's retention (when it ended and when its tree goes) and the deletion of its tree (retire.ts).
-  retention: `CREATE TABLE retention (id INTEGER PRIMARY KEY CHECK (id = 1), finished_at INTEGER NOT NULL, delete_at INTEGER NOT NULL)`,
+  // The deletion of a top-level job's tree (retire.ts); its retention deadline is a `meta` key.
   retire: `CREATE TABLE retire (
       id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL, phase TEXT NOT NULL, cursor TEXT NOT NULL DEFAULT '',
       failures INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL
