@@ -356,8 +356,6 @@ export const NOTIFICATION_OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
  * docs/store-design.md#the-job-index has the numbers.
  */
 export const MAX_JOB_INDEX_SHARDS = 16;
-/** The job index stores a job's summary JSON up to this size; a larger one is refused (its error message is cut first). */
-export const MAX_INDEXED_SUMMARY_BYTES = 64 * 1024;
 /** Index writes one RPC carries (a batch's first rows, a parent's children): one bounded transaction in the shard. */
 export const MAX_INDEX_WRITES_PER_CALL = 1_000;
 /** ListJobs `jobIdPrefix`: 1 to 36 characters of a job id (a UUID's length). */
@@ -417,5 +415,7 @@ export const RETIRE_INDEX_ROWS_PER_CALL = 1_000;
  */
 export const RETIRE_RETRY_BASE_MS = 1_000;
 export const RETIRE_RETRY_MAX_MS = 5 * 60_000;
-/** Rows of the D1 index (before the job index objects) one admin migration call copies. */
+/** A deleted organization's purge asks its index shards this often whether the trees being deleted are gone. */
+export const ORG_PURGE_POLL_MS = 10_000;
+/** Rows of each table of the old D1 index (before the job index objects) one admin migration call copies: a few D1 statements and index calls. */
 export const LEGACY_INDEX_MIGRATION_BATCH = 500;

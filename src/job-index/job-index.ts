@@ -8,9 +8,15 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { JobStatus, JobSummary } from "../engine/types";
+import { PayloadTooLargeError, type RpcResult } from "../errors";
 import { MAX_INDEX_WRITES_PER_CALL, METRIC_FLUSHES_PER_CALL } from "../limits";
 import type { BucketTotals, IndexCursor, IndexEntry, IndexQuery, JobIndexRpc, MetricFlush, MetricSeriesQuery, ShardPage } from "./messages";
 import { JobIndexStore } from "./store";
+
+/** A call that carries more than its bound: refused whole, as a value (an error thrown over RPC loses its class). */
+function tooMany<T>(what: string, max: number, got: number): RpcResult<T> {
+  return { ok: false, error: new PayloadTooLargeError(`At most ${max} ${what} per call; got ${got}.`).toInfo() };
+}
 
 export class JobIndex extends DurableObject<Env> implements JobIndexRpc {
   #store: JobIndexStore;
@@ -24,9 +30,10 @@ export class JobIndex extends DurableObject<Env> implements JobIndexRpc {
     return this.ctx.storage.transactionSync(fn);
   }
 
-  async write(entries: IndexEntry[]): Promise<{ written: number }> {
-    if (entries.length > MAX_INDEX_WRITES_PER_CALL) throw new Error(`At most ${MAX_INDEX_WRITES_PER_CALL} index rows per call; got ${entries.length}.`);
-    return { written: this.#tx(() => this.#store.write(entries)) };
+  /** Writes rows; more than MAX_INDEX_WRITES_PER_CALL is refused whole (the caller sends them in several calls). */
+  async write(entries: IndexEntry[]): Promise<RpcResult<{ written: number }>> {
+    if (entries.length > MAX_INDEX_WRITES_PER_CALL) return tooMany(`index rows`, MAX_INDEX_WRITES_PER_CALL, entries.length);
+    return { ok: true, value: { written: this.#tx(() => this.#store.write(entries)) } };
   }
 
   async forgetUnstarted(jobIds: string[]): Promise<void> {
@@ -57,14 +64,16 @@ export class JobIndex extends DurableObject<Env> implements JobIndexRpc {
     return this.#tx(() => this.#store.claimKeys(claims, now));
   }
 
-  async importKeys(keys: { key: string; jobId: string; createdAt: number }[]): Promise<void> {
-    if (keys.length > MAX_INDEX_WRITES_PER_CALL) throw new Error(`At most ${MAX_INDEX_WRITES_PER_CALL} keys per call; got ${keys.length}.`);
+  async importKeys(keys: { key: string; jobId: string; createdAt: number }[]): Promise<RpcResult<{ imported: number }>> {
+    if (keys.length > MAX_INDEX_WRITES_PER_CALL) return tooMany("keys", MAX_INDEX_WRITES_PER_CALL, keys.length);
     this.#tx(() => this.#store.importKeys(keys));
+    return { ok: true, value: { imported: keys.length } };
   }
 
-  async addMetrics(flushes: MetricFlush[], now: number): Promise<{ added: number }> {
-    if (flushes.length > METRIC_FLUSHES_PER_CALL) throw new Error(`At most ${METRIC_FLUSHES_PER_CALL} flushes per call; got ${flushes.length}.`);
-    return { added: this.#tx(() => this.#store.addMetrics(flushes, now)) };
+  /** Adds flushes, each key once; more than METRIC_FLUSHES_PER_CALL is refused whole. */
+  async addMetrics(flushes: MetricFlush[], now: number): Promise<RpcResult<{ added: number }>> {
+    if (flushes.length > METRIC_FLUSHES_PER_CALL) return tooMany("metric flushes", METRIC_FLUSHES_PER_CALL, flushes.length);
+    return { ok: true, value: { added: this.#tx(() => this.#store.addMetrics(flushes, now)) } };
   }
 
   async metricSeries(q: MetricSeriesQuery): Promise<BucketTotals[]> {

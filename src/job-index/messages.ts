@@ -5,6 +5,7 @@
  * object (that import would tie them into one cycle).
  */
 import type { JobStatus, JobSummary } from "../engine/types";
+import type { RpcResult } from "../errors";
 import type { Aggregation, Bucket, MetricFlush, MetricType } from "../metrics/types";
 
 export type { Increment, MetricFlush } from "../metrics/types";
@@ -67,7 +68,7 @@ export interface BucketTotals {
 
 /** The methods of a job index object that other code may call. */
 export interface JobIndexRpc extends Rpc.DurableObjectBranded {
-  write(entries: IndexEntry[]): Promise<{ written: number }>;
+  write(entries: IndexEntry[]): Promise<RpcResult<{ written: number }>>;
   forgetUnstarted(jobIds: string[]): Promise<void>;
   page(q: IndexQuery, after: IndexCursor | null, limit: number): Promise<ShardPage>;
   find(jobId: string): Promise<{ job: JobSummary; started: boolean } | null>;
@@ -75,8 +76,8 @@ export interface JobIndexRpc extends Rpc.DurableObjectBranded {
   unfinishedInTree(rootJobId: string): Promise<number>;
   roots(after: IndexCursor | null, limit: number, unfinishedOnly: boolean): Promise<{ createdAt: string; jobId: string }[]>;
   claimKeys(claims: { key: string; jobId: string }[], now: number): Promise<Record<string, string>>;
-  importKeys(keys: { key: string; jobId: string; createdAt: number }[]): Promise<void>;
-  addMetrics(flushes: MetricFlush[], now: number): Promise<{ added: number }>;
+  importKeys(keys: { key: string; jobId: string; createdAt: number }[]): Promise<RpcResult<{ imported: number }>>;
+  addMetrics(flushes: MetricFlush[], now: number): Promise<RpcResult<{ added: number }>>;
   metricSeries(q: MetricSeriesQuery): Promise<BucketTotals[]>;
   hideTree(rootJobId: string): Promise<void>;
   treeMembers(rootJobId: string, after: string, limit: number): Promise<string[]>;

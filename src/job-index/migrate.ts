@@ -5,6 +5,7 @@
  * higher sequence, a rollup is one flush under a key of its own, a key keeps its first binding), so
  * a call that dies half-way is simply made again. Rows of deleted organizations are dropped.
  */
+import { unwrap } from "../errors";
 import { IDEMPOTENCY_WINDOW_MS, LEGACY_INDEX_MIGRATION_BATCH } from "../limits";
 import {
   deleteLegacyRollups,
@@ -61,7 +62,8 @@ export async function migrateLegacyIndex(env: Env, now: number, limit = LEGACY_I
   for (const [ref, group] of keyGroups.live) {
     const perShard = new Map<number, { key: string; jobId: string; createdAt: number }[]>();
     for (const k of group) perShard.set(shardOf(k.key, ref.shards), [...(perShard.get(shardOf(k.key, ref.shards)) ?? []), k]);
-    await Promise.all([...perShard].map(([shard, ks]) => indexShard(env, ref.organizationId, shard).importKeys(ks.map(({ key, jobId, createdAt }) => ({ key, jobId, createdAt })))));
+    const calls = [...perShard].map(([shard, ks]) => indexShard(env, ref.organizationId, shard).importKeys(ks.map(({ key, jobId, createdAt }) => ({ key, jobId, createdAt }))));
+    for (const answer of await Promise.all(calls)) unwrap(answer);
   }
   await deleteLegacyRows(db, "idempotency_keys", keys.rowids);
 

@@ -7,7 +7,7 @@
  * metrics) asks every shard and merges their answers on the keyset order: a k-way merge.
  */
 import type { JobStatus, JobSummary } from "../engine/types";
-import { ValidationError } from "../errors";
+import { ValidationError, unwrap } from "../errors";
 import { MAX_INDEX_WRITES_PER_CALL, METRIC_FLUSHES_PER_CALL } from "../limits";
 import type { BucketTotals, IndexCursor, IndexEntry, IndexQuery, JobIndexRpc, MetricFlush, MetricSeriesQuery, ShardPage } from "./messages";
 
@@ -64,7 +64,7 @@ export async function writeIndex(env: Pick<Env, "JOB_INDEX">, ref: IndexRef, ent
   const calls: Promise<unknown>[] = [];
   for (const [shard, rows] of byShard(ref, entries, (e) => e.job.rootJobId ?? e.job.jobId)) {
     for (let i = 0; i < rows.length; i += MAX_INDEX_WRITES_PER_CALL) {
-      calls.push(indexShard(env, ref.organizationId, shard).write(rows.slice(i, i + MAX_INDEX_WRITES_PER_CALL)));
+      calls.push(indexShard(env, ref.organizationId, shard).write(rows.slice(i, i + MAX_INDEX_WRITES_PER_CALL)).then(unwrap));
     }
   }
   await Promise.all(calls);
@@ -100,7 +100,7 @@ export async function claimIdempotencyKeys(env: Pick<Env, "JOB_INDEX">, ref: Ind
 /** Adds a tree's metric flushes to its root's shard, in calls of at most METRIC_FLUSHES_PER_CALL. */
 export async function addMetricFlushes(env: Pick<Env, "JOB_INDEX">, ref: IndexRef, rootJobId: string, flushes: MetricFlush[], now: number): Promise<void> {
   const shard = shardFor(env, ref, rootJobId);
-  for (let i = 0; i < flushes.length; i += METRIC_FLUSHES_PER_CALL) await shard.addMetrics(flushes.slice(i, i + METRIC_FLUSHES_PER_CALL), now);
+  for (let i = 0; i < flushes.length; i += METRIC_FLUSHES_PER_CALL) unwrap(await shard.addMetrics(flushes.slice(i, i + METRIC_FLUSHES_PER_CALL), now));
 }
 
 /** Every shard's buckets of one metric, merged: counts and sums add up, maxima take the largest. */

@@ -12,7 +12,7 @@ import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState, ReceivedEvent } from "../engine/types";
 import type { JobRpc, PurgeAnswer, RetirementStatus, StartJob, StateMetadata } from "./messages";
 import { ConflictError, NotFoundError, PayloadTooLargeError, type ApiError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, RETIRE_CHILDREN_PAGE } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
@@ -24,7 +24,8 @@ import { childReport, performWork, type WorkHost } from "./work";
 import { jobRunStub } from "./naming";
 import { continuedState, ensureNextRun } from "./rollover";
 import { Waiters } from "./waiters";
-import { beginRetirement, hideTree, recordRetention, retirePass, type RetireHost } from "./retire";
+import { retirePass, type RetireHost } from "./retire";
+import { deleteJob, purgeStep, retireForOrganization, retirementStatus, scheduleRetirement } from "./retire-requests";
 import type { WorkflowDefinition } from "../definition/schema";
 
 function fail<T>(error: ApiError): RpcResult<T> {
@@ -546,66 +547,26 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   async deleteJob(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
-    const s = this.owned(organizationId);
-    if (!s) return this.notFound();
-    if (s.identity.parentJobId) {
-      return fail(new ConflictError(`Job ${s.identity.jobId} is a child job: it is deleted with its root job ${s.identity.rootJobId}.`));
-    }
-    const live = await this.#liveSummary();
-    if (!live || !isTerminal(live.status)) {
-      return fail(new ConflictError(`The job is ${live?.status ?? "RUNNING"}: only a job that has ended can be deleted (cancel it first).`));
-    }
-    // Input gates open while awaiting: another deletion may have begun meanwhile.
-    if (!this.owned(organizationId)) return this.notFound();
-    beginRetirement(this.retireHost, "deleted", Date.now());
-    // Hidden before the answer: from now on no read lists the job or its tree. If this fails, the
-    // alarm hides it again before anything else.
-    await hideTree(this.retireHost);
-    logEvent("job.deleteRequested", { jobId: s.identity.jobId, organizationId });
-    return { ok: true, value: { jobId: s.identity.jobId } };
+    return deleteJob(this.retireHost, (org) => this.owned(org), organizationId);
   }
 
   async retireForOrganization(organizationId: string): Promise<{ retiring: boolean }> {
-    const s = this.state;
-    if (!s || s.identity.organizationId !== organizationId || s.identity.parentJobId || s.identity.runNumber !== 1) return { retiring: false };
-    beginRetirement(this.retireHost, "organizationDeleted", Date.now());
-    return { retiring: true };
+    return retireForOrganization(this.retireHost, organizationId);
   }
 
   async scheduleRetirement(organizationId: string, finishedAt: number, deleteAt: number): Promise<void> {
-    const s = this.state;
-    if (!s || s.identity.organizationId !== organizationId || s.identity.runNumber !== 1) return;
-    recordRetention(this.retireHost, finishedAt, deleteAt);
+    scheduleRetirement(this.retireHost, organizationId, finishedAt, deleteAt);
   }
 
   async rootLive(organizationId: string): Promise<boolean> {
     return this.owned(organizationId) !== null;
   }
 
-  /**
-   * One step of the deletion of a tree (retire.ts): a page of this run's children, then (a job's
-   * head) its later runs, then the deletion of this object. Never deletes a run that has not ended,
-   * nor one of another tree.
-   */
   async purgeStep(organizationId: string, rootJobId: string, after: string, runsKnown: number): Promise<PurgeAnswer> {
-    const s = this.state;
-    if (!s) {
-      // A cancel that overtook a start leaves only a tombstone: it goes too.
-      if (!this.store.isEmpty()) await this.#deleteStorage();
-      return { kind: "gone" };
-    }
-    if (s.identity.organizationId !== organizationId || s.identity.rootJobId !== rootJobId) return { kind: "gone" };
-    if (!isTerminal(s.status) && !s.continuedAs) return { kind: "notEnded" };
-    const ids = this.store.childIdsAfter(after, RETIRE_CHILDREN_PAGE);
-    if (ids.length > 0) return { kind: "children", ids, next: ids[ids.length - 1]! };
-    if (s.identity.runNumber === 1 && this.store.currentRun() > runsKnown) return { kind: "runs", runs: this.store.currentRun() };
-    await this.#deleteStorage();
-    return { kind: "deleted" };
+    return purgeStep(this.retireHost, organizationId, rootJobId, after, runsKnown);
   }
 
   async retirement(): Promise<RetirementStatus | null> {
-    const row = this.store.retire.row();
-    if (!row) return null;
-    return { reason: row.reason, phase: row.phase, failures: row.failures, ...this.store.retire.progress() };
+    return retirementStatus(this.retireHost);
   }
 }

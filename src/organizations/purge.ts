@@ -17,13 +17,10 @@ import type { IndexCursor } from "../job-index/messages";
 import { allShards, shardFor, type IndexRef } from "../job-index/shards";
 import { jobRunStub } from "../job/naming";
 import type { PurgeAnswer } from "../job/messages";
-import { LEGACY_INDEX_MIGRATION_BATCH, ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, RETIRE_INDEX_ROWS_PER_CALL } from "../limits";
+import { LEGACY_INDEX_MIGRATION_BATCH, ORG_PURGE_POLL_MS, ORG_REAPER_BATCH, ORG_REAPER_CONCURRENCY, RETIRE_INDEX_ROWS_PER_CALL } from "../limits";
 import { logEvent } from "../log";
 import { dropLegacyOrganization } from "../registry/legacy-index";
 import { organizationIndex } from "../registry/organizations";
-
-/** How often the drain asks the shards whether the trees being deleted are gone. */
-export const ORG_PURGE_POLL_MS = 10_000;
 
 type PurgeRow = { phase: "roots" | "drain" | "done"; cursor_created: string; cursor_job: string; roots: number };
 

@@ -24,6 +24,7 @@ import { step, submit, waitForJob, workflow } from "../helpers/jobs";
 import { listAllJobs, printServerLogsOnFailure } from "./jobs";
 import { EngineServer, waitFor } from "./server";
 import { liveHits, rawHits, type Hit } from "./sqlite-scan";
+import { RETIRE_BATCH } from "../../src/limits";
 
 const BIG = 300;
 const leaf = workflow("leaf", [step("only", "/justworkflowit/noop")]);
@@ -97,6 +98,7 @@ describe("retention against a real engine", () => {
       const progress = new RegExp(`"event":"job.deleteProgress"[^\\n]*"jobId":"${big}","done":[1-9]\\d*,"todo":[1-9]`);
       await waitFor(async () => progress.test(server.logs), 60_000, 2);
       await server.kill();
+      const logsBeforeKill = server.logs;
       // A child's own database names one child of the tree; its parent's (the root's, which goes
       // last and drives the sweep) names them all.
       const remaining = () => {
@@ -117,6 +119,13 @@ describe("retention against a real engine", () => {
       expect(await status(client, orgId, bigChildren[0]!)).toBe(404);
       expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs?jobHierarchy=TOP_LEVEL_ONLY&pageSize=100`))).jobs.map((j: any) => j.jobId)).not.toContain(big);
       await untilGone(server.stateDir, [big, ...bigChildren]);
+      // Each alarm of the sweep visited at most RETIRE_BATCH objects: its progress lines say so.
+      const done = (logsBeforeKill + server.logs)
+        .split("\n")
+        .filter((l) => l.includes('"job.deleteProgress"') && l.includes(big))
+        .map((l) => (JSON.parse(l.slice(l.indexOf("{"))) as { done: number }).done);
+      expect(done.length).toBeGreaterThanOrEqual(BIG / RETIRE_BATCH);
+      done.slice(1).forEach((d, i) => expect(d - done[i]!).toBeLessThanOrEqual(RETIRE_BATCH));
 
       // Retention: each tree goes a minute after it ended, with every run and child.
       await waitFor(async () => {

@@ -184,8 +184,8 @@ describe("GetWorkflowMetricTimeSeries", () => {
       { key: crypto.randomUUID(), increments: [inc(1, 5, 5)] },
     ];
     const shard = indexShard(env, orgId, 0);
-    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ added: 2 });
-    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ added: 0 });
+    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ ok: true, value: { added: 2 } });
+    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ ok: true, value: { added: 0 } });
     expect(await total(client, orgId, "resource_utilization_used", "count")).toBe(2);
     expect(await total(client, orgId, "resource_utilization_used", "sum")).toBe(8);
     expect(await total(client, orgId, "resource_utilization_used", "max")).toBe(5);
