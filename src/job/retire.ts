@@ -6,7 +6,8 @@
  * every step is safe to repeat:
  *
  * 1. wait   (a deleted organization's job only) until the root has ended: its cancel is under way.
- * 2. hide   the tree in the index (every shard: no read lists it, no write brings it back) and drop
+ * 2. hide   (after sending the root's own pending metrics: rollups stay) the tree in the index
+ *           (every shard: no read lists it, no write brings it back) and drop
  *           the idempotency keys bound to the root; from here the API answers 404 for the root, and
  *           for any job of the tree (a child asks its root, `rootLive`). DeleteJob does this before
  *           it answers. The queue starts with the root's later runs and its children.
@@ -23,8 +24,8 @@
 import { isTerminal } from "../engine/status";
 import type { JobState, JobStatus, JobSummary } from "../engine/types";
 import { indexRefOf } from "../job-index/entry";
-import { allShards, shardFor } from "../job-index/shards";
-import { RETIRE_BATCH, RETIRE_CONCURRENCY, RETIRE_INDEX_ROWS_PER_CALL, RETIRE_RETRY_BASE_MS, RETIRE_RETRY_MAX_MS } from "../limits";
+import { addMetricFlushes, allShards, shardFor } from "../job-index/shards";
+import { METRIC_FLUSHES_PER_CALL, RETIRE_BATCH, RETIRE_CONCURRENCY, RETIRE_INDEX_ROWS_PER_CALL, RETIRE_RETRY_BASE_MS, RETIRE_RETRY_MAX_MS } from "../limits";
 import { logEvent } from "../log";
 import { deleteNotificationsAbout } from "../notifications/store";
 import { dropLegacyTreeRows } from "../registry/legacy-index";
@@ -120,6 +121,7 @@ export async function retirePass(host: RetireHost, now: number): Promise<void> {
         return host.armRetire(now);
       }
       case "hide": {
+        await flushOwnMetrics(host, s, now);
         await hideTree(host);
         const runs = host.store.currentRun();
         host.store.transaction(() => {
@@ -153,6 +155,19 @@ export async function retirePass(host: RetireHost, now: number): Promise<void> {
     const failures = host.store.transaction(() => q.failed());
     logEvent("job.deleteFailed", { jobId: s.identity.jobId, phase: row.phase, failures, error: String(error) });
     host.armRetire(now + backoff(failures));
+  }
+}
+
+/**
+ * The root's own metrics go to the index before its tree does (rollups are aggregates: they stay):
+ * a deletion right after the job ended may come before its alarm flushed them.
+ */
+async function flushOwnMetrics(host: RetireHost, s: JobState, now: number): Promise<void> {
+  if (!host.store.metrics.hasPending()) return;
+  host.store.transaction(() => host.store.metrics.seal(now));
+  for (let flushes = host.store.metrics.outgoing(METRIC_FLUSHES_PER_CALL); flushes.length > 0; flushes = host.store.metrics.outgoing(METRIC_FLUSHES_PER_CALL)) {
+    await addMetricFlushes(host.bindings, indexRefOf(s.identity), s.identity.rootJobId, flushes, now);
+    host.store.transaction(() => host.store.metrics.delivered(flushes.map((f) => f.key)));
   }
 }
 

@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import { tenantWith, type TestClient } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
+import { standardHeaders } from "../../helpers/webhooks";
+import { triggerSetup } from "../webhooks/fixture";
 import type { JobObject } from "../../../src/job/job-object";
 import type { JobIndex } from "../../../src/job-index/job-index";
 import { indexShard } from "../../../src/job-index/shards";
@@ -135,6 +137,27 @@ describe("DeleteJob", () => {
     TIMEOUT,
   );
 
+  it("sends the root's own metrics still waiting in it to the index before deleting it: rollups stay", async () => {
+    const { client, orgId, ids } = await tenantWith(admin, looper);
+    const jobId = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
+    await waitForJob(client, orgId, jobId);
+    // Observations the job's alarm has not sent yet when DeleteJob comes (a deletion right after the end).
+    await runInDurableObject(runStub(jobId), (o: JobObject) =>
+      o.store.transaction(() =>
+        o.store.metrics.record(
+          [1, 2, 3].map((i) => ({ key: `late:${i}`, organizationId: orgId, workflowId: ids.looper!, metric: "step_failures" as const, at: Date.now(), value: 1 })),
+          Date.now(),
+          300_000,
+        ),
+      ),
+    );
+    await client.expect(200, client.delete(`/organizations/${orgId}/jobs/${jobId}`));
+    await driveDeletion(jobId);
+    const qs = new URLSearchParams({ metric: "step_failures", aggregation: "count", bucket: "hour", since: new Date(Date.now() - 3_600_000).toISOString(), until: new Date(Date.now() + 3_600_000).toISOString() });
+    const series = await client.expect(200, client.get(`/organizations/${orgId}/workflow-metrics/timeseries?${qs}`));
+    expect(series.results.reduce((n: number, p: any) => n + p.value, 0)).toBe(3);
+  });
+
   it("needs job:delete, which tokens without a list have", async () => {
     const { client, orgId, ids } = await tenantWith(admin, looper);
     const jobId = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
@@ -259,6 +282,39 @@ describe("retention", () => {
         await sleep(50);
       }
       expect(retention).toEqual({ finishedAt: end, deleteAt: end + DEFAULT_RETENTION_SECONDS * 1000 });
+    },
+    TIMEOUT,
+  );
+});
+
+describe("records that name a deleted job", () => {
+  it(
+    "keep their own history and do not break: a replayed webhook delivery names its job and starts nothing; GetSchedule keeps the firing",
+    async () => {
+      const { hook, trigger, client, orgId, workflowId } = await triggerSetup();
+      const body = JSON.stringify({ orderId: "o-1" });
+      const headers = standardHeaders(trigger.secret, body, { id: "msg_deleted" });
+      const first = await hook(body, headers);
+      expect(first.status).toBe(202);
+      const jobId = first.body.jobId;
+      await waitForJob(client, orgId, jobId);
+      await client.expect(200, client.delete(`/organizations/${orgId}/jobs/${jobId}`));
+      await driveDeletion(jobId);
+
+      const replay = await hook(body, headers);
+      expect(replay.status).toBe(200);
+      expect(replay.body).toEqual({ jobId });
+      expect((await client.get(`/organizations/${orgId}/jobs/${jobId}`)).status).toBe(404);
+      expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs`))).totalCount).toBe(0);
+
+      const schedule = await client.expect(200, client.post(`/organizations/${orgId}/schedules`, { workflowId, workflowVersion: { tag: "$LIVE" }, cron: "0 0 1 1 *", inputJson: { orderId: "s" } }));
+      const fired = await client.expect(200, client.post(`/organizations/${orgId}/schedules/${schedule.scheduleId}/trigger`));
+      await waitForJob(client, orgId, fired.jobId);
+      await client.expect(200, client.delete(`/organizations/${orgId}/jobs/${fired.jobId}`));
+      await driveDeletion(fired.jobId);
+      const got = await client.expect(200, client.get(`/organizations/${orgId}/schedules/${schedule.scheduleId}`));
+      expect(got.recentActions).toEqual([expect.objectContaining({ trigger: "TRIGGERED", jobId: fired.jobId, result: "STARTED" })]);
+      expect((await client.get(`/organizations/${orgId}/jobs/${fired.jobId}`)).status).toBe(404);
     },
     TIMEOUT,
   );
