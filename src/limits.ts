@@ -56,7 +56,7 @@ export const INBOX_BATCH = 1000;
  */
 export const CHILD_START_BATCH = 200;
 
-/** Backoff for outbox deliveries (child → parent) and D1 index writes that failed. */
+/** Backoff for outbox deliveries (child → parent) and job index writes that failed. */
 export const OUTBOX_RETRY_INITIAL_MS = 200;
 export const OUTBOX_RETRY_MAX_MS = 60_000;
 

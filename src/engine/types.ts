@@ -182,7 +182,7 @@ export interface JobState {
   error?: JobError;
   /** Once SUCCEEDED: the execution-data key holding the job's output. */
   outputKey?: string;
-  /** Grows at every status change; the D1 index ignores older writes. */
+  /** Grows at every status change; the job index ignores older writes. */
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
@@ -308,7 +308,7 @@ export type Command =
   | { type: "notifyParent" }
   /** Roll this run into a fresh run of the same job (its `continuedAs` says how). */
   | { type: "continueAsNew" }
-  /** The D1 index must learn the new status. */
+  /** The job index must learn the new status. */
   | { type: "indexStatus" }
   /** A structured log line. */
   | { type: "log"; event: string; fields: Record<string, unknown> }

@@ -1,7 +1,7 @@
 /**
  * JobObject: one Durable Object per job run. It keeps the run's state, history and owed work in
  * its own SQLite, applies events through the pure engine, and carries out the resulting commands
- * from its alarm. Every RPC handler only records facts; all I/O to other objects and to D1 (other
+ * from its alarm. Every RPC handler only records facts; all I/O to other objects (the index among them) and to D1 (other
  * than the first index write) happens from the alarm, so call chains between objects stay short.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -211,7 +211,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     if (this.#retiring()) return retirePass(this.retireHost, Date.now());
     const now = Date.now();
     if (this.current) {
-      // Reports are applied without waiting on D1: their index rows are written on their own path.
+      // Reports are applied without waiting on the index: their index rows are written on their own path.
       const reports = this.store.queue.inbox(INBOX_BATCH);
       if (reports.length > 0) {
         this.apply({ type: "childReports", reports, at: now }, (d) => {

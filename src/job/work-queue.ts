@@ -239,7 +239,7 @@ export class WorkQueue {
     this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   }
 
-  /** Children's index rows not yet written to D1. */
+  /** Children's index rows not yet written to the job index. */
   pendingChildIndex(limit: number): PendingIndexRow[] {
     if (!this.t.has("child_index")) return [];
     return this.t.sql
