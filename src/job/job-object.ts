@@ -65,6 +65,9 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
       deleteStorage: () => this.#deleteStorage(),
       armRetire: (at) => this.#armRetire(at),
       armAlarm: () => this.armAlarm(),
+      cancel: (reason) => {
+        if (this.current && !isTerminal(this.current.state.status)) this.apply({ type: "cancel", at: Date.now(), reason });
+      },
     };
     const loaded = this.store.load();
     if (loaded) {

@@ -56,8 +56,9 @@ export function scheduleRetirement(host: RetireHost, organizationId: string, fin
 
 /**
  * One step of the walk on one run object: a page of its children, then (a job's head) its later
- * runs, then the deletion of its storage. Never deletes a run that has not ended, nor one of
- * another tree; an object holding only a tombstone (a cancel that overtook a start) goes too.
+ * runs, then the deletion of its storage. Never deletes a run that has not ended (a descendant
+ * still running is cancelled, and deleted on a later visit), nor one of another tree; an object
+ * holding only a tombstone (a cancel that overtook a start) goes too.
  */
 export async function purgeStep(host: RetireHost, organizationId: string, rootJobId: string, after: string, runsKnown: number): Promise<PurgeAnswer> {
   const s = host.state;
@@ -66,7 +67,12 @@ export async function purgeStep(host: RetireHost, organizationId: string, rootJo
     return { kind: "gone" };
   }
   if (s.identity.organizationId !== organizationId || s.identity.rootJobId !== rootJobId) return { kind: "gone" };
-  if (!isTerminal(s.status) && !s.continuedAs) return { kind: "notEnded" };
+  if (!isTerminal(s.status) && !s.continuedAs) {
+    // A descendant still running under an ended root (its parent's cancel not arrived yet) is
+    // cancelled; the root's own runs have ended before any deletion begins.
+    if (s.identity.jobId !== rootJobId) host.cancel({ code: "PARENT_CANCELLED", message: "The job's root job was deleted." });
+    return { kind: "notEnded" };
+  }
   const ids = host.store.childIdsAfter(after, RETIRE_CHILDREN_PAGE);
   if (ids.length > 0) return { kind: "children", ids, next: ids[ids.length - 1]! };
   if (s.identity.runNumber === 1 && host.store.currentRun() > runsKnown) return { kind: "runs", runs: host.store.currentRun() };

@@ -13,7 +13,8 @@
  *           it answers. The queue starts with the root's later runs and its children.
  * 3. walk   visit the queue: each object gives its children (a page at a time) and, for a job's head,
  *           its later runs, which join the queue; then it deletes its storage (`deleteAll`) and is
- *           done. One that has not ended is asked again later: nothing that has not ended is deleted.
+ *           done. A descendant that has not ended is cancelled (as its parent's cancel would) and asked
+ *           again later: nothing that has not ended is deleted.
  *           A head waits until the job's later runs are gone.
  * 4. sweep  ask the index for members of the tree the walk did not reach (a run that dropped its
  *           storage after its retention took its child list with it) and walk them too.
@@ -22,7 +23,7 @@
  *           tree is left in any store: its rows are gone and each of its objects is empty.
  */
 import { isTerminal } from "../engine/status";
-import type { JobState, JobStatus, JobSummary } from "../engine/types";
+import type { JobError, JobState, JobStatus, JobSummary } from "../engine/types";
 import { indexRefOf } from "../job-index/entry";
 import { addMetricFlushes, allShards, shardFor } from "../job-index/shards";
 import { METRIC_FLUSHES_PER_CALL, RETIRE_BATCH, RETIRE_CONCURRENCY, RETIRE_INDEX_ROWS_PER_CALL, RETIRE_RETRY_BASE_MS, RETIRE_RETRY_MAX_MS } from "../limits";
@@ -48,6 +49,8 @@ export interface RetireHost {
   armRetire(at: number): void;
   /** Sets the alarm for owed work (before a deletion begins). */
   armAlarm(): void;
+  /** Cancels this run (a descendant still running when its tree is deleted), as its parent's cancel would. */
+  cancel(reason: JobError): void;
 }
 
 /** The wait after `failures` failed (or not yet possible) tries: 1 s, 2 s, 4 s… up to 5 minutes. */

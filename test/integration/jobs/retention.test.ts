@@ -246,7 +246,7 @@ describe("retention", () => {
   );
 
   it(
-    "never deletes a job that is running again: a resumed job keeps its tree, and its next end sets a new deadline",
+    "never deletes a job that is running: a resumed job is kept and its next end sets a new deadline; a running descendant is cancelled first",
     async () => {
       const { client, orgId, ids } = await tenantWith(admin, leaf);
       await client.expect(200, client.put(`/organizations/${orgId}/retention`, { cancelledSeconds: 60 }));
@@ -269,6 +269,16 @@ describe("retention", () => {
       // Nor does the sweep delete any run that has not ended, whoever asks.
       expect(await runStub(jobId).purgeStep(orgId, jobId, "", 1)).toEqual({ kind: "notEnded" });
       expect((await client.get(`/organizations/${orgId}/jobs/${jobId}`)).status).toBe(200);
+
+      // A descendant still running when its tree is deleted is cancelled first, and deleted once it has ended.
+      const tree = await tenantWith(admin, leaf, parent);
+      const root = await submit(tree.client, tree.orgId, { workflowId: tree.ids.parent, workflowVersion: { tag: "$LIVE" } });
+      const [kid] = await childrenOf(tree.client, tree.orgId, root, 1);
+      await waitForJob(tree.client, tree.orgId, kid.jobId, (j) => j.status === "RUNNING");
+      expect(await runStub(kid.jobId).purgeStep(tree.orgId, root, "", 1)).toEqual({ kind: "notEnded" });
+      const cancelled = await waitForJob(tree.client, tree.orgId, kid.jobId);
+      expect(cancelled.job).toMatchObject({ status: "CANCELLED", error: { code: "PARENT_CANCELLED" } });
+      expect(await runStub(kid.jobId).purgeStep(tree.orgId, root, "", 1)).toEqual({ kind: "deleted" });
 
       // Its next end is kept for its new status's retention, from that end.
       await client.expect(200, client.post(`/organizations/${orgId}/jobs/${jobId}/events`, { eventId: "go" }));
