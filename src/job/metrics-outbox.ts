@@ -11,19 +11,20 @@
  * twice. No per-step row is written anywhere shared.
  *
  *   metric      events not yet sealed
- *   metric_in   flushes adopted from children: body until sealed here, then the key alone (so a
- *               child's retried report is not counted again)
+ *   metric_in   the keys of the flushes adopted from children (a child's retried report adds nothing)
+ *   metric_sum  their increments, folded per (workflow, metric, hour) as they are adopted: one row
+ *               per bucket however many children report, not one body per child
  *   metric_out  sealed flushes not yet taken by their receiver
  */
 import { MAX_INCREMENTS_PER_FLUSH, METRICS_FLUSH_BATCH } from "../limits";
 import { Rollup } from "../metrics/rollup";
-import type { Increment, MetricEvent, MetricFlush } from "../metrics/types";
+import type { Increment, MetricEvent, MetricFlush, MetricType } from "../metrics/types";
 import type { SqlTables } from "./sql-tables";
 import type { WorkQueue } from "./work-queue";
 
 const UNITS_METERED = "units_metered";
-/** Adopted flushes read per seal. */
-const ADOPTED_PER_SEAL = 100;
+/** A row of `metric_sum`. */
+type SumRow = { workflow_id: string; metric: MetricType; hour_start: number; n: number; total: number; peak: number };
 /** Seals per call: each is a few hundred events; more wait for the next pass. */
 const SEALS_PER_CALL = 10;
 
@@ -48,9 +49,17 @@ export class MetricsOutbox {
   adopt(flushes: MetricFlush[], now: number, maxDelayMs: number): void {
     if (flushes.length === 0) return;
     this.t.ensure("metric_in");
+    this.t.ensure("metric_sum");
+    const fresh: Increment[] = [];
+    for (const f of flushes) {
+      if (this.t.sql.exec(`INSERT INTO metric_in (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, f.key).rowsWritten > 0) fresh.push(...f.increments);
+    }
     this.t.bulk(
-      `INSERT INTO metric_in (key, body) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT (key) DO NOTHING`,
-      flushes.map((f) => [f.key, this.t.checked(JSON.stringify(f.increments), "A child's metric flush")]),
+      `INSERT INTO metric_sum (workflow_id, metric, hour_start, n, total, peak)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) WHERE true
+       ON CONFLICT (workflow_id, metric, hour_start) DO UPDATE SET
+         n = n + excluded.n, total = total + excluded.total, peak = MAX(peak, excluded.peak)`,
+      fresh,
     );
     this.queue.owe("metrics", "metrics", now + maxDelayMs, now);
   }
@@ -64,20 +73,16 @@ export class MetricsOutbox {
       const events = this.t.has("metric")
         ? this.t.sql.exec<{ key: string; event: string }>(`SELECT key, event FROM metric LIMIT ?`, METRICS_FLUSH_BATCH).toArray()
         : [];
-      const adopted = this.t.has("metric_in")
-        ? this.t.sql.exec<{ key: string; body: string }>(`SELECT key, body FROM metric_in WHERE body IS NOT NULL LIMIT ?`, ADOPTED_PER_SEAL).toArray()
-        : [];
-      if (events.length === 0 && adopted.length === 0) return;
       const rollup = new Rollup();
       for (const e of events) rollup.addEvent(JSON.parse(e.event) as MetricEvent);
-      const taken: string[] = [];
-      for (const a of adopted) {
-        const incs = JSON.parse(a.body) as Increment[];
-        // One adopted flush always goes in, so a seal never stalls on a large one.
-        if (rollup.size > 0 && rollup.size + rollup.newBuckets(incs) > MAX_INCREMENTS_PER_FLUSH) break;
-        for (const inc of incs) rollup.add(inc);
-        taken.push(a.key);
-      }
+      // What the children's flushes added fills the rest of the flush.
+      const room = MAX_INCREMENTS_PER_FLUSH - rollup.size;
+      const sums =
+        this.t.has("metric_sum") && room > 0
+          ? this.t.sql.exec<SumRow>(`SELECT * FROM metric_sum LIMIT ?`, room).toArray()
+          : [];
+      if (events.length === 0 && sums.length === 0) return;
+      for (const r of sums) rollup.add([r.workflow_id, r.metric, r.hour_start, r.n, r.total, r.peak]);
       this.t.ensure("metric_out");
       this.t.sql.exec(
         `INSERT INTO metric_out (key, body, created_at) VALUES (?, ?, ?)`,
@@ -86,7 +91,12 @@ export class MetricsOutbox {
         now,
       );
       if (events.length > 0) this.t.bulk(`DELETE FROM metric WHERE key IN (SELECT value ->> 0 FROM json_each(?))`, events.map((e) => [e.key]));
-      if (taken.length > 0) this.t.bulk(`UPDATE metric_in SET body = NULL WHERE key IN (SELECT value ->> 0 FROM json_each(?))`, taken.map((k) => [k]));
+      if (sums.length > 0) {
+        this.t.bulk(
+          `DELETE FROM metric_sum WHERE (workflow_id, metric, hour_start) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))`,
+          sums.map((r) => [r.workflow_id, r.metric, r.hour_start]),
+        );
+      }
     }
   }
 
@@ -110,15 +120,15 @@ export class MetricsOutbox {
     const any = (sql: string) => this.t.sql.exec(sql).toArray().length > 0;
     return (
       (this.t.has("metric") && any(`SELECT 1 FROM metric LIMIT 1`)) ||
-      (this.t.has("metric_in") && any(`SELECT 1 FROM metric_in WHERE body IS NOT NULL LIMIT 1`)) ||
+      (this.t.has("metric_sum") && any(`SELECT 1 FROM metric_sum LIMIT 1`)) ||
       (this.t.has("metric_out") && any(`SELECT 1 FROM metric_out LIMIT 1`))
     );
   }
 
-  /** Whether more is sealed than one flush call carries, or more events wait than one seal takes. */
+  /** Whether more is sealed than one flush call carries, or more waits than one seal takes. */
   backlog(): boolean {
-    if (this.t.has("metric_out") && this.t.sql.exec(`SELECT 1 FROM metric_out LIMIT 1`).toArray().length > 0) return true;
-    return this.t.has("metric") && this.t.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM metric`).one().n >= METRICS_FLUSH_BATCH;
+    const count = (table: "metric" | "metric_sum" | "metric_out") => (this.t.has(table) ? this.t.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n : 0);
+    return count("metric_out") > 0 || count("metric") >= METRICS_FLUSH_BATCH || count("metric_sum") >= MAX_INCREMENTS_PER_FLUSH;
   }
 
   /** After a flush: the owed flush is dropped once nothing is pending (a later event owes a new one). */

@@ -41,9 +41,14 @@ const TABLES = {
     CREATE INDEX work_due ON work (due_at, id)`,
   inbox: `CREATE TABLE inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL)`,
   child_index: `CREATE TABLE child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL)`,
-  // Metrics on their way to the job index (metrics-outbox.ts): events, children's flushes, sealed flushes.
+  // Metrics on their way to the job index (metrics-outbox.ts): events, children's flush keys and their
+  // increments folded per bucket, sealed flushes.
   metric: `CREATE TABLE metric (key TEXT PRIMARY KEY, event TEXT NOT NULL)`,
-  metric_in: `CREATE TABLE metric_in (key TEXT PRIMARY KEY, body TEXT)`,
+  metric_in: `CREATE TABLE metric_in (key TEXT PRIMARY KEY)`,
+  metric_sum: `CREATE TABLE metric_sum (
+      workflow_id TEXT NOT NULL, metric TEXT NOT NULL, hour_start INTEGER NOT NULL, n INTEGER NOT NULL, total REAL NOT NULL, peak REAL NOT NULL,
+      PRIMARY KEY (workflow_id, metric, hour_start)
+    ) WITHOUT ROWID`,
   metric_out: `CREATE TABLE metric_out (key TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
   // The deletion of a top-level job's tree (retire.ts); its retention deadline is a `meta` key.

@@ -26,11 +26,6 @@ export class Rollup {
     this.buckets.set(key, cur ? [workflowId, metric, hour, cur[3] + n, cur[4] + total, Math.max(cur[5], peak)] : [workflowId, metric, hour, n, total, peak]);
   }
 
-  /** The buckets this many increments would add that are not here yet. */
-  newBuckets(incs: Increment[]): number {
-    return new Set(incs.map(([w, m, h]) => `${w}\u0000${m}\u0000${h}`).filter((k) => !this.buckets.has(k))).size;
-  }
-
   increments(): Increment[] {
     return [...this.buckets.values()];
   }
