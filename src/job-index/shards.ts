@@ -116,21 +116,26 @@ export async function metricSeries(env: Pick<Env, "JOB_INDEX">, ref: IndexRef, q
 
 // ---- ListJobs ----------------------------------------------------------------------------------
 
-function decodeToken(token: string): IndexCursor {
+/**
+ * A pageToken's position. A token says which listing issued it (`p`: a parent's children, in their
+ * step's order; none: newest first), and a token of one listing is refused by the other, since
+ * their sort keys mean different things.
+ */
+function decodeToken(token: string, byParent: boolean): IndexCursor {
   try {
-    const c = JSON.parse(atob(token.replaceAll("-", "+").replaceAll("_", "/"))) as { o?: unknown; c?: unknown; j?: unknown };
-    // `c` is the created_at of tokens issued before the index moved off D1; they keep working.
-    const o = c.o ?? c.c;
-    if (typeof o === "string" && typeof c.j === "string") return { o, j: c.j };
+    const c = JSON.parse(atob(token.replaceAll("-", "+").replaceAll("_", "/"))) as { o?: unknown; c?: unknown; j?: unknown; p?: unknown };
+    // `c` is the created_at of newest-first tokens issued before the index moved off D1; they keep working.
+    const o = byParent ? c.o : (c.o ?? c.c);
+    if (typeof o === "string" && typeof c.j === "string" && (c.p === 1) === byParent) return { o, j: c.j };
   } catch {
     /* fall through */
   }
-  throw new ValidationError("pageToken is not a token this API issued.", ["pageToken: invalid"], { pageToken: "invalid" });
+  throw new ValidationError("pageToken is not a token this API issued for this listing.", ["pageToken: invalid"], { pageToken: "invalid" });
 }
 
-/** The opaque pageToken of a keyset position. */
-export function encodeToken(c: IndexCursor): string {
-  return btoa(JSON.stringify(c)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+/** The opaque pageToken of a keyset position in one listing (see decodeToken). */
+export function encodeToken(c: IndexCursor, byParent = false): string {
+  return btoa(JSON.stringify(byParent ? { ...c, p: 1 } : c)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 export interface ListJobsPage {
@@ -147,9 +152,9 @@ export interface ListJobsPage {
  * new jobs arrive.
  */
 export async function listJobs(env: Pick<Env, "JOB_INDEX">, ref: IndexRef, q: IndexQuery, pageToken: string | undefined, pageSize: number): Promise<ListJobsPage> {
-  const after = pageToken ? decodeToken(pageToken) : null;
-  const pages: ShardPage[] = await Promise.all(allShards(env, ref).map((s) => s.page(q, after, pageSize + 1)));
   const ascending = q.parentJobId !== undefined;
+  const after = pageToken ? decodeToken(pageToken, ascending) : null;
+  const pages: ShardPage[] = await Promise.all(allShards(env, ref).map((s) => s.page(q, after, pageSize + 1)));
   const rows = pages.flatMap((p) => p.rows);
   rows.sort((a, b) => {
     const c = a.key < b.key ? -1 : a.key > b.key ? 1 : a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
@@ -160,7 +165,7 @@ export async function listJobs(env: Pick<Env, "JOB_INDEX">, ref: IndexRef, q: In
   const last = page[page.length - 1];
   return {
     jobs: page.map((r) => r.job),
-    ...(rows.length > pageSize && last ? { nextPageToken: encodeToken({ o: last.key, j: last.jobId }) } : {}),
+    ...(rows.length > pageSize && last ? { nextPageToken: encodeToken({ o: last.key, j: last.jobId }, ascending) } : {}),
     totalCount: Object.values(statusCounts).reduce((a, b) => a + b, 0),
     statusCounts,
   };

@@ -185,7 +185,8 @@ export class SqlTables {
     for (const { name } of tables) {
       const columns = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, name).toArray();
       const sizes = columns.map((c) => `COALESCE(MAX(LENGTH(CAST("${c.name}" AS BLOB))), 0)`).join(", ");
-      const row = this.sql.exec(`SELECT MAX(${sizes}) AS m FROM "${name}"`).toArray()[0] as { m: number | null } | undefined;
+      // MAX with two arguments or more is the scalar maximum; with one it would be a nested aggregate.
+      const row = this.sql.exec(`SELECT MAX(0, ${sizes}) AS m FROM "${name}"`).toArray()[0] as { m: number | null } | undefined;
       out[name] = row?.m ?? 0;
     }
     return out;
