@@ -12,6 +12,8 @@
 //   leaves their bytes in free pages until reused; workerd refuses PRAGMA secure_delete, VACUUM and
 //   incremental_vacuum (SQLITE_AUTH or "cannot VACUUM from within a transaction"), so the test asserts
 //   that such leftovers are only there, and unreadable by any query, and prints them.
+// The audit log keeps its entries (a job's cancel, its deletion) after the jobs they name are gone,
+// by design: the scan says which ids it holds, and that they are those entries only.
 // Three stores are the local runtime's, not Canopy's, and are told apart by name (sqlite-scan.ts):
 // workerd's alarm index (an alarm row names its object: deleted with the alarm, its bytes may stay
 // in the log), an object's database holding only miniflare's `__miniflare_do_name` (any object asked
@@ -148,7 +150,12 @@ describe("retention against a real engine", () => {
       // No live row names a deleted job, in any store (the alarm index included: each alarm went),
       // but for the name miniflare records of an object asked for after its deletion.
       const live = liveHits(server.stateDir, deleted).filter((h) => h.store !== "localObservability");
-      expect(summary(live.filter((h) => h.store !== "objectName"))).toEqual([]);
+      expect(summary(live.filter((h) => h.store !== "objectName" && h.store !== "AuditLog"))).toEqual([]);
+      // The audit log's entries outlive the jobs they name, by design: the cancel of one and the
+      // deletion of another, and nothing else of theirs.
+      const audited = live.filter((h) => h.store === "AuditLog");
+      expect(audited.every((h) => h.table === "entry")).toBe(true);
+      expect(new Set(audited.map((h) => h.id))).toEqual(new Set([cancelled, big]));
       expect(live.filter((h) => h.store === "objectName").every((h) => h.table === "__miniflare_do_name")).toBe(true);
       // No byte of a deleted job is left in a job object's database.
       const raw = rawHits(server.stateDir, deleted).filter((h) => h.store !== "localObservability");

@@ -10,14 +10,16 @@
  * (workerd's alarm index, `_cf_ALARM`: every set alarm with its object's NAME, here a job id); a
  * database that holds nothing but miniflare's `__miniflare_do_name` (any object asked for by name,
  * even one that was deleted or never existed, records its name so; a GetJob of a deleted job makes
- * one); and wrangler's trace and log store (v3/observability).
+ * one); and wrangler's trace and log store (v3/observability). The audit log (AuditLog objects)
+ * is Canopy's but keeps its entries after the jobs they name are deleted (docs/security.md#audit-log),
+ * so it is a store of its own too.
  */
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 
-export type Store = "JobObject" | "JobIndex" | "D1" | "alarmIndex" | "objectName" | "localObservability" | "other";
+export type Store = "JobObject" | "JobIndex" | "AuditLog" | "D1" | "alarmIndex" | "objectName" | "localObservability" | "other";
 
 /** Every SQLite file (with its write-ahead log, rollback journal and shared memory) under `dir`. */
 export function sqliteFiles(dir: string): string[] {
@@ -81,6 +83,8 @@ function placeOf(file: string): Store {
   if (/\/do\/[^/]+\/metadata\.sqlite/.test(file)) return "alarmIndex";
   if (file.includes("/do/canopy-JobObject/")) return "JobObject";
   if (file.includes("/do/canopy-JobIndex/")) return "JobIndex";
+  // The audit log keeps its own history of actions on jobs (by id) after the jobs are gone, by design.
+  if (file.includes("/do/canopy-AuditLog/")) return "AuditLog";
   if (file.includes("/d1/")) return "D1";
   if (file.includes("/observability/")) return "localObservability";
   return "other";
