@@ -136,6 +136,9 @@ async function piggybackFlush(host: WorkHost): Promise<void> {
 }
 
 async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<void> {
+  // Another pass of this object may have taken the item since this one read it (a pass writes the
+  // index before anything else, and awaits it): it is that pass's, and must not go out twice.
+  if (host.inflight.has(item.id)) return;
   host.inflight.add(item.id);
   try {
     const finished = await run(host, item, cache, pass);
