@@ -58,7 +58,7 @@ export async function startEngine(extraEnv = {}) {
     rmSync(stateDir, { recursive: true, force: true });
   };
   const alive = () => proc.exitCode === null && proc.signalCode === null;
-  return { baseUrl, adminToken, stop, alive, logs: () => logs };
+  return { baseUrl, adminToken, stateDir, stop, alive, logs: () => logs };
 }
 
 /**
@@ -139,6 +139,8 @@ export async function tenant(engine) {
   return {
     api,
     orgPath,
+    /** The engine's STATE_DIR: the storage workload reads its SQLite files. */
+    stateDir: engine.stateDir,
     async deploy(definition) {
       const { workflows } = await api.get(`${orgPath}/workflows`);
       const workflowId =

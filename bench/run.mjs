@@ -13,16 +13,18 @@
 //   fanout300big  the 300-child fan-out with ~3 KB per item (0.9 MB input) (Canopy only: "Job state that scales")
 //   fanout10000   a parent fanning out to 10,000 children, capped at 15 min (Canopy only: "Job state that scales")
 //   loop          a 25,000-iteration loop that continues as new            (Canopy only: the "continueAsNew" workload)
+//   storage       what each store takes per job and per step, and what is left after retention (Canopy only)
 // The Workflows server is started only when a workload that runs on both engines is asked for.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import * as canopy from "./canopy.mjs";
+import { storage } from "./storage.mjs";
 import { ROOT, retried, round, sleep, startEngine, startWorkflows, tenant } from "./lib.mjs";
 import * as workflows from "./workflows.mjs";
 
-const WORKLOADS = ["linear", "fanout", "submissions", "batch", "pollers", "fanout1000", "fanout300big", "fanout10000", "loop"];
+const WORKLOADS = ["linear", "fanout", "submissions", "batch", "pollers", "fanout1000", "fanout300big", "fanout10000", "loop", "storage"];
 const args = process.argv.slice(2);
 const unknown = args.filter((a) => !WORKLOADS.includes(a));
 if (unknown.length) {
@@ -187,6 +189,7 @@ await phase("canopy", startEngine, (engine) => tenant(engine), [
   ...(want("fanout1000") ? [["fanout1000", "fan-out 1000", async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, 1000))]] : []),
   ...(want("fanout10000") ? [["fanout10000", `fan-out ${HUGE_FANOUT_CHILDREN}`, async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, HUGE_FANOUT_CHILDREN, { timeoutMs: HUGE_FANOUT_CAP_MS }))]] : []),
   ...(want("loop") ? [["loop", "loop 25000", (t) => canopy.loop(t, 25_000)]] : []),
+  ...(want("storage") ? [["storage", "storage per job and per step", (t) => storage(t)]] : []),
 ]);
 
 // Phase 2: Cloudflare Workflows alone on the machine, same runtime (warm-ups are the same sizes).
@@ -335,6 +338,18 @@ if (ok(c.loop)) {
     canopy: c.loop,
   };
 }
+if (ok(c.storage)) {
+  const x = c.storage;
+  workloads.storage = {
+    measuredAt: now,
+    description: `what each store takes: ${x.jobs} batch jobs of two no-op steps, and a loop of ${x.steps} steps; then what is left once a 60 s retention has passed (Canopy only)`,
+    canopy: x,
+    target: {
+      text: "0 D1 rows per job and per step; no job object and no index row left after retention",
+      met: x.perJob.d1Rows === 0 && x.perStep.d1Rows === 0 && x.afterRetention.jobObjects <= 0 && x.afterRetention.index.jobs <= 0,
+    },
+  };
+}
 const load = { oneMinuteAtStart: loadAtStart, oneMinuteAtEnd: round(loadavg()[0], 2) };
 /** Which Canopy was measured: the commit, and whether src/ or migrations/ had uncommitted changes. */
 function source() {
@@ -346,7 +361,7 @@ function source() {
   }
 }
 // A workload that could not be measured on one side is recorded as such (its previous numbers are dropped).
-const canopyOnly = (key) => ["fanout1000", "fanout300big", "fanout10000", "loop"].includes(key);
+const canopyOnly = (key) => ["fanout1000", "fanout300big", "fanout10000", "loop", "storage"].includes(key);
 for (const key of WORKLOADS) {
   if (key === "fanout10000") continue; // recorded above, failed or not
   const sides = canopyOnly(key) ? [c[key]] : [c[key], w[key]];
@@ -437,6 +452,16 @@ if (workloads.loop?.failed) failedRow("loop of 25,000 iterations, continuing as 
 else if (workloads.loop) {
   const x = workloads.loop.canopy;
   rows.push(`| loop of ${x.iterations} iterations over ${x.runNumber} runs (Canopy only)${when(workloads.loop)} | ${fmt(x.wallMs)} (${x.perIterationMs} ms/iteration; ≤ ${x.maxHistoryItemsPerRun} history items and ≤ ${Math.round(x.peakStorageBytesPerRun / 1024)} KiB of storage per run) | — | — | | |`);
+}
+if (workloads.storage?.failed) failedRow("storage per job and per step (Canopy only)", workloads.storage);
+else if (workloads.storage) {
+  const x = workloads.storage.canopy;
+  const a = x.afterRetention;
+  const kib = (b) => `${round(b / 1024, 1)} KiB`;
+  rows.push(
+    `| storage: ${x.jobs} batch jobs of 2 steps, a loop of ${x.steps} steps (Canopy only)${when(workloads.storage)} | per job: ${x.perJob.d1Rows} D1 rows, ${x.perJob.indexRows} index rows, ${kib(x.perJob.jobObjectBytes)} of job object; ` +
+      `per step: ${x.perStep.d1Rows} D1 rows, ${x.perStep.indexRows} index rows, ${x.perStep.jobObjectBytes} B of job object; after a 60 s retention: ${a.jobObjects} job objects and ${a.index.jobs} index rows left | — | — | 0 D1 rows; nothing left after retention | ${yes(workloads.storage.target)} |`,
+  );
 }
 const m = results.machine;
 const table = [

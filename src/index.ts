@@ -10,5 +10,6 @@ export { OrganizationReaper } from "./organizations/reaper";
 export { ResourcePool } from "./pools/resource-pool";
 export { NotificationOutbox } from "./notifications/outbox";
 export { AuditLog } from "./audit/audit-log";
+export { JobIndex } from "./job-index/job-index";
 
 export default createApp() satisfies ExportedHandler<Env>;

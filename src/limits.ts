@@ -16,9 +16,6 @@ export const MAX_PAGE_SIZE = 100;
 
 /** SubmitJob idempotency keys are honoured for this long (API.md). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** Expired idempotency keys deleted per keyed submission: pruning stays a small, bounded statement. */
-export const IDEMPOTENCY_PRUNE_BATCH = 100;
-
 /** A job at this depth cannot start children: stops runaway self-recursion (DEFINITIONS.md). */
 export const MAX_NESTING_DEPTH = 10;
 
@@ -59,7 +56,7 @@ export const INBOX_BATCH = 1000;
  */
 export const CHILD_START_BATCH = 200;
 
-/** Backoff for outbox deliveries (child → parent) and D1 index writes that failed. */
+/** Backoff for outbox deliveries (child → parent) and job index writes that failed. */
 export const OUTBOX_RETRY_INITIAL_MS = 200;
 export const OUTBOX_RETRY_MAX_MS = 60_000;
 
@@ -213,8 +210,9 @@ export const MAX_FAILED_ATTEMPT_PAYLOAD_BYTES = 4 * 1024;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /**
- * Children's index rows written to D1 per batch (one alarm writes one batch): far below the
- * 1,000 D1 queries an invocation may make, whatever else the alarm does.
+ * Children's index rows a parent writes per batch (one alarm writes one batch: one call to its
+ * organization's index object, src/job-index/): one bounded SQLite transaction there, about 200 KB
+ * of summaries in one RPC, whatever the fan-out's size.
  */
 export const CHILD_INDEX_BATCH = 200;
 
@@ -347,8 +345,8 @@ export const POOL_GRANT_RETRY_INITIAL_MS = 500;
 export const POOL_GRANT_RETRY_MAX_MS = 60_000;
 
 /**
- * Metric events a job's Durable Object writes to D1 per flush: one D1 batch of three statements,
- * whatever the count (the events travel as one JSON array), far below 1,000 queries per invocation.
+ * Metric events a job folds into one sealed flush (src/job/metrics-outbox.ts): one bounded read and
+ * delete in its own SQLite; the flush holds at most MAX_INCREMENTS_PER_FLUSH increments whatever the count.
  */
 export const METRICS_FLUSH_BATCH = 500;
 /**
@@ -359,23 +357,6 @@ export const METRICS_FLUSH_BATCH = 500;
  * enough for a dashboard.
  */
 export const METRICS_MAX_FLUSH_DELAY_MS = 5 * 60_000;
-/**
- * A child job's metric events ride on its reports to its parent, up to this many; a child with
- * more pending flushes them itself. So a one-step child of a fan-out owes no alarm and no D1
- * write for them, and a report stays small (about 250 bytes an event).
- */
-export const METRICS_REPORT_MAX = 100;
-/**
- * The keys of counted metric events are kept this long so that a retried flush counts nothing
- * twice; a flush is retried within minutes (OUTBOX_RETRY_MAX_MS), so a week is ample.
- */
-export const METRIC_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-/**
- * Expired event keys deleted per flush: at least this many, and twice as many as the flush
- * inserts (recordMetricEvents), so pruning outpaces inserting under any load and a backlog drains;
- * still one bounded statement (at most 2 x METRICS_FLUSH_BATCH rows).
- */
-export const METRIC_EVENT_PRUNE_BATCH = 200;
 /** GetWorkflowMetricTimeSeries answers at most this many buckets (83 days of hours): one bounded query. */
 export const MAX_METRIC_BUCKETS = 2000;
 
@@ -663,3 +644,75 @@ export const CONSOLE_HISTORY_PAGES = 16;
  */
 export const CONSOLE_VALUE_READ_BYTES = 8 * 1024 * 1024;
 export const CONSOLE_VALUE_SHOWN_CHARS = 64 * 1024;
+
+/**
+ * The job index (src/job-index/): one Durable Object per organization and shard. A shard is one
+ * SQLite database, so it holds at most 10 GB and takes about 1,000 writes a second (Cloudflare's
+ * figures for one object); an organization that needs more is created with more shards (at most
+ * this many): each ListJobs asks every shard, so the bound keeps a page to a few RPCs (6 run at once).
+ * docs/store-design.md#the-job-index has the numbers.
+ */
+export const MAX_JOB_INDEX_SHARDS = 16;
+/** Index writes one RPC carries (a batch's first rows, a parent's children): one bounded transaction in the shard. */
+export const MAX_INDEX_WRITES_PER_CALL = 1_000;
+/** ListJobs `jobIdPrefix`: 1 to 36 characters of a job id (a UUID's length). */
+export const MAX_JOB_ID_PREFIX_CHARS = 36;
+/**
+ * GetJob lists at most this many of a job's children (`childJobs`), in their step's order; past it
+ * the answer carries `childJobsNextPageToken`, which ListJobs `parentJobId` continues from. A
+ * 10,000-child parent polled by the console must not return 10,000 entries on every poll.
+ */
+export const MAX_GETJOB_CHILD_JOBS = 100;
+/**
+ * Expired idempotency keys an index shard deletes per claim: pruning stays a small statement, and
+ * twice as many as a claim may insert (a batch: 1,000) so the keys of a window never pile up.
+ */
+export const IDEMPOTENCY_SHARD_PRUNE_BATCH = 2 * 1_000;
+
+/**
+ * Metric rollup increments: a job aggregates its own metric events per (workflow, metric, hour)
+ * and seals them into a flush with a random key; at most this many increments per flush (one
+ * SQLite value of about 60 bytes each: 30 KB), so a flush always fits a row and an RPC.
+ */
+export const MAX_INCREMENTS_PER_FLUSH = 500;
+/** Flushes one call to an index shard carries (one bounded transaction there). */
+export const METRIC_FLUSHES_PER_CALL = 50;
+/** A child's report carries at most this many of its sealed flushes (the rest follow on its next report). */
+export const METRIC_FLUSHES_PER_REPORT = 20;
+/**
+ * An index shard remembers the key of each flush it added this long, so a flush retried after it
+ * was counted counts nothing twice (a flush is retried within minutes: OUTBOX_RETRY_MAX_MS).
+ */
+export const METRIC_FLUSH_KEY_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Expired flush keys a shard deletes per flush it takes: at least this many, bounded. */
+export const METRIC_FLUSH_KEY_PRUNE_BATCH = 200;
+
+/**
+ * Retention (GetRetention/PutRetention, API.md): a top-level job and its whole tree are deleted once
+ * the root has been ended this long, per status. Bounds are API.md's: a minute to 365 days.
+ */
+export const MIN_RETENTION_SECONDS = 60;
+export const MAX_RETENTION_SECONDS = 31_536_000;
+export const DEFAULT_RETENTION_SECONDS = 2_592_000;
+/**
+ * A tree's deletion (src/job/retire.ts) runs on its root's alarm, this many of the tree's job runs
+ * per alarm: each is one Durable Object call (a subrequest: 1,000 per invocation on the paid plan),
+ * 6 at a time (the simultaneous connections of an invocation).
+ */
+export const RETIRE_BATCH = 50;
+export const RETIRE_CONCURRENCY = 6;
+/** Child ids one object hands the sweep per call: about 40 bytes each, so one answer stays small. */
+export const RETIRE_CHILDREN_PAGE = 500;
+/** Index rows of a deleted tree removed per call to its shard (one bounded DELETE). */
+export const RETIRE_INDEX_ROWS_PER_CALL = 1_000;
+/**
+ * A job of the tree that has not ended yet (a child still being cancelled) is asked again after
+ * this long, doubled each time up to RETIRE_RETRY_MAX_MS; so is a call that failed. The sweep never
+ * deletes a job that has not ended, and never gives up (a throwing alarm is retried only a few times).
+ */
+export const RETIRE_RETRY_BASE_MS = 1_000;
+export const RETIRE_RETRY_MAX_MS = 5 * 60_000;
+/** A deleted organization's purge asks its index shards this often whether the trees being deleted are gone. */
+export const ORG_PURGE_POLL_MS = 10_000;
+/** Rows of each table of the old D1 index (before the job index objects) one admin migration call copies: a few D1 statements and index calls. */
+export const LEGACY_INDEX_MIGRATION_BATCH = 500;

@@ -25,6 +25,7 @@ import { registerMetricRoutes } from "./routes/metrics";
 import { registerNotificationRoutes } from "./routes/notifications";
 import { registerOrganizationRoutes } from "./routes/organizations";
 import { registerResourcePoolRoutes } from "./routes/resource-pools";
+import { registerRetentionRoutes } from "./routes/retention";
 import { registerScheduleRoutes } from "./routes/schedules";
 import { registerSecretRoutes } from "./routes/secrets";
 import { registerWebhookRoutes } from "./routes/webhooks";
@@ -111,6 +112,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerTimeTravelRoutes(app);
   registerSecretRoutes(app);
   registerEgressPolicyRoutes(app);
+  registerRetentionRoutes(app);
   registerResourcePoolRoutes(app);
   registerScheduleRoutes(app);
   registerMetricRoutes(app);

@@ -32,6 +32,7 @@ export const ENGINE_PERMISSIONS = [
   "job:read",
   "job:list",
   "job:cancel",
+  "job:delete",
   "job:update",
   "job:event:send",
   "secret:create",
@@ -54,12 +55,11 @@ export type Permission = (typeof ENGINE_PERMISSIONS)[number];
 
 /**
  * The client's PermissionEnum values that name nothing a self-hosted engine does (billing,
- * marketplace, staff, subscriptions, deleting job records): accepted on a token so a client can
+ * marketplace, staff, subscriptions): accepted on a token so a client can
  * send them, and they grant nothing.
  */
 export const FOREIGN_PERMISSIONS = [
   "billing:manage",
-  "job:delete",
   "marketplace:allowlist",
   "marketplace:grant",
   "marketplace:publish",
@@ -96,6 +96,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   // The operator's: a SECRETS_KEY rotation (src/api/routes/admin.ts).
   "GET /admin/secrets-key": "admin",
   "POST /admin/reseal-secrets": "admin",
+  // Copying the job index D1 held into the JobIndex objects (src/job-index/migrate.ts).
+  "POST /admin/migrate-job-index": "admin",
 
   // Organizations
   "POST /organizations": "admin",
@@ -110,6 +112,9 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   // Who did what in the organization (src/audit/): reading the organization.
   "GET /organizations/{organizationId}/audit-log": "organization:read",
   "PUT /organizations/{organizationId}/egress-policy": "organization:update",
+  // Retention is an organization setting, read and changed like the egress policy.
+  "GET /organizations/{organizationId}/retention": "organization:read",
+  "PUT /organizations/{organizationId}/retention": "organization:update",
 
   // API tokens
   "POST /organizations/{organizationId}/api-auth-tokens": "apitoken:create",
@@ -135,6 +140,7 @@ export const ROUTE_PERMISSIONS: Record<string, RouteRequirement> = {
   "POST /organizations/{organizationId}/jobs/batch": "job:submit",
   "GET /organizations/{organizationId}/jobs": "job:list",
   "GET /organizations/{organizationId}/jobs/{jobId}": "job:read",
+  "DELETE /organizations/{organizationId}/jobs/{jobId}": "job:delete",
   "POST /organizations/{organizationId}/jobs/{jobId}/cancel": "job:cancel",
   "POST /organizations/{organizationId}/jobs/{jobId}/resume": "job:update",
   "POST /organizations/{organizationId}/jobs/{jobId}/events": "job:event:send",

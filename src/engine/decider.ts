@@ -47,8 +47,8 @@ export class Decider {
   }
 
   /**
-   * A status change (or a pause's): the D1 index must learn it. A child tells its parent, which indexes its
-   * children in batches (a fan-out of 1,000 is a few D1 round trips, not 1,000); a top-level job
+   * A status change (or a pause's): the job index must learn it. A child tells its parent, which indexes its
+   * children in batches (a fan-out of 1,000 is a few calls to the index, not 1,000); a top-level job
    * writes its own row.
    */
   statusChanged(at: number): void {

@@ -141,6 +141,10 @@ export interface JobIdentity {
   childKey?: string;
   /** A child's place in its parent's step's list of children (0-based). */
   childIndex?: number;
+  /** When the parent's step attempt that created this child began: with childIndex, the child's order among its siblings. */
+  parentAttemptStartedAt?: number;
+  /** The shard count of the organization's job index (src/job-index/shards.ts); absent: 1. */
+  indexShards?: number;
   /** The job this one reruns (RerunJob), and the step it began at (src/job/rerun.ts). */
   rerunOf?: { jobId: string; fromStep: string };
 }
@@ -207,7 +211,7 @@ export interface JobState {
   error?: JobError;
   /** Once SUCCEEDED: the execution-data key holding the job's output. */
   outputKey?: string;
-  /** Grows at every status change; the D1 index ignores older writes. */
+  /** Grows at every status change; the job index ignores older writes. */
   indexSeq: number;
   /** History rows this run holds. */
   historyCount: number;
@@ -386,13 +390,22 @@ export interface ChildReportFact {
   units: number;
   output?: unknown;
   error?: JobError;
-  /** The child's index row and its sequence: the parent writes children's rows in batches. */
-  index?: { organizationId: string; job: JobSummary; seq: number };
   /**
-   * The child's metric events not yet in D1 (at most METRICS_REPORT_MAX): the parent writes them
-   * with its own, so a small child needs no alarm or D1 write of its own for them.
+   * The child's index row: the parent writes its children's rows in batches. (`organizationId` is
+   * the parent's too; `order` the child's place among its siblings.)
+   */
+  index?: { organizationId: string; job: JobSummary; seq: number; order?: string };
+  /**
+   * Raw metric events: reports written before metrics were sealed into flushes carried these. A
+   * report still waiting in an inbox across the upgrade is read the old way.
    */
   metrics?: import("../metrics/types").MetricEvent[];
+  /**
+   * The child's sealed metric flushes (rollup increments, each under its own key): the parent adopts
+   * each key once and seals them into its own, so a child's metrics reach the index through its
+   * root, with no call of the child's own.
+   */
+  metricFlushes?: import("../metrics/types").MetricFlush[];
 }
 
 export type Command =
@@ -406,7 +419,7 @@ export type Command =
   | { type: "notifyParent" }
   /** Roll this run into a fresh run of the same job (its `continuedAs` says how). */
   | { type: "continueAsNew" }
-  /** The D1 index must learn the new status. */
+  /** The job index must learn the new status. */
   | { type: "indexStatus" }
   /** A structured log line. */
   | { type: "log"; event: string; fields: Record<string, unknown> }

@@ -19,7 +19,8 @@ import { DurableObject } from "cloudflare:workers";
 import { BATCH_IDENTITY_RETENTION_MS } from "../limits";
 import { logEvent } from "../log";
 import type { JobIdentity } from "../engine/types";
-import { forgetUnstartedJobs } from "../registry/jobs";
+import { indexRefOf } from "../job-index/entry";
+import { forgetUnstarted } from "../job-index/shards";
 import { organizationIsLive } from "../registry/organizations";
 import { jobRunStub } from "./naming";
 
@@ -151,9 +152,9 @@ export class BatchStarter extends DurableObject<Env> {
     }
     const dropped = starts.filter((s) => !live.get(s.identity.organizationId));
     if (dropped.length > 0) {
-      // The rows only list jobs that will never exist; a row left behind (D1 failing here) is
+      // The rows only list jobs that will never exist; a row left behind (the index failing here) is
       // found by the reaper's second pass, which leaves its job a tombstone.
-      await forgetUnstartedJobs(this.env.DB, dropped.map((s) => s.job_id)).catch((e: unknown) =>
+      await forgetUnstarted(this.env, indexRefOf(dropped[0]!.identity), dropped.map((s) => s.job_id)).catch((e: unknown) =>
         logEvent("batch.forgetFailed", { jobs: dropped.length, error: String(e) }),
       );
       logEvent("batch.startsDropped", { organizationId: dropped[0]!.identity.organizationId, jobs: dropped.length });

@@ -2,9 +2,9 @@
  * SubmitJobs (batch): up to MAX_BATCH_ITEMS submissions in one request, each with its own result in
  * order. Every item is checked like a single submission (size, workflow, version, input schema);
  * an invalid item gets its error and the others go on. The valid ones are accepted in three steps,
- * none of them per job: their idempotency keys are claimed in one D1 round trip, then the batch is
- * stored in its own BatchStarter object (one commit) while its index rows are written (one round
- * trip). The jobs start from that object's alarm; until a job has started, GetJob answers from its
+ * none of them per job: their idempotency keys are claimed in one call to the organization's index,
+ * then the batch is stored in its own BatchStarter object (one commit) while its index rows are
+ * written (one call per shard). The jobs start from that object's alarm; until a job has started, GetJob answers from its
  * index row (PENDING) and CancelJob leaves a tombstone that the start honours.
  *
  * A batch is safe to send again whatever became of the first try. With a `batchKey`, its object is
@@ -19,12 +19,12 @@ import { sha256Hex } from "../crypto/hash";
 import { deterministicId, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
-import { forgetUnstartedJobs, insertFirstIndexRows } from "../registry/jobs";
+import { indexEntry } from "../job-index/entry";
+import { claimIdempotencyKeys, forgetUnstarted, writeIndex } from "../job-index/shards";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
-import { checkedSubmission, claimIdempotencyKeys, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
+import { checkedSubmission, jobStart, type PreparedSubmission, type SubmitRequest } from "./submit";
 import type { AcceptAnswer, BatchStarter } from "./batch-starter";
 import type { StartJob } from "./messages";
-import { jobSummary } from "./views";
 
 /** Items per batch request (Cloudflare Workflows' createBatch takes 100). */
 export const MAX_BATCH_ITEMS = 1_000;
@@ -70,6 +70,7 @@ export async function submitBatch(
   // Ids: each item proposes one; a key bound within the window keeps its job, and the same key
   // twice in one batch is one job.
   const now = Date.now();
+  const index = { organizationId, shards: accepted[0]!.prepared.indexShards ?? 1 };
   // A keyed batch's ids are its own: another batch under the same key (a conflict) gets other ids.
   const fingerprint = await sha256Hex(JSON.stringify([submitter.submittedByUser, items]));
   const proposed = batchKey
@@ -82,7 +83,7 @@ export async function submitBatch(
   });
   const bound =
     claims.size > 0
-      ? await claimIdempotencyKeys(env.DB, organizationId, [...claims].map(([key, jobId]) => ({ key, jobId })), now)
+      ? await claimIdempotencyKeys(env, index, [...claims].map(([key, jobId]) => ({ key, jobId })), now)
       : new Map<string, string>();
   const jobIds = accepted.map(({ prepared }, i) => {
     const key = prepared.req.idempotencyKey;
@@ -98,12 +99,12 @@ export async function submitBatch(
   });
   const definitions: Record<string, string> = {};
   for (const s of starts.values()) definitions[s.identity.versionId] = s.definition;
-  const summaries = [...starts.values()].map((s) => jobSummary(newJobState(s.identity, now)));
+  const firstRows = [...starts.values()].map((s) => indexEntry(newJobState(s.identity, now)));
   const starter = env.BATCH_STARTS.get(batchKey ? env.BATCH_STARTS.idFromName(`${organizationId}:${batchKey}`) : env.BATCH_STARTS.newUniqueId());
   const startList = [...starts.values()].map((s) => ({ identity: s.identity, input: s.executionData.workflowInput }));
   const [stored, listed] = await Promise.allSettled([
     acceptOnce(starter, definitions, startList, fingerprint, batchKey !== undefined),
-    insertFirstIndexRows(env.DB, organizationId, summaries),
+    writeIndex(env, index, firstRows),
   ]);
   const outcome: AcceptOutcome = stored.status === "fulfilled" ? stored.value : { unknown: stored.reason };
   if (!("accepted" in outcome)) {
@@ -111,7 +112,7 @@ export async function submitBatch(
     // bound to an earlier request's job keeps that job's row). A job whose batch was accepted
     // after all writes its own row when it starts.
     const ours = new Set(proposed);
-    if (listed.status === "fulfilled") await forgetUnstartedJobs(env.DB, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
+    if (listed.status === "fulfilled") await forgetUnstarted(env, index, [...starts.keys()].filter((id) => ours.has(id))).catch(() => undefined);
     throw refusal(outcome, batchKey);
   }
   // Stored is accepted: each job's object writes its own row when it starts.

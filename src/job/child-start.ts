@@ -73,9 +73,12 @@ export async function buildChildStart(
     rootJobId: p.rootJobId,
     depth: p.depth + 1,
     createdAt: now,
-    // Where the child sits in its parent's step: the console lists and names children by these.
+    // Where the child sits in its parent's step: the console lists and names children by these, and
+    // with the step attempt (when it began) they order it among its siblings in the job index.
     childKey: slot.key,
     childIndex: slot.childIndex,
+    ...(parent.current?.name === slot.stepName ? { parentAttemptStartedAt: parent.current.attemptStartedAt } : {}),
+    ...(p.indexShards !== undefined ? { indexShards: p.indexShards } : {}),
   };
   const executionData = { workflowInput: input };
   if (!resolved.ok) {

@@ -1,7 +1,7 @@
 /**
  * JobObject: one Durable Object per job run. It keeps the run's state, history and owed work in
  * its own SQLite, applies events through the pure engine, and carries out the resulting commands
- * from its alarm. Every RPC handler only records facts; all I/O to other objects and to D1 (other
+ * from its alarm. Every RPC handler only records facts; all I/O to other objects (the index among them) and to D1 (other
  * than the first index write) happens from the alarm, so call chains between objects stay short.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -10,10 +10,10 @@ import { newJobState } from "../engine/state";
 import { isTerminal } from "../engine/status";
 import { measurePayload } from "../engine/payload";
 import type { ChildReportFact, Decision, EngineContext, EngineEvent, HistoryItem, JobError, JobState } from "../engine/types";
-import type { InheritanceBatch, InheritanceCursor, JobRpc, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
+import type { InheritanceBatch, InheritanceCursor, JobRpc, PurgeAnswer, RetirementStatus, StartJob, StateMetadata, ValueAddress, ValuePage, WorkflowStatePage } from "./messages";
 import { INHERITANCE_START, type FirstEvent } from "./inheritance";
 import { ApiError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError, type RpcResult } from "../errors";
-import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS, METRICS_REPORT_MAX } from "../limits";
+import { DEFAULT_HISTORY_ROLLOVER_THRESHOLD, INBOX_BATCH, INBOX_BATCH_BYTES, INHERIT_BATCH_BYTES, MAX_PAYLOAD_BYTES, MAX_INLINE_STEPS_PER_COMMIT, METRICS_MAX_FLUSH_DELAY_MS } from "../limits";
 import type { MetricEvent } from "../metrics/types";
 import { decisionEvents, jobSubmittedEvents } from "../metrics/job-events";
 import { jobFailedNotification } from "../notifications/job-failed";
@@ -33,6 +33,8 @@ import { isPaused, startedUnderParentPause } from "../engine/pause";
 import { planRerun } from "./rerun-source";
 import { copyFromSource, rerunRun } from "./rerun-target";
 import type { ChildRowCopy, RerunAnswer, RerunMade, RerunRequest, RerunStart, ValueSource } from "./rerun-types";
+import { retirePass, type RetireHost } from "./retire";
+import { deleteJob, purgeStep, retireForOrganization, retirementStatus, scheduleRetirement } from "./retire-requests";
 import type { WorkflowDefinition } from "../definition/schema";
 import { owedAudit } from "../audit/record";
 import type { AuditAction, AuditActor } from "../audit/types";
@@ -68,12 +70,36 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   private readonly timeTravel: TimeTravelRows;
   /** The copy that creates this rerun, while it runs: a concurrent call for the same rerun waits for it. */
   private rerunCopy: Promise<RpcResult<{ jobId: string; created: boolean }>> | undefined;
+  /**
+   * What the deletion of this job's tree needs of the object (retire.ts). Public only because work
+   * (WorkHost) hands it on; its functions are closures, not RPC methods.
+   */
+  readonly retireHost: RetireHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Synchronous SQLite: state is rebuilt before any event is delivered.
     this.store = new JobStore(ctx.storage);
     this.timeTravel = this.store.timeTravel;
+    const self = this;
+    this.retireHost = {
+      get bindings() {
+        return self.env;
+      },
+      get store() {
+        return self.store;
+      },
+      get state() {
+        return self.state;
+      },
+      liveSummary: () => this.#liveSummary(),
+      deleteStorage: () => this.#deleteStorage(),
+      armRetire: (at) => this.#armRetire(at),
+      armAlarm: () => this.armAlarm(),
+      cancel: (reason) => {
+        if (this.current && !isTerminal(this.current.state.status)) this.apply({ type: "cancel", at: Date.now(), reason });
+      },
+    };
     const loaded = this.store.load();
     if (loaded) {
       this.current = { state: loaded.state, definition: parsedDefinition(loaded.state.identity.versionId, loaded.definition), definitionText: loaded.definition };
@@ -86,7 +112,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   private async rearmIfOwed(): Promise<void> {
     if ((await this.ctx.storage.getAlarm()) !== null) return;
     this.alarmAt = undefined;
-    this.armAlarm();
+    if (this.#retiring()) this.#armRetire(Date.now());
+    else this.armAlarm();
   }
 
   get state(): JobState | null {
@@ -148,22 +175,27 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   /**
-   * Inside a decision's transaction: its metric events, kept for D1, and the notification a
-   * top-level job's failure raises, owed as work. Neither waits on D1 here.
+   * Inside a decision's transaction: its metric events, kept for the job index, the notification a
+   * top-level job's failure raises and a top-level job's retention, owed as work. None waits on
+   * another object here.
    */
   private recordOutcomes(prior: JobState, d: Decision, now: number): void {
     const metrics = this.store.metrics;
     const { events, ended } = decisionEvents(prior, d, { unitsMetered: () => metrics.unitsMetered() });
     this.keepMetrics(events, now, d.state);
-    // A run that hands over reports no more: what it kept for its reports is flushed by itself.
-    if (d.state.continuedAs && !prior.continuedAs && metrics.hasPending()) {
-      this.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: now, coalesce: true });
-    }
+    // A run that hands over takes no more steps, so no report of a step carries its metrics: they
+    // leave now (a child's on one more report of this run, which its parent takes as a stale one).
+    if (d.state.continuedAs && !prior.continuedAs && metrics.hasPending()) this.store.queue.owe("metrics", "metrics", now, now);
     if (!ended) return;
     const s = d.state;
     metrics.setUnitsMetered(s.ownUnits + s.priorRunUnits);
     if (s.status === "FAILED" && !s.identity.parentJobId) {
       this.store.queue.enqueue({ id: `alert:job-failed:${s.indexSeq}`, kind: "alert", payload: jobFailedNotification(s), dueAt: now });
+    }
+    // A top-level job that ends is kept for its organization's retention, then its tree goes (retire.ts).
+    if (!s.identity.parentJobId) {
+      const finishedAt = s.finishedAt ?? now;
+      this.store.queue.enqueue({ id: `retain:${s.indexSeq}`, kind: "retain", payload: { finishedAt, status: s.status }, dueAt: now });
     }
   }
 
@@ -175,12 +207,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   /**
-   * Keeps metric events for D1 (inside a transaction), `state` being the run as the transaction
-   * leaves it: a child's travel on its reports while few; a run that has ended flushes at once
-   * (off its caller's path: from the alarm), one still running within METRICS_MAX_FLUSH_DELAY_MS.
+   * Keeps metric events (inside a transaction), `state` being the run as the transaction leaves it:
+   * a top-level run that has ended flushes at once (off its caller's path: from the alarm); a child's
+   * travel on its reports, and a flush is owed within METRICS_MAX_FLUSH_DELAY_MS only in case no
+   * report carries them sooner.
    */
-  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
-    this.store.metrics.record(events, now, { reportsToParent: state.identity.parentJobId !== undefined, reportMax: METRICS_REPORT_MAX, maxDelayMs });
+  private keepMetrics(events: MetricEvent[], now: number, state: JobState, maxDelayMs = isTerminal(state.status) && !state.identity.parentJobId ? 0 : METRICS_MAX_FLUSH_DELAY_MS): void {
+    this.store.metrics.record(events, now, maxDelayMs);
   }
 
   /** When the state itself next needs the clock: a retry, a timer or a deadline. */
@@ -197,6 +230,8 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Sets the alarm to the earliest of owed work, the state's own wake time, and `also`. */
   armAlarm(also?: number): void {
+    // A run whose tree is being deleted does nothing else: its alarm is the deletion's (#armRetire).
+    if (this.#retiring()) return;
     const inbox = this.store.queue.hasInbox() ? Date.now() : undefined;
     const candidates = [this.stateWakeAt(), this.store.queue.nextWorkDue(), inbox, also].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
@@ -208,9 +243,10 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
+    if (this.#retiring()) return retirePass(this.retireHost, Date.now());
     const now = Date.now();
     if (this.current) {
-      // Reports are applied without waiting on D1: their index rows are written on their own path.
+      // Reports are applied without waiting on the index: their index rows are written on their own path.
       const reports = this.store.queue.inbox(INBOX_BATCH, INBOX_BATCH_BYTES);
       if (reports.length > 0) {
         this.apply({ type: "childReports", reports, at: now }, (d) => {
@@ -253,7 +289,11 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     this.current = run;
     // The report goes back to the caller, so the run owes its parent nothing more.
     const finished = (d: Decision) => {
-      if (init.reportToCaller && isTerminal(d.state.status)) this.store.queue.dropWork("notify");
+      if (!init.reportToCaller || !isTerminal(d.state.status)) return;
+      this.store.queue.dropWork("notify");
+      // Its metrics ride on the same report (sealed here, in the commit): no flush of its own is owed.
+      this.store.metrics.seal(Date.now());
+      this.store.queue.dropWork("metrics");
     };
     try {
       this.commitDecision(first, finished, () => this.createRun(state, init, init.executionData));
@@ -359,9 +399,24 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     this.store.reinitialize();
   }
 
+  /** The run, if it belongs to this organization and its tree is not being deleted here. */
   private owned(organizationId: string): JobState | null {
     const s = this.state;
-    return s && s.identity.organizationId === organizationId ? s : null;
+    return s && s.identity.organizationId === organizationId && !this.#retiring() ? s : null;
+  }
+
+  /**
+   * The run as the API may see it: owned, and, for a child's head, only while its root's tree is
+   * not being deleted (the root is asked: from DeleteJob on, nothing of the tree is readable).
+   * A later run is reached only through its head, which asked.
+   */
+  private async visible(organizationId: string): Promise<JobState | null> {
+    const s = this.owned(organizationId);
+    if (!s) return null;
+    const id = s.identity;
+    if (id.rootJobId === id.jobId || id.runNumber !== 1) return s;
+    const live = await jobRunStub(this.env, id.rootJobId).rootLive(organizationId);
+    return live ? this.owned(organizationId) : null;
   }
 
   private notFound<T>(): RpcResult<T> {
@@ -370,7 +425,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** The job's summary, if it belongs to this organization; without its output when `withOutput` is false. */
   async describe(organizationId: string, withOutput = true): Promise<RpcResult<JobSummary>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.describe(organizationId, withOutput)) as RpcResult<JobSummary>;
@@ -403,6 +458,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
    */
   async waitForEnd(organizationId: string, seconds: number): Promise<RpcResult<JobSummary>> {
     const until = Date.now() + seconds * 1000;
+    if (!(await this.visible(organizationId))) return this.notFound();
     for (;;) {
       const s = this.owned(organizationId);
       if (!s) return this.notFound();
@@ -417,7 +473,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   async cancel(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.cancel(organizationId, actor);
@@ -428,7 +484,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
   }
 
   async resume(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.resume(organizationId, actor);
@@ -455,7 +511,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** PauseJob: refused (409) on a job that has ended. */
   async pause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
-    if (!this.owned(organizationId)) return this.notFound();
+    if (!(await this.visible(organizationId))) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.pause(organizationId, actor);
     const s = this.state!;
@@ -467,7 +523,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** UnpauseJob: lifts the job's own pause (a paused ancestor still holds it: `paused` says so). */
   async unpause(organizationId: string, actor?: AuditActor): Promise<RpcResult<{ jobId: string; paused: boolean }>> {
-    if (!this.owned(organizationId)) return this.notFound();
+    if (!(await this.visible(organizationId))) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.unpause(organizationId, actor);
     const s = this.state!;
@@ -494,7 +550,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** On the source: the plan of a rerun of the job's latest run (its checks, and where each value is). */
   async planRerun(organizationId: string, request: RerunRequest): Promise<RpcResult<RerunAnswer>> {
-    if (!this.owned(organizationId)) return this.notFound();
+    if (!(await this.visible(organizationId))) return this.notFound();
     const live = await this.liveRun();
     if (live) return (await live.planRerun(organizationId, request)) as RpcResult<RerunAnswer>;
     // A run still receiving its inheritance has not got the data a rerun would copy.
@@ -560,7 +616,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /** Records an event once; one that arrives before its wait is kept for it. */
   async sendEvent(organizationId: string, eventId: string, payload: unknown): Promise<RpcResult<{ jobId: string; eventId: string; duplicate: boolean }>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     const live = await this.liveRun();
     if (live) return live.sendEvent(organizationId, eventId, payload);
@@ -626,7 +682,7 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     remote: (stub: DurableObjectStub<JobRpc>) => Promise<unknown>,
     local: (s: JobState) => T,
   ): Promise<RpcResult<T>> {
-    const s = this.owned(organizationId);
+    const s = await this.visible(organizationId);
     if (!s) return this.notFound();
     if (runNumber === undefined) {
       const live = await this.liveRun();
@@ -652,11 +708,13 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
 
   /**
    * Inside a transaction: keeps children's reports in the inbox for the alarm, and adopts the metric
-   * events they carry into this run's own outbox at once, so the child may forget them as soon as
-   * this returns (a later report that replaces an unapplied one cannot take them along).
+   * flushes they carry at once, each key once (metrics-outbox.ts), so the child may forget them as
+   * soon as this returns (a later report that replaces an unapplied one cannot take them along). A
+   * report from a child still on the version before flushes carries raw events: kept as this run's own.
    */
   takeReports(reports: ChildReportFact[], now: number): void {
     this.store.queue.receiveReports(reports);
+    this.store.metrics.adopt(reports.flatMap((r) => r.metricFlushes ?? []), now, METRICS_MAX_FLUSH_DELAY_MS);
     this.keepMetrics(reports.flatMap((r) => r.metrics ?? []), now, this.current!.state);
   }
 
@@ -699,5 +757,62 @@ export class JobObject extends DurableObject<Env> implements JobRpc, WorkHost {
     const s = this.state;
     if (!s) return [];
     return new StateReader(this.store).statePage(s, 0, { organizationId: s.identity.organizationId, jobId: s.identity.jobId, runNumber: s.identity.runNumber }).state.executionHistory;
+  }
+
+  // ---- retention and deletion (retire.ts) ------------------------------------------------------
+
+  #retiring(): boolean {
+    return this.store.retire.row() !== null;
+  }
+
+  #armRetire(at: number): void {
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  /** The job's summary from its live run (this one, or its latest run), whatever the deletion's state. */
+  async #liveSummary(): Promise<JobSummary | null> {
+    const s = this.state;
+    if (!s) return null;
+    if (s.identity.runNumber === 1 && this.store.currentRun() > 1) {
+      const live = (await jobRunStub(this.env, s.identity.jobId, this.store.currentRun()).describe(s.identity.organizationId, false)) as RpcResult<JobSummary>;
+      return live.ok ? live.value : null;
+    }
+    return jobSummary(s);
+  }
+
+  /** Deletes this object's storage and alarm: a later call finds an empty, well-formed store. */
+  async #deleteStorage(): Promise<void> {
+    this.current = null;
+    this.waiters.wakeAll();
+    await this.ctx.storage.deleteAll();
+    // deleteAll deletes the alarm too from compatibility date 2026-02-24 on; said again, so no alarm outlives the data.
+    await this.ctx.storage.deleteAlarm();
+    this.alarmAt = undefined;
+    this.store.reinitialize();
+  }
+
+  async deleteJob(organizationId: string): Promise<RpcResult<{ jobId: string }>> {
+    return deleteJob(this.retireHost, (org) => this.owned(org), organizationId);
+  }
+
+  async retireForOrganization(organizationId: string): Promise<{ retiring: boolean }> {
+    return retireForOrganization(this.retireHost, organizationId);
+  }
+
+  async scheduleRetirement(organizationId: string, finishedAt: number, deleteAt: number): Promise<void> {
+    scheduleRetirement(this.retireHost, organizationId, finishedAt, deleteAt);
+  }
+
+  async rootLive(organizationId: string): Promise<boolean> {
+    return this.owned(organizationId) !== null;
+  }
+
+  async purgeStep(organizationId: string, rootJobId: string, after: string, runsKnown: number): Promise<PurgeAnswer> {
+    return purgeStep(this.retireHost, organizationId, rootJobId, after, runsKnown);
+  }
+
+  async retirement(): Promise<RetirementStatus | null> {
+    return retirementStatus(this.retireHost);
   }
 }

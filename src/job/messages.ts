@@ -75,6 +75,26 @@ export interface StateMetadata {
   storageBytes: number;
 }
 
+/**
+ * What one run object answers the deletion of its tree (src/job/retire.ts): nothing here (`gone`),
+ * not ended yet, a page of its children, its later runs (a job's head), or that it has deleted itself.
+ */
+export type PurgeAnswer =
+  | { kind: "gone" }
+  | { kind: "notEnded" }
+  | { kind: "children"; ids: string[]; next: string }
+  | { kind: "runs"; runs: number }
+  | { kind: "deleted" };
+
+/** Where a tree's deletion stands (diagnostics and tests). */
+export interface RetirementStatus {
+  reason: string;
+  phase: string;
+  done: number;
+  todo: number;
+  failures: number;
+}
+
 /** The methods of a job run's Durable Object that other code may call (src/job/job-object.ts). */
 export interface JobRpc extends Rpc.DurableObjectBranded {
   start(init: StartJob): Promise<RpcResult<{ jobId: string; created: boolean; report?: ChildReportFact }>>;
@@ -117,4 +137,16 @@ export interface JobRpc extends Rpc.DurableObjectBranded {
   inheritanceBatch(cursor: InheritanceCursor): Promise<RpcResult<InheritanceBatch>>;
   /** On an old run, after its retention: drop what it kept for reading. */
   purgeRun(): Promise<void>;
+  /** DeleteJob: a top-level job that has ended goes with its tree; 409 otherwise. */
+  deleteJob(organizationId: string): Promise<RpcResult<{ jobId: string }>>;
+  /** A deleted organization's purge: the tree goes once the root has ended (false: no such top-level job here). */
+  retireForOrganization(organizationId: string): Promise<{ retiring: boolean }>;
+  /** On a job's head: the job ended at `finishedAt` and its tree goes at `deleteAt` (a later run tells its head). */
+  scheduleRetirement(organizationId: string, finishedAt: number, deleteAt: number): Promise<void>;
+  /** On a root's head: whether the tree is visible (the root exists and is not being deleted). */
+  rootLive(organizationId: string): Promise<boolean>;
+  /** One step of the deletion of the tree of `rootJobId`, on one of its run objects. */
+  purgeStep(organizationId: string, rootJobId: string, after: string, runsKnown: number): Promise<PurgeAnswer>;
+  /** Where the deletion of this root's tree stands, or null. */
+  retirement(): Promise<RetirementStatus | null>;
 }

@@ -1,18 +1,32 @@
 /**
- * A job run's metric events on their way to D1. They are written with the decision that produced
- * them (same transaction, so none is lost or made twice by a crash) and leave in one of two ways,
- * neither of which makes a step end wait on D1:
- * - flushed in batches during the run's next pass of work (work.ts), or by a coalesced work item
- *   due within METRICS_MAX_FLUSH_DELAY_MS when no pass comes sooner;
- * - for a child with few pending, on its reports: the parent adopts them into its own outbox.
- * D1 counts each event key once (registry/metrics.ts), so a flush retried after D1 took it, or
- * events sent both ways, count once.
+ * A job run's metrics on their way to its organization's index. Events are written with the
+ * decision that produced them (same transaction, so none is lost or made twice by a crash), then
+ * sealed: folded into rollup increments per (workflow, metric, hour) under a random key, in one
+ * transaction that also forgets the events. A sealed flush leaves in one of two ways, and only one:
+ * - a top-level job sends it to its index shard (work.ts), which counts each key once;
+ * - a child carries it on its reports to its parent, which adopts each key once (`metric_in`) and
+ *   seals what it adopted into its own flushes, so a fan-out's metrics reach the index through its
+ *   root, a few flushes per alarm, with no call of each child's own.
+ * A flush is forgotten only once its receiver has it; sent again after a crash, it counts nothing
+ * twice. No per-step row is written anywhere shared.
+ *
+ *   metric      events not yet sealed
+ *   metric_in   the keys of the flushes adopted from children (a child's retried report adds nothing)
+ *   metric_sum  their increments, folded per (workflow, metric, hour) as they are adopted: one row
+ *               per bucket however many children report, not one body per child
+ *   metric_out  sealed flushes not yet taken by their receiver
  */
-import type { MetricEvent } from "../metrics/types";
+import { MAX_INCREMENTS_PER_FLUSH, METRICS_FLUSH_BATCH } from "../limits";
+import { Rollup } from "../metrics/rollup";
+import type { Increment, MetricEvent, MetricFlush, MetricType } from "../metrics/types";
 import type { SqlTables } from "./sql-tables";
 import type { WorkQueue } from "./work-queue";
 
 const UNITS_METERED = "units_metered";
+/** A row of `metric_sum`. */
+type SumRow = { workflow_id: string; metric: MetricType; hour_start: number; n: number; total: number; peak: number };
+/** Seals per call: each is a few hundred events; more wait for the next pass. */
+const SEALS_PER_CALL = 10;
 
 export class MetricsOutbox {
   constructor(
@@ -20,43 +34,101 @@ export class MetricsOutbox {
     private readonly queue: WorkQueue,
   ) {}
 
-  /**
-   * Keeps events for D1 (inside the caller's transaction). A run that reports to a parent keeps up
-   * to `reportMax` for its reports; otherwise a flush is owed within `maxDelayMs`.
-   */
-  record(events: MetricEvent[], now: number, opts: { reportsToParent: boolean; reportMax: number; maxDelayMs: number }): void {
+  /** Keeps events (inside the caller's transaction) and owes a flush within `maxDelayMs`. */
+  record(events: MetricEvent[], now: number, maxDelayMs: number): void {
     if (events.length === 0) return;
     this.t.ensure("metric");
     this.t.bulk(
       `INSERT INTO metric (key, event) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT (key) DO NOTHING`,
       events.map((e) => [e.key, JSON.stringify(e)]),
     );
-    if (opts.reportsToParent && this.count() <= opts.reportMax) return;
-    // Coalesced: queuing it again keeps the earliest due time.
-    this.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: now + opts.maxDelayMs, coalesce: true });
+    this.queue.owe("metrics", "metrics", now + maxDelayMs, now);
   }
 
-  private count(): number {
-    return this.t.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM metric`).one().n;
+  /** Adopts children's flushes, each key once (inside the caller's transaction), and owes a flush within `maxDelayMs`. */
+  adopt(flushes: MetricFlush[], now: number, maxDelayMs: number): void {
+    if (flushes.length === 0) return;
+    this.t.ensure("metric_in");
+    this.t.ensure("metric_sum");
+    const fresh: Increment[] = [];
+    for (const f of flushes) {
+      if (this.t.sql.exec(`INSERT INTO metric_in (key) VALUES (?) ON CONFLICT (key) DO NOTHING`, f.key).rowsWritten > 0) fresh.push(...f.increments);
+    }
+    this.t.bulk(
+      `INSERT INTO metric_sum (workflow_id, metric, hour_start, n, total, peak)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) WHERE true
+       ON CONFLICT (workflow_id, metric, hour_start) DO UPDATE SET
+         n = n + excluded.n, total = total + excluded.total, peak = MAX(peak, excluded.peak)`,
+      fresh,
+    );
+    this.queue.owe("metrics", "metrics", now + maxDelayMs, now);
   }
 
-  /** Events waiting for D1, at most `limit`. */
-  pending(limit: number): MetricEvent[] {
-    if (!this.t.has("metric")) return [];
+  /**
+   * Seals what is pending into flushes (inside the caller's transaction): each at most
+   * METRICS_FLUSH_BATCH events and MAX_INCREMENTS_PER_FLUSH increments.
+   */
+  seal(now: number): void {
+    for (let i = 0; i < SEALS_PER_CALL; i++) {
+      const events = this.t.has("metric")
+        ? this.t.sql.exec<{ key: string; event: string }>(`SELECT key, event FROM metric LIMIT ?`, METRICS_FLUSH_BATCH).toArray()
+        : [];
+      const rollup = new Rollup();
+      for (const e of events) rollup.addEvent(JSON.parse(e.event) as MetricEvent);
+      // What the children's flushes added fills the rest of the flush.
+      const room = MAX_INCREMENTS_PER_FLUSH - rollup.size;
+      const sums =
+        this.t.has("metric_sum") && room > 0
+          ? this.t.sql.exec<SumRow>(`SELECT * FROM metric_sum LIMIT ?`, room).toArray()
+          : [];
+      if (events.length === 0 && sums.length === 0) return;
+      for (const r of sums) rollup.add([r.workflow_id, r.metric, r.hour_start, r.n, r.total, r.peak]);
+      this.t.ensure("metric_out");
+      this.t.sql.exec(
+        `INSERT INTO metric_out (key, body, created_at) VALUES (?, ?, ?)`,
+        crypto.randomUUID(),
+        this.t.checked(JSON.stringify(rollup.increments()), "A metric flush"),
+        now,
+      );
+      if (events.length > 0) this.t.bulk(`DELETE FROM metric WHERE key IN (SELECT value ->> 0 FROM json_each(?))`, events.map((e) => [e.key]));
+      if (sums.length > 0) {
+        this.t.bulk(
+          `DELETE FROM metric_sum WHERE (workflow_id, metric, hour_start) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))`,
+          sums.map((r) => [r.workflow_id, r.metric, r.hour_start]),
+        );
+      }
+    }
+  }
+
+  /** Sealed flushes not yet taken, oldest first. */
+  outgoing(limit: number): MetricFlush[] {
+    if (!this.t.has("metric_out")) return [];
     return this.t.sql
-      .exec<{ event: string }>(`SELECT event FROM metric LIMIT ?`, limit)
+      .exec<{ key: string; body: string }>(`SELECT key, body FROM metric_out ORDER BY created_at, key LIMIT ?`, limit)
       .toArray()
-      .map((r) => JSON.parse(r.event) as MetricEvent);
+      .map((r) => ({ key: r.key, increments: JSON.parse(r.body) as Increment[] }));
   }
 
-  /** Forgets events D1 has. */
-  written(events: MetricEvent[]): void {
-    if (events.length === 0 || !this.t.has("metric")) return;
-    this.t.transaction(() => this.t.bulk(`DELETE FROM metric WHERE key IN (SELECT value ->> 0 FROM json_each(?))`, events.map((e) => [e.key])));
+  /** Forgets flushes their receiver has taken (inside the caller's transaction). */
+  delivered(keys: string[]): void {
+    if (keys.length === 0 || !this.t.has("metric_out")) return;
+    this.t.bulk(`DELETE FROM metric_out WHERE key IN (SELECT value ->> 0 FROM json_each(?))`, keys.map((k) => [k]));
   }
 
+  /** Whether anything is still to be sealed or delivered. */
   hasPending(): boolean {
-    return this.t.has("metric") && this.t.sql.exec(`SELECT 1 FROM metric LIMIT 1`).toArray().length > 0;
+    const any = (sql: string) => this.t.sql.exec(sql).toArray().length > 0;
+    return (
+      (this.t.has("metric") && any(`SELECT 1 FROM metric LIMIT 1`)) ||
+      (this.t.has("metric_sum") && any(`SELECT 1 FROM metric_sum LIMIT 1`)) ||
+      (this.t.has("metric_out") && any(`SELECT 1 FROM metric_out LIMIT 1`))
+    );
+  }
+
+  /** Whether more is sealed than one flush call carries, or more waits than one seal takes. */
+  backlog(): boolean {
+    const count = (table: "metric" | "metric_sum" | "metric_out") => (this.t.has(table) ? this.t.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n : 0);
+    return count("metric_out") > 0 || count("metric") >= METRICS_FLUSH_BATCH || count("metric_sum") >= MAX_INCREMENTS_PER_FLUSH;
   }
 
   /** After a flush: the owed flush is dropped once nothing is pending (a later event owes a new one). */

@@ -11,7 +11,7 @@ import { DurableObject } from "cloudflare:workers";
 import { ApiError, type ErrorInfo } from "../errors";
 import { RERUN_SOURCES_PER_OBJECT } from "../limits";
 import { logEvent } from "../log";
-import { upsertJobIndexBatch } from "../registry/jobs";
+import { writeIndex } from "../job-index/shards";
 import { resolveSubmissionTarget } from "../registry/submission-target";
 import { makeRerun, type RerunOutcome } from "./rerun";
 import { inTurn, shares } from "./rerun-shares";
@@ -46,7 +46,7 @@ export async function rerunInObjects(env: Env, bulk: BulkRerun): Promise<BulkRer
   return answers.flat();
 }
 
-/** Makes these reruns in this invocation (at most RERUN_SOURCES_PER_OBJECT), and lists the new jobs in one D1 batch. */
+/** Makes these reruns in this invocation (at most RERUN_SOURCES_PER_OBJECT), and lists the new jobs in one index call per shard. */
 async function rerunHere(env: Env, bulk: BulkRerun): Promise<BulkRerunResult[]> {
   const outcomes = await inTurn(bulk.sources, async (source): Promise<RerunOutcome | ErrorInfo> => {
     try {
@@ -66,9 +66,11 @@ async function rerunHere(env: Env, bulk: BulkRerun): Promise<BulkRerunResult[]> 
       return new ApiError("UnhandledError", "The job could not be rerun this time; ask again.").toInfo();
     }
   });
-  const created = outcomes.flatMap((o) => ("jobId" in o && o.created ? [{ organizationId: bulk.organizationId, job: o.created, seq: 0 }] : []));
+  const created = outcomes.flatMap((o) => ("jobId" in o && o.created ? [o.created] : []));
+  // Every rerun of one organization names the same index (its shard count is the organization's).
   // If this write fails, each new job's own alarm writes its row.
-  await upsertJobIndexBatch(env.DB, created).catch((e: unknown) => logEvent("rerun.indexDeferred", { jobs: created.length, error: String(e) }));
+  const ref = created[0]?.ref;
+  if (ref) await writeIndex(env, ref, created.map((c) => c.entry)).catch((e: unknown) => logEvent("rerun.indexDeferred", { jobs: created.length, error: String(e) }));
   return bulk.sources.map((s, i) => {
     const o = outcomes[i]!;
     return "jobId" in o ? { sourceJobId: s.jobId, jobId: o.jobId } : { sourceJobId: s.jobId, error: o };

@@ -16,18 +16,20 @@ import { validateWorkflowInput } from "../definition/json-schema";
 import { newJobState } from "../engine/state";
 import type { JobIdentity, JobSummary } from "../engine/types";
 import { ConflictError, NotFoundError, ValidationError, unwrap, type RpcResult } from "../errors";
-import { deterministicId } from "../ids";
+import { canonicalUuid, deterministicId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
 import { logEvent } from "../log";
-import { findIndexedJob, upsertJobIndex } from "../registry/jobs";
+import { indexEntry, indexRefOf } from "../job-index/entry";
+import type { IndexEntry } from "../job-index/messages";
+import { claimIdempotencyKeys, findIndexedJob, writeIndex, type IndexRef } from "../job-index/shards";
+import { organizationIndex } from "../registry/organizations";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
 import type { VersionSelector } from "../registry/versions";
 import { parsedDefinition } from "./definition-cache";
 import { jobRunStub } from "./naming";
 import type { RerunAnswer, RerunPlan } from "./rerun-types";
-import { claimIdempotencyKeys, jobStubFor } from "./submit";
-import { jobSummary } from "./views";
+import { jobStubFor } from "./submit";
 
 /** One rerun to make: its source, the version it runs, and what replaces what. */
 export interface RerunOrder {
@@ -47,8 +49,8 @@ export interface RerunOrder {
 export interface RerunOutcome {
   jobId: string;
   fromStep: string;
-  /** The new job's first index row, when this call created it (the caller writes it to the index). */
-  created?: JobSummary;
+  /** The new job's first index row and where it goes, when this call created it (the caller writes it to the index). */
+  created?: { ref: IndexRef; entry: IndexEntry };
 }
 
 /** RerunJob: checks the request, makes the rerun, and lists it. */
@@ -62,7 +64,7 @@ export async function rerunJob(
   const outcome = await makeRerun(env, { ...req, sourceJobId: source.jobId, target });
   if (outcome.created) {
     // Listed as soon as RerunJob answers; if this write fails, the job's own alarm writes the row.
-    await upsertJobIndex(env.DB, req.organizationId, outcome.created, 0).catch((e: unknown) => logEvent("rerun.indexDeferred", { jobId: outcome.jobId, error: String(e) }));
+    await writeIndex(env, outcome.created.ref, [outcome.created.entry]).catch((e: unknown) => logEvent("rerun.indexDeferred", { jobId: outcome.jobId, error: String(e) }));
   }
   return { jobId: outcome.jobId };
 }
@@ -72,7 +74,8 @@ async function sourceSummary(env: Env, organizationId: string, jobId: string): P
   // Its output is not needed here: a fan-out's results are not read for a summary.
   const described = (await jobStubFor(env, jobId).describe(organizationId, false)) as RpcResult<JobSummary>;
   if (described.ok || described.error.code !== "NotFoundError") return unwrap(described);
-  const indexed = await findIndexedJob(env.DB, organizationId, jobId.toLowerCase());
+  const id = canonicalUuid(jobId);
+  const indexed = id === null ? null : await findIndexedJob(env, await organizationIndex(env.DB, organizationId), id);
   if (indexed && !indexed.started) throw new ConflictError(`Job ${jobId} has not started yet; only a job that has ended can be rerun.`);
   throw new NotFoundError(`Job ${jobId} was not found.`);
 }
@@ -103,7 +106,8 @@ export async function makeRerun(env: Env, order: RerunOrder): Promise<RerunOutco
   const { plan } = answer;
   let jobId = await rerunJobId(plan.source.jobId, target.version.versionId, plan.fromStep, order.input);
   if (order.idempotencyKey !== undefined) {
-    const bound = (await claimIdempotencyKeys(env.DB, organizationId, [{ key: order.idempotencyKey, jobId }], Date.now())).get(order.idempotencyKey)!;
+    const ref = { organizationId, shards: target.indexShards ?? 1 };
+    const bound = (await claimIdempotencyKeys(env, ref, [{ key: order.idempotencyKey, jobId }], Date.now())).get(order.idempotencyKey)!;
     // The key names a job of an earlier request: that job is the answer, and nothing starts.
     if (bound !== jobId) return { jobId: bound, fromStep: plan.fromStep };
     jobId = bound;
@@ -114,7 +118,8 @@ export async function makeRerun(env: Env, order: RerunOrder): Promise<RerunOutco
       created: boolean;
     }>,
   );
-  return { jobId, fromStep: plan.fromStep, ...(started.created ? { created: jobSummary(newJobState(identity, identity.createdAt)) } : {}) };
+  const created = started.created ? { created: { ref: indexRefOf(identity), entry: indexEntry(newJobState(identity, identity.createdAt)) } } : {};
+  return { jobId, fromStep: plan.fromStep, ...created };
 }
 
 /**
@@ -127,7 +132,7 @@ export function rerunJobId(sourceJobId: string, versionId: string, fromStep: str
 
 /** A top-level job of the target version, submitted by the caller, that says what it reruns. */
 function rerunIdentity(order: RerunOrder, plan: RerunPlan, jobId: string, now: number): JobIdentity {
-  const { workflow, version, resourcePoolIds } = order.target;
+  const { workflow, version, resourcePoolIds, indexShards } = order.target;
   return {
     jobId,
     organizationId: order.organizationId,
@@ -141,6 +146,7 @@ function rerunIdentity(order: RerunOrder, plan: RerunPlan, jobId: string, now: n
     depth: 0,
     createdAt: now,
     ...(resourcePoolIds?.length ? { resourcePoolIds } : {}),
+    ...(indexShards !== undefined && indexShards > 1 ? { indexShards } : {}),
     rerunOf: { jobId: plan.source.jobId, fromStep: plan.fromStep },
   };
 }

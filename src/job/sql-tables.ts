@@ -46,11 +46,28 @@ const TABLES = {
     CREATE INDEX work_due ON work (due_at, id)`,
   inbox: `CREATE TABLE inbox (child_job_id TEXT PRIMARY KEY, report TEXT NOT NULL, ended INTEGER NOT NULL)`,
   child_index: `CREATE TABLE child_index (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, seq INTEGER NOT NULL)`,
-  // Metric events not yet written to D1 (metrics-outbox.ts).
+  // Metrics on their way to the job index (metrics-outbox.ts): events, children's flush keys and their
+  // increments folded per bucket, sealed flushes.
   metric: `CREATE TABLE metric (key TEXT PRIMARY KEY, event TEXT NOT NULL)`,
+  metric_in: `CREATE TABLE metric_in (key TEXT PRIMARY KEY)`,
+  metric_sum: `CREATE TABLE metric_sum (
+      workflow_id TEXT NOT NULL, metric TEXT NOT NULL, hour_start INTEGER NOT NULL, n INTEGER NOT NULL, total REAL NOT NULL, peak REAL NOT NULL,
+      PRIMARY KEY (workflow_id, metric, hour_start)
+    ) WITHOUT ROWID`,
+  metric_out: `CREATE TABLE metric_out (key TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)`,
   tombstone: `CREATE TABLE tombstone (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL)`,
   // The execution data a run started with, when more than its input (time-travel-rows.ts).
   start_data: `CREATE TABLE start_data (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  // The deletion of a top-level job's tree (retire.ts); its retention deadline is a `meta` key.
+  retire: `CREATE TABLE retire (
+      id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL, phase TEXT NOT NULL, cursor TEXT NOT NULL DEFAULT '',
+      failures INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL
+    )`,
+  retire_queue: `CREATE TABLE retire_queue (
+      name TEXT PRIMARY KEY, job_id TEXT NOT NULL, cursor TEXT NOT NULL DEFAULT '', runs_known INTEGER NOT NULL DEFAULT 1,
+      done INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX retire_queue_due ON retire_queue (done, due_at)`,
 } as const;
 
 export type Table = keyof typeof TABLES;
@@ -168,7 +185,8 @@ export class SqlTables {
     for (const { name } of tables) {
       const columns = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, name).toArray();
       const sizes = columns.map((c) => `COALESCE(MAX(LENGTH(CAST("${c.name}" AS BLOB))), 0)`).join(", ");
-      const row = this.sql.exec(`SELECT MAX(${sizes}) AS m FROM "${name}"`).toArray()[0] as { m: number | null } | undefined;
+      // MAX with two arguments or more is the scalar maximum; with one it would be a nested aggregate.
+      const row = this.sql.exec(`SELECT MAX(0, ${sizes}) AS m FROM "${name}"`).toArray()[0] as { m: number | null } | undefined;
       out[name] = row?.m ?? 0;
     }
     return out;

@@ -9,7 +9,7 @@
  *   blob      large history payloads, one value per row
  *   child_input  each child's input until the run ends (apart from its row: a row holds one payload)
  *   work      the I/O the run owes (calls, child starts, reports, index writes)
- *   inbox     children's reports not yet applied; child_index: their index rows not yet in D1
+ *   inbox     children's reports not yet applied; child_index: their index rows not yet written
  *
  * A decision is committed with its history and owed work in one transaction. This file owns the
  * run's own rows and implements the engine's `JobView` (each read one indexed query); the owed
@@ -24,6 +24,7 @@ import { SqlTables } from "./sql-tables";
 import { WorkQueue } from "./work-queue";
 import { MetricsOutbox } from "./metrics-outbox";
 import { InheritanceSink, InheritanceSource } from "./inheritance";
+import { RetireQueue } from "./retire-queue";
 import { TimeTravelRows } from "./time-travel-rows";
 import { BLOB_TAG, JSON_TAG, REF_TAG } from "./stored-tags";
 
@@ -34,7 +35,7 @@ export class JobStore implements JobView {
   readonly tables: SqlTables;
   /** The work the run owes and the children's reports it has yet to apply. */
   readonly queue: WorkQueue;
-  /** Metric events not yet in D1. */
+  /** Metrics not yet in the job index. */
   readonly metrics: MetricsOutbox;
   /** The run's children and their inputs. */
   readonly childRows: ChildTable;
@@ -44,6 +45,8 @@ export class JobStore implements JobView {
   readonly inheritance: InheritanceSink;
   /** What pausing and rerunning keep beside the run's own rows (what the run started with, above all). */
   readonly timeTravel: TimeTravelRows;
+  /** A top-level job's retention, and the deletion of its tree. */
+  readonly retire: RetireQueue;
 
   constructor(storage: DurableObjectStorage) {
     this.tables = new SqlTables(storage);
@@ -53,6 +56,7 @@ export class JobStore implements JobView {
     this.inheritance = new InheritanceSink(this.tables, this.childRows, this.timeTravel);
     this.queue = new WorkQueue(this.tables);
     this.metrics = new MetricsOutbox(this.tables, this.queue);
+    this.retire = new RetireQueue(this.tables);
   }
 
   /** Durable commits by this instance (see SqlTables). */
@@ -165,6 +169,20 @@ export class JobStore implements JobView {
 
   child(jobId: string): ChildRow | undefined {
     return this.childRows.stub(jobId);
+  }
+
+  /** Ids of every child this run created (superseded ones too), in id order after `after`: what a tree's deletion walks. */
+  childIdsAfter(after: string, limit: number): string[] {
+    if (!this.tables.has("child")) return [];
+    return this.tables.sql
+      .exec<{ job_id: string }>(`SELECT job_id FROM child WHERE job_id > ? ORDER BY job_id LIMIT ?`, after, limit)
+      .toArray()
+      .map((r) => r.job_id);
+  }
+
+  /** Whether this object holds anything at all (a run, a tombstone). */
+  isEmpty(): boolean {
+    return this.tables.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' LIMIT 1`).toArray().length === 0;
   }
 
   childrenById(jobIds: string[]): ChildRow[] {

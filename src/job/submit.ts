@@ -6,16 +6,16 @@ import { validateWorkflowInput } from "../definition/json-schema";
 import { NotFoundError, ValidationError, unwrap } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
-import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, MAX_PAYLOAD_BYTES } from "../limits";
+import { MAX_PAYLOAD_BYTES } from "../limits";
 import { resolveSubmissionTarget, type PinnedVersion, type SubmissionTarget, type WorkflowRef } from "../registry/submission-target";
 import type { VersionSelector } from "../registry/versions";
 import type { Workflow } from "../registry/workflows";
 import { newJobState } from "../engine/state";
 import { logEvent } from "../log";
-import { forgetUnstartedJob, upsertJobIndex } from "../registry/jobs";
+import { indexEntry, indexRefOf } from "../job-index/entry";
+import { claimIdempotencyKeys, forgetUnstarted, writeIndex } from "../job-index/shards";
 import { parsedDefinition } from "./definition-cache";
 import type { StartJob } from "./messages";
-import { jobSummary } from "./views";
 import { jobRunStub } from "./naming";
 
 export interface SubmitRequest {
@@ -42,7 +42,8 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
   const prepared = await prepareSubmission(env, req);
   let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
   if (req.idempotencyKey !== undefined) {
-    const bound = await claimIdempotencyKeys(env.DB, req.organizationId, [{ key: req.idempotencyKey, jobId }], Date.now());
+    const ref = { organizationId: req.organizationId, shards: prepared.indexShards ?? 1 };
+    const bound = await claimIdempotencyKeys(env, ref, [{ key: req.idempotencyKey, jobId }], Date.now());
     jobId = bound.get(req.idempotencyKey)!;
   }
   return startSubmission(env, prepared, jobId);
@@ -55,6 +56,8 @@ export interface PreparedSubmission {
   version: PinnedVersion;
   /** The resource pools the job waits for, sorted (none: it starts at once). */
   resourcePoolIds?: string[];
+  /** The shard count of the organization's job index (absent: 1). */
+  indexShards?: number;
 }
 
 /**
@@ -84,13 +87,14 @@ export function checkedSubmission(req: SubmitRequest, target: SubmissionTarget):
 export async function startSubmission(env: Env, prepared: PreparedSubmission, jobId: string): Promise<{ jobId: string; created: boolean }> {
   const id = canonicalJobId(jobId);
   const start = jobStart(prepared, id, Date.now());
+  const ref = indexRefOf(start.identity);
   const [started, indexed] = await Promise.allSettled([
     jobRunStub(env, id).start(start),
-    upsertJobIndex(env.DB, prepared.req.organizationId, jobSummary(newJobState(start.identity, start.identity.createdAt)), 0),
+    writeIndex(env, ref, [indexEntry(newJobState(start.identity, start.identity.createdAt))]),
   ]);
   if (started.status === "rejected") {
     // Nothing was created: take back the row that would list a job that does not exist.
-    if (indexed.status === "fulfilled") await forgetUnstartedJob(env.DB, id).catch(() => undefined);
+    if (indexed.status === "fulfilled") await forgetUnstarted(env, ref, [id]).catch(() => undefined);
     throw started.reason;
   }
   // The job exists either way: its Durable Object writes its own row from its alarm.
@@ -119,49 +123,11 @@ export function jobStart(prepared: PreparedSubmission, jobId: string, createdAt:
       ...(req.triggerId ? { triggerId: req.triggerId } : {}),
       ...(req.apiAuthTokenId ? { apiAuthTokenId: req.apiAuthTokenId } : {}),
       ...(prepared.resourcePoolIds?.length ? { resourcePoolIds: prepared.resourcePoolIds } : {}),
+      ...(prepared.indexShards !== undefined && prepared.indexShards > 1 ? { indexShards: prepared.indexShards } : {}),
     },
     definition: version.definition,
     executionData: { workflowInput: req.input },
   };
-}
-
-/**
- * Binds each key to its proposed job id unless a live binding exists, in one D1 round trip:
- * concurrent submissions with the same key all get the first job's id. Returns, for every key,
- * the id it is bound to. The same round trip deletes a bounded batch of expired keys (of any
- * organization), so the table holds about one window's worth of keys instead of growing forever.
- */
-export async function claimIdempotencyKeys(
-  db: D1Database,
-  organizationId: string,
-  claims: { key: string; jobId: string }[],
-  now: number,
-): Promise<Map<string, string>> {
-  const expiredBefore = now - IDEMPOTENCY_WINDOW_MS;
-  const [, , bound] = await db.batch<{ idempotency_key: string; job_id: string }>([
-    db
-      .prepare(
-        `DELETE FROM idempotency_keys WHERE rowid IN
-           (SELECT rowid FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
-      )
-      .bind(expiredBefore, IDEMPOTENCY_PRUNE_BATCH),
-    // "WHERE true" tells SQLite that ON CONFLICT belongs to the INSERT, not to the SELECT's join.
-    db
-      .prepare(
-        `INSERT INTO idempotency_keys (organization_id, idempotency_key, job_id, created_at)
-         SELECT ?1, json_extract(value, '$.key'), json_extract(value, '$.jobId'), ?2 FROM json_each(?3) WHERE true
-         ON CONFLICT (organization_id, idempotency_key) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at
-           WHERE idempotency_keys.created_at < ?4`,
-      )
-      .bind(organizationId, now, JSON.stringify(claims), expiredBefore),
-    db
-      .prepare(
-        `SELECT idempotency_key, job_id FROM idempotency_keys
-         WHERE organization_id = ?1 AND idempotency_key IN (SELECT json_extract(value, '$.key') FROM json_each(?2))`,
-      )
-      .bind(organizationId, JSON.stringify(claims)),
-  ]);
-  return new Map(bound!.results.map((r) => [r.idempotency_key, r.job_id]));
 }
 
 /** A job id in its one spelling (lower case): every spelling of an id must reach the same Durable Object. */

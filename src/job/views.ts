@@ -13,7 +13,7 @@ export type OutputView = { output: unknown } | { outputTooLarge: NonNullable<Job
 
 /**
  * JobSummary of API.md, with Canopy's additions. `output` is the job's output when it is wanted
- * (GetJob); the D1 index and a child's report never hold it here.
+ * (GetJob); the job index and a child's report never hold it here.
  */
 export function jobSummary(state: JobState, output?: OutputView): JobSummary {
   const id = state.identity;

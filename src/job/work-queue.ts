@@ -1,7 +1,7 @@
 /**
  * The work a job run owes, in its own SQLite: I/O retried from the alarm until it succeeds (calls,
  * child starts and cancels, reports to the parent, index writes), children's reports waiting to
- * be applied (`inbox`), and their index rows waiting for D1 (`child_index`).
+ * be applied (`inbox`), and their index rows waiting for the job index (`child_index`).
  */
 import { childEnded } from "../engine/overlay";
 import { exceedsBytes } from "../engine/payload";
@@ -39,7 +39,10 @@ export type WorkKind =
   | "pauseChild"
   | "rerunMade"
   /** A continued run receiving what it inherits from the run before (inheritance.ts). */
-  | "inherit";
+  | "inherit"
+  /** A top-level job that ended: its retention deadline, then the deletion of its tree (retire.ts). */
+  | "retain"
+  | "retire";
 
 /**
  * The due time of work held while its job is paused (the child starts it owes): never due, and
@@ -49,11 +52,12 @@ const HELD_DUE_AT = Number.MAX_SAFE_INTEGER;
 
 type WorkRow = { id: string; kind: WorkKind; payload: string; due_at: number; attempts: number; version: number };
 
-/** A child index row waiting to be written to D1. */
+/** A child's index row waiting to be written to the job index. */
 export interface PendingIndexRow {
   organizationId: string;
   job: JobSummary;
   seq: number;
+  order?: string;
 }
 
 export class WorkQueue {
@@ -146,6 +150,24 @@ export class WorkQueue {
     );
   }
 
+  /**
+   * Owes a coalesced item by `dueAt`: the earlier of that and its due time, unless its due time has
+   * passed (it is being performed now, with what was there before): then `dueAt`. So events kept
+   * while a flush is in flight owe a flush within their own delay, not at once.
+   */
+  owe(id: string, kind: WorkKind, dueAt: number, now: number): void {
+    this.t.ensure("work");
+    this.t.sql.exec(
+      `INSERT INTO work (id, kind, payload, due_at, attempts, version) VALUES (?1, ?2, 'null', ?3, 0, 0)
+       ON CONFLICT (id) DO UPDATE SET version = work.version + 1, attempts = 0,
+         due_at = CASE WHEN work.due_at <= ?4 THEN excluded.due_at ELSE MIN(work.due_at, excluded.due_at) END`,
+      id,
+      kind,
+      dueAt,
+      now,
+    );
+  }
+
   /** Work items due by `now`, oldest first. */
   dueWork(now: number, limit: number): WorkItem[] {
     if (!this.t.has("work")) return [];
@@ -198,7 +220,8 @@ export class WorkQueue {
   /**
    * Keeps children's reports until the alarm applies them, in bulk. A later report replaces an
    * earlier one, except that nothing replaces a report of the child's end. A report is kept without
-   * its metric events (the caller adopts those into the run's own outbox), and one still too large
+   * its metrics (the caller adopts its flushes, each key once, in the same transaction: a later report
+   * may replace this one before it is applied), and one still too large
    * for a row is kept as what it means for the parent (see `fitReport`): never refused, since a
    * refused report would be sent again for ever.
    */
@@ -264,7 +287,7 @@ export class WorkQueue {
     this.enqueue({ id: "index-children", kind: "indexChildren", payload: null, dueAt: Date.now(), coalesce: true });
   }
 
-  /** Children's index rows not yet written to D1. */
+  /** Children's index rows not yet written to the job index. */
   pendingChildIndex(limit: number): PendingIndexRow[] {
     if (!this.t.has("child_index")) return [];
     return this.t.sql
@@ -291,14 +314,14 @@ export class WorkQueue {
 const KEPT_INDEX_BYTES = 64 * 1024;
 
 /**
- * A report as the parent's inbox keeps it: without its metric events, and within one SQLite row.
+ * A report as the parent's inbox keeps it: without its metrics (adopted on receipt), and within one SQLite row.
  * Nothing a child builds today is larger (its output is at most MAX_PAYLOAD_BYTES, its error at
  * most MAX_ERROR_MESSAGE_CHARS), so this is the last line: a report of a child's end that is still
  * too large becomes that child's failure, REPORT_TOO_LARGE, which the parent's step then counts
  * like any failed child; a report of units alone keeps its units.
  */
 export function fitReport(report: ChildReportFact): ChildReportFact {
-  const { metrics: _adopted, ...kept } = report;
+  const { metrics: _events, metricFlushes: _flushes, ...kept } = report;
   const json = JSON.stringify(kept);
   if (!exceedsBytes(json, MAX_STORED_VALUE_BYTES)) return kept;
   const { childJobId, workflowName, status, units, index } = kept;

@@ -3,24 +3,37 @@
  * children, reports to the parent. Each item is idempotent, is removed only once it succeeded, and
  * is retried from the alarm with backoff when it fails.
  */
-import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState } from "../engine/types";
+import type { ChildReportFact, ChildRow, Decision, EngineEvent, JobState, JobStatus } from "../engine/types";
 import { totalUnits } from "../engine/status";
 import { isPaused, pauseForChild } from "../engine/pause";
 import { executorFor } from "../executors/registry";
 import type { CallResult } from "../executors/types";
 import type { RpcResult } from "../errors";
-import { CALL_LEASE_MARGIN_MS, CHILD_INDEX_BATCH, CHILD_START_BATCH, CHILD_START_INPUT_BYTES, DEFAULT_CALL_TIMEOUT_MS, MAX_CALL_SENDS, MAX_CALL_TIMEOUT_MS, MAX_PAYLOAD_BYTES, METRICS_FLUSH_BATCH, METRICS_REPORT_MAX, OUTBOX_RETRY_INITIAL_MS, OUTBOX_RETRY_MAX_MS, RUN_RETENTION_MS } from "../limits";
-import { upsertJobIndex, upsertJobIndexBatch } from "../registry/jobs";
-import { recordMetricEvents } from "../registry/metrics";
+import {
+  CALL_LEASE_MARGIN_MS,
+  CHILD_INDEX_BATCH,
+  CHILD_START_BATCH,
+  CHILD_START_INPUT_BYTES,
+  DEFAULT_CALL_TIMEOUT_MS,
+  MAX_CALL_SENDS,
+  MAX_CALL_TIMEOUT_MS,
+  MAX_PAYLOAD_BYTES,
+  METRIC_FLUSHES_PER_CALL,
+  METRIC_FLUSHES_PER_REPORT,
+  OUTBOX_RETRY_INITIAL_MS,
+  OUTBOX_RETRY_MAX_MS,
+  RUN_RETENTION_MS,
+} from "../limits";
+import { indexEntry, indexRefOf, indexedSummary } from "../job-index/entry";
+import { addMetricFlushes, writeIndex } from "../job-index/shards";
 import { raiseNotification } from "../notifications/raise";
 import type { NotificationInput } from "../notifications/types";
-import type { MetricEvent } from "../metrics/types";
 import { buildChildStart, type ResolutionCache } from "./child-start";
+import { retireIfDue, scheduleRetention, type RetireHost } from "./retire";
 import { jobRunStub } from "./naming";
 import { receiveInheritance } from "./rollover";
 import { resourcePoolStub } from "../pools/resource-pool";
 import type { JobStore, WorkItem } from "./store";
-import { jobSummary } from "./views";
 import { StateReader } from "./state-reader";
 import { logEvent, logEvents } from "../log";
 import { bindSecrets, secretReader } from "../executors/secret-reader";
@@ -33,6 +46,7 @@ import type { RerunMade } from "./rerun-types";
 
 /** What work needs from its Durable Object. */
 export interface WorkHost {
+  readonly retireHost: RetireHost;
   readonly bindings: Env;
   readonly store: JobStore;
   readonly state: JobState | null;
@@ -105,8 +119,9 @@ export async function performWork(host: WorkHost, now: number, onlyId?: string):
   // the child's row already says so.
   const index = items.find((i) => i.kind === "index");
   if (index) await performOne(host, index, cache, pass);
-  // A pass that runs anyway takes the pending metric events along (not SubmitJob's awaited index write).
-  const metrics = !onlyId && items.length > 0 && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending() ? [piggybackFlush(host)] : [];
+  // A top-level job's pass that runs anyway takes the pending metrics along (a child's travel on its reports).
+  const piggyback = !onlyId && items.length > 0 && !host.state?.identity.parentJobId && !items.some((i) => i.kind === "metrics") && host.store.metrics.hasPending();
+  const metrics = piggyback ? [piggybackFlush(host)] : [];
   await Promise.all([...items.filter((i) => i !== index).map((item) => performOne(host, item, cache, pass)), ...metrics]);
   pass.settle(host);
 }
@@ -121,6 +136,9 @@ async function piggybackFlush(host: WorkHost): Promise<void> {
 }
 
 async function performOne(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass: Pass): Promise<void> {
+  // Another pass of this object may have taken the item since this one read it (a pass writes the
+  // index before anything else, and awaits it): it is that pass's, and must not go out twice.
+  if (host.inflight.has(item.id)) return;
   host.inflight.add(item.id);
   try {
     const finished = await run(host, item, cache, pass);
@@ -139,7 +157,7 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
   if (!state) return true;
   switch (item.kind) {
     case "index":
-      await upsertJobIndex(host.bindings.DB, state.identity.organizationId, jobSummary(state), state.indexSeq);
+      await writeIndex(host.bindings, indexRefOf(state.identity), [indexEntry(state)]);
       return true;
     case "indexChildren":
       return indexChildren(host);
@@ -191,6 +209,14 @@ async function run(host: WorkHost, item: WorkItem, cache: ResolutionCache, pass:
     case "inherit":
       await receiveInheritance(host.bindings, host.store, state.identity.jobId, (event, before) => host.apply(event, undefined, before));
       return true;
+    case "retain": {
+      const { finishedAt, status } = item.payload as { finishedAt: number; status: JobStatus };
+      await scheduleRetention(host.retireHost, finishedAt, status);
+      return true;
+    }
+    case "retire":
+      await retireIfDue(host.retireHost, (item.payload as { finishedAt: number }).finishedAt, Date.now());
+      return true;
   }
 }
 
@@ -206,29 +232,34 @@ async function acquireLease(host: WorkHost, state: JobState, item: WorkItem): Pr
 }
 
 /**
- * Writes a batch of the run's metric events to D1 (one batch of three statements). D1 counts each
- * event once, so a flush that D1 took and that is retried (the isolate died before it settled)
- * changes nothing.
+ * Sends the run's metrics on their way: sealed into flushes, then to the index shard of its root
+ * (a top-level job), or on a report to its parent (a child: see metrics-outbox.ts). A flush the
+ * receiver took and that is sent again (the isolate died before this settled) counts nothing twice.
  */
 async function flushMetrics(host: WorkHost): Promise<boolean> {
-  const events = host.store.metrics.pending(METRICS_FLUSH_BATCH);
-  await recordMetricEvents(host.bindings.DB, events);
-  host.store.metrics.written(events);
-  if (host.store.metrics.hasPending()) {
-    host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
-    return true;
+  const state = host.state!;
+  host.store.transaction(() => host.store.metrics.seal(Date.now()));
+  if (state.identity.parentJobId) {
+    await notifyParent(host, state);
+  } else {
+    const flushes = host.store.metrics.outgoing(METRIC_FLUSHES_PER_CALL);
+    await addMetricFlushes(host.bindings, indexRefOf(state.identity), state.identity.rootJobId, flushes, Date.now());
+    host.store.transaction(() => host.store.metrics.delivered(flushes.map((f) => f.key)));
   }
-  host.store.metrics.settle();
-  return false;
+  // More than one call carries: the next pass sends the rest. Events recorded while this one was in
+  // flight owe their own flush (recorded with them), which this item's removal leaves in place.
+  if (host.store.metrics.backlog()) host.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+  return true;
 }
 
 /**
- * Writes a batch of the children's index rows to D1 (one round trip). The parent applied their
- * reports without waiting for this; the index catches up here, a batch per alarm.
+ * Writes a batch of the children's index rows to the job index (one call). The parent applied
+ * their reports without waiting for this; the index catches up here, a batch per alarm.
  */
 async function indexChildren(host: WorkHost): Promise<boolean> {
   const rows = host.store.queue.pendingChildIndex(CHILD_INDEX_BATCH);
-  await upsertJobIndexBatch(host.bindings.DB, rows);
+  // A row took back the error its report carried once (work-queue.ts): the index keeps it cut, as every row.
+  await writeIndex(host.bindings, indexRefOf(host.state!.identity), rows.map((r) => ({ job: indexedSummary(r.job), seq: r.seq, ...(r.order !== undefined ? { order: r.order } : {}) })));
   host.store.queue.indexWritten(rows);
   if (!host.store.queue.hasPendingChildIndex()) return true;
   // More wait: queue the item again (its version grows, so this pass does not remove it).
@@ -237,17 +268,21 @@ async function indexChildren(host: WorkHost): Promise<boolean> {
 }
 
 /**
- * What a child tells its parent now: its units, and its outcome once it has ended. Each thing once:
- * the index summary leaves out the error the report carries (the parent puts it back), and the
- * output is at most MAX_PAYLOAD_BYTES (a child's output over it failed the child), so a report is
- * one payload and a few KiB of envelope and metric events.
+ * What a child tells its parent now: its units, its outcome once it has ended, its index row and
+ * its sealed metric flushes (seal them first, inside a transaction, to send everything pending).
+ * Each thing once: the index summary leaves out the error the report carries (the parent puts it
+ * back), and the output is at most MAX_PAYLOAD_BYTES (a child's output over it failed the child),
+ * so a report is one payload, a few KiB of envelope and at most METRIC_FLUSHES_PER_REPORT flushes
+ * (which the parent adopts on receipt and never keeps in its inbox).
  */
 export function childReport(store: JobStore, state: JobState): ChildReportFact {
   const id = state.identity;
   // At most MAX_PAYLOAD_BYTES: a child whose output (its children's results) is larger failed instead.
   const read = state.status === "SUCCEEDED" && state.outputKey ? new StateReader(store).valueWithin(state.outputKey, MAX_PAYLOAD_BYTES) : undefined;
   const output = read && "value" in read ? read.value : undefined;
-  const { error: _carriedOnce, ...summary } = jobSummary(state);
+  const { job, seq, order } = indexEntry(state);
+  const { error: _carriedOnce, ...summary } = job;
+  const metricFlushes = store.metrics.outgoing(METRIC_FLUSHES_PER_REPORT);
   return {
     childJobId: id.jobId,
     workflowName: id.workflowName,
@@ -255,28 +290,27 @@ export function childReport(store: JobStore, state: JobState): ChildReportFact {
     units: totalUnits(state),
     ...(output !== undefined ? { output } : {}),
     ...(state.error ? { error: state.error } : {}),
-    index: { organizationId: id.organizationId, job: summary, seq: state.indexSeq },
-    ...metricsForReport(store),
+    index: { organizationId: id.organizationId, job: summary, seq, ...(order !== undefined ? { order } : {}) },
+    ...(metricFlushes.length > 0 ? { metricFlushes } : {}),
   };
 }
 
 /**
- * The child's pending metric events, for its parent to write. The child forgets them once the
- * parent has taken a report that carried them (notifyParent); a report returned through the
- * parent's `start` cannot know that, so there they stay in the child (at most METRICS_REPORT_MAX).
+ * Reports to the parent. The parent adopts the flushes the report carried in the same commit that
+ * keeps the report (each key once), so once it has answered they are the parent's, and forgotten
+ * here; sent again after a crash, they count nothing twice.
  */
-function metricsForReport(store: JobStore): { metrics?: MetricEvent[] } {
-  const metrics = store.metrics.pending(METRICS_REPORT_MAX);
-  return metrics.length > 0 ? { metrics } : {};
-}
-
 async function notifyParent(host: WorkHost, state: JobState): Promise<boolean> {
   const id = state.identity;
   if (!id.parentJobId) return true;
+  host.store.transaction(() => host.store.metrics.seal(Date.now()));
   const report = childReport(host.store, state);
   await jobRunStub(host.bindings, id.parentJobId, id.parentRunNumber ?? 1).receiveChildReport(report);
-  // The parent keeps the events in its own outbox now (taken in the same commit as the report).
-  host.store.metrics.written(report.metrics ?? []);
+  const carried = (report.metricFlushes ?? []).map((f) => f.key);
+  if (carried.length > 0) {
+    host.store.transaction(() => host.store.metrics.delivered(carried));
+    host.store.metrics.settle();
+  }
   return true;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The metric events one committed decision of a job run produces, derived from the state before
  * and after it and the history it appended. Pure: the job's Durable Object stores them with the
- * decision, in the same transaction, and flushes them to D1 later (metrics-outbox.ts).
+ * decision, in the same transaction, and seals and flushes them to the job index later (metrics-outbox.ts).
  *
  * - step_duration_seconds: every step attempt that ended (an engine history item), its seconds;
  * - step_failures: those whose outcome is a failure;

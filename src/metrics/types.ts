@@ -43,3 +43,16 @@ export interface MetricEvent {
   at: number;
   value: number;
 }
+
+/** One rollup increment: a (workflow, metric, hour) bucket's count, sum and maximum. */
+export type Increment = [workflowId: string, metric: MetricType, hourStart: number, n: number, total: number, peak: number];
+
+/**
+ * A sealed batch of increments under a random key: whoever receives it (a parent job, an index
+ * shard) counts each key once, so a flush sent again after a crash counts nothing twice. The key
+ * names no job: the index shard remembers it for a week.
+ */
+export interface MetricFlush {
+  key: string;
+  increments: Increment[];
+}

@@ -218,3 +218,8 @@ export async function deleteNotificationsPage(db: D1Database, organizationId: st
     .run();
   return result.meta.changes;
 }
+
+/** Deletes an organization's notifications about one resource (a deleted job's JOB_FAILED). */
+export async function deleteNotificationsAbout(db: D1Database, organizationId: string, resourceId: string): Promise<void> {
+  await db.prepare(`DELETE FROM notifications WHERE organization_id = ? AND resource_id = ?`).bind(organizationId, resourceId).run();
+}

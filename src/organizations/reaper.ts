@@ -23,6 +23,7 @@ import { NotFoundError, type RpcResult } from "../errors";
 import { ORG_REAPER_BATCH, ORG_REAPER_DELETE_BATCH, ORG_REAPER_RECHECK_MS, ORG_REAPER_RETRY_BASE_MS, ORG_REAPER_RETRY_MAX_MS } from "../limits";
 import { logEvent } from "../log";
 import { markOrganizationDeletedStatement } from "../registry/organizations";
+import { PurgeState, purgeStep, type PurgeStatus } from "./purge";
 import { deleteAllResourcePoolsStatement } from "../registry/resource-pools";
 import { deleteOrganizationNotificationsStatements } from "../notifications/store";
 import { deleteAllSecretsStatement } from "../registry/secrets";
@@ -52,9 +53,12 @@ export interface ReaperStatus {
   failures: number;
   /** Each kind: things dealt with (jobs cancelled, schedules deleted, rows deleted) and pages, over both passes. */
   kinds: Record<string, { count: number; pages: number; done: boolean }>;
+  /** The purge that follows the sweep (purge.ts): every job's tree, then the job index. */
+  purge: PurgeStatus | null;
 }
 
 export class OrganizationReaper extends DurableObject<Env> {
+  #purge: PurgeState;
   /** Durable Object calls per page (a test may lower it to see the sweep resume). */
   batchSize = ORG_REAPER_BATCH;
   /** Rows one D1 statement deletes (a test may lower it too). */
@@ -80,6 +84,7 @@ export class OrganizationReaper extends DurableObject<Env> {
        SELECT 'jobs', CASE WHEN cursor_job = '' THEN '' ELSE json_array(cursor_created, cursor_job) END, cancelled, pages
        FROM sweep WHERE pages > 0 OR cursor_job != ''`,
     );
+    this.#purge = new PurgeState(sql);
   }
 
   private cursor(kind: string): CursorRow {
@@ -129,7 +134,7 @@ export class OrganizationReaper extends DurableObject<Env> {
     if (!row) return null;
     const kinds = Object.fromEntries(SWEEPS.map((k) => [k.kind, this.cursor(k.kind)]).map(([kind, c]) => [kind, { count: (c as CursorRow).count, pages: (c as CursorRow).pages, done: (c as CursorRow).done === 1 }]));
     const jobs = this.cursor("jobs");
-    return { organizationId: row.organization_id, pass: row.pass, cancelled: jobs.count, pages: jobs.pages, done: row.done === 1, failures: this.failures(), kinds };
+    return { organizationId: row.organization_id, pass: row.pass, cancelled: jobs.count, pages: jobs.pages, done: row.done === 1, failures: this.failures(), kinds, purge: this.#purge.status() };
   }
 
   private async forget(): Promise<void> {
@@ -141,7 +146,8 @@ export class OrganizationReaper extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const row = this.row();
-    if (!row || row.done === 1) return;
+    if (!row) return;
+    if (row.done === 1) return this.purge(row.organization_id);
     let failure: { error: unknown } | null;
     try {
       failure = await this.advance(row);
@@ -157,6 +163,20 @@ export class OrganizationReaper extends DurableObject<Env> {
     const attempt = this.failures();
     logEvent("organization.reapFailed", { organizationId: row.organization_id, attempt, error: String(failure.error) });
     await this.ctx.storage.setAlarm(Date.now() + Math.min(ORG_REAPER_RETRY_MAX_MS, ORG_REAPER_RETRY_BASE_MS * 2 ** (attempt - 1)));
+  }
+
+  /** The purge's step (purge.ts), with the same backoff as the sweep's on failure; never throws. */
+  private async purge(organizationId: string): Promise<void> {
+    try {
+      const next = await purgeStep(this.env, this.#purge, organizationId, Date.now());
+      this.ctx.storage.sql.exec(`DELETE FROM failures`);
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    } catch (error) {
+      this.ctx.storage.sql.exec(`INSERT INTO failures (id, count) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1`);
+      const attempt = this.failures();
+      logEvent("organization.purgeFailed", { organizationId, attempt, error: String(error) });
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(ORG_REAPER_RETRY_MAX_MS, ORG_REAPER_RETRY_BASE_MS * 2 ** (attempt - 1)));
+    }
   }
 
   /** One step of the sweep; the first error of a step that failed part-way, or null. */
@@ -203,6 +223,8 @@ export class OrganizationReaper extends DurableObject<Env> {
     }
     this.ctx.storage.sql.exec(`UPDATE sweep SET done = 1 WHERE id = 1`);
     logEvent("organization.reaped", { organizationId: row.organization_id, ...Object.fromEntries(SWEEPS.map((k) => [k.kind, this.cursor(k.kind).count])) });
+    // The purge comes next: every job's tree and then the job index go (purge.ts).
+    await this.ctx.storage.setAlarm(Date.now());
     return null;
   }
 

@@ -5,9 +5,12 @@
  * sweep a new kind of thing, add a `Sweep` to SWEEPS: the reaper runs them in order, twice (a
  * second pass after ORG_REAPER_RECHECK_MS catches what was made in the moment of the deletion).
  */
+import type { IndexCursor } from "../job-index/messages";
+import { allShards } from "../job-index/shards";
 import { jobStubFor } from "../job/submit";
 import { ORG_REAPER_CONCURRENCY } from "../limits";
 import { deleteNotificationsPage } from "../notifications/store";
+import { organizationIndex } from "../registry/organizations";
 import type { ScheduleObject } from "../schedule/schedule-object";
 
 export interface SweepContext {
@@ -77,19 +80,26 @@ async function cancelJob(env: Env, organizationId: string, jobId: string): Promi
   return true;
 }
 
+/**
+ * The organization's unfinished top-level jobs after `after`, oldest first, over every shard of its
+ * job index: one call per shard, merged on (created_at, job_id).
+ */
+async function unfinishedRoots(env: Env, organizationId: string, after: IndexCursor, limit: number): Promise<{ id: string; created_at: string }[]> {
+  const ref = await organizationIndex(env.DB, organizationId);
+  const pages = await Promise.all(allShards(env, ref).map((s) => s.roots(after, limit, true)));
+  return pages
+    .flat()
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
+    .slice(0, limit)
+    .map((r) => ({ id: r.jobId, created_at: r.createdAt }));
+}
+
 /** Unfinished top-level jobs: each is cancelled (its cancel reaches every descendant). */
 export const jobsSweep: Sweep = {
   kind: "jobs",
   async page(ctx, position) {
     const [created, id] = keyset.parse(position);
-    const { results } = await ctx.env.DB.prepare(
-      `SELECT job_id AS id, created_at FROM jobs
-       WHERE organization_id = ?1 AND parent_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
-         AND (created_at > ?2 OR (created_at = ?2 AND job_id > ?3))
-       ORDER BY created_at, job_id LIMIT ?4`,
-    )
-      .bind(ctx.organizationId, created, id, ctx.callsPerPage)
-      .all<{ id: string; created_at: string }>();
+    const results = await unfinishedRoots(ctx.env, ctx.organizationId, { o: created, j: id }, ctx.callsPerPage);
     const { handled, values, failure } = await settleInOrder(results, (job) => cancelJob(ctx.env, ctx.organizationId, job.id));
     // A job that ended meanwhile answers with a conflict: nothing to do for it.
     const count = values.filter(Boolean).length;

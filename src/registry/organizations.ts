@@ -2,6 +2,8 @@
 import { ConflictError, NotFoundError } from "../errors";
 import { isoTime, newId } from "../ids";
 import { DERIVED_KEY_TRIES } from "../limits";
+import type { IndexRef } from "../job-index/shards";
+import { TtlCache } from "./ttl-cache";
 
 export interface Organization {
   organizationId: string;
@@ -49,13 +51,13 @@ export function keyFromName(name: string): string {
   return base.length > 0 ? base : "org";
 }
 
-async function insertOrganization(db: D1Database, id: string, input: { name: string; key: string; displayName: string }, now: number) {
+async function insertOrganization(db: D1Database, id: string, input: { name: string; key: string; displayName: string; jobIndexShards?: number }, now: number) {
   return db
     .prepare(
-      `INSERT INTO organizations (organization_id, name, key, display_name, created_at)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`,
+      `INSERT INTO organizations (organization_id, name, key, display_name, created_at, job_index_shards)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`,
     )
-    .bind(id, input.name, input.key, input.displayName, isoTime(now))
+    .bind(id, input.name, input.key, input.displayName, isoTime(now), input.jobIndexShards ?? 1)
     .first<OrganizationRow>();
 }
 
@@ -65,7 +67,7 @@ async function insertOrganization(db: D1Database, id: string, input: { name: str
  */
 export async function createOrganization(
   db: D1Database,
-  input: { name: string; key?: string; displayName: string },
+  input: { name: string; key?: string; displayName: string; jobIndexShards?: number },
   now: number,
 ): Promise<Organization> {
   const id = newId();
@@ -126,4 +128,21 @@ export function markOrganizationDeletedStatement(db: D1Database, organizationId:
 /** Whether a live organization has this id (one indexed read, for the admin token's requests). */
 export async function organizationIsLive(db: D1Database, organizationId: string): Promise<boolean> {
   return (await db.prepare(`SELECT 1 AS live FROM organizations WHERE organization_id = ? AND deleted_at IS NULL`).bind(organizationId).first()) !== null;
+}
+
+/** Shard counts never change, so they are kept for the isolate's life (bounded: an entry is a few bytes). */
+const indexShards = new TtlCache<number>(Infinity, 10_000);
+
+/**
+ * Where an organization's job index lives: its id and the shard count it was created with (a
+ * deleted organization's too: its purge needs it). Cold, one indexed D1 read per isolate; then none.
+ */
+export async function organizationIndex(db: D1Database, organizationId: string): Promise<IndexRef> {
+  let shards = indexShards.get(organizationId);
+  if (shards === undefined) {
+    const row = await db.prepare(`SELECT job_index_shards AS n FROM organizations WHERE organization_id = ?`).bind(organizationId).first<{ n: number }>();
+    shards = row?.n ?? 1;
+    if (row) indexShards.set(organizationId, shards);
+  }
+  return { organizationId, shards };
 }

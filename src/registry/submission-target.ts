@@ -7,6 +7,7 @@
  */
 import { NotFoundError } from "../errors";
 import { poolsForWorkflow } from "./resource-pools";
+import { organizationIndex } from "./organizations";
 import { isUuid } from "../ids";
 import { REGISTRY_CACHE_MS, TtlCache } from "./ttl-cache";
 import type { VersionSelector } from "./versions";
@@ -25,6 +26,8 @@ export interface SubmissionTarget {
   version: PinnedVersion;
   /** The resource pools a job of this workflow waits for (src/registry/resource-pools.ts), sorted. */
   resourcePoolIds?: string[];
+  /** The shard count of the organization's job index (absent: 1). */
+  indexShards?: number;
 }
 
 export type WorkflowRef = { workflowId: string } | { workflowName: string };
@@ -85,8 +88,8 @@ export async function resolveSubmissionTarget(
 ): Promise<SubmissionTarget> {
   const target = await resolveWorkflowVersion(db, organizationId, ref, selector);
   // Its own cache: an organization without pools costs one small query per isolate per few seconds.
-  const resourcePoolIds = await poolsForWorkflow(db, organizationId, target.workflow.workflowId);
-  return resourcePoolIds.length > 0 ? { ...target, resourcePoolIds } : target;
+  const [resourcePoolIds, index] = await Promise.all([poolsForWorkflow(db, organizationId, target.workflow.workflowId), organizationIndex(db, organizationId)]);
+  return { ...target, ...(resourcePoolIds.length > 0 ? { resourcePoolIds } : {}), ...(index.shards > 1 ? { indexShards: index.shards } : {}) };
 }
 
 async function resolveWorkflowVersion(db: D1Database, organizationId: string, ref: WorkflowRef, selector: VersionSelector): Promise<SubmissionTarget> {

@@ -8,7 +8,8 @@ import { deterministicId } from "../ids";
 import type { JobSummary } from "../job/views";
 import { jobRunStub } from "../job/naming";
 import { submitJob } from "../job/submit";
-import { unfinishedInTree } from "../registry/jobs";
+import { unfinishedInTree } from "../job-index/shards";
+import { organizationIndex } from "../registry/organizations";
 import type { ScheduleSpec } from "./spec";
 
 /** The job id of a firing: the same for every attempt, so a replayed alarm reaches the same job. */
@@ -65,5 +66,5 @@ export async function cancelJob(env: Env, organizationId: string, jobId: string)
  */
 export async function treeEnded(env: Env, organizationId: string, jobId: string): Promise<boolean> {
   if (isRunning(await jobStatus(env, organizationId, jobId))) return false;
-  return (await unfinishedInTree(env.DB, jobId)) === 0;
+  return (await unfinishedInTree(env, await organizationIndex(env.DB, organizationId), jobId)) === 0;
 }

@@ -7,6 +7,7 @@ import { step, submit, workflow } from "../helpers/jobs";
 import { countJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
 import { EngineServer, waitFor } from "./server";
 import { childJobId } from "../../src/executors/run-child-job";
+import { MAX_GETJOB_CHILD_JOBS } from "../../src/limits";
 
 const ITEMS = 2_000;
 const MINUTE = 60_000;
@@ -137,10 +138,19 @@ describe("kill -9 during a 2,000-child fan-out", () => {
     expect([...listedIds].sort()).toEqual([...childIds].sort());
     expect(listed.filter((c) => c.status !== "SUCCEEDED")).toEqual([]);
 
-    // The parent's childJobs (from the index) are the same children, each once.
-    const { childJobs } = await client.expect(200, client.get(jobPath(parentId)));
-    expect(childJobs).toHaveLength(ITEMS);
-    expect(childJobs.map((c: any) => c.jobId).sort()).toEqual([...childIds].sort());
-    expect(childJobs.every((c: any) => c.status === "SUCCEEDED" && c.parentStepName === "fanOut")).toBe(true);
+    // The parent's children (from the index) are the same children, each once, in their step's
+    // order: GetJob's first MAX_GETJOB_CHILD_JOBS, then ListJobs parentJobId from its token.
+    const { childJobs, childJobsNextPageToken } = await client.expect(200, client.get(jobPath(parentId)));
+    expect(childJobs).toHaveLength(MAX_GETJOB_CHILD_JOBS);
+    const rest: any[] = [];
+    let pageToken: string | undefined = childJobsNextPageToken;
+    while (pageToken) {
+      const page = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${parentId}&pageSize=100&pageToken=${pageToken}`));
+      rest.push(...page.jobs);
+      pageToken = page.nextPageToken;
+    }
+    const children = [...childJobs, ...rest];
+    expect(children.map((c: any) => c.jobId)).toEqual(childIds);
+    expect(children.every((c: any) => c.status === "SUCCEEDED" && c.parentStepName === "fanOut")).toBe(true);
   });
 });

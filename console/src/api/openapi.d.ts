@@ -5,6 +5,23 @@
  */
 
 export interface paths {
+    "/admin/migrate-job-index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Admin token only. Copies up to 500 rows of each table of the job index D1 held before it moved to per-organization Durable Objects (jobs, idempotency keys, metric rollups) into those objects, deletes them from D1, and says how many remain. Call it until every `remaining` count is 0 (docs/operating.md#moving-the-job-index-off-d1). Safe to repeat. */
+        post: operations["MigrateJobIndex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/reseal-secrets": {
         parameters: {
             query?: never;
@@ -185,7 +202,8 @@ export interface paths {
         get: operations["GetJob"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** @description Deletes a top-level job that has ended, with its whole tree (children, grandchildren, every continueAsNew run) and every record of them (history, execution data, events, index rows). From the answer on, GetJob, ListJobs and every other read answer as if it never existed (404); the storage is freed in the background, a bounded batch per alarm. 409 for a job that has not ended and for a child job (it goes with its root). */
+        delete: operations["DeleteJob"];
         options?: never;
         head?: never;
         patch?: never;
@@ -490,6 +508,23 @@ export interface paths {
         post?: never;
         /** @description Deletes the pool: jobs waiting for it start, and it limits nothing from now on. */
         delete: operations["DeleteResourcePool"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{organizationId}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["GetRetention"];
+        /** @description Changes any of the three periods and answers the whole setting. It applies to jobs that end from then on; a job that ended before keeps the deadline it got then. */
+        put: operations["PutRetention"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -924,6 +959,8 @@ export interface components {
         };
         CreateOrganizationRequest: {
             displayName: string;
+            /** @description Extension: how many Durable Objects hold the organization's job index (1 to 16; default 1). Fixed for the organization's life: see docs/store-design.md#the-job-index. */
+            jobIndexShards?: number;
             /** @description Unique across Canopy. Left out: derived from the name (`Acme Inc` → `acme-inc`, then `acme-inc-2`… when taken). */
             key?: string;
             name: string;
@@ -1033,9 +1070,9 @@ export interface components {
             /** @description Extension: the API token that submitted the job. */
             apiAuthTokenId?: string;
             billableTransactionUnits: number;
-            /** @description Extension: a child's place (from 0) in its parent's step's children. */
+            /** @description Extension: a child job's place (from 0) in its parent's step's list (or forEach array); ListJobs parentJobId lists children in this order. */
             childIndex?: number;
-            /** @description Extension: a child's key in its parent's step: its id, or its forEach index. */
+            /** @description Extension: a child job's `id` in its parent's runChildJob step, or its forEach index, as a string. */
             childKey?: string;
             createdAt: string;
             currentStepName?: string;
@@ -1137,6 +1174,11 @@ export interface components {
             /** @example https://hooks.example.com/canopy */
             url: string;
         };
+        PutRetentionRequest: {
+            cancelledSeconds?: number;
+            failedSeconds?: number;
+            succeededSeconds?: number;
+        };
         RegisterWorkflowRequest: {
             name: string;
         };
@@ -1218,6 +1260,12 @@ export interface components {
             targetsAllWorkflows: boolean;
             updatedAt: string;
             workerLimit: number;
+        };
+        /** @description Seconds a top-level job and its tree are kept after the root ended, per status (60 to 31536000; default 2592000, 30 days). Metric rollups stay. */
+        Retention: {
+            cancelledSeconds: number;
+            failedSeconds: number;
+            succeededSeconds: number;
         };
         Schedule: {
             createdAt: string;
@@ -1542,6 +1590,73 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    MigrateJobIndex: {
+        parameters: {
+            query?: {
+                /** @description Rows per table this call copies (default and at most 500). */
+                batch?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        copied: {
+                            jobs: number;
+                            keys: number;
+                            rollups: number;
+                        };
+                        dropped: {
+                            deletedOrganizations: number;
+                            eventKeys: number;
+                            expiredKeys: number;
+                        };
+                        remaining: {
+                            eventKeys: number;
+                            jobs: number;
+                            keys: number;
+                            rollups: number;
+                        };
+                    };
+                };
+            };
+            /** @description ValidationError */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     ResealSecrets: {
         parameters: {
             query?: never;
@@ -2455,11 +2570,11 @@ export interface operations {
                 createdAfter?: string;
                 createdBefore?: string;
                 jobHierarchy?: "ALL" | "TOP_LEVEL_ONLY" | "CHILD_JOBS_ONLY";
-                /** @description Extension: only jobs whose id starts with these 1 to 36 characters (case-insensitive): find a job by the start of its id. */
+                /** @description Extension: only jobs whose id starts with these 1 to 36 characters (case-insensitive): find a job by the start of its id (the console's "Search jobs" box). */
                 jobIdPrefix?: string;
                 pageSize?: number;
                 pageToken?: string;
-                /** @description Extension: only the direct children of this job (how the console pages a job's tree), in the order the parent's step listed them (not newest first). */
+                /** @description Extension: only the direct children of this job (how the console pages a job's tree), in the order their parent's steps listed them: by the step attempt that created them, then by childIndex (not newest first). */
                 parentJobId?: string;
                 /** @description Extension: only the reruns of this job (RerunJob, RerunJobs), newest first: the jobs whose rerunOf names it. */
                 rerunOf?: string;
@@ -2634,6 +2749,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description The job's children in their step's order (the step attempt that created them, then their place in its list): at most the first 100. The rest: ListJobs with parentJobId=<jobId> and pageToken=childJobsNextPageToken. */
                         childJobs?: {
                             createdAt: string;
                             finishedAt?: string;
@@ -2643,6 +2759,8 @@ export interface operations {
                             status: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
                             workflowName: string;
                         }[];
+                        /** @description Extension: present when the job has more than 100 children; pass it as pageToken to ListJobs with parentJobId=<jobId> for the next ones. */
+                        childJobsNextPageToken?: string;
                         job: components["schemas"]["JobSummary"];
                         parentJob?: {
                             jobId: string;
@@ -2683,6 +2801,67 @@ export interface operations {
             };
             /** @description NotFoundError */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    DeleteJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                jobId: string;
+                organizationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobId: string;
+                    };
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NotFoundError */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ConflictError */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4095,6 +4274,117 @@ export interface operations {
                     "application/json": {
                         poolId: string;
                     };
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NotFoundError */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetRetention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organizationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Retention"];
+                };
+            };
+            /** @description AuthenticationError */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description AuthorizationError */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NotFoundError */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PutRetention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organizationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutRetentionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Retention"];
+                };
+            };
+            /** @description ValidationError */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description AuthenticationError */

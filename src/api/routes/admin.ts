@@ -1,15 +1,20 @@
 /**
- * Operator routes (admin token only): the encryption keys' ids and ResealSecrets, the two steps of a
- * SECRETS_KEY rotation that run inside the Worker (docs/security.md#rotating-secrets_key).
+ * Operator routes (admin token only, outside any organization): the encryption keys' ids and
+ * ResealSecrets, the two steps of a SECRETS_KEY rotation that run inside the Worker
+ * (docs/security.md#rotating-secrets_key), and MigrateJobIndex, which copies the job index D1 held
+ * into the per-organization JobIndex objects (docs/operating.md#moving-the-job-index-off-d1).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sealingKeys } from "../../crypto/seal";
 import { ConflictError } from "../../errors";
+import { migrateLegacyIndex } from "../../job-index/migrate";
+import { LEGACY_INDEX_MIGRATION_BATCH } from "../../limits";
 import { resealSecrets } from "../../registry/reseal-secrets";
 import type { App } from "../context";
 import { errorResponses, json } from "../schemas";
 
 const security = [{ Bearer: [] }];
+const Counts = z.object({ jobs: z.number().int(), rollups: z.number().int(), keys: z.number().int() });
 const KeyId = z.string().regex(/^[0-9a-f]{16}$/, "A key id is 16 lower-case hex digits (GET /admin/secrets-key).");
 
 const ResealBody = z
@@ -34,7 +39,7 @@ const ResealAnswer = z
   })
   .openapi("ResealSecretsResult");
 
-/** Registers /admin/secrets-key and /admin/reseal-secrets. */
+/** Registers /admin/secrets-key, /admin/reseal-secrets and /admin/migrate-job-index. */
 export function registerAdminRoutes(app: App): void {
   app.openapi(
     createRoute({
@@ -78,5 +83,34 @@ export function registerAdminRoutes(app: App): void {
       }
       return c.json(await resealSecrets(c.env), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/admin/migrate-job-index",
+      operationId: "MigrateJobIndex",
+      description:
+        `Admin token only. Copies up to ${LEGACY_INDEX_MIGRATION_BATCH} rows of each table of the job index D1 held before it moved to per-organization ` +
+        "Durable Objects (jobs, idempotency keys, metric rollups) into those objects, deletes them from D1, and says how many remain. " +
+        "Call it until every `remaining` count is 0 (docs/operating.md#moving-the-job-index-off-d1). Safe to repeat.",
+      security,
+      request: {
+        query: z.object({
+          batch: z.coerce.number().int().min(1).max(LEGACY_INDEX_MIGRATION_BATCH).optional().openapi({ description: `Rows per table this call copies (default and at most ${LEGACY_INDEX_MIGRATION_BATCH}).` }),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            copied: Counts,
+            dropped: z.object({ deletedOrganizations: z.number().int(), eventKeys: z.number().int(), expiredKeys: z.number().int() }),
+            remaining: Counts.extend({ eventKeys: z.number().int() }),
+          }),
+        ),
+        ...errorResponses("ValidationError", "AuthenticationError", "AuthorizationError"),
+      },
+    }),
+    async (c) => c.json(await migrateLegacyIndex(c.env, Date.now(), c.req.valid("query").batch), 200),
   );
 }

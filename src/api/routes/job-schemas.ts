@@ -6,7 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ValidationError } from "../../errors";
 import { MAX_BATCH_ITEMS, type BatchItem } from "../../job/batch";
 import { jsonNestsDeeperThan } from "../../json-depth";
-import { DEFAULT_PAGE_SIZE, MAX_FAILED_ATTEMPT_PAYLOAD_BYTES, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
+import { DEFAULT_PAGE_SIZE, MAX_FAILED_ATTEMPT_PAYLOAD_BYTES, MAX_JOB_ID_PREFIX_CHARS, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
 import { ErrorSchema, OrgParams, VersionSelectorSchema } from "../schemas";
 
 export const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -84,8 +84,12 @@ export const JobSummarySchema = z
       .openapi({ description: "Extension: present while the job is paused (PauseJob, or a paused ancestor): it starts no new step attempt." }),
     triggerId: z.string().optional().openapi({ description: "Extension: the webhook trigger whose delivery started the job." }),
     apiAuthTokenId: z.string().optional().openapi({ description: "Extension: the API token that submitted the job." }),
-    childKey: z.string().optional().openapi({ description: "Extension: a child's key in its parent's step: its id, or its forEach index." }),
-    childIndex: z.number().int().optional().openapi({ description: "Extension: a child's place (from 0) in its parent's step's children." }),
+    childKey: z.string().optional().openapi({ description: "Extension: a child job's `id` in its parent's runChildJob step, or its forEach index, as a string." }),
+    childIndex: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Extension: a child job's place (from 0) in its parent's step's list (or forEach array); ListJobs parentJobId lists children in this order." }),
     waitingFor: WaitingForSchema.optional(),
   })
   .openapi("JobSummary");
@@ -185,15 +189,20 @@ export const ListJobsQuery = z.object({
     .min(1)
     .max(100)
     .optional()
-    .openapi({ description: "Extension: only the direct children of this job (how the console pages a job's tree), in the order the parent's step listed them (not newest first)." }),
+    .openapi({
+      description:
+        "Extension: only the direct children of this job (how the console pages a job's tree), in the order their parent's steps listed them: by the step attempt that created them, then by childIndex (not newest first).",
+    }),
   rootJobId: z.string().min(1).max(100).optional().openapi({ description: "Extension: only the jobs of this root job's tree, the root itself included." }),
   jobIdPrefix: z
     .string()
     .min(1)
-    .max(36)
+    .max(MAX_JOB_ID_PREFIX_CHARS)
     .regex(/^[0-9A-Fa-f-]+$/, "the first characters of a job id: hexadecimal digits and dashes")
     .optional()
-    .openapi({ description: "Extension: only jobs whose id starts with these 1 to 36 characters (case-insensitive): find a job by the start of its id." }),
+    .openapi({
+      description: `Extension: only jobs whose id starts with these 1 to ${MAX_JOB_ID_PREFIX_CHARS} characters (case-insensitive): find a job by the start of its id (the console's "Search jobs" box).`,
+    }),
   rerunOf: z
     .string()
     .min(1)

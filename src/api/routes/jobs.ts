@@ -1,15 +1,17 @@
 /** Jobs: submit, read, list, cancel, resume, events, and workflow state. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ConflictError, ValidationError, unwrap, type ErrorInfo, type RpcResult } from "../../errors";
+import { canonicalUuid } from "../../ids";
 import { submitBatch, type BatchItem } from "../../job/batch";
 import type { JobSummary } from "../../job/views";
 import type { StateMetadata } from "../../job/messages";
 import { refuseOversizedJson } from "../../json-size";
-import { MAX_PAYLOAD_BYTES } from "../../limits";
+import { MAX_GETJOB_CHILD_JOBS, MAX_PAYLOAD_BYTES } from "../../limits";
 import { logEvent } from "../../log";
-import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
+import { findIndexedJob, listJobs } from "../../job-index/shards";
+import { organizationIndex } from "../../registry/organizations";
 import { jobStubFor, submitJob } from "../../job/submit";
-import { actorOf, recordAudit } from "../../audit/record";
+import { actorOf, audited, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { submitterOf, type App } from "../context";
 import { OrgParams, errorResponses, json, jsonBody, zodProblems } from "../schemas";
@@ -66,7 +68,9 @@ export async function orUnstarted<T>(
 ): Promise<RpcResult<T>> {
   const result = await call();
   if (result.ok || result.error.code !== "NotFoundError") return result;
-  const indexed = await findIndexedJob(env.DB, organizationId, jobId.toLowerCase());
+  const id = canonicalUuid(jobId);
+  if (id === null) return result;
+  const indexed = await findIndexedJob(env, await organizationIndex(env.DB, organizationId), id);
   if (!indexed) return result;
   return indexed.started ? call() : unstarted(indexed.job);
 }
@@ -153,7 +157,8 @@ export function registerJobRoutes(app: App): void {
     async (c) => {
       const { organizationId } = c.req.valid("param");
       requireOrganization(c, organizationId);
-      return c.json(await listJobs(c.env.DB, organizationId, c.req.valid("query")), 200);
+      const { pageToken, pageSize, ...filters } = c.req.valid("query");
+      return c.json(await listJobs(c.env, await organizationIndex(c.env.DB, organizationId), filters, pageToken, pageSize), 200);
     },
   );
 
@@ -180,7 +185,13 @@ export function registerJobRoutes(app: App): void {
                   finishedAt: z.string().optional(),
                 }),
               )
-              .optional(),
+              .optional()
+              .openapi({
+                description: `The job's children in their step's order (the step attempt that created them, then their place in its list): at most the first ${MAX_GETJOB_CHILD_JOBS}. The rest: ListJobs with parentJobId=<jobId> and pageToken=childJobsNextPageToken.`,
+              }),
+            childJobsNextPageToken: z.string().optional().openapi({
+              description: `Extension: present when the job has more than ${MAX_GETJOB_CHILD_JOBS} children; pass it as pageToken to ListJobs with parentJobId=<jobId> for the next ones.`,
+            }),
           }),
         ),
         ...errorResponses("ValidationError", ...jobErrors),
@@ -190,12 +201,21 @@ export function registerJobRoutes(app: App): void {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const job = unwrap(await describeJob(c.env, organizationId, jobId, c.req.valid("query").waitForTerminalSeconds));
-      const [parent, childJobs] = await Promise.all([
+      const index = await organizationIndex(c.env.DB, organizationId);
+      const [parent, children] = await Promise.all([
         // The parent's status and name, not its output (which may be a fan-out's results).
         job.parentJobId ? (jobStubFor(c.env, job.parentJobId).describe(organizationId, false) as Promise<RpcResult<JobSummary>>) : undefined,
         // The job's own id, not the path's: the path may spell it in upper case.
-        listChildJobs(c.env.DB, job.jobId),
+        listJobs(c.env, index, { jobHierarchy: "ALL", parentJobId: job.jobId }, undefined, MAX_GETJOB_CHILD_JOBS),
       ]);
+      const childJobs = children.jobs.map((j) => ({
+        jobId: j.jobId,
+        status: j.status,
+        workflowName: j.workflowName,
+        parentStepName: j.parentStepName ?? "",
+        createdAt: j.createdAt,
+        ...(j.finishedAt ? { finishedAt: j.finishedAt } : {}),
+      }));
       return c.json(
         {
           job: job as z.infer<typeof JobSummarySchema>,
@@ -203,6 +223,7 @@ export function registerJobRoutes(app: App): void {
             ? { parentJob: { jobId: parent.value.jobId, status: parent.value.status, workflowName: parent.value.workflowName, stepName: job.parentStepName ?? "" } }
             : {}),
           ...(childJobs.length > 0 ? { childJobs } : {}),
+          ...(children.nextPageToken ? { childJobsNextPageToken: children.nextPageToken } : {}),
         },
         200,
       );
@@ -236,6 +257,40 @@ export function registerJobRoutes(app: App): void {
         },
       );
       return c.json(unwrap(cancelled), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/organizations/{organizationId}/jobs/{jobId}",
+      operationId: "DeleteJob",
+      description:
+        "Deletes a top-level job that has ended, with its whole tree (children, grandchildren, every continueAsNew run) and every record of them " +
+        "(history, execution data, events, index rows). From the answer on, GetJob, ListJobs and every other read answer as if it never existed (404); " +
+        "the storage is freed in the background, a bounded batch per alarm. 409 for a job that has not ended and for a child job (it goes with its root).",
+      security,
+      request: { params: JobParams },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses(...jobErrors, "ConflictError") },
+    }),
+    async (c) => {
+      const { organizationId, jobId } = c.req.valid("param");
+      const caller = requireOrganization(c, organizationId);
+      // Written ahead of the deletion, which commits in the job's object and then takes that object's
+      // storage away (so it cannot owe the entry as a cancel does); a refusal (404, 409) discards it.
+      const entry = { actor: actorOf(caller), action: "job.delete" as const, target: { type: "job", id: canonicalUuid(jobId) ?? jobId } };
+      const deleted = await audited(c.env, organizationId, entry, async () =>
+        unwrap(
+          await orUnstarted(
+            c.env,
+            organizationId,
+            jobId,
+            () => jobStubFor(c.env, jobId).deleteJob(organizationId),
+            async () => ({ ok: false, error: new ConflictError("The job was accepted and has not started yet: it has not ended.").toInfo() }),
+          ),
+        ),
+      );
+      return c.json(deleted, 200);
     },
   );
 

@@ -1,8 +1,10 @@
-/** GetWorkflowMetricTimeSeries: rollups written as jobs and steps end (src/metrics, registry/metrics.ts). */
+/** GetWorkflowMetricTimeSeries: rollups that jobs flush to their organization's index (src/metrics, src/job-index). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { NotFoundError, ValidationError } from "../../errors";
 import { MAX_METRIC_BUCKETS } from "../../limits";
-import { metricSeries } from "../../registry/metrics";
+import { metricSeries } from "../../job-index/shards";
+import { seriesPoints } from "../../metrics/series";
+import { organizationIndex } from "../../registry/organizations";
 import { findWorkflow } from "../../registry/workflows";
 import { AGGREGATIONS, BUCKETS, BUCKET_MS, METRIC_TYPES } from "../../metrics/types";
 import { requireOrganization } from "../auth";
@@ -59,8 +61,9 @@ export function registerMetricRoutes(app: App): void {
       if (q.workflowId !== undefined && !(await findWorkflow(c.env.DB, organizationId, { workflowId: q.workflowId }))) {
         throw new NotFoundError(`Workflow ${q.workflowId} was not found.`);
       }
-      const results = await metricSeries(c.env.DB, organizationId, { metric: q.metric, aggregation: q.aggregation, bucket: q.bucket, since, until, ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}) });
-      return c.json({ results }, 200);
+      const query = { metric: q.metric, aggregation: q.aggregation, bucket: q.bucket, since, until, ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}) };
+      const buckets = await metricSeries(c.env, await organizationIndex(c.env.DB, organizationId), query);
+      return c.json({ results: seriesPoints(q.aggregation, buckets) }, 200);
     },
   );
 }

@@ -1,6 +1,7 @@
 /** Organizations: create, read, list, update and delete. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { unwrap } from "../../errors";
+import { MAX_JOB_INDEX_SHARDS } from "../../limits";
 import { ORGANIZATION_KEY_PATTERN, createOrganization, getOrganization, listOrganizations, updateOrganization } from "../../registry/organizations";
 import { forgetOrganizationTokens } from "../../registry/tokens";
 import { reaperFor } from "../../organizations/reaper";
@@ -29,6 +30,15 @@ const CreateOrganizationBody = z
       .optional()
       .openapi({ description: "Unique across Canopy. Left out: derived from the name (`Acme Inc` → `acme-inc`, then `acme-inc-2`… when taken)." }),
     displayName: z.string().min(1).max(200),
+    jobIndexShards: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_JOB_INDEX_SHARDS)
+      .optional()
+      .openapi({
+        description: `Extension: how many Durable Objects hold the organization's job index (1 to ${MAX_JOB_INDEX_SHARDS}; default 1). Fixed for the organization's life: see docs/store-design.md#the-job-index.`,
+      }),
   })
   .openapi("CreateOrganizationRequest");
 

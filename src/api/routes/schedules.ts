@@ -4,7 +4,8 @@ import { NotFoundError, ValidationError, unwrap, type RpcResult } from "../../er
 import { canonicalUuid, newId } from "../../ids";
 import { refuseOversizedJson } from "../../json-size";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES } from "../../limits";
-import { jobStatuses } from "../../registry/jobs";
+import { jobStatuses } from "../../job-index/shards";
+import { organizationIndex } from "../../registry/organizations";
 import { listSchedules } from "../../registry/schedules";
 import { prepareSubmission } from "../../job/submit";
 import { checkCronSpec } from "../../schedule/cron";
@@ -79,9 +80,10 @@ function scheduleStub(env: Env, scheduleId: string): DurableObjectStub<ScheduleO
 }
 
 /** GetSchedule's answer: the object's view, with each started job's status from the index. */
-async function scheduleResponse(env: Env, view: ScheduleView): Promise<z.infer<typeof ScheduleSchema>> {
+async function scheduleResponse(env: Env, organizationId: string, view: ScheduleView): Promise<z.infer<typeof ScheduleSchema>> {
   const started = view.recentActions.filter((a) => a.state === "STARTED" && a.jobId).map((a) => a.jobId!);
-  const statuses = await jobStatuses(env.DB, started);
+  // A job deleted since (its retention passed) is no longer indexed: its action keeps its own record.
+  const statuses = await jobStatuses(env, await organizationIndex(env.DB, organizationId), started);
   return {
     scheduleId: view.scheduleId,
     spec: specView(view.spec),
@@ -168,7 +170,7 @@ export function registerScheduleRoutes(app: App): void {
       const { organizationId, scheduleId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const view = unwrap((await scheduleStub(c.env, scheduleId).describe(organizationId)) as unknown as RpcResult<ScheduleView>);
-      return c.json(await scheduleResponse(c.env, view), 200);
+      return c.json(await scheduleResponse(c.env, organizationId, view), 200);
     },
   );
 
@@ -191,7 +193,7 @@ export function registerScheduleRoutes(app: App): void {
       const spec = await buildSpec(c.env, organizationId, c.req.valid("json"), callerName(caller), Date.now());
       const entry = { actor: actorOf(caller), action: "schedule.update" as const, target: { type: "schedule", id: scheduleId }, detail: { workflowId: spec.workflowId, cron: spec.cron } };
       const view = await audited(c.env, organizationId, entry, async () => unwrap((await stub.update(organizationId, spec)) as unknown as RpcResult<ScheduleView>));
-      return c.json(await scheduleResponse(c.env, view), 200);
+      return c.json(await scheduleResponse(c.env, organizationId, view), 200);
     },
   );
 

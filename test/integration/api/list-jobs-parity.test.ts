@@ -30,6 +30,30 @@ describe("ListJobs workflowName", () => {
   });
 });
 
+describe("ListJobs jobIdPrefix", () => {
+  it("finds jobs by the start of their id, in any case, and refuses what cannot start an id", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const { workflowId } = await deployWorkflow(client, orgId, noop("prefixed"));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } }));
+    const found = async (prefix: string) =>
+      (await client.expect(200, client.get(`/organizations/${orgId}/jobs?jobIdPrefix=${encodeURIComponent(prefix)}`))).jobs.map((j: any) => j.jobId);
+    for (const id of ids) {
+      // Ids are random: a 13-character prefix (8 hex digits, a dash, 4 more) names one job here.
+      expect(await found(id.slice(0, 13).toUpperCase())).toEqual([id]);
+      expect(await found(id)).toEqual([id]);
+    }
+    const first = ids[0]![0]!;
+    expect((await found(first)).sort()).toEqual(ids.filter((id) => id.startsWith(first)).sort());
+    const page = await client.expect(200, client.get(`/organizations/${orgId}/jobs?jobIdPrefix=${ids[1]!.slice(0, 8)}&pageSize=1`));
+    expect(page.totalCount).toBe(ids.filter((id) => id.startsWith(ids[1]!.slice(0, 8))).length);
+    for (const bad of ["", "xyz", "a".repeat(37), "1%", "a_"]) {
+      const res = await client.get(`/organizations/${orgId}/jobs?jobIdPrefix=${encodeURIComponent(bad)}`);
+      expect(res.status, bad).toBe(400);
+    }
+  });
+});
+
 describe("ExecutionHistoryItem", () => {
   it("always has input: null for an external event, the step's input otherwise", async () => {
     const { orgId, client } = await newTenant(admin);

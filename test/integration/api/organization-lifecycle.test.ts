@@ -7,7 +7,7 @@ import { admin } from "../../helpers/workerd";
 import { reaperFor, type OrganizationReaper } from "../../../src/organizations/reaper";
 import { jobStubFor } from "../../../src/job/submit";
 import { JobObject } from "../../../src/job/job-object";
-import { insertFirstIndexRows } from "../../../src/registry/jobs";
+import { writeFirstRows } from "../../helpers/job-index";
 import type { JobSummary } from "../../../src/job/views";
 import type { RpcResult } from "../../../src/errors";
 import type { ScheduleObject } from "../../../src/schedule/schedule-object";
@@ -246,7 +246,7 @@ describe("DeleteOrganization", () => {
       // What SubmitJobs (batch) leaves before its BatchStarter's alarm: the index row alone.
       const jobId = crypto.randomUUID();
       const now = new Date().toISOString();
-      await insertFirstIndexRows(env.DB, orgId, [
+      await writeFirstRows(orgId, [
         {
           jobId,
           status: "PENDING",
@@ -288,6 +288,68 @@ describe("DeleteOrganization", () => {
       const started = await jobStubFor(env, jobId).start({ identity, definition: JSON.stringify(held), executionData: { workflowInput: {} } });
       expect(started).toMatchObject({ ok: true, value: { created: true } });
       expect(await statusInObject(orgId, jobId)).toBe("CANCELLED");
+    },
+    TIMEOUT,
+  );
+});
+
+describe("DeleteOrganization's purge", () => {
+  it(
+    "deletes every job tree of the organization, every run and its whole job index, once the sweep has cancelled what ran",
+    async () => {
+      const { orgId, client } = await newTenant(admin);
+      const leaf = workflow("leaf", [waitFor("go")]);
+      const parent = workflow("parent", [
+        step("fan", "/justworkflowit/runChildJob", { config: { children: [{ id: "x", workflowName: "leaf", workflowVersion: { tag: "$LIVE" } }, { id: "y", workflowName: "leaf", workflowVersion: { tag: "$LIVE" } }] } }),
+      ]);
+      const looper = workflow("looper", [
+        step("work", "/canopy/transform", { config: { output: { i: { "+": [{ var: "workflowInput.i" }, 1] } } } }, { if: [{ "<": [{ var: "work.output.i" }, 3] }, "again", null] }),
+        step("again", "/canopy/continueAsNew", { config: { nextStep: "work" } }),
+      ]);
+      const ids: Record<string, string> = {};
+      for (const def of [leaf, parent, looper]) ids[def.workflowName] = (await deployWorkflow(client, orgId, def)).workflowId;
+      const tree = await submit(client, orgId, { workflowId: ids.parent, workflowVersion: { tag: "$LIVE" }, idempotencyKey: "tree" });
+      const loop = await submit(client, orgId, { workflowId: ids.looper, workflowVersion: { tag: "$LIVE" }, inputJson: { i: 0 } });
+      const running = await submit(client, orgId, { workflowId: ids.leaf, workflowVersion: { tag: "$LIVE" } });
+      await waitForJob(client, orgId, loop);
+      await waitForJob(client, orgId, running, (j) => j.status === "RUNNING");
+      let children: string[] = [];
+      for (const deadline = Date.now() + 30_000; children.length < 2 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        children = (await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${tree}`))).jobs.map((j: any) => j.jobId);
+      }
+      // One child ends; the other is still running when the organization goes.
+      await waitForJob(client, orgId, children[0]!, (j) => j.status === "RUNNING");
+      await client.expect(200, client.post(`/organizations/${orgId}/jobs/${children[0]}/events`, { eventId: "go" }));
+      await waitForJob(client, orgId, children[0]!);
+
+      const reaper = reaperFor(env, orgId);
+      await admin.expect(200, admin.delete(`/organizations/${orgId}`));
+      const objects = [tree, ...children, running, loop, `${loop}#2`, `${loop}#3`];
+      const stubOf = (name: string) => env.JOBS.get(env.JOBS.idFromName(name));
+      const deadline = Date.now() + 90_000;
+      let status = await reaper.status();
+      while (status?.purge?.phase !== "done") {
+        if (Date.now() > deadline) throw new Error(`the purge did not finish: ${JSON.stringify(status)}`);
+        // The reaper's alarms (and the roots' deletions) are driven rather than waited for.
+        await runDurableObjectAlarm(reaper);
+        for (const root of [tree, running, loop]) await runDurableObjectAlarm(stubOf(root));
+        await new Promise((r) => setTimeout(r, 50));
+        status = await reaper.status();
+      }
+      expect(status).toMatchObject({ done: true, failures: 0, purge: { phase: "done", roots: 3 } });
+      for (const name of objects) {
+        const left = await runInDurableObject(stubOf(name), async (_o: JobObject, state) => ({
+          tables: state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`).toArray(),
+          alarm: await state.storage.getAlarm(),
+        }));
+        expect(left, name).toEqual({ tables: [], alarm: null });
+      }
+      // The index shard went with its rollups and keys (a later call finds it empty).
+      const shard = env.JOB_INDEX.get(env.JOB_INDEX.idFromName(`${orgId}:0`));
+      const rows = await runInDurableObject(shard, (_o: unknown, state) =>
+        ["job", "hidden_tree", "idempotency_key", "rollup", "flush"].map((t) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n),
+      );
+      expect(rows).toEqual([0, 0, 0, 0, 0]);
     },
     TIMEOUT,
   );

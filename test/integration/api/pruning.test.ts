@@ -1,8 +1,10 @@
 // Records kept for a window are deleted once it has passed, a bounded batch at a time as new ones
-// arrive: SubmitJob idempotency keys (24 h) and webhook delivery ids (24 h).
-import { SELF, env } from "cloudflare:test";
+// arrive: SubmitJob idempotency keys (24 h, in the organization's job index) and webhook delivery ids (24 h).
+import { SELF, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS } from "../../../src/limits";
+import { IDEMPOTENCY_SHARD_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, WEBHOOK_DELIVERY_RETENTION_MS } from "../../../src/limits";
+import type { JobIndex } from "../../../src/job-index/job-index";
+import { indexShard } from "../../../src/job-index/shards";
 import { deployWorkflow, newTenant } from "../../helpers/client";
 import { step, submit, workflow } from "../../helpers/jobs";
 import { createTrigger, jobCount, postHook, standardHeaders } from "../../helpers/webhooks";
@@ -12,14 +14,23 @@ const TIMEOUT = 60_000;
 const MINUTE = 60 * 1000;
 const waiting = workflow("waiting", [step("wait", "/justworkflowit/waitForEventIds", { config: { eventIds: ["go"] } })]);
 
+/** The organization's index shard (one: newTenant's organizations have one), where its keys live. */
+function shard(orgId: string) {
+  return indexShard(env, orgId, 0);
+}
+
 async function keyRow(orgId: string, key: string) {
-  return env.DB.prepare(`SELECT job_id, created_at FROM idempotency_keys WHERE organization_id = ? AND idempotency_key = ?`)
-    .bind(orgId, key)
-    .first<{ job_id: string; created_at: number }>();
+  return runInDurableObject(shard(orgId), (_o: JobIndex, state) =>
+    state.storage.sql.exec<{ job_id: string; created_at: number }>(`SELECT job_id, created_at FROM idempotency_key WHERE key = ?`, key).toArray()[0] ?? null,
+  );
 }
 
 async function keyCount(orgId: string): Promise<number> {
-  return (await env.DB.prepare(`SELECT COUNT(*) AS n FROM idempotency_keys WHERE organization_id = ?`).bind(orgId).first<{ n: number }>())!.n;
+  return runInDurableObject(shard(orgId), (_o: JobIndex, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM idempotency_key`).one().n);
+}
+
+async function insertKeys(orgId: string, keys: [key: string, jobId: string, createdAt: number][]): Promise<void> {
+  await shard(orgId).importKeys(keys.map(([key, jobId, createdAt]) => ({ key, jobId, createdAt })));
 }
 
 describe("SubmitJob idempotency keys", () => {
@@ -31,10 +42,9 @@ describe("SubmitJob idempotency keys", () => {
       const now = Date.now();
       const oldJobId = crypto.randomUUID();
       const liveJobId = crypto.randomUUID();
-      const insert = env.DB.prepare(`INSERT INTO idempotency_keys (organization_id, idempotency_key, job_id, created_at) VALUES (?, ?, ?, ?)`);
-      await env.DB.batch([
-        insert.bind(orgId, "expired", oldJobId, now - IDEMPOTENCY_WINDOW_MS - MINUTE),
-        insert.bind(orgId, "live", liveJobId, now - IDEMPOTENCY_WINDOW_MS + 60 * MINUTE),
+      await insertKeys(orgId, [
+        ["expired", oldJobId, now - IDEMPOTENCY_WINDOW_MS - MINUTE],
+        ["live", liveJobId, now - IDEMPOTENCY_WINDOW_MS + 60 * MINUTE],
       ]);
 
       const first = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" }, idempotencyKey: "another" });
@@ -54,16 +64,14 @@ describe("SubmitJob idempotency keys", () => {
   );
 
   it(
-    `are deleted at most ${IDEMPOTENCY_PRUNE_BATCH} per submission, oldest first`,
+    `are deleted at most ${IDEMPOTENCY_SHARD_PRUNE_BATCH} per submission, oldest first`,
     async () => {
       const { orgId, client } = await newTenant(admin);
       const { workflowId } = await deployWorkflow(client, orgId, waiting);
       const expiredAt = Date.now() - IDEMPOTENCY_WINDOW_MS - MINUTE;
-      const insert = env.DB.prepare(`INSERT INTO idempotency_keys (organization_id, idempotency_key, job_id, created_at) VALUES (?, ?, ?, ?)`);
       const extra = 5;
-      await env.DB.batch(
-        Array.from({ length: IDEMPOTENCY_PRUNE_BATCH + extra }, (_, i) => insert.bind(orgId, `old-${i}`, crypto.randomUUID(), expiredAt - i)),
-      );
+      const old = Array.from({ length: IDEMPOTENCY_SHARD_PRUNE_BATCH + extra }, (_, i): [string, string, number] => [`old-${i}`, crypto.randomUUID(), expiredAt - i]);
+      for (let i = 0; i < old.length; i += 1000) await insertKeys(orgId, old.slice(i, i + 1000));
 
       await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" }, idempotencyKey: "a" });
       expect(await keyCount(orgId)).toBe(extra + 1);

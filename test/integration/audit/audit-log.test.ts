@@ -134,6 +134,27 @@ describe("ListAuditLog", () => {
     expect(actions.sort()).toEqual(["job.cancel", "job.pause", "job.rerun", "job.unpause"]);
   });
 
+  it("records DeleteJob, none for a delete refused, and keeps the entry readable once the job is gone", async () => {
+    const { orgId, client } = await newTenant(admin);
+    const { workflowId } = await deployWorkflow(client, orgId, workflow(unique("gone"), [step("only", "/justworkflowit/noop")]));
+    const sleeper = await deployWorkflow(client, orgId, workflow(unique("nap"), [step("nap", "/canopy/delay", { config: { seconds: 3600 } })]));
+    const jobId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, jobId, (j) => j.status === "SUCCEEDED");
+    const running = await submit(client, orgId, { workflowId: sleeper.workflowId, workflowVersion: { tag: "$LIVE" } });
+    await waitForJob(client, orgId, running, (j) => j.currentStepName === "nap");
+    // Refused: a job that has not ended (409), and an unknown one (404). Neither leaves an entry.
+    expect((await client.delete(`/organizations/${orgId}/jobs/${running}`)).status).toBe(409);
+    expect((await client.delete(`/organizations/${orgId}/jobs/${crypto.randomUUID()}`)).status).toBe(404);
+    await client.expect(200, client.delete(`/organizations/${orgId}/jobs/${jobId}`));
+    expect((await client.get(`/organizations/${orgId}/jobs/${jobId}`)).status).toBe(404);
+
+    const deleted = (await log(client, orgId, "?action=job.delete")).entries;
+    expect(deleted).toEqual([{ at: expect.any(String), actor: { type: "token", apiAuthTokenId: expect.any(String) }, action: "job.delete", target: { type: "job", id: jobId } }]);
+    // The log names the job by its id alone: it reads the same once the job's records are gone.
+    expect((await log(client, orgId, `?targetId=${jobId}`)).entries.map((e: any) => e.action)).toEqual(["job.delete"]);
+    expect((await log(client, orgId, `?targetId=${running}`)).entries).toEqual([]);
+  });
+
   it("records every other action of the API, with no entry for an action refused", async () => {
     const { orgId, client } = await newTenant(admin);
     const o = `/organizations/${orgId}`;
@@ -147,6 +168,7 @@ describe("ListAuditLog", () => {
     await client.expect(200, client.delete(`${o}/secrets/K`));
     await client.expect(200, client.call("PATCH", o, { displayName: "Renamed" }));
     await client.expect(200, client.put(`${o}/egress-policy`, { allowedHosts: ["api.example.com"] }));
+    await client.expect(200, client.put(`${o}/retention`, { failedSeconds: 3600 }));
     await client.expect(200, client.put(`${o}/workflows/${workflowId}/tags/$STAGING`, { versionId }));
     const trigger = await client.expect(200, client.post(`${o}/webhook-triggers`, { name: "t", workflowId, workflowVersion: { tag: "$LIVE" }, scheme: "github" }));
     await client.expect(200, client.delete(`${o}/webhook-triggers/${trigger.triggerId}`));
@@ -159,6 +181,7 @@ describe("ListAuditLog", () => {
     expect((await client.delete(`${o}/api-auth-tokens/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await client.delete(`${o}/secrets/NOPE`)).status).toBe(404);
     expect((await client.put(`${o}/workflows/${workflowId}/tags/$LIVE`, { versionId: crypto.randomUUID() })).status).toBe(404);
+    expect((await client.put(`${o}/retention`, { failedSeconds: 1 })).status).toBe(400);
 
     const { entries } = await log(client, orgId, `?pageSize=${AUDIT_MAX_PAGE_SIZE}`);
     const actions = entries.map((e: any) => e.action).reverse();
@@ -174,6 +197,7 @@ describe("ListAuditLog", () => {
       "secret.delete",
       "organization.update",
       "egresspolicy.update",
+      "retention.update",
       "workflow.tag",
       "trigger.create",
       "trigger.delete",
@@ -188,6 +212,7 @@ describe("ListAuditLog", () => {
     expect(find("trigger.create")[0]).toMatchObject({ target: { type: "trigger", id: trigger.triggerId } });
     expect(find("workflow.tag")[0]).toMatchObject({ target: { type: "workflow", id: workflowId }, detail: { tag: "$STAGING", versionId } });
     expect(find("schedule.update")[0]).toMatchObject({ target: { type: "schedule", id: scheduleId }, detail: { paused: true, note: "quiet" } });
+    expect(find("retention.update")).toEqual([expect.objectContaining({ actor: { type: "token", apiAuthTokenId: expect.any(String) }, target: { type: "organization", id: orgId }, detail: { failedSeconds: 3600 } })]);
     const stored = JSON.stringify(await rawRows(orgId));
     for (const forbidden of [SECRET_VALUE, trigger.secret, token.token]) expect(stored).not.toContain(forbidden);
 

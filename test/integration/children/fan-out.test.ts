@@ -4,6 +4,7 @@ import { tenantWith } from "../../helpers/client";
 import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import type { JobObject } from "../../../src/job/job-object";
+import { MAX_GETJOB_CHILD_JOBS } from "../../../src/limits";
 
 const noop = "/justworkflowit/noop";
 const run = "/justworkflowit/runChildJob";
@@ -46,6 +47,19 @@ describe("runChildJob with forEach", () => {
     expect(job.billableTransactionUnits).toBe(201);
     const children = await client.expect(200, client.get(`/organizations/${orgId}/jobs?jobHierarchy=CHILD_JOBS_ONLY&pageSize=100`));
     expect(children.totalCount).toBe(200);
+
+    // GetJob lists the first MAX_GETJOB_CHILD_JOBS children in their step's order, and a token that
+    // ListJobs parentJobId continues from, in the same order (the index may lag the parent's end).
+    let view: any;
+    const deadline = Date.now() + 60_000;
+    do view = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}`));
+    while (view.childJobs?.some((c: any) => c.status !== "SUCCEEDED") && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 50)), true));
+    expect(view.childJobs).toHaveLength(MAX_GETJOB_CHILD_JOBS);
+    expect(view.childJobs.map((c: any) => c.jobId)).toEqual(out.results.slice(0, MAX_GETJOB_CHILD_JOBS).map((r: any) => r.jobId));
+    const rest = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}&pageSize=100&pageToken=${view.childJobsNextPageToken}`));
+    expect(rest.jobs.map((j: any) => j.jobId)).toEqual(out.results.slice(MAX_GETJOB_CHILD_JOBS).map((r: any) => r.jobId));
+    expect(rest.jobs.map((j: any) => [j.childKey, j.childIndex])).toEqual(out.results.slice(MAX_GETJOB_CHILD_JOBS).map((_: any, i: number) => [String(i + MAX_GETJOB_CHILD_JOBS), i + MAX_GETJOB_CHILD_JOBS]));
+    expect(rest.nextPageToken).toBeUndefined();
   });
 
   it("creates a child with invalid input FAILED, visible in childJobs, and tolerates it when told to", async () => {
@@ -171,6 +185,18 @@ describe("runChildJob with listed children", () => {
     ]);
     expect(job.output.results).toHaveLength(2);
     expect(job.billableTransactionUnits).toBe(2 + 4);
-    expect(childJobs.map((c: any) => c.parentStepName).sort()).toEqual(["first", "first", "second", "second"]);
+    // A parent's children come in the order its steps listed them: step attempt, then position.
+    expect(childJobs.map((c: any) => c.parentStepName)).toEqual(["first", "first", "second", "second"]);
+    const listed = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}`));
+    expect(listed.jobs.map((j: any) => [j.parentStepName, j.childKey, j.childIndex])).toEqual([
+      ["first", "d", 0],
+      ["first", "s", 1],
+      ["second", "0", 0],
+      ["second", "1", 1],
+    ]);
+    expect(listed.jobs.map((j: any) => j.jobId)).toEqual(childJobs.map((c: any) => c.jobId));
+    const page = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}&pageSize=3`));
+    const next = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}&pageSize=3&pageToken=${page.nextPageToken}`));
+    expect([...page.jobs, ...next.jobs].map((j: any) => j.jobId)).toEqual(listed.jobs.map((j: any) => j.jobId));
   });
 });

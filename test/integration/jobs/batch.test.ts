@@ -11,7 +11,7 @@ import { admin } from "../../helpers/workerd";
 import type { BatchStarter } from "../../../src/job/batch-starter";
 import type { JobObject } from "../../../src/job/job-object";
 import { runObjectName } from "../../../src/job/naming";
-import { insertFirstIndexRows } from "../../../src/registry/jobs";
+import { indexedCount, writeFirstRows } from "../../helpers/job-index";
 import { BATCH_IDENTITY_RETENTION_MS } from "../../../src/limits";
 
 const TIMEOUT = 120_000;
@@ -185,7 +185,7 @@ describe("SubmitJobs (batch)", () => {
       const jobId = crypto.randomUUID();
       const identity = heldIdentity(orgId, ids.held!, v, jobId);
       const now = new Date().toISOString();
-      await insertFirstIndexRows(env.DB, orgId, [
+      await writeFirstRows(orgId, [
         {
           jobId,
           status: "PENDING",
@@ -263,8 +263,7 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
       const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
       const now = new Date().toISOString();
       const starts = jobIds.map((jobId) => ({ identity: heldIdentity(orgId, ids.held!, v, jobId), input: {} }));
-      await insertFirstIndexRows(
-        env.DB,
+      await writeFirstRows(
         orgId,
         jobIds.map((jobId) => ({
           jobId,
@@ -296,8 +295,7 @@ describe("SubmitJobs (batch) and DeleteOrganization", () => {
         const described = await jobStub(jobId).describe(orgId);
         expect(described).toMatchObject({ ok: false, error: { code: "NotFoundError" } });
       }
-      const rows = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE job_id IN (?, ?)`).bind(jobIds[0], jobIds[1]).first("n");
-      expect(rows).toBe(0);
+      expect(await indexedCount(orgId, jobIds)).toBe(0);
       await identityExpires(starter);
       expect(await holdings(starter)).toBeNull();
     },

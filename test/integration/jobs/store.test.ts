@@ -161,30 +161,32 @@ describe("the job store", () => {
     expect(job.status).toBe("SUCCEEDED");
   }, 60_000);
 
-  it("applies children's reports while D1 is down, and the index catches up after", async () => {
+  it("applies children's reports while the job index is down, and the index catches up after", async () => {
     const child = workflow("gated", [step("hold", waitEvents, { config: { eventIds: ["go"] } })]);
     const parent = workflow("gatedBatch", [step("fan", run, forEachItems("gated"))]);
     const { client, orgId, ids } = await tenantWith(admin, child, parent);
     const jobId = await submit(client, orgId, { workflowId: ids.gatedBatch, workflowVersion: { tag: "$LIVE" }, inputJson: { items: [{}, {}, {}] } });
     const children = await waitingChildren(jobId, 3);
     for (const c of children) await waitForJob(client, orgId, c, (j) => j.currentStepName === "hold");
-    // The parent's D1 fails every query from now on.
+    // The parent cannot reach the job index from now on.
     await runInDurableObject(stub(jobId), (o: JobObject) => {
       const down = () => {
-        throw new Error("D1_ERROR: database unavailable");
+        throw new Error("the job index is unavailable");
       };
-      const self = o as unknown as { env: Env; realDb?: D1Database };
-      self.realDb = self.env.DB;
-      self.env = { ...self.env, DB: { prepare: down, batch: down, exec: down } as unknown as D1Database };
+      const self = o as unknown as { env: Env; realIndex?: Env["JOB_INDEX"] };
+      self.realIndex = self.env.JOB_INDEX;
+      self.env = { ...self.env, JOB_INDEX: { idFromName: down, get: down } as unknown as Env["JOB_INDEX"] };
     });
     for (const c of children) await client.expect(200, client.post(`/organizations/${orgId}/jobs/${c}/events`, { eventId: "go", payload: { c } }));
     const { job } = await waitForJob(client, orgId, jobId, undefined, 30_000);
     expect(job.status).toBe("SUCCEEDED");
     expect(job.output.results.map((r: any) => r.output.c)).toEqual(children);
-    // D1 comes back: the children's rows (written only through the parent) reach the index.
+    // None of the children's rows (written only through the parent) is indexed yet.
+    expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs?jobHierarchy=CHILD_JOBS_ONLY&status=SUCCEEDED`))).totalCount).toBe(0);
+    // The index comes back: those rows reach it.
     await runInDurableObject(stub(jobId), (o: JobObject) => {
-      const self = o as unknown as { env: Env; realDb: D1Database };
-      self.env = { ...self.env, DB: self.realDb };
+      const self = o as unknown as { env: Env; realIndex: Env["JOB_INDEX"] };
+      self.env = { ...self.env, JOB_INDEX: self.realIndex };
     });
     const deadline = Date.now() + 60_000;
     let listed: any;

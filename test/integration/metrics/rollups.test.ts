@@ -1,4 +1,5 @@
-// Metrics come from rollups the jobs' Durable Objects write as jobs and steps end, read through
+// Metrics come from rollups that jobs' Durable Objects fold their events into and flush to their
+// organization's job index as jobs and steps end (no row per step anywhere shared), read through
 // GetWorkflowMetricTimeSeries with the client's query parameters and response shape.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -8,8 +9,10 @@ import { step, submit, waitForJob, workflow } from "../../helpers/jobs";
 import { admin } from "../../helpers/workerd";
 import { fakeOrigin, scenario } from "../integrations/fake";
 import type { JobObject } from "../../../src/job/job-object";
-import { recordMetricEvents } from "../../../src/registry/metrics";
-import type { MetricEvent } from "../../../src/metrics/types";
+import type { JobIndex } from "../../../src/job-index/job-index";
+import { indexShard } from "../../../src/job-index/shards";
+import { HOUR_MS, type Increment, type MetricFlush } from "../../../src/metrics/types";
+import { METRIC_FLUSH_KEY_PRUNE_BATCH, METRIC_FLUSH_KEY_RETENTION_MS } from "../../../src/limits";
 
 const noop = "/justworkflowit/noop";
 const http = "/canopy/http";
@@ -93,36 +96,37 @@ describe("GetWorkflowMetricTimeSeries", () => {
     expect((await series(client, orgId, { metric: "resource_utilization", aggregation: "avg" })).results).toEqual([]);
   });
 
-  it("counts nothing twice when a flush is repeated after D1 took it", async () => {
+  it("counts nothing twice when a flush is sent again after the index took it", async () => {
     const three = workflow("three", [step("a", noop, {}, "b"), step("b", noop, {}, "c"), step("c", noop)]);
     const { client, orgId } = await tenantWith(admin, three);
     const jobId = await submit(client, orgId, { workflowName: "three", workflowVersion: { tag: "$LIVE" }, inputJson: "{}" });
     await waitForJob(client, orgId, jobId);
     await waitForCount(client, orgId, "step_duration_seconds", 3);
-    const before = await env.DB.prepare(`SELECT metric, hour_start, workflow_id, n, total, peak FROM metric_rollups WHERE organization_id = ? ORDER BY metric, hour_start`)
-      .bind(orgId)
-      .all();
-    const keys = (await env.DB.prepare(`SELECT event_key FROM metric_events WHERE event_key LIKE ? || ':%'`).bind(jobId).all<{ event_key: string }>()).results.map((r) => r.event_key);
-    // Three step ends, the submission, and the end: succeeded, duration, units.
-    expect(keys).toHaveLength(3 + 1 + 3);
+    const before = await total(client, orgId, "step_failures");
 
-    // The object queues the same events again (as if it had died between D1's commit and its own)
-    // with other values, and its alarm flushes them: D1 has counted those keys, so nothing changes.
+    // The job died between the index's commit and its own: its flush is still in its outbox, and the
+    // index has counted it. Its alarm sends it again; the index knows the key and adds nothing.
+    const flush: MetricFlush = { key: crypto.randomUUID(), increments: [["w", "step_failures", Math.floor(Date.now() / HOUR_MS) * HOUR_MS, 5, 5, 1]] };
+    await indexShard(env, orgId, 0).addMetrics([flush], Date.now());
+    expect(await total(client, orgId, "step_failures")).toBe(before + 5);
     const stub = jobStub(jobId);
     await runInDurableObject(stub, (o: JobObject) => {
-      const again: MetricEvent[] = keys.map((key) => ({ key, organizationId: orgId, workflowId: "w", metric: "step_failures", at: Date.now(), value: 1000 }));
-      o.store.transaction(() => o.store.metrics.record(again, Date.now(), { reportsToParent: false, reportMax: 100, maxDelayMs: 0 }));
+      o.store.transaction(() => {
+        o.store.tables.ensure("metric_out");
+        o.store.tables.sql.exec(`INSERT INTO metric_out (key, body, created_at) VALUES (?, ?, ?)`, flush.key, JSON.stringify(flush.increments), Date.now());
+        o.store.queue.enqueue({ id: "metrics", kind: "metrics", payload: null, dueAt: Date.now(), coalesce: true });
+      });
       o.armAlarm(Date.now());
-      expect(o.store.metrics.pending(1000)).toHaveLength(keys.length);
+      expect(o.store.metrics.hasPending()).toBe(true);
     });
-    await runDurableObjectAlarm(stub);
-    await runDurableObjectAlarm(stub);
-    await runInDurableObject(stub, (o: JobObject) => expect(o.store.metrics.hasPending()).toBe(false));
-    const after = await env.DB.prepare(`SELECT metric, hour_start, workflow_id, n, total, peak FROM metric_rollups WHERE organization_id = ? ORDER BY metric, hour_start`)
-      .bind(orgId)
-      .all();
-    expect(after.results).toEqual(before.results);
-    expect(await total(client, orgId, "step_failures")).toBe(0);
+    // The alarm may already be running by itself: run it (again) until the outbox is empty.
+    const deadline = Date.now() + 30_000;
+    while (await runInDurableObject(stub, (o: JobObject) => o.store.metrics.hasPending())) {
+      if (Date.now() > deadline) throw new Error("the flush was never sent again");
+      await runDurableObjectAlarm(stub);
+      await sleep(50);
+    }
+    expect(await total(client, orgId, "step_failures")).toBe(before + 5);
   });
 
   it("counts a fan-out's children through their parent: the children owe no flush and set no alarm", async () => {
@@ -141,10 +145,10 @@ describe("GetWorkflowMetricTimeSeries", () => {
     // Units count in the workflow that used them: the parent's one attempt, each child's two.
     expect(await total(client, orgId, "billable_transaction_units", "sum", { workflowId: ids.batch! })).toBe(1);
     expect(await total(client, orgId, "billable_transaction_units", "sum", { workflowId: ids.item! })).toBe(2 * n);
-    const { results } = await env.DB.prepare(`SELECT job_id FROM jobs WHERE parent_job_id = ?`).bind(jobId).all<{ job_id: string }>();
-    expect(results).toHaveLength(n);
-    for (const { job_id } of results.slice(0, 5)) {
-      const owed = await runInDurableObject(jobStub(job_id), async (o: JobObject, ctx) => ({
+    const children = await client.expect(200, client.get(`/organizations/${orgId}/jobs?parentJobId=${jobId}&pageSize=100`));
+    expect(children.totalCount).toBe(n);
+    for (const { jobId: childId } of children.jobs.slice(0, 5)) {
+      const owed = await runInDurableObject(jobStub(childId), async (o: JobObject, ctx) => ({
         work: o.store.queue.dueWork(Number.MAX_SAFE_INTEGER, 10).map((w) => w.id),
         alarm: await ctx.storage.getAlarm(),
       }));
@@ -171,44 +175,37 @@ describe("GetWorkflowMetricTimeSeries", () => {
     expect(await total(client, orgId, "billable_transaction_units", "count")).toBe(2);
   });
 
-  it("adds a batch once even when it is written twice, or holds the same event twice", async () => {
+  it("adds a flush once however often it arrives, and merges increments per bucket", async () => {
     const { client, orgId } = await newTenant(admin);
-    const at = Date.now();
-    const events: MetricEvent[] = [
-      { key: `${orgId}:x:1`, organizationId: orgId, workflowId: "", metric: "resource_utilization_used", at, value: 3 },
-      { key: `${orgId}:x:2`, organizationId: orgId, workflowId: "", metric: "resource_utilization_used", at, value: 5 },
-      { key: `${orgId}:x:2`, organizationId: orgId, workflowId: "", metric: "resource_utilization_used", at, value: 5 },
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const inc = (n: number, total: number, peak: number): Increment => ["", "resource_utilization_used", hour, n, total, peak];
+    const flushes: MetricFlush[] = [
+      { key: crypto.randomUUID(), increments: [inc(1, 3, 3)] },
+      { key: crypto.randomUUID(), increments: [inc(1, 5, 5)] },
     ];
-    await recordMetricEvents(env.DB, events);
-    await recordMetricEvents(env.DB, events);
+    const shard = indexShard(env, orgId, 0);
+    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ ok: true, value: { added: 2 } });
+    expect(await shard.addMetrics(flushes, Date.now())).toEqual({ ok: true, value: { added: 0 } });
     expect(await total(client, orgId, "resource_utilization_used", "count")).toBe(2);
     expect(await total(client, orgId, "resource_utilization_used", "sum")).toBe(8);
     expect(await total(client, orgId, "resource_utilization_used", "max")).toBe(5);
     expect(await total(client, orgId, "resource_utilization_used", "avg")).toBe(4);
   });
 
-  it("prunes more expired event keys per flush than the flush records, so a backlog drains", async () => {
+  it(`remembers flush keys for a week, pruning at least ${METRIC_FLUSH_KEY_PRUNE_BATCH} expired ones per call`, async () => {
     const { orgId } = await newTenant(admin);
-    const prefix = `${orgId}:expired:`;
-    // 1,500 keys recorded at the epoch: the oldest there are, so they are pruned first.
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
-       INSERT INTO metric_events (event_key, recorded_at) SELECT ?1 || i, 0 FROM n`,
-    )
-      .bind(prefix)
-      .run();
-    const left = async () =>
-      (await env.DB.prepare(`SELECT COUNT(*) AS n FROM metric_events WHERE event_key LIKE ?1 || '%'`).bind(prefix).first<{ n: number }>())!.n;
-    const flush = (round: number) =>
-      recordMetricEvents(
-        env.DB,
-        Array.from({ length: 500 }, (_, i) => ({ key: `${orgId}:fresh:${round}:${i}`, organizationId: orgId, workflowId: "", metric: "resource_utilization_used" as const, at: Date.now(), value: 1 })),
-      );
-    await flush(1);
-    // A full flush (METRICS_FLUSH_BATCH) inserted 500 keys: it pruned at least as many.
-    expect(await left()).toBeLessThanOrEqual(1000);
-    await flush(2);
-    expect(await left()).toBe(0);
+    const shard = indexShard(env, orgId, 0);
+    const expired = METRIC_FLUSH_KEY_PRUNE_BATCH + 50;
+    const keys = () => runInDurableObject(shard, (_o: JobIndex, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM flush`).one().n);
+    // Keys counted more than a week ago: a week is far longer than any retry of a flush.
+    const long = Date.now() - METRIC_FLUSH_KEY_RETENTION_MS - HOUR_MS;
+    await shard.addMetrics(Array.from({ length: 50 }, () => ({ key: crypto.randomUUID(), increments: [] })), long);
+    for (let i = 0; i < METRIC_FLUSH_KEY_PRUNE_BATCH / 50; i++) await shard.addMetrics(Array.from({ length: 50 }, () => ({ key: crypto.randomUUID(), increments: [] })), long);
+    expect(await keys()).toBe(expired);
+    await shard.addMetrics([{ key: "fresh-1", increments: [] }], Date.now());
+    expect(await keys()).toBe(expired - METRIC_FLUSH_KEY_PRUNE_BATCH + 1);
+    await shard.addMetrics([{ key: "fresh-2", increments: [] }], Date.now());
+    expect(await keys()).toBe(2);
   });
 
   it("refuses bad queries in the API's error format and hides other tenants", async () => {

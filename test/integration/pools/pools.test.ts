@@ -151,21 +151,20 @@ describe("a resource pool", () => {
     const queued = (await statuses(client, orgId, children)).map((s, i) => (s === "PENDING" ? children[i]! : null)).filter((id): id is string => id !== null);
     expect(queued).toHaveLength(2);
     expect((await client.expect(200, client.get(`/organizations/${orgId}/jobs/${queued[0]}`))).job.waitingForResourcePool.poolId).toBe(poolId);
-    // Release them one by one, each as it runs: never more than two run. The two queued children
-    // may be granted in either order (the order their requests reached the pool), so the next one
-    // released is whichever runs, not the next in the list.
-    const unreleased = new Set(children);
-    while (unreleased.size > 0) {
+    // Release them one by one, each as it holds a slot (the pool grants in the order the children
+    // asked, which need not be their order in the step): never more than two run.
+    const released = new Set<string>();
+    while (released.size < children.length) {
       let next: string | undefined;
       for (let i = 0; i < 600 && next === undefined; i++) {
-        const now = await statuses(client, orgId, [...unreleased]);
-        next = [...unreleased][now.indexOf("RUNNING")];
+        const now = await statuses(client, orgId, children);
+        expect(now.filter((st) => st === "RUNNING").length).toBeLessThanOrEqual(2);
+        next = children.find((c, k) => now[k] === "RUNNING" && !released.has(c));
         if (next === undefined) await sleep(50);
       }
-      expect(next, "a queued child starts once a slot frees").toBeDefined();
-      expect(await running()).toBeLessThanOrEqual(2);
+      expect(next).toBeDefined();
+      released.add(next!);
       await go(client, orgId, next!);
-      unreleased.delete(next!);
     }
     expect((await waitForJob(client, orgId, parent, undefined, 30_000)).job.status).toBe("SUCCEEDED");
 
