@@ -65,6 +65,7 @@ describe("another organization's token", () => {
       schedule: await read(`${o}/schedules/${ids.schedule}`),
       pool: await read(`${o}/resource-pools/${ids.pool}`),
       egressPolicy: await read(`${o}/egress-policy`),
+      retention: await read(`${o}/retention`),
       jobs,
       details: await Promise.all(jobs.map(async (j) => [await read(`${o}/jobs/${j.jobId}`), await read(`${o}/jobs/${j.jobId}/state`)])),
     };
@@ -183,6 +184,8 @@ describe("another organization's token", () => {
       ...poolCases(o, 403),
       ...scheduleCases(o, 403),
       { name: "ListAuditLog", method: "GET", path: `${o}/audit-log`, status: 403 },
+      { name: "GetRetention", method: "GET", path: `${o}/retention`, status: 403 },
+      { name: "PutRetention", method: "PUT", path: `${o}/retention`, body: { succeededSeconds: 60 }, status: 403 },
     ];
     for (const c of cases) await attempt(c);
     await expectEveryOrganizationRouteTried(cases);
@@ -256,6 +259,7 @@ describe("another organization's token", () => {
       { name: "RerunJob", method: "POST", path: `${o}/jobs/${jobId}/rerun`, body: {}, status },
       { name: "PauseJob", method: "POST", path: `${o}/jobs/${jobId}/pause`, status },
       { name: "UnpauseJob", method: "POST", path: `${o}/jobs/${jobId}/unpause`, status },
+      { name: "DeleteJob", method: "DELETE", path: `${o}/jobs/${jobId}`, status },
       { name: "GetExecutionDataValue", method: "GET", path: `${o}/jobs/${jobId}/state/data/workflowInput`, status },
       { name: "GetExecutionHistoryPayload", method: "GET", path: `${o}/jobs/${jobId}/state/history/1/output`, status },
     ]);
