@@ -463,6 +463,14 @@ export const DEFINITION_CACHE_BYTES_PER_CHAR = 4;
 export const SCHEDULE_START_BACKSTOP_MS = 30_000;
 
 /**
+ * The longest time a definition may name: a delay, an event wait's or a step's timeoutSeconds, a
+ * retry interval. Cloudflare Workflows caps step.sleep at 365 days ("Maximum step.sleep duration",
+ * https://developers.cloudflare.com/workflows/reference/limits/), and a longer one does not fit a
+ * JavaScript Date at all past about 2.7e11 years: a delay of 1e308 seconds was accepted and its job
+ * then answered 500 to every read (its timer had no time). Past it, registration answers 400.
+ */
+export const MAX_DURATION_SECONDS = 365 * 24 * 60 * 60;
+/**
  * The longest one executor call may take. Calls go out from the job object's alarm, and
  * Cloudflare stops an alarm invocation after 15 minutes of wall time (Workers limits, "Duration":
  * 15 min for a Durable Object Alarm, https://developers.cloudflare.com/workers/platform/limits/#duration).

@@ -4,8 +4,8 @@
  * fields (their hosted service may add some); Canopy's types are strict, to catch typos.
  */
 import { z } from "zod";
-import { MAX_CALL_TIMEOUT_MS } from "../limits";
-import { PollIntervalSchema } from "./schema";
+import { MAX_CALL_TIMEOUT_MS, MAX_DURATION_SECONDS } from "../limits";
+import { DurationSeconds, PollIntervalSchema } from "./schema";
 
 /** Executor types whose steps call out over the network, one call per attempt or poll. */
 export const CALL_EXECUTOR_TYPES: readonly string[] = ["/justworkflowit/aws/lambda", "/justworkflowit/gcp/cloudfunction", "/canopy/http"];
@@ -50,7 +50,7 @@ export const NoopConfigSchema = z.strictObject({}).optional();
 
 export const WaitForEventIdsConfigSchema = z.looseObject({
   eventIds: z.array(NonEmpty).min(1),
-  timeoutSeconds: z.number().positive().optional(),
+  timeoutSeconds: DurationSeconds.positive().optional(),
 });
 
 /** Which version of a child workflow to run: exactly one of tag, versionId, versionNumber. */
@@ -122,8 +122,8 @@ export const TransformConfigSchema = z.strictObject({
 });
 
 export const DelayConfigSchema = z.union(
-  [z.strictObject({ seconds: z.number().min(0) }), z.strictObject({ until: z.iso.datetime({ offset: true }) })],
-  { error: 'delay config is {"seconds": n} or {"until": "<RFC 3339 time>"}' },
+  [z.strictObject({ seconds: DurationSeconds.min(0) }), z.strictObject({ until: z.iso.datetime({ offset: true }) })],
+  { error: `delay config is {"seconds": n}, n from 0 to ${MAX_DURATION_SECONDS} (365 days), or {"until": "<RFC 3339 time>"}` },
 );
 
 export const ContinueAsNewConfigSchema = z

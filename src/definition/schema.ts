@@ -4,17 +4,20 @@
  * JustWorkflowIt definitions may carry them. Cross-field rules live in check.ts.
  */
 import { z } from "zod";
-import { MAX_STEP_RETRIES } from "../limits";
+import { MAX_DURATION_SECONDS, MAX_STEP_RETRIES } from "../limits";
 import { InputTransformerSchema } from "./transformer-syntax";
 
 /** `{"$ref": "#/definitions/<name>"}`. */
 export const RefSchema = z.strictObject({ $ref: z.string().min(1) });
 
+/** A length of time in seconds a definition names: at most MAX_DURATION_SECONDS (365 days). */
+export const DurationSeconds = z.number().max(MAX_DURATION_SECONDS, { error: `is at most ${MAX_DURATION_SECONDS} seconds (365 days)` });
+
 /** Canopy's backoff between attempts; defaults give 1 s, 2 s, 4 s … capped at 5 minutes. */
 export const RetryPolicySchema = z.strictObject({
-  initialIntervalSeconds: z.number().positive().default(1),
+  initialIntervalSeconds: DurationSeconds.positive().default(1),
   backoffCoefficient: z.number().min(1).default(2),
-  maxIntervalSeconds: z.number().positive().default(300),
+  maxIntervalSeconds: DurationSeconds.positive().default(300),
 });
 
 /** Seconds between two polls of a step: at least 1 (a far end is not hammered), at most a day (longer waits are a delay step). */
@@ -46,7 +49,7 @@ export const StepDefinitionSchema = z.looseObject({
   // Each try is a history item, and a run rolls over only between steps (limits.ts).
   retries: z.number().int().min(0).max(MAX_STEP_RETRIES).optional(),
   retryPolicy: RetryPolicySchema.optional(),
-  timeoutSeconds: z.number().positive().optional(),
+  timeoutSeconds: DurationSeconds.positive().optional(),
   /** Canopy's: seconds between polls when the executor answers `successful_but_incomplete` (else the config's, else 5). */
   pollIntervalSeconds: PollIntervalSchema.optional(),
   integrationDetails: IntegrationDetailsSchema,

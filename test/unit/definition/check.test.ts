@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
+import { MAX_DURATION_SECONDS } from "../../../src/limits";
 import { describe, expect, it } from "vitest";
 import { checkDefinition, type WorkflowLookup } from "../../../src/definition/check";
 
@@ -343,6 +344,20 @@ describe("checkDefinition", () => {
     if (!result.valid) return;
     expect(result.definition.steps[0]?.transitionToStep).toBeNull();
     expect(result.definition.steps[0]?.retryPolicy).toEqual({ initialIntervalSeconds: 1, backoffCoefficient: 2, maxIntervalSeconds: 300 });
+  });
+
+  it(`takes a step's timeoutSeconds and retry intervals up to ${MAX_DURATION_SECONDS} seconds (365 days), and names the field past it`, async () => {
+    const at = { timeoutSeconds: MAX_DURATION_SECONDS, retryPolicy: { initialIntervalSeconds: MAX_DURATION_SECONDS, maxIntervalSeconds: MAX_DURATION_SECONDS } };
+    expect((await checkDefinition(wf([{ ...step("a"), ...at }], {}), lookup)).valid).toBe(true);
+    for (const past of [
+      { timeoutSeconds: MAX_DURATION_SECONDS + 1 },
+      { retryPolicy: { initialIntervalSeconds: MAX_DURATION_SECONDS + 1 } },
+      { retryPolicy: { maxIntervalSeconds: 1e308 } },
+    ]) {
+      const result = await checkDefinition(wf([{ ...step("a"), ...past }], {}), lookup);
+      expect(result.valid, JSON.stringify(past)).toBe(false);
+      expect(result.errors.join("\n")).toMatch(/at most 31536000 seconds \(365 days\)/);
+    }
   });
 
   it("keeps unknown fields of steps and integrationDetails", async () => {

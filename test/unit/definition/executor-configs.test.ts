@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_DURATION_SECONDS } from "../../../src/limits";
 import { EXECUTOR_CONFIG_SCHEMAS, EXECUTOR_TYPES, isExecutorType, type ExecutorType } from "../../../src/definition/executor-configs";
 
 type Case = [type: ExecutorType, config: unknown, ok: boolean];
@@ -36,6 +37,12 @@ const cases: Case[] = [
   ["/canopy/delay", { until: "2030-01-01T10:00:00+02:00" }, true],
   ["/canopy/delay", { seconds: 1, until: "2030-01-01T10:00:00Z" }, false],
   ["/canopy/delay", { until: "2030-01-01" }, false],
+  // At most MAX_DURATION_SECONDS (365 days): 1e308 seconds was taken and left its job unreadable.
+  ["/canopy/delay", { seconds: MAX_DURATION_SECONDS }, true],
+  ["/canopy/delay", { seconds: MAX_DURATION_SECONDS + 1 }, false],
+  ["/canopy/delay", { seconds: 1e308 }, false],
+  ["/justworkflowit/waitForEventIds", { eventIds: ["a"], timeoutSeconds: MAX_DURATION_SECONDS }, true],
+  ["/justworkflowit/waitForEventIds", { eventIds: ["a"], timeoutSeconds: MAX_DURATION_SECONDS + 1 }, false],
   ["/canopy/continueAsNew", undefined, true],
   ["/canopy/continueAsNew", { nextStep: "a", version: { tag: "$NEXT" } }, true],
   ["/canopy/continueAsNew", { version: "latest" }, false],
