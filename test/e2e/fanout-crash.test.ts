@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../helpers/client";
 import { step, submit, workflow } from "../helpers/jobs";
 import { countJobs, listAllJobs, printServerLogsOnFailure, waitForCount } from "./jobs";
+import { FarEnd } from "./far-end";
 import { EngineServer, waitFor } from "./server";
 import { childJobId } from "../../src/executors/run-child-job";
 import { MAX_GETJOB_CHILD_JOBS } from "../../src/limits";
@@ -15,20 +16,22 @@ const MINUTE = 60_000;
 const itemOf = (i: number) => ({ n: i, tag: `item-${i}` });
 const items = Array.from({ length: ITEMS }, (_, i) => itemOf(i));
 
-// The child sleeps a second on its own durable timer, then echoes its input: each result can be
-// checked against its own item, and the crashes also fall on children's pending alarms.
-const echo = workflow("echo-item", [step("echo", "/canopy/delay", { config: { seconds: 1 }, input: "item", output: "item" })], {
-  item: {
-    type: "object",
-    properties: { n: { type: "integer" }, tag: { type: "string" } },
-    required: ["n", "tag"],
-    additionalProperties: false,
-  },
-});
+// The child calls a far end in this process, which answers a second later with the child's own
+// input: each result can be checked against its own item, the crashes fall on calls in flight, and
+// the test sees each call the moment it is made (see the kills below).
+const echoAt = (origin: string) =>
+  workflow("echo-item", [step("echo", "/canopy/http", { config: { url: `${origin}/slow-echo`, method: "POST" }, input: "item", output: "item" })], {
+    item: {
+      type: "object",
+      properties: { n: { type: "integer" }, tag: { type: "string" } },
+      required: ["n", "tag"],
+      additionalProperties: false,
+    },
+  });
 
-// At most CONCURRENCY children at a time, each sleeping a second: the fan-out advances in 40 rounds
-// of at least a second (start, sleep, report), so it lasts 40 s or more on any machine, and both
-// crashes below fall inside it. (Without them, 2,000 noop children are created, run and reported in
+// At most CONCURRENCY children at a time, each held a second by the far end: the fan-out advances in
+// 40 rounds of at least a second, so it lasts 40 s or more on any machine, and both crashes below
+// fall inside it. (Without them, 2,000 noop children are created, run and reported in
 // one burst of a few seconds.)
 const CONCURRENCY = 50;
 
@@ -52,42 +55,44 @@ const fanOut = workflow(
 
 describe("kill -9 during a 2,000-child fan-out", () => {
   const server = new EngineServer();
-  beforeAll(() => server.start());
-  afterAll(() => server.dispose());
+  const far = new FarEnd(new Set());
+  beforeAll(() => Promise.all([server.start(), far.start()]));
+  afterAll(async () => {
+    await server.dispose();
+    await far.stop();
+  });
   printServerLogsOnFailure(server);
 
   it("finishes the parent after two crashes with every child once, in order, and units counted once", { timeout: 15 * MINUTE }, async () => {
     const { orgId, client } = await newTenant(server.admin);
-    await deployWorkflow(client, orgId, echo);
+    await deployWorkflow(client, orgId, echoAt(far.origin));
     const { workflowId } = await deployWorkflow(client, orgId, fanOut);
     const parentId = await submit(client, orgId, { workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: JSON.stringify({ items }) });
 
     const jobPath = (jobId: string) => `/organizations/${orgId}/jobs/${jobId}`;
     // Each child's id is derived from (parent, run, step, key, attempt): the children of attempt 1.
     const childIds = items.map((_, i) => childJobId(parentId, 1, "fanOut", String(i), 1));
-    // The kills are placed by what the engine prints, not by polls or by the server answering: a
-    // request queues behind the fan-out's own work, and on a busy machine a poll for a child, or the
-    // restarted server's first answer, came back only after the whole fan-out had ended. A line is
-    // printed as the work happens (and the output starts over at each start).
-    const childLines = (event: string) => server.logs.split("\n").filter((l) => l.includes(`"event":"${event}"`) && l.includes('"workflowName":"echo-item"')).length;
+    // The kills are placed by the children's calls as the far end receives them: a request to the
+    // engine queues behind the fan-out's own work, and the engine's log lines reach this process late
+    // on a busy machine (a kill placed by them once fell after the whole fan-out had ended).
+    const calls = () => far.seen.filter((c) => c.path === "/slow-echo").length;
 
-    // Crash while children run: as soon as child 60 (of the second round) has started.
-    await waitFor(async () => childLines("job.started") > 60, 5 * MINUTE, 50);
+    // Crash while children run: as soon as the 61st child (of the second round) calls.
+    await waitFor(async () => calls() > 60, 5 * MINUTE, 20);
     const firstKillAt = Date.now();
     await server.kill();
 
-    // Crash again while children end and report, 30 s after the first child ends after the
-    // restart. The kill waits for no answer from the server: the engine runs its alarms before the
-    // restarted server answers HTTP. The 30 s: a kill within about 15 s of the engine's start (seen
-    // at 4 to 14 s) left every alarm of the next start idle for about three minutes (local workerd;
-    // the test still passed, three minutes later), and after 30 s it did not. The fan-out is still
-    // running then on any machine: each of its 50 chains of children had at least 38 to go at the
-    // first kill, and each takes at least its one-second timer.
+    // Crash again while children end and report: 16 s after the first call of the restarted engine.
+    // Not sooner: a kill within about 15 s of the engine's start (seen at 4 to 14 s) left every alarm
+    // of the next start idle for about three minutes (local workerd; the test still passed, three
+    // minutes later). The fan-out is still running then on any machine: at least 1,939 children
+    // were left at the first kill, 50 at a time, each held a second by the far end: 38 s or more.
+    const callsBeforeRestart = calls();
     let restartError: unknown;
     const restarting = server.start(3 * MINUTE).catch((e: unknown) => void (restartError = e));
-    await waitFor(async () => childLines("job.finished") > 0 || restartError !== undefined, 3 * MINUTE, 50);
-    if (childLines("job.finished") === 0) throw restartError;
-    await new Promise((r) => setTimeout(r, 30_000));
+    await waitFor(async () => calls() > callsBeforeRestart || restartError !== undefined, 3 * MINUTE, 20);
+    if (calls() === callsBeforeRestart) throw restartError;
+    await new Promise((r) => setTimeout(r, 16_000));
     const secondKillAt = Date.now();
     await server.kill();
     await restarting; // answered already, or ended by the kill
