@@ -336,7 +336,11 @@ describe("DeleteOrganization's purge", () => {
         await new Promise((r) => setTimeout(r, 50));
         status = await reaper.status();
       }
-      expect(status).toMatchObject({ done: true, failures: 0, purge: { phase: "done", roots: 3 } });
+      // `roots` counts the roots told to delete their trees: at least the three, and a root told again
+      // (its row read again after the drain found rows left, or by the test's driven alarm beside
+      // the object's own) counts again. What was deleted is checked object by object below.
+      expect(status).toMatchObject({ done: true, failures: 0, purge: { phase: "done" } });
+      expect(status!.purge!.roots).toBeGreaterThanOrEqual(3);
       for (const name of objects) {
         const left = await runInDurableObject(stubOf(name), async (_o: JobObject, state) => ({
           tables: state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'`).toArray(),
