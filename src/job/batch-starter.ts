@@ -122,6 +122,31 @@ export class BatchStarter extends DurableObject<Env> {
     return chunk;
   }
 
+  /**
+   * Starts job `jobId` now, if this object holds its start: a request reached the job before the
+   * alarm did (src/intake/on-demand.ts). "absent" when it holds no such start (started already,
+   * dropped with its organization, or another organization's job). Safe beside the alarm's own
+   * start of the same job: a start of a job that exists returns it as it is, and the row is deleted
+   * by its seq, which either may do. The organization is live: the request was authenticated for it.
+   */
+  async startNow(organizationId: string, jobId: string): Promise<"started" | "absent"> {
+    const row = this.sql
+      .exec<{ seq: number; identity: string; input: string; text: string }>(
+        `SELECT s.seq, s.identity, s.input, d.text FROM start s
+         JOIN definition d ON d.version_id = json_extract(s.identity, '$.versionId') WHERE s.job_id = ?`,
+        jobId,
+      )
+      .toArray()[0];
+    if (!row) return "absent";
+    const identity = JSON.parse(row.identity) as JobIdentity;
+    if (identity.organizationId !== organizationId) return "absent";
+    const started = await jobRunStub(this.env, jobId).start({ identity, definition: row.text, executionData: { workflowInput: JSON.parse(row.input) as unknown } });
+    // A start that failed keeps its row: the alarm tries it again (an error over RPC would lose its class).
+    if (!started.ok) throw new Error(`The job ${jobId} could not be started now: ${started.error.message}`);
+    this.sql.exec(`DELETE FROM start WHERE seq = ?`, row.seq);
+    return "started";
+  }
+
   /** How many of the batch's jobs are still to be started (tests and diagnostics). */
   async pending(): Promise<number> {
     return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM start`).one().n;

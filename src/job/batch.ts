@@ -4,11 +4,12 @@
  * an invalid item gets its error and the others go on. The valid ones are accepted in three steps,
  * none of them per job: their idempotency keys are claimed in one call to the organization's index,
  * then the batch is stored in its own BatchStarter object (one commit) while its index rows are
- * written (one call per shard). The jobs start from that object's alarm; until a job has started, GetJob answers from its
- * index row (PENDING) and CancelJob leaves a tombstone that the start honours.
+ * written (one call per shard). The jobs start from that object's alarm; a request that reaches a
+ * job before then has the object start it at once (src/intake/on-demand.ts), found through the
+ * batch's tag in the job's id.
  *
  * A batch is safe to send again whatever became of the first try. With a `batchKey`, its object is
- * named by (organization, key) and its job ids derive from (key, what the batch holds, position):
+ * named by (organization, key)'s tag and its job ids derive from (key, what the batch holds, position):
  * the same batch sent again reaches the same object, which answers that it has it, and the same ids.
  * Without one, an accept whose answer is lost is asked again, then settled by sealing the object
  * (it took the batch, or it never will); the API says nothing was accepted only when that is sure.
@@ -16,7 +17,7 @@
 import { ApiError, ConflictError, ValidationError, type ErrorInfo } from "../errors";
 import { newJobState } from "../engine/state";
 import { sha256Hex } from "../crypto/hash";
-import { deterministicId, newId } from "../ids";
+import { batchJobId, batchStarterName, keyedBatchTag, randomBatchTag, randomJobPart } from "../intake/batch-ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
 import { indexEntry } from "../job-index/entry";
@@ -73,9 +74,14 @@ export async function submitBatch(
   const index = { organizationId, shards: accepted[0]!.prepared.indexShards ?? 1 };
   // A keyed batch's ids are its own: another batch under the same key (a conflict) gets other ids.
   const fingerprint = await sha256Hex(JSON.stringify([submitter.submittedByUser, items]));
+  // Every id carries the batch's tag, which names its object: a request that reaches a job before
+  // its start finds the object that holds it from the id alone (src/intake/batch-ids.ts).
+  const tag = batchKey ? await keyedBatchTag(organizationId, batchKey) : randomBatchTag();
   const proposed = batchKey
-    ? await Promise.all(accepted.map(({ index }) => deterministicId("batch", organizationId, batchKey, fingerprint, index)))
-    : accepted.map(() => newId());
+    ? await Promise.all(
+        accepted.map(async ({ index }) => batchJobId(tag, await sha256Hex(["batch", organizationId, batchKey, fingerprint, index].join("\u0000")))),
+      )
+    : accepted.map(() => batchJobId(tag, randomJobPart()));
   const claims = new Map<string, string>();
   accepted.forEach(({ prepared }, i) => {
     const key = prepared.req.idempotencyKey;
@@ -100,7 +106,7 @@ export async function submitBatch(
   const definitions: Record<string, string> = {};
   for (const s of starts.values()) definitions[s.identity.versionId] = s.definition;
   const firstRows = [...starts.values()].map((s) => indexEntry(newJobState(s.identity, now)));
-  const starter = env.BATCH_STARTS.get(batchKey ? env.BATCH_STARTS.idFromName(`${organizationId}:${batchKey}`) : env.BATCH_STARTS.newUniqueId());
+  const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.idFromName(batchStarterName(organizationId, tag)));
   const startList = [...starts.values()].map((s) => ({ identity: s.identity, input: s.executionData.workflowInput }));
   const [stored, listed] = await Promise.allSettled([
     acceptOnce(starter, definitions, startList, fingerprint, batchKey !== undefined),

@@ -11,6 +11,7 @@ import { logEvent } from "../../log";
 import { findIndexedJob, listJobs } from "../../job-index/shards";
 import { organizationIndex } from "../../registry/organizations";
 import { jobStubFor, submitJob } from "../../job/submit";
+import { startOnDemand } from "../../intake/on-demand";
 import { actorOf, audited, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { submitterOf, type App } from "../context";
@@ -55,16 +56,19 @@ async function describeJob(env: Env, organizationId: string, jobId: string, wait
 }
 
 /**
- * Runs `call` on the job's object; if the object does not exist but the job was accepted (a batch
- * submission's job before its start), runs `unstarted` with the job's index row instead. A job
- * that started in between is asked again.
+ * Runs `call` on the job's object. If the object does not exist but the job was accepted (a batch
+ * submission's job before its start), the object holding its start starts it now and `call` runs
+ * on the job itself (src/intake/on-demand.ts); `startFirst: false` leaves that to `unstarted`.
+ * When no holder had it (it started in between, or never will), `call` is asked again, and a job
+ * still absent gets `unstarted` with its index row (default: the "not found" answer).
  */
 export async function orUnstarted<T>(
   env: Env,
   organizationId: string,
   jobId: string,
   call: () => Promise<RpcResult<T>>,
-  unstarted: (job: JobSummary) => Promise<RpcResult<T>>,
+  unstarted?: (job: JobSummary) => Promise<RpcResult<T>>,
+  startFirst = true,
 ): Promise<RpcResult<T>> {
   const result = await call();
   if (result.ok || result.error.code !== "NotFoundError") return result;
@@ -72,7 +76,16 @@ export async function orUnstarted<T>(
   if (id === null) return result;
   const indexed = await findIndexedJob(env, await organizationIndex(env.DB, organizationId), id);
   if (!indexed) return result;
-  return indexed.started ? call() : unstarted(indexed.job);
+  if (indexed.started) return call();
+  if (startFirst) {
+    const started = await startOnDemand(env, organizationId, indexed.job.jobId).catch((e: unknown) => {
+      logEvent("job.startOnDemandFailed", { jobId: indexed.job.jobId, error: String(e) });
+      return false;
+    });
+    const again = await call();
+    if (started || again.ok || again.error.code !== "NotFoundError") return again;
+  }
+  return unstarted ? unstarted(indexed.job) : result;
 }
 
 /** Registers the job routes. */
@@ -250,11 +263,16 @@ export function registerJobRoutes(app: App): void {
         // The job's object records who cancelled it, in the cancel's own commit.
         () => stub.cancel(organizationId, actor),
         async (job) => {
-          // The cancel overtakes the start: the job is created CANCELLED when its start arrives.
+          // The cancel overtakes the start: the job is created CANCELLED when its start arrives,
+          // which is asked for now, so that it ends at once without running a step.
           await stub.cancelFromParent({ code: "CANCELLED", message: "The job was cancelled before it started." });
+          await startOnDemand(c.env, organizationId, job.jobId).catch((e: unknown) =>
+            logEvent("job.startOnDemandFailed", { jobId: job.jobId, error: String(e) }),
+          );
           await recordAudit(c.env, organizationId, { actor, action: "job.cancel", target: { type: "job", id: job.jobId }, detail: { beforeStart: true } });
           return { ok: true, value: { jobId: job.jobId } };
         },
+        false,
       );
       return c.json(unwrap(cancelled), 200);
     },
@@ -337,6 +355,7 @@ export function registerJobRoutes(app: App): void {
         organizationId,
         jobId,
         () => stub.sendEvent(organizationId, eventId, payload ?? null),
+        // Only a job whose start is held nowhere gets here (it will never start, or has just started).
         async () => ({ ok: false, error: new ConflictError("The job was accepted and has not started yet; send the event again in a moment.").toInfo() }),
       );
       const result = unwrap(sent);
@@ -362,7 +381,8 @@ export function registerJobRoutes(app: App): void {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { runNumber, pageToken } = c.req.valid("query");
-      return c.json(unwrap(await jobStubFor(c.env, jobId).getState(organizationId, runNumber, pageToken)), 200);
+      const stub = jobStubFor(c.env, jobId);
+      return c.json(unwrap(await orUnstarted(c.env, organizationId, jobId, () => stub.getState(organizationId, runNumber, pageToken))), 200);
     },
   );
 
@@ -381,7 +401,8 @@ export function registerJobRoutes(app: App): void {
       const { organizationId, jobId, key } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { runNumber, pageToken } = c.req.valid("query");
-      return c.json(unwrap(await jobStubFor(c.env, jobId).readValue(organizationId, runNumber, { key }, pageToken)), 200);
+      const stub = jobStubFor(c.env, jobId);
+      return c.json(unwrap(await orUnstarted(c.env, organizationId, jobId, () => stub.readValue(organizationId, runNumber, { key }, pageToken))), 200);
     },
   );
 
@@ -432,7 +453,9 @@ export function registerJobRoutes(app: App): void {
       const { organizationId, jobId } = c.req.valid("param");
       requireOrganization(c, organizationId);
       const { runNumber } = c.req.valid("query");
-      return c.json(unwrap((await jobStubFor(c.env, jobId).getStateMetadata(organizationId, runNumber)) as RpcResult<StateMetadata>), 200);
+      const stub = jobStubFor(c.env, jobId);
+      const metadata = () => stub.getStateMetadata(organizationId, runNumber) as Promise<RpcResult<StateMetadata>>;
+      return c.json(unwrap(await orUnstarted(c.env, organizationId, jobId, metadata)), 200);
     },
   );
 }

@@ -175,7 +175,7 @@ describe("SubmitJobs (batch)", () => {
   );
 
   it(
-    "answers for an accepted job before its start: GetJob PENDING, SendEvent 409, and a cancel the start honours",
+    "answers for an accepted job whose start no object holds: GetJob PENDING, SendEvent 409, and a cancel the start honours",
     async () => {
       const { client, orgId, ids } = await tenantWith(admin, held);
       const version = await client.expect(200, client.get(`/organizations/${orgId}/workflows/${ids.held}/versions`));
