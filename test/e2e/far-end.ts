@@ -5,8 +5,7 @@
  * - `POST /charge`: 200 with an answer that breaks the step's output schema;
  * - `POST /declined`: 503 with a JSON body that echoes the caller's Authorization header (a secret);
  * - `POST /item`: 402 with a JSON body for the SKUs in `failingSkus`, 200 for the others;
- * - `POST /down`: 503 forever (a step that waits to retry);
- * - `POST /echo`: 200 with the request's own body.
+ * - `POST /down`: 503 forever (a step that waits to retry).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -50,8 +49,6 @@ export class FarEnd {
       }
       case "/down":
         return send(503, { error: "maintenance" });
-      case "/echo":
-        return send(200, JSON.parse(body || "null"));
       default:
         return send(404, { error: `no such path ${path}` });
     }
