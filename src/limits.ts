@@ -506,6 +506,15 @@ export const MAX_CALL_SENDS = 3;
  */
 export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
 /**
+ * A batch object's first pass of starts waits this long after its accept. The API still has the
+ * batch's index rows to write when the accept commits; started at once, a thousand starts took the
+ * local runtime's one thread first, and SubmitJobs answered a 1,000-job batch after 38 s instead of
+ * 0.45 s (`npm run bench -- batch`, bench/README.md). A job is not the worse for the wait: a request
+ * that reaches it sooner (an event, a cancel, a wait, a read, a SubmitJob under its key) has the
+ * object start it at once (src/intake/on-demand.ts).
+ */
+export const BATCH_FIRST_PASS_DELAY_MS = 300;
+/**
  * Rows one statement of a deleted organization's reaper deletes (its notifications, and any other
  * kind swept from D1), one statement per alarm step: a tenant with millions of rows never makes one
  * long write on D1's single writer, which cancels a query after 30 seconds ("Maximum SQL query

@@ -16,7 +16,7 @@
  * tombstone (src/organizations/reaper.ts) or cancels it once started.
  */
 import { DurableObject } from "cloudflare:workers";
-import { BATCH_IDENTITY_RETENTION_MS } from "../limits";
+import { BATCH_FIRST_PASS_DELAY_MS, BATCH_IDENTITY_RETENTION_MS } from "../limits";
 import { logEvent } from "../log";
 import type { JobIdentity } from "../engine/types";
 import { indexRefOf } from "../job-index/entry";
@@ -80,7 +80,7 @@ export class BatchStarter extends DurableObject<Env> {
       }
       return { accepted: starts.length, already: false };
     });
-    if ("accepted" in answer && !answer.already) await this.ctx.storage.setAlarm(Date.now());
+    if ("accepted" in answer && !answer.already) await this.ctx.storage.setAlarm(Date.now() + BATCH_FIRST_PASS_DELAY_MS);
     return answer;
   }
 

@@ -14,6 +14,7 @@ import { newJobState } from "../engine/state";
 import { logEvent } from "../log";
 import { indexEntry, indexRefOf } from "../job-index/entry";
 import { claimIdempotencyKeys, forgetUnstarted, writeIndex } from "../job-index/shards";
+import { startOnDemand } from "../intake/on-demand";
 import { parsedDefinition } from "./definition-cache";
 import type { StartJob } from "./messages";
 import { jobRunStub } from "./naming";
@@ -43,8 +44,12 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
   let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
   if (req.idempotencyKey !== undefined) {
     const ref = { organizationId: req.organizationId, shards: prepared.indexShards ?? 1 };
+    const proposed = jobId;
     const bound = await claimIdempotencyKeys(env, ref, [{ key: req.idempotencyKey, jobId }], Date.now());
     jobId = bound.get(req.idempotencyKey)!;
+    // The key is another submission's: if that job was accepted and not started yet (a batch's), its
+    // holder starts it with its own input first; the start below then finds it and answers it.
+    if (jobId !== proposed) await startOnDemand(env, req.organizationId, jobId);
   }
   return startSubmission(env, prepared, jobId);
 }

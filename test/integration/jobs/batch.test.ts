@@ -12,7 +12,7 @@ import type { BatchStarter } from "../../../src/job/batch-starter";
 import type { JobObject } from "../../../src/job/job-object";
 import { runObjectName } from "../../../src/job/naming";
 import { indexedCount, writeFirstRows } from "../../helpers/job-index";
-import { BATCH_IDENTITY_RETENTION_MS } from "../../../src/limits";
+import { BATCH_FIRST_PASS_DELAY_MS, BATCH_IDENTITY_RETENTION_MS } from "../../../src/limits";
 
 const TIMEOUT = 120_000;
 const transform = "/canopy/transform";
@@ -228,7 +228,12 @@ describe("SubmitJobs (batch)", () => {
       const starter = env.BATCH_STARTS.get(env.BATCH_STARTS.newUniqueId());
       const jobIds = [crypto.randomUUID(), crypto.randomUUID()];
       const starts = jobIds.map((jobId) => ({ identity: heldIdentity(orgId, ids.held!, v, jobId), input: {} }));
+      const before = Date.now();
       await starter.accept({ [v.versionId]: JSON.stringify(held) }, starts);
+      // The first pass waits BATCH_FIRST_PASS_DELAY_MS, leaving the thread to the API's answer.
+      const firstPass = await runInDurableObject(starter, (_o: BatchStarter, state) => state.storage.getAlarm());
+      expect(firstPass).toBeGreaterThanOrEqual(before + BATCH_FIRST_PASS_DELAY_MS);
+      expect(firstPass).toBeLessThanOrEqual(Date.now() + BATCH_FIRST_PASS_DELAY_MS);
       await runDurableObjectAlarm(starter);
       await runDurableObjectAlarm(starter);
       // (The alarm that fired by itself may still be in flight, awaiting D1: wait for the starts.)

@@ -45,8 +45,8 @@ function withAlarmsHeld(): Env {
 }
 
 /** Submits `count` jobs of `workflowId` as one batch whose object's alarm never runs; their ids. */
-async function heldBatch(orgId: string, workflowId: string, count = 1): Promise<string[]> {
-  const items: BatchItem[] = Array.from({ length: count }, (_, n) => ({ workflow: { workflowId }, version: { tag: "$LIVE" }, input: { n } }));
+async function heldBatch(orgId: string, workflowId: string, count = 1, idempotencyKey?: string): Promise<string[]> {
+  const items: BatchItem[] = Array.from({ length: count }, (_, n) => ({ workflow: { workflowId }, version: { tag: "$LIVE" }, input: { n }, ...(idempotencyKey ? { idempotencyKey } : {}) }));
   const results = await submitBatch(withAlarmsHeld(), orgId, { submittedByUser: "tests" }, items);
   return results.map((r) => (r as { jobId: string }).jobId);
 }
@@ -136,6 +136,24 @@ describe("a batch job accepted and not started yet", () => {
       expect((await admin.post(`/organizations/${other.orgId}/jobs/${jobId}/events`, { eventId: "go" })).status).toBe(404);
       expect((await admin.get(`/organizations/${other.orgId}/jobs/${jobId}/state`)).status).toBe(404);
       await expectUnstarted(orgId, jobId!);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "is the job a SubmitJob under the same idempotency key answers, and runs with the batch's input, not the SubmitJob's",
+    async () => {
+      const { client, orgId, ids } = await tenantWith(admin, quick);
+      const workflowId = ids.quick!;
+      const [jobId] = await heldBatch(orgId, workflowId, 1, "the-key");
+      await expectUnstarted(orgId, jobId!);
+      const again = await client.expect(200, client.post(`/organizations/${orgId}/jobs`, { workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: { n: 99 }, idempotencyKey: "the-key" }));
+      expect(again.jobId).toBe(jobId);
+      const done = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}?waitForTerminalSeconds=30`));
+      expect(done.job).toMatchObject({ jobId, status: "SUCCEEDED" });
+      const state = await client.expect(200, client.get(`/organizations/${orgId}/jobs/${jobId}/state`));
+      expect(state.state.executionData.workflowInput).toEqual({ n: 0 });
+      expect(await starterOf(orgId, jobId!).pending()).toBe(0);
     },
     TIMEOUT,
   );
