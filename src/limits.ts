@@ -506,6 +506,17 @@ export const MAX_CALL_SENDS = 3;
  */
 export const BATCH_IDENTITY_RETENTION_MS = IDEMPOTENCY_WINDOW_MS;
 /**
+ * Items per SubmitJobs (batch) request (Cloudflare Workflows' createBatch takes 100): one request
+ * body of at most MAX_BODY_BYTES, one accept of one commit in the batch's object, and index rows
+ * within MAX_INDEX_WRITES_PER_CALL. Past it the request is a 400 and nothing is created.
+ */
+export const MAX_BATCH_ITEMS = 1_000;
+/**
+ * Distinct (workflow, version selector) pairs per batch: each costs a D1 query when not cached,
+ * and their definitions (≤ 1 MiB each) travel to the batch's object in one RPC (≤ 32 MiB).
+ */
+export const MAX_BATCH_TARGETS = 20;
+/**
  * A batch object's first pass of starts waits this long after its accept. The API still has the
  * batch's index rows to write when the accept commits; started at once, a thousand starts took the
  * local runtime's one thread first, and SubmitJobs answered a 1,000-job batch after 38 s instead of
@@ -733,3 +744,11 @@ export const RETIRE_RETRY_MAX_MS = 5 * 60_000;
 export const ORG_PURGE_POLL_MS = 10_000;
 /** Rows of each table of the old D1 index (before the job index objects) one admin migration call copies: a few D1 statements and index calls. */
 export const LEGACY_INDEX_MIGRATION_BATCH = 500;
+
+/**
+ * The largest string bound to one SQLite statement in a job object: Cloudflare refuses any SQLite
+ * string over 2 MB (https://developers.cloudflare.com/durable-objects/platform/limits/), bound
+ * parameters included, where local workerd takes it. A bulk insert whose JSON would pass it binds
+ * each row's values as they are instead (src/job/sql-tables.ts, `bulkLarge`).
+ */
+export const MAX_BOUND_STRING_BYTES = 1_900_000;

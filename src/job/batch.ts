@@ -19,7 +19,7 @@ import { newJobState } from "../engine/state";
 import { sha256Hex } from "../crypto/hash";
 import { batchJobId, batchStarterName, keyedBatchTag, randomBatchTag, randomJobPart } from "../intake/batch-ids";
 import { refuseOversizedJson } from "../json-size";
-import { MAX_PAYLOAD_BYTES } from "../limits";
+import { MAX_BATCH_TARGETS, MAX_PAYLOAD_BYTES } from "../limits";
 import { indexEntry } from "../job-index/entry";
 import { claimIdempotencyKeys, forgetUnstarted, writeIndex } from "../job-index/shards";
 import { resolveSubmissionTarget, type SubmissionTarget } from "../registry/submission-target";
@@ -27,13 +27,6 @@ import { checkedSubmission, jobStart, type PreparedSubmission, type SubmitReques
 import type { AcceptAnswer, BatchStarter } from "./batch-starter";
 import type { StartJob } from "./messages";
 
-/** Items per batch request (Cloudflare Workflows' createBatch takes 100). */
-export const MAX_BATCH_ITEMS = 1_000;
-/**
- * Distinct (workflow, version selector) pairs per batch: each costs a D1 query when not cached,
- * and their definitions (≤ 1 MiB each) travel to the batch's object in one RPC (≤ 32 MiB).
- */
-export const MAX_BATCH_TARGETS = 20;
 /** Targets resolved at once: Cloudflare runs at most 6 outbound connections per request. */
 const TARGET_CONCURRENCY = 6;
 

@@ -5,17 +5,12 @@
  */
 import { exceedsBytes } from "../engine/payload";
 import { utf8Length } from "../json-size";
-import { MAX_STORED_VALUE_BYTES } from "../limits";
+import { MAX_BOUND_STRING_BYTES, MAX_STORED_VALUE_BYTES } from "../limits";
 
 const SCHEMA_VERSION = 2;
 
 /** JSON handed to SQLite in one bulk statement: well under the 2 MB a string may have on Cloudflare. */
 const BULK_CHUNK_CHARS = 512 * 1024;
-/**
- * The largest string bound to one statement: Cloudflare refuses any SQLite string over 2 MB
- * (https://developers.cloudflare.com/durable-objects/platform/limits/), bound parameters included.
- */
-const MAX_BOUND_STRING_BYTES = 1_900_000;
 
 /**
  * Each table is created the first time something is written to it, in the transaction that writes

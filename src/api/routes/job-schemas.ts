@@ -4,9 +4,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ValidationError } from "../../errors";
-import { MAX_BATCH_ITEMS, type BatchItem } from "../../job/batch";
+import type { BatchItem } from "../../job/batch";
 import { jsonNestsDeeperThan } from "../../json-depth";
-import { DEFAULT_PAGE_SIZE, MAX_FAILED_ATTEMPT_PAYLOAD_BYTES, MAX_JOB_ID_PREFIX_CHARS, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
+import { DEFAULT_PAGE_SIZE, MAX_BATCH_ITEMS, MAX_FAILED_ATTEMPT_PAYLOAD_BYTES, MAX_JOB_ID_PREFIX_CHARS, MAX_JSON_DEPTH, MAX_PAGE_SIZE, MAX_WAIT_FOR_TERMINAL_SECONDS } from "../../limits";
 import { ErrorSchema, OrgParams, VersionSelectorSchema } from "../schemas";
 
 export const JobStatusSchema = z.enum(["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]);
