@@ -6,7 +6,8 @@
 //
 // Each part's output is printed whole when it ends, never interleaved with another's; a line says
 // when each starts and ends. It fails when any part fails, and ends with every part's time and the
-// slowest test files and tests of the whole run (scripts/test-timings.mjs).
+// slowest test files and tests of the whole run, then every failed test with its error
+// (scripts/test-timings.mjs), so that a log read from its tail shows what failed.
 //
 //   node scripts/test.mjs                    every part (what `npm test` runs)
 //   node scripts/test.mjs unit integration   only the parts named
@@ -14,7 +15,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { formatSlowest } from "./test-timings.mjs";
+import { formatFailures, formatSlowest } from "./test-timings.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const vitest = resolve(root, "node_modules/.bin/vitest");
@@ -129,12 +130,13 @@ const heartbeat = setInterval(() => {
 const results = await Promise.all(parts.map((p) => run(p).then((r) => ((p.done = true), r))));
 clearInterval(heartbeat);
 
-const timings = { files: [], tests: [] };
+const timings = { files: [], tests: [], failures: [] };
 for (const r of results) {
   if (!existsSync(r.timingsFile)) continue;
   const t = JSON.parse(readFileSync(r.timingsFile, "utf8"));
   timings.files.push(...t.files);
   timings.tests.push(...t.tests);
+  timings.failures.push(...(t.failures ?? []));
 }
 rmSync(timingsDir, { recursive: true, force: true });
 
@@ -144,6 +146,7 @@ for (const r of results) {
   lines.push(`  ${r.name.padEnd(12)} ${(r.ok ? "passed" : "FAILED").padEnd(7)} ${seconds(r.ms).padStart(8)}  (from ${seconds(r.startedAt)})`);
 }
 if (timings.files.length > 0) lines.push("", formatSlowest(timings));
+if (timings.failures.length > 0) lines.push("", formatFailures(timings.failures));
 lines.push(
   "",
   `Total ${seconds(Date.now() - started)}; load average ${loadAtStart} at the start, ${load()} at the end (1, 5, 15 min).`,
