@@ -1,11 +1,12 @@
 /**
- * A real HTTP endpoint for the console's end-to-end tests: the far end that `/canopy/http` steps of
+ * A real HTTP endpoint for end-to-end tests: the far end that `/canopy/http` steps of
  * the test workflows call, on a loopback port (`npm start` allows private egress). Each path answers
  * one way, the way a payment service having a bad day would:
  * - `POST /charge`: 200 with an answer that breaks the step's output schema;
  * - `POST /declined`: 503 with a JSON body that echoes the caller's Authorization header (a secret);
  * - `POST /item`: 402 with a JSON body for the SKUs in `failingSkus`, 200 for the others;
- * - `POST /down`: 503 forever (a step that waits to retry).
+ * - `POST /down`: 503 forever (a step that waits to retry);
+ * - `POST /echo`: 200 with the body it was sent (a step whose calls a test counts as they arrive).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,9 +14,10 @@ import type { AddressInfo } from "node:net";
 export class FarEnd {
   private server?: Server;
   port = 0;
-  readonly seen: { path: string; body: string }[] = [];
+  /** Every request, as it arrived (`at`: ms since the epoch). */
+  readonly seen: { path: string; body: string; at: number }[] = [];
 
-  constructor(readonly failingSkus: ReadonlySet<string>) {}
+  constructor(readonly failingSkus: ReadonlySet<string> = new Set()) {}
 
   get origin(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -33,9 +35,12 @@ export class FarEnd {
 
   private answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     const path = (req.url ?? "/").split("?")[0]!;
-    this.seen.push({ path, body });
+    this.seen.push({ path, body, at: Date.now() });
     const send = (status: number, value: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
+      // No connection is kept for another call: Node closes an idle one after 5 s, and workerd then
+      // sends the next call on it and fails it with "Network connection lost" (254 of 2,000 calls
+      // after the engine's alarms sat idle for minutes in test/e2e/fanout-crash.test.ts).
+      res.writeHead(status, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify(value));
     };
     switch (path) {
@@ -49,6 +54,8 @@ export class FarEnd {
       }
       case "/down":
         return send(503, { error: "maintenance" });
+      case "/echo":
+        return send(200, JSON.parse(body || "null"));
       default:
         return send(404, { error: `no such path ${path}` });
     }
