@@ -324,6 +324,12 @@ export const DERIVED_KEY_TRIES = 5;
 export const POOL_LOOKUP_CACHE_MS = 5_000;
 /** Organizations whose pools one isolate keeps cached (bounds its memory). */
 export const POOL_LOOKUP_CACHE_ENTRIES = 1_000;
+/**
+ * Organizations whose egress allowlist one isolate keeps cached for executor calls
+ * (src/registry/egress-policy.ts), each for REGISTRY_CACHE_MS: bounds its memory (an allowlist is
+ * at most MAX_EGRESS_ALLOWED_HOSTS names).
+ */
+export const EGRESS_POLICY_CACHE_ENTRIES = 1_000;
 /** Pools per organization: every submission of a job reads them all. */
 export const MAX_POOLS_PER_ORGANIZATION = 100;
 /** Workflows one pool targets by id: stored as one D1 value and read on every lookup. */

@@ -1,9 +1,10 @@
 /**
  * Outbound HTTP for one executor call, under its organization's egress policy: the environment's
- * defaults (ALLOW_PRIVATE_EGRESS) narrowed by the organization's allowlist, read from D1 when the
- * call first needs it, so a changed allowlist applies from the next call on.
+ * defaults (ALLOW_PRIVATE_EGRESS) narrowed by the organization's allowlist, read when the call
+ * first needs it through the registry's per-isolate cache (src/registry/egress-policy.ts), so a
+ * changed allowlist applies within REGISTRY_CACHE_MS.
  */
-import { getEgressAllowedHosts } from "../registry/egress-policy";
+import { cachedEgressAllowedHosts } from "../registry/egress-policy";
 import { assertEgressAllowed, guardedFetch, type OutboundInit, type Transport } from "./guarded-fetch";
 import { egressPolicy, type EgressPolicy } from "./policy";
 
@@ -18,7 +19,7 @@ export interface Egress {
 /** The egress of one call made on behalf of `organizationId`. */
 export function organizationEgress(env: Pick<Env, "DB" | "ALLOW_PRIVATE_EGRESS">, organizationId: string, transport?: Transport): Egress {
   let policy: Promise<EgressPolicy> | undefined;
-  const load = () => (policy ??= getEgressAllowedHosts(env.DB, organizationId).then((hosts) => egressPolicy(env, hosts)));
+  const load = () => (policy ??= cachedEgressAllowedHosts(env.DB, organizationId).then((hosts) => egressPolicy(env, hosts)));
   return {
     async check(url) {
       assertEgressAllowed(url, await load());
