@@ -118,6 +118,33 @@ export async function submissions(t, n = 200) {
   return { submissions: n, acceptMs: round(acceptMs, 1), acceptedPerSecond: round((n / acceptMs) * 1000, 1), allDoneMs: round(allDoneMs, 1) };
 }
 
+/**
+ * Submission to first step on an idle server: `n` one-step jobs submitted one after another, each waited for
+ * before the next. For each, the time from just before its POST to its first step's `startTimestamp` (the
+ * engine's clock; the client and the engine share this machine's clock), as p50, p99 and the worst.
+ */
+export async function firstStep(t, n = 50) {
+  const wf = await t.deploy({
+    workflowName: "bench-first-step",
+    steps: [step("only", "/justworkflowit/noop")],
+    definitions: { workflowInput: { type: "object" }, any: {} },
+  });
+  const latencies = [];
+  for (let i = 0; i < n; i++) {
+    const submittedAt = Date.now();
+    const jobId = await t.submit(wf, { i });
+    const job = await t.waitJob(jobId, 60_000);
+    if (job.status !== "SUCCEEDED") throw new Error(`job ${jobId} ${job.status}`);
+    const { state } = await t.api.get(`${t.orgPath}/jobs/${jobId}/state`);
+    const first = state.executionHistory.find((h) => h.historySource === "engine");
+    if (!first) throw new Error(`job ${jobId} has no step in its history`);
+    latencies.push(Date.parse(first.startTimestamp) - submittedAt);
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  return { jobs: n, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: latencies.at(-1) };
+}
+
 /** One `POST …/jobs/batch` of `n` one-step jobs: accepted per second, and the time until the index shows all done. */
 export async function batch(t, n = 1000) {
   const wf = await t.deploy({

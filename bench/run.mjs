@@ -3,10 +3,11 @@
 // under the same `wrangler dev` / workerd, offline), one after the other in the same run. Prints the numbers and
 // the ratios, writes bench/results.json and the results table of bench/README.md.
 //
-// Usage: npm run bench [-- linear fanout submissions batch pollers fanout1000 fanout300big fanout10000 loop]   (default: all)
+// Usage: npm run bench [-- linear fanout submissions firststep batch pollers fanout1000 fanout300big fanout10000 loop]   (default: all)
 //   linear        a linear job of 1,000 no-op steps                      (both engines)
 //   fanout        a parent fanning out to 300 children and collecting them (both engines)
 //   submissions   1,000 concurrent submissions of a one-step job          (both engines)
+//   firststep     50 one-step jobs one at a time: submission to first step, p50 and p99 (Canopy only, idle server)
 //   batch         one batch of 1,000 one-step jobs (Workflows: createBatch) (both engines)
 //   pollers       200 concurrent clients reading a finished job's status   (both engines)
 //   fanout1000    a parent fanning out to 1,000 children                   (Canopy only: the "Parent–child jobs" target)
@@ -24,7 +25,7 @@ import { storage } from "./storage.mjs";
 import { ROOT, retried, round, sleep, startEngine, startWorkflows, tenant } from "./lib.mjs";
 import * as workflows from "./workflows.mjs";
 
-const WORKLOADS = ["linear", "fanout", "submissions", "batch", "pollers", "fanout1000", "fanout300big", "fanout10000", "loop", "storage"];
+const WORKLOADS = ["linear", "fanout", "submissions", "firststep", "batch", "pollers", "fanout1000", "fanout300big", "fanout10000", "loop", "storage"];
 const args = process.argv.slice(2);
 const unknown = args.filter((a) => !WORKLOADS.includes(a));
 if (unknown.length) {
@@ -48,6 +49,7 @@ const LINEAR_MIN_RATIO = 10;
 const FANOUT_MIN_RATIO = 3;
 const FANOUT_NEXT_GOAL = 5;
 const SUBMISSIONS = 1000;
+const FIRST_STEP_JOBS = 50;
 const BATCH = 1000;
 const POLLERS = 200;
 const POLL_MS = 5000;
@@ -180,6 +182,8 @@ async function phase(name, startServer, setup, list) {
 // Phase 1: Canopy alone on the machine.
 await phase("canopy", startEngine, (engine) => tenant(engine), [
   ...(want("linear") ? [["linear", `linear ${LINEAR_STEPS}`, async (t) => (await canopy.linear(t, 50), canopy.linear(t, LINEAR_STEPS))]] : []),
+  // Before the heavy workloads: on a server with nothing else to do.
+  ...(want("firststep") ? [["firststep", `submission to first step, ${FIRST_STEP_JOBS} jobs`, async (t) => (await canopy.firstStep(t, 10), canopy.firstStep(t, FIRST_STEP_JOBS))]] : []),
   ...(want("fanout") ? [["fanout", `fan-out ${FANOUT_CHILDREN}`, async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, FANOUT_CHILDREN))]] : []),
   // Right after the small-item fan-out, on the same server, so that the two compare.
   ...(want("fanout300big") ? [["fanout300big", `fan-out ${FANOUT_CHILDREN}, ${BIG_ITEM_BYTES}-byte items`, async (t) => (await canopy.fanOut(t, 20), canopy.fanOut(t, FANOUT_CHILDREN, { itemBytes: BIG_ITEM_BYTES }))]] : []),
@@ -275,6 +279,13 @@ if (ok(c.pollers) && ok(w.pollers)) {
     ratio: { workflowsOverCanopyP50: round(w.pollers.p50Ms / c.pollers.p50Ms, 2), workflowsOverCanopyP99: round(w.pollers.p99Ms / c.pollers.p99Ms, 2) },
   };
 }
+if (ok(c.firststep)) {
+  workloads.firststep = {
+    measuredAt: now,
+    description: `${FIRST_STEP_JOBS} one-step jobs submitted one at a time on an otherwise idle server: from just before SubmitJob to the first step's startTimestamp (Canopy only)`,
+    canopy: c.firststep,
+  };
+}
 if (ok(c.fanout1000)) {
   workloads.fanout1000 = {
     measuredAt: now,
@@ -361,7 +372,7 @@ function source() {
   }
 }
 // A workload that could not be measured on one side is recorded as such (its previous numbers are dropped).
-const canopyOnly = (key) => ["fanout1000", "fanout300big", "fanout10000", "loop", "storage"].includes(key);
+const canopyOnly = (key) => ["firststep", "fanout1000", "fanout300big", "fanout10000", "loop", "storage"].includes(key);
 for (const key of WORKLOADS) {
   if (key === "fanout10000") continue; // recorded above, failed or not
   const sides = canopyOnly(key) ? [c[key]] : [c[key], w[key]];
@@ -420,6 +431,11 @@ else if (workloads.pollers) {
 if (runtime.canopy.healthz && runtime.workflows.healthz) {
   const [a, b] = [runtime.canopy.healthz, runtime.workflows.healthz];
   rows.push(`| for reference: ${a.requests} concurrent \`GET /healthz\` (the runtime's request path alone) | ${a.perSecond}/s | ${b.perSecond}/s | | | |`);
+}
+if (workloads.firststep?.failed) failedRow("submission to first step, one job at a time (Canopy only)", workloads.firststep);
+else if (workloads.firststep) {
+  const x = workloads.firststep;
+  rows.push(`| submission to first step, ${x.canopy.jobs} jobs one at a time (Canopy only)${when(x)} | p50 ${x.canopy.p50Ms} ms, p99 ${x.canopy.p99Ms} ms (worst ${x.canopy.maxMs} ms) | — | — | printed | |`);
 }
 if (workloads.fanout1000?.failed) failedRow("fan-out to 1,000 children (Canopy only)", workloads.fanout1000);
 else if (workloads.fanout1000) {
