@@ -102,6 +102,11 @@ export default function WorkflowGraph({ definition, visited, taken, current, fai
           id: n.name,
           type: "step",
           position: { x: (p?.x ?? 0) - NODE_W / 2, y: (p?.y ?? 0) - NODE_H / 2 },
+          // Its size is known (the layout above used it): React Flow shows a node whose size it does
+          // not know as hidden until it has measured it, and a node rebuilt on a status change once
+          // stayed hidden for 30 s on a busy machine.
+          initialWidth: NODE_W,
+          initialHeight: NODE_H,
           data: {
             ...n,
             visited: !!visited?.has(n.name),
@@ -114,7 +119,7 @@ export default function WorkflowGraph({ definition, visited, taken, current, fai
       });
       const endPos = layout.node(END);
       const nodes: Node<StepData>[] = ends
-        ? [...stepNodes, { id: END, type: "end", position: { x: (endPos?.x ?? 0) - END_SIZE / 2, y: (endPos?.y ?? 0) - END_SIZE / 2 }, data: {} as StepData, draggable: false, connectable: false }]
+        ? [...stepNodes, { id: END, type: "end", position: { x: (endPos?.x ?? 0) - END_SIZE / 2, y: (endPos?.y ?? 0) - END_SIZE / 2 }, initialWidth: END_SIZE, initialHeight: END_SIZE, data: {} as StepData, draggable: false, connectable: false }]
         : stepNodes;
       const edges: Edge[] = g.edges.map((e, i) => {
         const on = !!taken?.has(`${e.from}→${e.to}`);
