@@ -228,18 +228,16 @@ describe("an unsigned flood", () => {
     const ip = address();
     const captured = standardHeaders(trigger.secret, raw);
     expect((await send(counted.env, trigger.url, captured, ip)).status).toBe(202);
-    const answers: number[] = [];
-    let lastSentAt = Date.now();
+    // All at once: one after another on a busy machine, replays can come slower than the bucket
+    // refills (the eviction case below failed that way).
     const started = Date.now();
-    for (let i = 0; i < 4 * WEBHOOK_UNVERIFIED_BURST && answers.at(-1) !== 429; i++) {
-      lastSentAt = Date.now();
-      answers.push((await send(counted.env, trigger.url, captured, ip)).status);
-    }
-    const seconds = (lastSentAt - started) / 1000;
-    expect(answers.at(-1)).toBe(429);
-    expect(new Set(answers.slice(0, -1))).toEqual(new Set([200]));
+    const answers = await Promise.all(Array.from({ length: 3 * WEBHOOK_UNVERIFIED_BURST }, () => send(counted.env, trigger.url, captured, ip).then((r) => r.status)));
+    const seconds = (Date.now() - started) / 1000;
+    expect(answers).toContain(429);
+    expect(new Set(answers)).toEqual(new Set([200, 429]));
     // The one token the first delivery gave back, the burst, and what refilled meanwhile.
-    expect(answers.length - 1).toBeLessThanOrEqual(WEBHOOK_UNVERIFIED_BURST + Math.ceil(seconds * WEBHOOK_UNVERIFIED_RATE_PER_SECOND) + 1);
+    const accepted = answers.filter((s) => s === 200).length;
+    expect(accepted).toBeLessThanOrEqual(WEBHOOK_UNVERIFIED_BURST + Math.ceil(seconds * WEBHOOK_UNVERIFIED_RATE_PER_SECOND) + 1);
   });
 
   it("keeps an address's bucket when its Durable Object is evicted", async () => {
