@@ -389,6 +389,8 @@ else if (workloads.submissions) {
   const x = workloads.submissions;
   rows.push(`| ${x.canopy.submissions} concurrent submissions: accepted/s${when(x)} | ${x.canopy.acceptedPerSecond}/s | ${x.workflows.acceptedPerSecond}/s | ${x.ratio.canopyOverWorkflowsAcceptedPerSecond}× | ≥ ${SUBMISSION_MIN_RATE}/s and ≥ ${SUBMISSION_MIN_RATIO}× | ${yes(x.target)} |`);
   rows.push(`| ${x.canopy.submissions} concurrent submissions: all done | ${fmt(x.canopy.allDoneMs)} | ${fmt(x.workflows.allDoneMs)} | ${x.ratio.workflowsOverCanopyAllDone}× | | |`);
+  const idle = x.canopy.firstStepIdle;
+  if (idle) rows.push(`| submission → first step starting, ${idle.submissions} one at a time on the idle server (Canopy only) | p50 ${idle.p50Ms} ms, p99 ${idle.p99Ms} ms | — | | printed | |`);
 }
 if (workloads.batch?.failed) failedRow(`a batch of ${BATCH} jobs`, workloads.batch);
 else if (workloads.batch) {

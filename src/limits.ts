@@ -633,3 +633,44 @@ export const MAX_RUN_HISTORY_BYTES = 1024 * 1024 * 1024;
  */
 export const MAX_UNUSED_EVENTS = 10_000;
 export const MAX_UNUSED_EVENT_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Intake objects that accept single submissions (src/intake/intake.ts); a job's shard is the low
+ * bits of its id's first 32 bits, so any id (random, caller-chosen, bound to a key) names one. A
+ * power of two. Cloudflare runs each Durable Object on one thread and advises about 1,000 requests
+ * a second as one object's soft limit (developers.cloudflare.com/durable-objects/reference/faq/,
+ * "How much work can a single Durable Object do?"): each accept is one request and one commit of up
+ * to INTAKE_GROUP_MAX_JOBS jobs, and each start one outgoing call from its alarm, so 16 shards keep
+ * every object well under that at 10,000 submissions a second even with no coalescing at all,
+ * while one isolate's submissions in the same moment still land in one shard (one commit).
+ */
+export const INTAKE_SHARDS = 16;
+
+/**
+ * Submissions coalesced into one intake accept (one RPC, one commit): a group closes at this many
+ * jobs, and the next arrivals form the next group. Each job is a row of its own (≤ 1 MiB of input,
+ * under the 2 MB row limit), so the bound is on the commit's length and on the alarm's backlog.
+ */
+export const INTAKE_GROUP_MAX_JOBS = 128;
+
+/**
+ * Bytes of one intake accept (inputs, identities, and each distinct definition once): a group
+ * closes before it would pass this. One RPC message carries it (Workers RPC serializes at most
+ * 32 MiB), and the isolate holds it while it is sent (128 MB). A single submission always fits a
+ * group of its own (an input and a definition of ≤ 1 MiB each).
+ */
+export const INTAKE_GROUP_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How long a group waits for the shard's previous accept to answer before it is sent anyway. A
+ * group forms while the previous one is in flight (that is the coalescing); this caps what a slow
+ * accept adds to the next group's answer. An idle shard sends a group in the turn it forms.
+ */
+export const INTAKE_GROUP_MAX_WAIT_MS = 25;
+
+/**
+ * A submission whose group has not answered in this time sends its own accept, alone (an accept is
+ * idempotent by job id, so both landing is harmless): a group's sender is another request, and a
+ * request can be cancelled (its client gone) with the group it was sending.
+ */
+export const INTAKE_MEMBER_WAIT_MS = 10_000;

@@ -3,7 +3,7 @@
  * `workflowInput` before anything is created, the version is resolved once and pinned.
  */
 import { validateWorkflowInput } from "../definition/json-schema";
-import { NotFoundError, ValidationError, unwrap } from "../errors";
+import { NotFoundError, ValidationError, unwrap, type RpcResult } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { IDEMPOTENCY_PRUNE_BATCH, IDEMPOTENCY_WINDOW_MS, MAX_PAYLOAD_BYTES } from "../limits";
@@ -37,15 +37,28 @@ export interface SubmitRequest {
   apiAuthTokenId?: string;
 }
 
+/**
+ * How a submission's job begins: its Durable Object started at once (`direct`), or its start
+ * accepted by an intake that starts it moments later (src/intake/submit.ts). `newJobId` proposes
+ * the id of a job that names none.
+ */
+export interface Beginning {
+  newJobId(): string;
+  begin(env: Env, start: StartJob): Promise<RpcResult<{ jobId: string; created: boolean }>>;
+}
+
+/** The job's object is created and started on the request's path. */
+export const direct: Beginning = { newJobId: newId, begin: (env, start) => jobRunStub(env, start.identity.jobId).start(start) };
+
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
-export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: string; created: boolean }> {
+export async function submitJob(env: Env, req: SubmitRequest, via: Beginning = direct): Promise<{ jobId: string; created: boolean }> {
   const prepared = await prepareSubmission(env, req);
-  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
+  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : via.newJobId();
   if (req.idempotencyKey !== undefined) {
     const bound = await claimIdempotencyKeys(env.DB, req.organizationId, [{ key: req.idempotencyKey, jobId }], Date.now());
     jobId = bound.get(req.idempotencyKey)!;
   }
-  return startSubmission(env, prepared, jobId);
+  return startSubmission(env, prepared, jobId, via);
 }
 
 /** A submission whose input passed the workflow's schema, with its version pinned; nothing is created yet. */
@@ -77,15 +90,21 @@ export function checkedSubmission(req: SubmitRequest, target: SubmissionTarget):
 }
 
 /**
- * Creates and starts the prepared job as `jobId`; a job id that exists is returned as it is.
- * The job's first index row is written here, beside the start rather than after it, so SubmitJob
- * costs one round trip where it cost two, and the job is listed as soon as SubmitJob answers.
+ * Creates and starts the prepared job as `jobId` (`via` an intake: accepts it durably to start);
+ * a job id that exists is returned as it is. The job's first index row is written here, beside the
+ * start rather than after it, so SubmitJob costs one round trip where it cost two, and the job is
+ * listed as soon as SubmitJob answers.
  */
-export async function startSubmission(env: Env, prepared: PreparedSubmission, jobId: string): Promise<{ jobId: string; created: boolean }> {
+export async function startSubmission(
+  env: Env,
+  prepared: PreparedSubmission,
+  jobId: string,
+  via: Beginning = direct,
+): Promise<{ jobId: string; created: boolean }> {
   const id = canonicalJobId(jobId);
   const start = jobStart(prepared, id, Date.now());
   const [started, indexed] = await Promise.allSettled([
-    jobRunStub(env, id).start(start),
+    via.begin(env, start),
     upsertJobIndex(env.DB, prepared.req.organizationId, jobSummary(newJobState(start.identity, start.identity.createdAt)), 0),
   ]);
   if (started.status === "rejected") {

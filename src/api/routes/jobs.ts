@@ -10,6 +10,7 @@ import { logEvent } from "../../log";
 import { findIndexedJob, listChildJobs, listJobs } from "../../registry/jobs";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { startOnDemand } from "../../intake/on-demand";
+import { throughIntake } from "../../intake/submit";
 import { actorOf, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { submitterOf, type App } from "../context";
@@ -99,7 +100,7 @@ export function registerJobRoutes(app: App): void {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const item = submissionOf(c.req.valid("json"));
-      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) });
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) }, throughIntake);
       return c.json({ jobId }, 200);
     },
   );

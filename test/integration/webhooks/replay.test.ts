@@ -80,17 +80,17 @@ describe("github replays", () => {
   it("starts the job on GitHub's redelivery when the first attempt bound the body and then failed to start it", async () => {
     const { hook, trigger, client, orgId } = await triggerSetup({ scheme: "github" });
     const headers = githubHeaders(trigger.secret, raw);
-    // The first attempt, through a Worker whose job objects fail to start (as when the start throws
-    // or the isolate dies after the body was bound): an error, and no job.
-    const JOBS = new Proxy(env.JOBS, {
+    // The first attempt, through a Worker whose intake fails to accept the job (as when the accept
+    // throws or the isolate dies after the body was bound): an error, and no job.
+    const INTAKE = new Proxy(env.INTAKE, {
       get(target, prop) {
-        if (prop === "get") return () => ({ start: async () => Promise.reject(new Error("the job did not start")) });
+        if (prop === "get") return () => ({ acceptGroup: async () => Promise.reject(new Error("the job was not accepted")) });
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
     const ctx = createExecutionContext();
-    const failed = await worker.fetch(new Request(trigger.url, { method: "POST", headers, body: raw }), { ...env, JOBS } as Env, ctx);
+    const failed = await worker.fetch(new Request(trigger.url, { method: "POST", headers, body: raw }), { ...env, INTAKE } as Env, ctx);
     await waitOnExecutionContext(ctx);
     expect(failed.status).toBeGreaterThanOrEqual(500);
     const bound = await bodyRows(trigger.triggerId);
