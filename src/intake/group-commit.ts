@@ -12,14 +12,19 @@
  * workerd then runs the continuation in the settling request's context, where this request's I/O
  * is refused and its answer never completes (seen in workerd 1.20261019). So a leader polls whether
  * the shard's previous group has answered (every POLL_MS), and a member whether its group has (from
- * 1 ms, up to every MAX_POLL_MS). A leader that never finishes (its request cancelled) holds the
+ * FIRST_POLL_MS, up to every MAX_POLL_MS). A leader that never finishes (its request cancelled) holds the
  * next group back at most `maxWaitMs`; its members then send alone (src/intake/submit.ts).
  */
 
 /** How often a group's leader looks whether the shard's previous group has answered. */
 const POLL_MS = 1;
-/** The longest pause between a member's looks at its group's outcome. */
-const MAX_POLL_MS = 8;
+/**
+ * A member looks at its group's outcome after 2 ms, then half again as long each time, up to
+ * MAX_POLL_MS: an idle shard answers in a few milliseconds, and under load (a thousand requests
+ * waiting on one thread) the looks must stay few, or they take the time the accepts need.
+ */
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 40;
 
 export interface GroupBounds {
   maxJobs: number;
@@ -84,7 +89,7 @@ export class GroupCommitter<C, S> {
     // Resumed by this request's own timers (see above), checking sooner at first: an idle shard's
     // accept answers in a few milliseconds.
     const until = Date.now() + waitMs;
-    for (let pause = 1; !member.outcome; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+    for (let pause = FIRST_POLL_MS; !member.outcome; pause = Math.min(Math.ceil(pause * 1.5), MAX_POLL_MS)) {
       if (Date.now() >= until) return "late";
       await new Promise((go) => setTimeout(go, pause));
     }
