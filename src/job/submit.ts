@@ -45,6 +45,8 @@ export interface SubmitRequest {
 export interface Beginning {
   newJobId(): string;
   begin(env: Env, start: StartJob): Promise<RpcResult<{ jobId: string; created: boolean }>>;
+  /** `begin` also writes the job's first index row (an intake writes a group's rows together). */
+  lists?: boolean;
 }
 
 /** The job's object is created and started on the request's path. */
@@ -105,7 +107,7 @@ export async function startSubmission(
   const start = jobStart(prepared, id, Date.now());
   const [started, indexed] = await Promise.allSettled([
     via.begin(env, start),
-    upsertJobIndex(env.DB, prepared.req.organizationId, jobSummary(newJobState(start.identity, start.identity.createdAt)), 0),
+    via.lists ? undefined : upsertJobIndex(env.DB, prepared.req.organizationId, jobSummary(newJobState(start.identity, start.identity.createdAt)), 0),
   ]);
   if (started.status === "rejected") {
     // Nothing was created: take back the row that would list a job that does not exist.
