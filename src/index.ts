@@ -2,6 +2,7 @@
 import { createApp } from "./api/app";
 
 export { BatchStarter } from "./job/batch-starter";
+export { Intake } from "./intake/intake";
 export { RerunBatch } from "./job/rerun-batch";
 export { JobObject } from "./job/job-object";
 export { WebhookRateLimiter } from "./webhooks/rate-limiter";

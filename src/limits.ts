@@ -758,3 +758,67 @@ export const LEGACY_INDEX_MIGRATION_BATCH = 500;
  * each row's values as they are instead (src/job/sql-tables.ts, `bulkLarge`).
  */
 export const MAX_BOUND_STRING_BYTES = 1_900_000;
+
+/**
+ * Intake objects that accept single submissions (src/intake/intake.ts); a job's shard is the low
+ * bits of its id's first 32 bits, so any id (random, caller-chosen, bound to a key) names one. A
+ * power of two. Cloudflare runs each Durable Object on one thread and advises about 1,000 requests
+ * a second as one object's soft limit (developers.cloudflare.com/durable-objects/reference/faq/,
+ * "How much work can a single Durable Object do?"): each accept is one request and one commit of up
+ * to INTAKE_GROUP_MAX_JOBS jobs, and each start one outgoing call from its alarm, so 16 shards keep
+ * every object well under that at 10,000 submissions a second even with no coalescing at all,
+ * while one isolate's submissions in the same moment still land in one shard (one commit).
+ */
+export const INTAKE_SHARDS = 16;
+
+/**
+ * Submissions coalesced into one intake accept (one RPC, one commit): a group closes at this many
+ * jobs, and the next arrivals form the next group. Each job is a row of its own (≤ 1 MiB of input,
+ * under the 2 MB row limit), so the bound is on the commit's length and on the alarm's backlog.
+ */
+export const INTAKE_GROUP_MAX_JOBS = 128;
+
+/**
+ * Bytes of one intake accept (inputs, identities, and each distinct definition once): a group
+ * closes before it would pass this. One RPC message carries it (Workers RPC serializes at most
+ * 32 MiB), and the isolate holds it while it is sent (128 MB). A single submission always fits a
+ * group of its own (an input and a definition of ≤ 1 MiB each).
+ */
+export const INTAKE_GROUP_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How long a group waits for the shard's previous accept to answer before it is sent anyway. A
+ * group forms while the previous one is in flight (that is the coalescing); this caps what a slow
+ * accept adds to the next group's answer. An idle shard sends a group in the turn it forms.
+ */
+export const INTAKE_GROUP_MAX_WAIT_MS = 25;
+
+/**
+ * A submission whose group has not answered in this time sends its own accept, alone (an accept is
+ * idempotent by job id, so both landing is harmless): a group's sender is another request, and a
+ * request can be cancelled (its client gone) with the group it was sending.
+ */
+export const INTAKE_MEMBER_WAIT_MS = 10_000;
+
+/**
+ * A burst of single submissions: more than this many of one isolate's submissions waiting for
+ * their accept at once. During a burst the intakes hold their starts back (src/intake/intake.ts):
+ * until INTAKE_BURST_LULL_MS after the burst's latest group, and never more than
+ * INTAKE_MAX_START_HOLD_MS after its first. One thread serves an isolate's requests and, locally,
+ * every object too, and a job's start and first step cost it several times what its accept does:
+ * held back, the burst's submissions are all answered first (about 460 a second here, against
+ * about 76 with each start run as it is accepted: bench/README.md) and then started. A steady
+ * trickle of submissions is never a burst, so an idle or lightly used server starts each job at once.
+ * The hold bounds how long a job of a burst waits for its start, and it is the wait's only cause.
+ */
+export const INTAKE_BURST_SUBMISSIONS = 16;
+export const INTAKE_BURST_LULL_MS = 1_000;
+export const INTAKE_MAX_START_HOLD_MS = 5_000;
+/**
+ * Starts one intake object holds (accepted, not started yet). Each is a row of at most about
+ * 1 MiB (an input within MAX_PAYLOAD_BYTES and its identity), so a full intake stays near 5 GB,
+ * under the 10 GB of one Durable Object (https://developers.cloudflare.com/durable-objects/platform/limits/).
+ * It fills only when starts fail for long (each pass is retried with backoff) or submissions outrun
+ * the starts for minutes; past it SubmitJob answers 429 and stores nothing.
+ */
+export const INTAKE_MAX_HELD_STARTS = 5_000;

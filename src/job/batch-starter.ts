@@ -36,7 +36,7 @@ const RETRY_MAX_MS = 60_000;
 export type AcceptAnswer = { accepted: number; already: boolean } | { refused: "sealed" | "conflict" };
 
 export class BatchStarter extends DurableObject<Env> {
-  private readonly sql = this.ctx.storage.sql;
+  protected readonly sql = this.ctx.storage.sql;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -155,15 +155,7 @@ export class BatchStarter extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const rows = this.nextChunk();
     if (rows.length === 0) {
-      // Every job has started: the batch's identity stays for its retention, then nothing does.
-      const known = this.identity();
-      const until = (known?.since ?? 0) + BATCH_IDENTITY_RETENTION_MS;
-      if (known && Date.now() < until) {
-        this.sql.exec(`DELETE FROM definition`);
-        await this.ctx.storage.setAlarm(until);
-        return;
-      }
-      await this.ctx.storage.deleteAll();
+      await this.allStarted();
       return;
     }
     const starts = rows.map((r) => ({ ...r, identity: JSON.parse(r.identity) as JobIdentity }));
@@ -212,6 +204,18 @@ export class BatchStarter extends DurableObject<Env> {
       return;
     }
     await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Every job has started: the batch's identity stays for its retention, then nothing does. */
+  protected async allStarted(): Promise<void> {
+    const known = this.identity();
+    const until = (known?.since ?? 0) + BATCH_IDENTITY_RETENTION_MS;
+    if (known && Date.now() < until) {
+      this.sql.exec(`DELETE FROM definition`);
+      await this.ctx.storage.setAlarm(until);
+      return;
+    }
+    await this.ctx.storage.deleteAll();
   }
 
   /** Whether each distinct organization is live: one D1 query per organization. */

@@ -3,7 +3,7 @@
  * `workflowInput` before anything is created, the version is resolved once and pinned.
  */
 import { validateWorkflowInput } from "../definition/json-schema";
-import { NotFoundError, ValidationError, unwrap } from "../errors";
+import { NotFoundError, ValidationError, unwrap, type RpcResult } from "../errors";
 import { canonicalUuid, newId } from "../ids";
 import { refuseOversizedJson } from "../json-size";
 import { MAX_PAYLOAD_BYTES } from "../limits";
@@ -38,10 +38,46 @@ export interface SubmitRequest {
   apiAuthTokenId?: string;
 }
 
+/**
+ * How a submission's job begins: its Durable Object started at once (`direct`), or its start
+ * accepted by an intake that starts it moments later (src/intake/submit.ts). Either way the job's
+ * first index row (`PENDING`) is written by the time `begin` answers, so the job is listed as soon
+ * as its submission is. `newJobId` proposes the id of a job that names none.
+ */
+export interface Beginning {
+  newJobId(): string;
+  begin(env: Env, start: StartJob): Promise<RpcResult<{ jobId: string; created: boolean }>>;
+}
+
+/**
+ * The job's object is created and started on the request's path, and its first index row written
+ * beside the start rather than after it (one round trip, not two); the object writes its later rows
+ * from its alarm.
+ */
+export const direct: Beginning = {
+  newJobId: newId,
+  async begin(env, start) {
+    const id = start.identity.jobId;
+    const ref = indexRefOf(start.identity);
+    const [started, indexed] = await Promise.allSettled([
+      jobRunStub(env, id).start(start),
+      writeIndex(env, ref, [indexEntry(newJobState(start.identity, start.identity.createdAt))]),
+    ]);
+    if (started.status === "rejected") {
+      // Nothing was created: take back the row that would list a job that does not exist.
+      if (indexed.status === "fulfilled") await forgetUnstarted(env, ref, [id]).catch(() => undefined);
+      throw started.reason;
+    }
+    // The job exists either way: its Durable Object writes its own row from its alarm.
+    if (indexed.status === "rejected") logEvent("submit.indexDeferred", { jobId: id, error: String(indexed.reason) });
+    return started.value;
+  },
+};
+
 /** Creates and starts a job; with an idempotency key seen in the last 24 h, returns that job instead. */
-export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: string; created: boolean }> {
+export async function submitJob(env: Env, req: SubmitRequest, via: Beginning = direct): Promise<{ jobId: string; created: boolean }> {
   const prepared = await prepareSubmission(env, req);
-  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : newId();
+  let jobId = req.jobId !== undefined ? canonicalJobId(req.jobId) : via.newJobId();
   if (req.idempotencyKey !== undefined) {
     const ref = { organizationId: req.organizationId, shards: prepared.indexShards ?? 1 };
     const proposed = jobId;
@@ -51,7 +87,7 @@ export async function submitJob(env: Env, req: SubmitRequest): Promise<{ jobId: 
     // holder starts it with its own input first; the start below then finds it and answers it.
     if (jobId !== proposed) await startOnDemand(env, req.organizationId, jobId);
   }
-  return startSubmission(env, prepared, jobId);
+  return startSubmission(env, prepared, jobId, via);
 }
 
 /** A submission whose input passed the workflow's schema, with its version pinned; nothing is created yet. */
@@ -85,26 +121,17 @@ export function checkedSubmission(req: SubmitRequest, target: SubmissionTarget):
 }
 
 /**
- * Creates and starts the prepared job as `jobId`; a job id that exists is returned as it is.
- * The job's first index row is written here, beside the start rather than after it, so SubmitJob
- * costs one round trip where it cost two, and the job is listed as soon as SubmitJob answers.
+ * Creates and starts the prepared job as `jobId` (`via` an intake: accepts it durably to start);
+ * a job id that exists is returned as it is.
  */
-export async function startSubmission(env: Env, prepared: PreparedSubmission, jobId: string): Promise<{ jobId: string; created: boolean }> {
-  const id = canonicalJobId(jobId);
-  const start = jobStart(prepared, id, Date.now());
-  const ref = indexRefOf(start.identity);
-  const [started, indexed] = await Promise.allSettled([
-    jobRunStub(env, id).start(start),
-    writeIndex(env, ref, [indexEntry(newJobState(start.identity, start.identity.createdAt))]),
-  ]);
-  if (started.status === "rejected") {
-    // Nothing was created: take back the row that would list a job that does not exist.
-    if (indexed.status === "fulfilled") await forgetUnstarted(env, ref, [id]).catch(() => undefined);
-    throw started.reason;
-  }
-  // The job exists either way: its Durable Object writes its own row from its alarm.
-  if (indexed.status === "rejected") logEvent("submit.indexDeferred", { jobId: id, error: String(indexed.reason) });
-  return unwrap(started.value);
+export async function startSubmission(
+  env: Env,
+  prepared: PreparedSubmission,
+  jobId: string,
+  via: Beginning = direct,
+): Promise<{ jobId: string; created: boolean }> {
+  const start = jobStart(prepared, canonicalJobId(jobId), Date.now());
+  return unwrap(await via.begin(env, start));
 }
 
 /** The start of a top-level job, run 1 of itself. */

@@ -33,6 +33,7 @@ import { deterministicId } from "../ids";
 import { jsonNestsDeeperThan } from "../json-depth";
 import { MAX_JSON_DEPTH, WEBHOOK_BODY_REPLAY_WINDOW_MS, WEBHOOK_DEFAULT_RATE_PER_SECOND } from "../limits";
 import { prepareSubmission, startSubmission } from "../job/submit";
+import { singleSubmission } from "../intake/submit";
 import { WebhookThrottled, type Admission } from "./admission";
 import { noteRefusedSignature, takeDeliveryToken } from "./rate-limiter";
 import { verifySignature } from "./signatures";
@@ -147,7 +148,7 @@ export async function deliver(
     // Another delivery id bound this body first: this delivery is its replay.
     if (bound !== jobId) return { status: 200, jobId: bound };
   }
-  await startSubmission(env, prepared, jobId);
+  await startSubmission(env, prepared, jobId, singleSubmission);
   const recorded = await recordDelivery(env.DB, trigger.triggerId, deliveryId, jobId, now);
   if (recorded.first) waitUntil(pruneDeliveries(env.DB, now).catch(logFailure("webhook_prune_failed")));
   return { status: recorded.first ? 202 : 200, jobId: recorded.jobId };

@@ -46,8 +46,12 @@ export async function waitForJob(
   throw new Error(`job ${jobId} did not reach the expected state; last seen: ${JSON.stringify(last)}`);
 }
 
-/** Submits a job and returns its id. */
+/**
+ * Submits a job and returns its id, once the job's Durable Object exists: SubmitJob answers when the
+ * intake holds the job, and a GetJob has it started on demand, so a test may reach into the object.
+ */
 export async function submit(client: TestClient, orgId: string, body: Record<string, unknown>): Promise<string> {
   const res = await client.expect(200, client.post(`/organizations/${orgId}/jobs`, body));
+  await client.expect(200, client.get(`/organizations/${orgId}/jobs/${res.jobId}`));
   return res.jobId;
 }

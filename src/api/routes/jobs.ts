@@ -12,6 +12,7 @@ import { findIndexedJob, listJobs } from "../../job-index/shards";
 import { organizationIndex } from "../../registry/organizations";
 import { jobStubFor, submitJob } from "../../job/submit";
 import { startOnDemand } from "../../intake/on-demand";
+import { singleSubmission } from "../../intake/submit";
 import { actorOf, audited, recordAudit } from "../../audit/record";
 import { requireOrganization } from "../auth";
 import { submitterOf, type App } from "../context";
@@ -97,13 +98,13 @@ export function registerJobRoutes(app: App): void {
       operationId: "SubmitJob",
       security,
       request: { params: OrgParams, ...jsonBody(SubmitJobBody) },
-      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge") },
+      responses: { 200: json(z.object({ jobId: z.string() })), ...errorResponses("ValidationError", ...jobErrors, "PayloadTooLarge", "ThrottlingError") },
     }),
     async (c) => {
       const { organizationId } = c.req.valid("param");
       const caller = requireOrganization(c, organizationId);
       const item = submissionOf(c.req.valid("json"));
-      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) });
+      const { jobId } = await submitJob(c.env, { ...item, organizationId, ...submitterOf(caller) }, singleSubmission);
       return c.json({ jobId }, 200);
     },
   );

@@ -80,17 +80,21 @@ describe("github replays", () => {
   it("starts the job on GitHub's redelivery when the first attempt bound the body and then failed to start it", async () => {
     const { hook, trigger, client, orgId } = await triggerSetup({ scheme: "github" });
     const headers = githubHeaders(trigger.secret, raw);
-    // The first attempt, through a Worker whose job objects fail to start (as when the start throws
-    // or the isolate dies after the body was bound): an error, and no job.
-    const JOBS = new Proxy(env.JOBS, {
-      get(target, prop) {
-        if (prop === "get") return () => ({ start: async () => Promise.reject(new Error("the job did not start")) });
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    // The first attempt, through a Worker where the job can be neither started (a lone delivery
+    // starts its job directly) nor accepted by an intake (as when the call throws or the isolate
+    // dies after the body was bound): an error, and no job.
+    const failing = <T extends object>(namespace: T, method: string): T =>
+      new Proxy(namespace, {
+        get(target, prop) {
+          if (prop === "get") return () => ({ [method]: async () => Promise.reject(new Error("the job was not started")) });
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const INTAKE = failing(env.INTAKE, "acceptGroup");
+    const JOBS = failing(env.JOBS, "start");
     const ctx = createExecutionContext();
-    const failed = await worker.fetch(new Request(trigger.url, { method: "POST", headers, body: raw }), { ...env, JOBS } as Env, ctx);
+    const failed = await worker.fetch(new Request(trigger.url, { method: "POST", headers, body: raw }), { ...env, INTAKE, JOBS } as Env, ctx);
     await waitOnExecutionContext(ctx);
     expect(failed.status).toBeGreaterThanOrEqual(500);
     const bound = await bodyRows(trigger.triggerId);
