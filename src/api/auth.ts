@@ -7,11 +7,23 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { AuthenticationError, AuthorizationError, NotFoundError } from "../errors";
-import { constantTimeEqual, sha256Hex } from "../crypto/hash";
+import { digestsEqual, sha256Hex } from "../crypto/hash";
 import { organizationIsLive } from "../registry/organizations";
 import { findTokenByHash } from "../registry/tokens";
 import type { AppEnv, Caller } from "./context";
 import { ADMIN_PERMISSIONS, FOREIGN_PERMISSIONS, grantedBy, requirementOf } from "./permissions";
+
+/**
+ * The admin token's hash, kept per isolate once computed (again only if the secret changes). The
+ * value is kept, not the promise: a request must not await a promise another request settles.
+ */
+let adminHash: { token: string; hash: string } | undefined;
+async function adminTokenHash(adminToken: string): Promise<string> {
+  if (adminHash?.token === adminToken) return adminHash.hash;
+  const hash = await sha256Hex(adminToken);
+  adminHash = { token: adminToken, hash };
+  return hash;
+}
 
 function tokenFrom(header: string | undefined): string | null {
   if (!header) return null;
@@ -24,15 +36,17 @@ function tokenFrom(header: string | undefined): string | null {
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = tokenFrom(c.req.header("authorization"));
   if (!token) throw new AuthenticationError("Missing Authorization header.");
+  // One digest per request: the admin token is compared by its hash (kept per isolate), and an
+  // organization's token is looked up by it.
+  const hash = await sha256Hex(token);
   const adminToken = c.env.ADMIN_TOKEN;
-  if (adminToken && (await constantTimeEqual(token, adminToken))) {
+  if (adminToken && digestsEqual(hash, await adminTokenHash(adminToken))) {
     c.set("caller", { kind: "admin" });
     return next();
   }
-  const hash = await sha256Hex(token);
   const found = await findTokenByHash(c.env.DB, hash, Date.now());
   // The lookup is by hash; the final comparison is constant-time all the same.
-  if (!found || !(await constantTimeEqual(found.tokenHash, hash))) {
+  if (!found || !digestsEqual(found.tokenHash, hash)) {
     throw new AuthenticationError("Unknown, revoked or expired token.");
   }
   c.set("caller", {

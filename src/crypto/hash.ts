@@ -44,3 +44,12 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
   ]);
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
+
+/**
+ * Compares two digests of the same kind (hex or base64 of the same hash) without an early exit.
+ * Their length is the hash's, so it reveals nothing; unequal lengths are simply unequal.
+ */
+export function digestsEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return crypto.subtle.timingSafeEqual(encoder.encode(a), encoder.encode(b));
+}
