@@ -822,3 +822,10 @@ export const INTAKE_MAX_START_HOLD_MS = 5_000;
  * the starts for minutes; past it SubmitJob answers 429 and stores nothing.
  */
 export const INTAKE_MAX_HELD_STARTS = 5_000;
+/**
+ * An isolate counts the single submissions it is beginning (src/intake/submit.ts) to tell a lone
+ * one (started directly) from a burst. A request cancelled mid-way never takes itself off the
+ * count, so an entry older than this is dropped: longer than any submission takes (its group's wait,
+ * INTAKE_MEMBER_WAIT_MS, and a resend), and the count holds at most the submissions of this window.
+ */
+export const SUBMISSION_BEGIN_STALE_MS = 60_000;

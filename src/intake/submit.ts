@@ -9,7 +9,7 @@
 import { newJobState } from "../engine/state";
 import { utf8Length } from "../json-size";
 import { ThrottlingError } from "../errors";
-import { INTAKE_BURST_SUBMISSIONS, INTAKE_MAX_HELD_STARTS, INTAKE_GROUP_MAX_BYTES, INTAKE_GROUP_MAX_JOBS, INTAKE_GROUP_MAX_WAIT_MS, INTAKE_MEMBER_WAIT_MS, INTAKE_SHARDS } from "../limits";
+import { INTAKE_BURST_SUBMISSIONS, INTAKE_MAX_HELD_STARTS, INTAKE_GROUP_MAX_BYTES, SUBMISSION_BEGIN_STALE_MS, INTAKE_GROUP_MAX_JOBS, INTAKE_GROUP_MAX_WAIT_MS, INTAKE_MEMBER_WAIT_MS, INTAKE_SHARDS } from "../limits";
 import { logEvent } from "../log";
 import type { StartJob } from "../job/messages";
 import { indexEntry, indexRefOf } from "../job-index/entry";
@@ -24,14 +24,24 @@ import { intakeShardOf, intakeStub, newIdInShard } from "./shards";
 let currentShard = Math.floor(Math.random() * INTAKE_SHARDS);
 
 /**
- * Single submissions of this isolate being begun now. A submission that finds none other goes
- * `direct`: on an idle server, creating the job's object on the request's path starts its first
- * step soonest (no accept, no alarm in between), and there is nothing to coalesce it with. Any
- * other goes through the intake. More than INTAKE_BURST_SUBMISSIONS is a burst: the groups sent
- * during it ask their intakes to hold their starts until it has passed (src/intake/intake.ts), so
- * the thread takes the burst's accepts first.
+ * Single submissions of this isolate being begun now, each with when it began, oldest first. A
+ * submission that finds none other goes `direct`: on an idle server, creating the job's object on
+ * the request's path starts its first step soonest (no accept, no alarm in between), and there is
+ * nothing to coalesce it with. Any other goes through the intake. More than
+ * INTAKE_BURST_SUBMISSIONS is a burst: the groups sent during it ask their intakes to hold their
+ * starts until it has passed (src/intake/intake.ts), so the thread takes the burst's accepts first.
+ * A request cancelled mid-way (its client gone) never runs its `finally`: its entry is dropped
+ * once SUBMISSION_BEGIN_STALE_MS old, so none can make the isolate look busy for longer.
  */
-let beginning = 0;
+const beginning = new Map<symbol, number>();
+
+function beginningNow(now: number): number {
+  for (const [key, since] of beginning) {
+    if (since > now - SUBMISSION_BEGIN_STALE_MS) break;
+    beginning.delete(key);
+  }
+  return beginning.size;
+}
 
 /**
  * One accept of a group, and its jobs' first index rows (one index write per organization in it) at the
@@ -47,7 +57,7 @@ async function sendGroup(env: Env, shard: number, definitions: Record<string, st
     byIndex.set(ref.organizationId, index);
   }
   const [accepted, ...listed] = await Promise.allSettled([
-    intakeStub(env, shard).acceptGroup(definitions, starts, beginning > INTAKE_BURST_SUBMISSIONS),
+    intakeStub(env, shard).acceptGroup(definitions, starts, beginningNow(Date.now()) > INTAKE_BURST_SUBMISSIONS),
     ...[...byIndex.values()].map(({ ref, rows }) => writeIndex(env, ref, rows)),
   ]);
   for (const l of listed) if (l.status === "rejected") logEvent("intake.indexDeferred", { jobs: starts.length, error: String(l.reason) });
@@ -110,11 +120,13 @@ export const throughIntake: Beginning = {
 export const singleSubmission: Beginning = {
   newJobId: throughIntake.newJobId,
   async begin(env, start) {
-    beginning++;
+    const key = Symbol();
+    const alone = beginningNow(Date.now()) === 0;
+    beginning.set(key, Date.now());
     try {
-      return await (beginning === 1 ? direct : throughIntake).begin(env, start);
+      return await (alone ? direct : throughIntake).begin(env, start);
     } finally {
-      beginning--;
+      beginning.delete(key);
     }
   },
 };
