@@ -1,7 +1,8 @@
 // kill -9 right after concurrent single SubmitJobs are answered: each was accepted by an intake
 // object (in group commits) and starts from its alarm, so many have not started at the kill. After
 // a restart on the same STATE_DIR every acknowledged job runs exactly once, nothing else appears,
-// and a job that waits for an event takes one sent after the restart, or is cancelled.
+// and a job that waits for an event takes one sent after the restart, or is cancelled, whether it
+// was a single submission's or a batch's (accepted in the same moment).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployWorkflow, newTenant } from "../helpers/client";
 import { step, workflow } from "../helpers/jobs";
@@ -25,9 +26,10 @@ describe("kill -9 right after single submissions are answered", () => {
     const heldWorkflow = await deployWorkflow(client, orgId, held);
     const submit = (wf: string, n: number) =>
       client.expect(200, client.post(`/organizations/${orgId}/jobs`, { workflowId: wf, workflowVersion: { tag: "$LIVE" }, inputJson: { n } }));
-    const answers = await Promise.all([
-      ...Array.from({ length: JOBS }, (_, n) => submit(workflowId, n)),
-      ...Array.from({ length: HELD }, (_, n) => submit(heldWorkflow.workflowId, n)),
+    const batchJobs = Array.from({ length: HELD }, (_, n) => ({ workflowId: heldWorkflow.workflowId, workflowVersion: { tag: "$LIVE" }, inputJson: { n, batch: true } }));
+    const [answers, batch] = await Promise.all([
+      Promise.all([...Array.from({ length: JOBS }, (_, n) => submit(workflowId, n)), ...Array.from({ length: HELD }, (_, n) => submit(heldWorkflow.workflowId, n))]),
+      client.expect(200, client.post(`/organizations/${orgId}/jobs/batch`, { jobs: batchJobs })),
     ]);
     await server.kill();
     const startedBeforeKill = server.logs.split("\n").filter((l) => l.includes('"event":"job.started"')).length;
@@ -37,20 +39,24 @@ describe("kill -9 right after single submissions are answered", () => {
     await server.start();
     // Right after the restart, before the intake's alarm may have started them: events to half of
     // the held jobs, cancels to the other half. Each is accepted whether its job has started or not.
+    // The batch's held jobs alike: half get the event, half are cancelled.
+    const batchIds: string[] = batch.results.map((r: { jobId: string }) => r.jobId);
+    expect(new Set(batchIds).size).toBe(HELD);
     const heldIds = ids.slice(JOBS);
-    const [toEvent, toCancel] = [heldIds.slice(0, HELD / 2), heldIds.slice(HELD / 2)];
+    const toEvent = [...heldIds.slice(0, HELD / 2), ...batchIds.slice(0, HELD / 2)];
+    const toCancel = [...heldIds.slice(HELD / 2), ...batchIds.slice(HELD / 2)];
     await Promise.all([
       ...toEvent.map((id) => client.expect(200, client.post(`/organizations/${orgId}/jobs/${id}/events`, { eventId: "go", payload: { id } }))),
       ...toCancel.map((id) => client.expect(200, client.post(`/organizations/${orgId}/jobs/${id}/cancel`))),
     ]);
-    await waitForCount(client, orgId, { status: "SUCCEEDED" }, JOBS + HELD / 2, 400_000);
-    await waitForCount(client, orgId, { status: "CANCELLED" }, HELD / 2, 120_000);
-    console.log(JSON.stringify({ intakeCrash: { jobs: JOBS + HELD, startedBeforeKill } }));
+    await waitForCount(client, orgId, { status: "SUCCEEDED" }, JOBS + HELD, 400_000);
+    await waitForCount(client, orgId, { status: "CANCELLED" }, HELD, 120_000);
+    console.log(JSON.stringify({ intakeCrash: { jobs: JOBS + 2 * HELD, startedBeforeKill } }));
 
     // Exactly the acknowledged jobs, each once, each run once.
     const listed = await listAllJobs(client, orgId);
-    expect(listed).toHaveLength(JOBS + HELD);
-    expect(new Set(listed.map((j) => j.jobId))).toEqual(new Set(ids));
+    expect(listed).toHaveLength(JOBS + 2 * HELD);
+    expect(new Set(listed.map((j) => j.jobId))).toEqual(new Set([...ids, ...batchIds]));
     const sample = ids.slice(0, JOBS).filter((_, i) => i % 10 === 0);
     for (const [k, res] of (await getJobs(client, orgId, sample)).entries()) {
       expect(res.job).toMatchObject({ jobId: sample[k], status: "SUCCEEDED", billableTransactionUnits: 1 });
