@@ -5,25 +5,19 @@
  * of idempotent starts, organizations checked live, backoff on failure), the same start on demand.
  * It keeps no batch identity: a submission's duplicates are told by its job id (an idempotency key
  * or a caller-chosen id name the same job), and a start already held is not stored twice.
- * Its alarm fires at once after an accept, so a job starts moments after SubmitJob answers; during
- * a burst of submissions it fires once the burst has passed (acceptGroup).
+ * Its alarm fires at once after an accept, so a job starts moments after SubmitJob answers; while
+ * its isolate takes a burst of submissions it fires once the burst has passed (src/intake/burst.ts).
  */
 import type { JobIdentity } from "../engine/types";
 import { BatchStarter } from "../job/batch-starter";
-import { INTAKE_BURST_LULL_MS, INTAKE_MAX_HELD_STARTS, INTAKE_MAX_START_HOLD_MS } from "../limits";
+import { INTAKE_MAX_HELD_STARTS } from "../limits";
+import { holdEnds, lastBurst } from "./burst";
 
 /** One accepted submission: the job's identity and its input (its definition travels beside, once per version). */
 export interface IntakeStart {
   identity: JobIdentity;
   input: unknown;
 }
-
-/**
- * When an intake object of this isolate last accepted a group of a burst. Module scope on purpose:
- * the intake objects of an isolate share its thread, so a burst seen by any of them holds every
- * one's starts (a start run by one would slow the accepts of all).
- */
-let lastBurstAt = 0;
 
 export class Intake extends BatchStarter {
   /**
@@ -38,17 +32,13 @@ export class Intake extends BatchStarter {
    * is bounded by INTAKE_GROUP_MAX_BYTES only for the RPC that carries it. A job id already held
    * keeps its first start.
    *
-   * A group sent during a burst of submissions (`burst`: its isolate had more than
-   * INTAKE_BURST_SUBMISSIONS waiting) holds the starts back until the burst has passed: the alarm
-   * is armed INTAKE_BURST_LULL_MS after the latest such group, and never later than
-   * INTAKE_MAX_START_HOLD_MS after the first. Starting a job costs the thread several times what
-   * accepting one does (its object created, its first step run, its index rows), so the burst is
-   * answered first and started right after. Any other group arms the alarm for now.
+   * The alarm is armed for now, unless this isolate is taking a burst of submissions (src/intake/burst.ts):
+   * then the starts wait until it has passed, at most INTAKE_MAX_START_HOLD_MS.
    *
    * An intake holds at most INTAKE_MAX_HELD_STARTS starts: a group that would pass it is refused
    * whole (`full`), nothing stored, and its submissions are answered 429.
    */
-  async acceptGroup(definitions: Record<string, string>, starts: IntakeStart[], burst = false): Promise<{ accepted: number } | { full: number }> {
+  async acceptGroup(definitions: Record<string, string>, starts: IntakeStart[]): Promise<{ accepted: number } | { full: number }> {
     const held = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM start`).one().n;
     if (held + starts.length > INTAKE_MAX_HELD_STARTS) return { full: held };
     this.ctx.storage.transactionSync(() => {
@@ -65,28 +55,18 @@ export class Intake extends BatchStarter {
       }
     });
     const now = Date.now();
-    if (burst) lastBurstAt = now;
-    if (now - lastBurstAt < INTAKE_BURST_LULL_MS) {
-      // In a burst, or in its lull (its last answers still on their way): held.
-      this.heldSince ??= now;
-      await this.ctx.storage.setAlarm(this.holdEnds(now));
-    } else {
-      this.heldSince = null;
-      await this.ctx.storage.setAlarm(now);
-    }
+    const until = holdEnds(now, lastBurst(), this.heldSince ?? now);
+    this.heldSince = until > now ? (this.heldSince ?? now) : null;
+    await this.ctx.storage.setAlarm(until);
     return { accepted: starts.length };
-  }
-
-  /** When starts held for a burst go: INTAKE_BURST_LULL_MS after its latest group, at most INTAKE_MAX_START_HOLD_MS after the first. */
-  private holdEnds(now: number): number {
-    return Math.max(now, Math.min(lastBurstAt + INTAKE_BURST_LULL_MS, (this.heldSince ?? now) + INTAKE_MAX_START_HOLD_MS));
   }
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    // Still within a burst another intake of this isolate is taking: held on.
-    if (this.heldSince !== null && this.holdEnds(now) > now) {
-      await this.ctx.storage.setAlarm(this.holdEnds(now));
+    // Still within a burst of this isolate: held on (an alarm may also fire early, or twice).
+    const until = this.heldSince === null ? now : holdEnds(now, lastBurst(), this.heldSince);
+    if (until > now) {
+      await this.ctx.storage.setAlarm(until);
       return;
     }
     // A pass runs: a later burst holds the starts after it from its own first group.

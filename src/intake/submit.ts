@@ -16,6 +16,7 @@ import { indexEntry, indexRefOf } from "../job-index/entry";
 import type { IndexEntry } from "../job-index/messages";
 import { forgetUnstarted, writeIndex, type IndexRef } from "../job-index/shards";
 import { direct, type Beginning } from "../job/submit";
+import { noteBurst } from "./burst";
 import { GroupCommitter } from "./group-commit";
 import type { IntakeStart } from "./intake";
 import { intakeShardOf, intakeStub, newIdInShard } from "./shards";
@@ -28,8 +29,8 @@ let currentShard = Math.floor(Math.random() * INTAKE_SHARDS);
  * submission that finds none other goes `direct`: on an idle server, creating the job's object on
  * the request's path starts its first step soonest (no accept, no alarm in between), and there is
  * nothing to coalesce it with. Any other goes through the intake. More than
- * INTAKE_BURST_SUBMISSIONS is a burst: the groups sent during it ask their intakes to hold their
- * starts until it has passed (src/intake/intake.ts), so the thread takes the burst's accepts first.
+ * INTAKE_BURST_SUBMISSIONS is a burst: a group sent during it notes so (src/intake/burst.ts), and the
+ * intakes of this isolate hold their starts until it has passed, so its thread takes the accepts first.
  * A request cancelled mid-way (its client gone) never runs its `finally`: its entry is dropped
  * once SUBMISSION_BEGIN_STALE_MS old, so none can make the isolate look busy for longer.
  */
@@ -56,8 +57,10 @@ async function sendGroup(env: Env, shard: number, definitions: Record<string, st
     index.rows.push(indexEntry(newJobState(identity, identity.createdAt)));
     byIndex.set(ref.organizationId, index);
   }
+  const now = Date.now();
+  if (beginningNow(now) > INTAKE_BURST_SUBMISSIONS) noteBurst(now);
   const [accepted, ...listed] = await Promise.allSettled([
-    intakeStub(env, shard).acceptGroup(definitions, starts, beginningNow(Date.now()) > INTAKE_BURST_SUBMISSIONS),
+    intakeStub(env, shard).acceptGroup(definitions, starts),
     ...[...byIndex.values()].map(({ ref, rows }) => writeIndex(env, ref, rows)),
   ]);
   for (const l of listed) if (l.status === "rejected") logEvent("intake.indexDeferred", { jobs: starts.length, error: String(l.reason) });
