@@ -801,15 +801,15 @@ export const INTAKE_GROUP_MAX_WAIT_MS = 25;
 export const INTAKE_MEMBER_WAIT_MS = 10_000;
 
 /**
- * A burst of single submissions: more than this many of one isolate's submissions waiting for
- * their accept at once. During a burst the intakes hold their starts back (src/intake/intake.ts):
+ * A burst of single submissions: more than this many of one isolate's submissions being begun at
+ * once. During a burst the intake objects of that isolate hold their starts back (src/intake/burst.ts):
  * until INTAKE_BURST_LULL_MS after the burst's latest group, and never more than
- * INTAKE_MAX_START_HOLD_MS after its first. One thread serves an isolate's requests and, locally,
- * every object too, and a job's start and first step cost it several times what its accept does:
- * held back, the burst's submissions are all answered first (about 460 a second here, against
- * about 76 with each start run as it is accepted: bench/README.md) and then started. A steady
- * trickle of submissions is never a burst, so an idle or lightly used server starts each job at once.
- * The hold bounds how long a job of a burst waits for its start, and it is the wait's only cause.
+ * INTAKE_MAX_START_HOLD_MS after the hold began. One thread serves an isolate's requests and its
+ * objects, and a job's start and first step cost it several times what its accept does: held back,
+ * a local burst's submissions are all answered first (about 450 a second here, against about 76
+ * with each start run as it is accepted: bench/README.md) and then started. A steady trickle is never
+ * a burst, and an intake in another isolate than the burst's requests never holds. The hold bounds
+ * how long a job of a burst waits for its start.
  */
 export const INTAKE_BURST_SUBMISSIONS = 16;
 export const INTAKE_BURST_LULL_MS = 1_000;
