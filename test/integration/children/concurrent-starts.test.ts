@@ -76,8 +76,9 @@ describe("a fan-out's children", () => {
       expect(job.output.succeeded).toBe(CHILDREN);
 
       expect(seen.calls).toBe(CHILDREN);
-      // Concurrent: a pass sends a whole batch of starts before the first answers.
-      expect(seen.maxInFlight).toBe(Math.min(CHILD_START_BATCH, CHILDREN));
+      // Concurrent: a pass sends its batch of starts together (200 were in flight at once in every run
+      // here; the bound asserted is half of that, which no serial loop comes near).
+      expect(seen.maxInFlight).toBeGreaterThanOrEqual(Math.min(CHILD_START_BATCH, CHILDREN) / 2);
       const loopMs = seen.last - seen.first;
       console.log(
         JSON.stringify({ concurrentStarts: { children: CHILDREN, simulatedRttMs: rttMs, maxInFlight: seen.maxInFlight, creationLoopMs: loopMs, serialWouldAddMs: CHILDREN * rttMs } }),
