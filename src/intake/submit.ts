@@ -1,15 +1,26 @@
 /**
- * Single submissions through the intake (SubmitJob, webhook deliveries): a job is accepted durably
- * by its intake shard, coalesced with the isolate's other submissions of the same moment into one
- * accept and one commit (and one write of their first index rows per organization), and started from that
- * shard's alarm moments later: a request's path that goes through the intake creates no Durable
- * Object. A submission alone in its isolate goes `direct` instead (below). Idempotency keys and caller-chosen ids keep their meaning: a job id
- * names one job, and an intake that holds its start keeps the first.
+ * Single submissions (SubmitJob, webhook deliveries). One alone in its isolate goes `direct`: its
+ * job's object is created and started on the request's path. Any other goes through the intake: it
+ * is accepted durably by its intake shard, coalesced with the isolate's other submissions of the
+ * same moment into one accept and one commit (and one write of their first index rows per
+ * organization), and started from that shard's alarm moments later, so its request's path creates
+ * no Durable Object. Idempotency keys and caller-chosen ids keep their meaning either way: a job id
+ * names one job, an intake that holds its start keeps the first, and a start of a job that exists
+ * returns it as it is.
  */
 import { newJobState } from "../engine/state";
-import { utf8Length } from "../json-size";
 import { ThrottlingError } from "../errors";
-import { INTAKE_BURST_SUBMISSIONS, INTAKE_MAX_HELD_STARTS, INTAKE_GROUP_MAX_BYTES, SUBMISSION_BEGIN_STALE_MS, INTAKE_GROUP_MAX_JOBS, INTAKE_GROUP_MAX_WAIT_MS, INTAKE_MEMBER_WAIT_MS, INTAKE_SHARDS } from "../limits";
+import { utf8Length } from "../json-size";
+import {
+  INTAKE_BURST_SUBMISSIONS,
+  INTAKE_GROUP_MAX_BYTES,
+  INTAKE_GROUP_MAX_JOBS,
+  INTAKE_GROUP_MAX_WAIT_MS,
+  INTAKE_MAX_HELD_STARTS,
+  INTAKE_MEMBER_WAIT_MS,
+  INTAKE_SHARDS,
+  SUBMISSION_BEGIN_STALE_MS,
+} from "../limits";
 import { logEvent } from "../log";
 import type { StartJob } from "../job/messages";
 import { indexEntry, indexRefOf } from "../job-index/entry";
