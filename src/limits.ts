@@ -823,7 +823,7 @@ export const INTAKE_MAX_START_HOLD_MS = 5_000;
  */
 export const INTAKE_MAX_HELD_STARTS = 5_000;
 /**
- * An isolate counts the single submissions it is beginning (src/intake/submit.ts) to tell a lone
+ * An isolate counts the single submissions it is beginning (src/intake/in-flight.ts) to tell a lone
  * one (started directly) from a burst. A request cancelled mid-way never takes itself off the
  * count, so an entry older than this is dropped: longer than any submission takes (its group's wait,
  * INTAKE_MEMBER_WAIT_MS, and a resend), and the count holds at most the submissions of this window.

@@ -12,14 +12,12 @@ import { newJobState } from "../engine/state";
 import { ThrottlingError } from "../errors";
 import { utf8Length } from "../json-size";
 import {
-  INTAKE_BURST_SUBMISSIONS,
   INTAKE_GROUP_MAX_BYTES,
   INTAKE_GROUP_MAX_JOBS,
   INTAKE_GROUP_MAX_WAIT_MS,
   INTAKE_MAX_HELD_STARTS,
   INTAKE_MEMBER_WAIT_MS,
   INTAKE_SHARDS,
-  SUBMISSION_BEGIN_STALE_MS,
 } from "../limits";
 import { logEvent } from "../log";
 import type { StartJob } from "../job/messages";
@@ -29,31 +27,15 @@ import { forgetUnstarted, writeIndex, type IndexRef } from "../job-index/shards"
 import { direct, type Beginning } from "../job/submit";
 import { noteBurst } from "./burst";
 import { GroupCommitter } from "./group-commit";
+import { InFlight } from "./in-flight";
 import type { IntakeStart } from "./intake";
 import { intakeShardOf, intakeStub, newIdInShard } from "./shards";
 
 /** New ids go to this shard until a group of it is sent: one moment's submissions share a commit. */
 let currentShard = Math.floor(Math.random() * INTAKE_SHARDS);
 
-/**
- * Single submissions of this isolate being begun now, each with when it began, oldest first. A
- * submission that finds none other goes `direct`: on an idle server, creating the job's object on
- * the request's path starts its first step soonest (no accept, no alarm in between), and there is
- * nothing to coalesce it with. Any other goes through the intake. More than
- * INTAKE_BURST_SUBMISSIONS is a burst: a group sent during it notes so (src/intake/burst.ts), and the
- * intakes of this isolate hold their starts until it has passed, so its thread takes the accepts first.
- * A request cancelled mid-way (its client gone) never runs its `finally`: its entry is dropped
- * once SUBMISSION_BEGIN_STALE_MS old, so none can make the isolate look busy for longer.
- */
-const beginning = new Map<symbol, number>();
-
-function beginningNow(now: number): number {
-  for (const [key, since] of beginning) {
-    if (since > now - SUBMISSION_BEGIN_STALE_MS) break;
-    beginning.delete(key);
-  }
-  return beginning.size;
-}
+/** This isolate's single submissions being begun now: alone, or part of a burst (src/intake/in-flight.ts). */
+const inFlight = new InFlight();
 
 /**
  * One accept of a group, and its jobs' first index rows (one index write per organization in it) at the
@@ -68,8 +50,10 @@ async function sendGroup(env: Env, shard: number, definitions: Record<string, st
     index.rows.push(indexEntry(newJobState(identity, identity.createdAt)));
     byIndex.set(ref.organizationId, index);
   }
+  // A group sent during a burst notes it, and the intakes of this isolate hold their starts until it
+  // has passed (src/intake/burst.ts), so its thread takes the accepts first.
   const now = Date.now();
-  if (beginningNow(now) > INTAKE_BURST_SUBMISSIONS) noteBurst(now);
+  if (inFlight.isBurst(now)) noteBurst(now);
   const [accepted, ...listed] = await Promise.allSettled([
     intakeStub(env, shard).acceptGroup(definitions, starts),
     ...[...byIndex.values()].map(({ ref, rows }) => writeIndex(env, ref, rows)),
@@ -134,13 +118,15 @@ export const throughIntake: Beginning = {
 export const singleSubmission: Beginning = {
   newJobId: throughIntake.newJobId,
   async begin(env, start) {
-    const key = Symbol();
-    const alone = beginningNow(Date.now()) === 0;
-    beginning.set(key, Date.now());
+    const now = Date.now();
+    // Alone: creating the job's object on the request's path starts its first step soonest (no
+    // accept, no alarm in between), and there is nothing to coalesce it with.
+    const alone = inFlight.count(now) === 0;
+    const key = inFlight.begin(now);
     try {
       return await (alone ? direct : throughIntake).begin(env, start);
     } finally {
-      beginning.delete(key);
+      inFlight.end(key);
     }
   },
 };
