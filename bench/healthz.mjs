@@ -20,19 +20,12 @@ async function rounds(baseUrl, label) {
 }
 
 const which = process.argv[2] ?? "both";
-if (which !== "workflows") {
-  const engine = await startEngine();
+for (const [label, start] of [["canopy", startEngine], ["workflows", startWorkflows]]) {
+  if (which !== "both" && which !== label) continue;
+  const server = await start();
   try {
-    await rounds(engine.baseUrl, "canopy");
+    await rounds(server.baseUrl, label);
   } finally {
-    await engine.stop();
-  }
-}
-if (which !== "canopy") {
-  const peer = await startWorkflows();
-  try {
-    await rounds(peer.baseUrl, "workflows");
-  } finally {
-    await peer.stop();
+    await server.stop();
   }
 }

@@ -8,16 +8,12 @@
  * Its alarm fires at once after an accept, so a job starts moments after SubmitJob answers; while
  * its isolate takes a burst of submissions it fires once the burst has passed (src/intake/burst.ts).
  */
-import type { JobIdentity } from "../engine/types";
-import { BatchStarter } from "../job/batch-starter";
+import { BatchStarter, type HeldStart } from "../job/batch-starter";
 import { INTAKE_MAX_HELD_STARTS } from "../limits";
 import { holdEnds, lastBurst } from "./burst";
 
 /** One accepted submission: the job's identity and its input (its definition travels beside, once per version). */
-export interface IntakeStart {
-  identity: JobIdentity;
-  input: unknown;
-}
+export type IntakeStart = HeldStart;
 
 export class Intake extends BatchStarter {
   /**
@@ -41,19 +37,7 @@ export class Intake extends BatchStarter {
   async acceptGroup(definitions: Record<string, string>, starts: IntakeStart[]): Promise<{ accepted: number } | { full: number }> {
     const held = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM start`).one().n;
     if (held + starts.length > INTAKE_MAX_HELD_STARTS) return { full: held };
-    this.ctx.storage.transactionSync(() => {
-      for (const [versionId, text] of Object.entries(definitions)) {
-        this.sql.exec(`INSERT OR IGNORE INTO definition (version_id, text) VALUES (?, ?)`, versionId, text);
-      }
-      for (const s of starts) {
-        this.sql.exec(
-          `INSERT OR IGNORE INTO start (job_id, identity, input) VALUES (?, ?, ?)`,
-          s.identity.jobId,
-          JSON.stringify(s.identity),
-          JSON.stringify(s.input ?? null),
-        );
-      }
-    });
+    this.ctx.storage.transactionSync(() => this.storeStarts(definitions, starts));
     const now = Date.now();
     const until = holdEnds(now, lastBurst(), this.heldSince ?? now);
     this.heldSince = until > now ? (this.heldSince ?? now) : null;

@@ -35,6 +35,12 @@ const RETRY_MAX_MS = 60_000;
 /** What `accept` answers: taken now or before (`already`), or refused (sealed, or a different batch under its key). */
 export type AcceptAnswer = { accepted: number; already: boolean } | { refused: "sealed" | "conflict" };
 
+/** A job accepted and not started yet: its identity and its input (its definition is stored once per version). */
+export interface HeldStart {
+  identity: JobIdentity;
+  input: unknown;
+}
+
 export class BatchStarter extends DurableObject<Env> {
   protected readonly sql = this.ctx.storage.sql;
 
@@ -61,27 +67,30 @@ export class BatchStarter extends DurableObject<Env> {
    * in D1 under the same bound. Accepting again is a no-op that answers `already` (the same
    * batch: its `fingerprint`) or refuses (another batch under this object's key, or a sealed object).
    */
-  async accept(definitions: Record<string, string>, starts: { identity: JobIdentity; input: unknown }[], fingerprint = ""): Promise<AcceptAnswer> {
+  async accept(definitions: Record<string, string>, starts: HeldStart[], fingerprint = ""): Promise<AcceptAnswer> {
     const answer = this.ctx.storage.transactionSync((): AcceptAnswer => {
       const known = this.identity();
       if (known?.sealed) return { refused: "sealed" };
       if (known) return known.fingerprint === fingerprint ? { accepted: starts.length, already: true } : { refused: "conflict" };
       this.sql.exec(`INSERT INTO batch (id, fingerprint, since, sealed) VALUES (1, ?, ?, 0)`, fingerprint, Date.now());
-      for (const [versionId, text] of Object.entries(definitions)) {
-        this.sql.exec(`INSERT OR IGNORE INTO definition (version_id, text) VALUES (?, ?)`, versionId, text);
-      }
-      for (const s of starts) {
-        this.sql.exec(
-          `INSERT OR IGNORE INTO start (job_id, identity, input) VALUES (?, ?, ?)`,
-          s.identity.jobId,
-          JSON.stringify(s.identity),
-          JSON.stringify(s.input ?? null),
-        );
-      }
+      this.storeStarts(definitions, starts);
       return { accepted: starts.length, already: false };
     });
     if ("accepted" in answer && !answer.already) await this.ctx.storage.setAlarm(Date.now() + BATCH_FIRST_PASS_DELAY_MS);
     return answer;
+  }
+
+  /**
+   * Stores starts and the definitions they name (inside the caller's transaction): one row each, a
+   * job id already held keeping its first start, a definition stored once.
+   */
+  protected storeStarts(definitions: Record<string, string>, starts: HeldStart[]): void {
+    for (const [versionId, text] of Object.entries(definitions)) {
+      this.sql.exec(`INSERT OR IGNORE INTO definition (version_id, text) VALUES (?, ?)`, versionId, text);
+    }
+    for (const s of starts) {
+      this.sql.exec(`INSERT OR IGNORE INTO start (job_id, identity, input) VALUES (?, ?, ?)`, s.identity.jobId, JSON.stringify(s.identity), JSON.stringify(s.input ?? null));
+    }
   }
 
   /**
